@@ -1,0 +1,1 @@
+"""hilt.drivers"""

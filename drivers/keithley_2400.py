@@ -1,0 +1,55 @@
+"""Keithley 2400 SourceMeter as a single-channel heater driver (voltage source, current readback).
+
+Bytes from the *Keithley Series 2400 SourceMeter User's Manual* (2400S-900-01): section 18 "SCPI
+Command Reference" (``:SOURce:FUNCtion VOLTage``, ``:SOURce:VOLTage[:LEVel] <n>``,
+``:SENSe:CURRent:PROTection <n>`` compliance, ``:OUTPut[:STATe] ON|OFF``, ``:FORMat:ELEMents
+VOLTage,CURRent``, ``:READ?`` -> ``<v>,<i>`` in NR3) and section 12 "RS-232 interface" (baud,
+8 data bits, no parity, terminator chosen on the front panel; CR here). Error queue
+``:SYSTem:ERRor?`` -> ``<code>,"<message>"`` (appendix B lists the codes).
+
+Voltage is ramped (``ramp_step``/``ramp_rate``) because it heats a chip; the safe state ramps to
+0 V and switches the output off.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hilt.drivers.scpi import ScpiInstrument
+from hilt.errors import ProtocolError
+from hilt.parameters import Parameter, parse_bool
+from hilt.validators import Bool, Numbers
+
+
+class Keithley2400(ScpiInstrument):
+    """Voltage source with current compliance and a V/I readback."""
+
+    model = "keithley_2400"
+    simulator = "keithley_2400"
+    transport_settings: ClassVar[dict[str, Any]] = {
+        "baudrate": 9600, "read_termination": "\r", "write_termination": "\r", "timeout": 2.0,
+    }
+
+    voltage = Parameter(":SOUR:VOLT?", ":SOUR:VOLT {value:.6g}", unit="V", vals=Numbers(-210.0, 210.0),
+                        ramp_step=0.5, ramp_rate=50.0, doc="source voltage (ramped)")
+    compliance = Parameter(":SENS:CURR:PROT?", ":SENS:CURR:PROT {value:.6g}", unit="A",
+                           vals=Numbers(1e-9, 1.05), doc="current compliance")
+    output = Parameter(":OUTP?", ":OUTP {value}", get_parser=parse_bool, set_map={True: "ON", False: "OFF"},
+                       vals=Bool(), doc="output on/off")
+
+    def on_connect(self) -> None:
+        # Fixed source function and reply format, so :READ? always answers "<v>,<i>".
+        self.write(":SOUR:FUNC VOLT;:FORM:ELEM VOLT,CURR", check_errors=True)
+
+    def measure(self) -> tuple[float, float]:
+        """One (voltage, current) reading; needs the output on."""
+        reply = self.query(":READ?")
+        try:
+            v, i = (float(x) for x in reply.split(","))
+        except ValueError:
+            raise ProtocolError("expected '<volts>,<amps>'", instrument=self.name, command=":READ?", reply=reply) from None
+        return v, i
+
+    def safe_state(self) -> None:
+        self.voltage.set(0.0)
+        self.output.set(False)

@@ -1,0 +1,48 @@
+"""Shared behaviour of SCPI instruments (IEEE 488.2 common commands + the SCPI error queue)."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from hilt.errors import InstrumentError, ProtocolError
+from hilt.instrument import Instrument
+
+_ERROR_REPLY = re.compile(r'^\s*([-+]?\d+)\s*,\s*"?(.*?)"?\s*$')
+
+
+class ScpiInstrument(Instrument):
+    """An instrument with a SCPI error queue read by ``SYST:ERR?``.
+
+    After every set (``check_errors_after_set``) the queue is read: a SCPI instrument executes a
+    setting silently and only the queue says whether it took. That costs one round trip per set;
+    a driver with a faster path (``*ESR?`` bits, an OK reply) overrides :meth:`check_errors`.
+    """
+
+    error_query: ClassVar[str] = "SYST:ERR?"
+    check_errors_after_set = True
+    max_errors_read: ClassVar[int] = 30
+
+    def check_errors(self, command: str | None = None) -> None:
+        """Drain the error queue; raise the first error with its code and meaning."""
+        first: tuple[int, str] | None = None
+        with self.transaction():
+            for _ in range(self.max_errors_read):
+                reply = self.transport.query(self.error_query)
+                m = _ERROR_REPLY.match(reply)
+                if not m:
+                    raise ProtocolError("not an error-queue reply", instrument=self.name,
+                                        command=self.error_query, reply=reply)
+                code = int(m.group(1))
+                if code == 0:
+                    break
+                if first is None:
+                    first = (code, m.group(2))
+        if first is not None:
+            raise InstrumentError(first[0], first[1], instrument=self.name, command=command)
+
+    def reset(self) -> None:
+        """``*RST;*CLS``: the instrument's preset state with an empty error queue."""
+        self.write("*RST;*CLS")
+        for p in self.parameters.values():
+            p.cache = None

@@ -1,0 +1,152 @@
+"""The ``hilt`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hilt import __version__, registry
+from hilt.errors import HiltError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "stations"
+
+
+@click.group()
+@click.version_option(__version__, prog_name="hilt")
+@click.option("-v", "--verbose", count=True, help="-v: info, -vv: every byte exchanged (debug).")
+def main(verbose: int) -> None:
+    """hilt: train physical neural networks with the hardware in the loop."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+# -- hilt sim ---------------------------------------------------------------------------------
+@main.group()
+def sim() -> None:
+    """Instrument simulators."""
+
+
+@sim.command("list")
+def sim_list() -> None:
+    """Every simulator model, one per line: name, transport, description."""
+    for name in registry.simulator_names():
+        cls = registry.load_simulator(name)
+        click.echo(f"{name:<24} {cls.transport:<7} {cls.description}")
+
+
+@sim.command("serve")
+@click.argument("model")
+@click.option("--port", type=int, default=0, help="TCP port (default: chosen by the OS).")
+@click.option("--pty", is_flag=True, help="Serve a serial instrument on a pseudo-terminal.")
+@click.option("--seed", type=int, default=0, help="Seed of the simulated world.")
+@click.option("--name", default=None, help="Instrument name in the world (default: the model).")
+def sim_serve(model: str, port: int, pty: bool, seed: int, name: str | None) -> None:
+    """Serve one simulator; the first line printed is the address a client uses."""
+    from hilt.sims.server import serve
+    from hilt.sims.world import World
+
+    try:
+        cls = registry.load_simulator(model)
+        server = serve(cls(World(seed=seed), name=name), port=port, pty=pty)
+    except HiltError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(server.address)
+    sys.stdout.flush()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+
+
+# -- hilt station -----------------------------------------------------------------------------
+@main.group()
+def station() -> None:
+    """Station files."""
+
+
+def _state_text(snap: dict[str, Any]) -> str:
+    parts = []
+    for pname, value in snap.get("parameters", {}).items():
+        if isinstance(value, dict):
+            v, unit = value["value"], value["unit"]
+            parts.append(f"{pname}={v:g} {unit}" if isinstance(v, float) else f"{pname}={v} {unit}")
+        else:
+            parts.append(f"{pname}={value}")
+    if "channels" in snap:
+        parts.append(f"{len(snap['channels'])} channels")
+    return ", ".join(parts)
+
+
+def print_station(st: Any) -> bool:
+    """A table of every instrument's identity and state; False if any reported an error."""
+    ok = True
+    rows = []
+    for name, inst in st.instruments.items():
+        snap = inst.snapshot()
+        ident = snap["identity"]
+        if isinstance(ident, dict):
+            ident_text = " ".join(v for v in (ident["vendor"], ident["model"], ident["serial"], ident["firmware"]) if v)
+        else:
+            ident_text, ok = ident, False
+        state = _state_text(snap)
+        if "<error" in state:
+            ok = False
+        sim = " (sim)" if name in st.simulators else ""
+        rows.append((name + sim, inst.model, ident_text, state))
+    widths = [max(len(r[i]) for r in rows + [("instrument", "driver", "identity", "")]) for i in range(3)]
+    header = ("instrument", "driver", "identity", "state")
+    for row in [header, *rows]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+    return ok
+
+
+@station.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the snapshot as JSON.")
+def station_check(file: str, json_out: str | None) -> None:
+    """Connect every instrument, print identity and state; non-zero exit on any failure."""
+    from hilt.station import Station
+
+    try:
+        with Station.from_yaml(file) as st:
+            ok = print_station(st)
+            if json_out:
+                Path(json_out).write_text(json.dumps(st.snapshot(), indent=2, default=str))
+    except HiltError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if not ok:
+        click.echo("error: some instruments reported errors (see above)", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: all instruments OK")
+
+
+# -- hilt demo --------------------------------------------------------------------------------
+@main.command()
+@click.option("--station", "station_file", type=click.Path(dir_okay=False),
+              default=str(EXAMPLES / "thz-lab.yaml"), show_default=True)
+def demo(station_file: str) -> None:
+    """Start the simulated example station and show every instrument's identity and state."""
+    from hilt.station import Station
+
+    try:
+        with Station.from_yaml(station_file) as st:
+            click.echo(f"station {st.name!r} from {station_file}: {len(st.instruments)} instruments")
+            print_station(st)
+    except HiltError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The error types every layer of hilt raises.
+
+One base class, :class:`HiltError`, so a script can catch everything hilt raises, and a small
+tree below it so a loop can tell a refused setpoint (nothing was sent) from a broken link
+(something may have been half sent) from the instrument saying no.
+"""
+
+from __future__ import annotations
+
+
+class HiltError(Exception):
+    """Base of every error hilt raises on purpose."""
+
+
+class ConfigError(HiltError):
+    """A station file, calibration file or setting is wrong; the message names the field."""
+
+
+class InstrumentCommunicationError(HiltError):
+    """Something went wrong between the computer and an instrument."""
+
+    def __init__(self, message: str, *, instrument: str = "", command: str | bytes | None = None):
+        self.instrument = instrument
+        self.command = command
+        prefix = f"{instrument}: " if instrument else ""
+        super().__init__(prefix + message)
+
+
+class LimitError(HiltError, ValueError):
+    """A setpoint outside the hardware range or the soft limits; refused before any byte is sent."""
+
+    def __init__(self, message: str, *, instrument: str = "", parameter: str = "", value: object = None):
+        self.instrument = instrument
+        self.parameter = parameter
+        self.value = value
+        where = ".".join(p for p in (instrument, parameter) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConnectError(InstrumentCommunicationError):
+    """The instrument could not be reached, or the link dropped."""
+
+
+class InstrumentTimeout(InstrumentCommunicationError, TimeoutError):
+    """No complete reply arrived within the instrument's timeout."""
+
+
+class ProtocolError(InstrumentCommunicationError):
+    """A reply arrived but is not what the protocol allows (garbled, wrong shape, unparsable)."""
+
+    def __init__(self, message: str, *, instrument: str = "", command: str | bytes | None = None,
+                 reply: str | bytes | None = None):
+        self.reply = reply
+        if reply is not None:
+            message = f"{message} (reply {reply!r})"
+        super().__init__(message, instrument=instrument, command=command)
+
+
+class InstrumentError(InstrumentCommunicationError):
+    """The instrument itself reported an error: its code and what the manual says it means."""
+
+    def __init__(self, code: int | str, meaning: str, *, instrument: str = "",
+                 command: str | bytes | None = None):
+        self.code = code
+        self.meaning = meaning
+        cmd = f" after {command!r}" if command is not None else ""
+        super().__init__(f"error {code}: {meaning}{cmd}", instrument=instrument, command=command)
+
+
+class SimulatorError(HiltError):
+    """A simulator could not start or was misused."""

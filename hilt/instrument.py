@@ -1,0 +1,269 @@
+"""The instrument base every driver builds on.
+
+An :class:`Instrument` owns one transport, declares its :class:`~hilt.parameters.Parameter` s and
+channels, and defines :meth:`Instrument.safe_state` (outputs off, heaters ramped to zero). It is a
+context manager: ``with Driver(address) as inst:`` connects and, on the way out (normal exit, an
+error or Ctrl-C), puts the instrument in its safe state and closes the link.
+
+Drivers never import simulators: they meet only through an address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from hilt.errors import (
+    ConnectError,
+    HiltError,
+    InstrumentCommunicationError,
+    LimitError,
+    ProtocolError,
+)
+from hilt.parameters import BoundParameter, Parameter
+from hilt.transport import Transport, open_transport
+
+log = logging.getLogger("hilt.instrument")
+
+
+class ParameterOwner:
+    """Something that holds parameters: an instrument or one of its channels."""
+
+    full_name: str
+    check_errors_after_set: bool = False
+
+    def _bind_parameters(self) -> None:
+        self.parameters: dict[str, BoundParameter] = {}
+        for klass in reversed(type(self).__mro__):
+            for attr, spec in vars(klass).items():
+                if isinstance(spec, Parameter):
+                    bound = BoundParameter(spec, self)
+                    self.__dict__[attr] = bound
+                    self.parameters[attr] = bound
+
+    def format_context(self) -> dict[str, Any]:
+        return {}
+
+    def query(self, command: str) -> str:
+        raise NotImplementedError
+
+    def write(self, command: str, *, check_errors: bool = False) -> None:
+        raise NotImplementedError
+
+    def snapshot_parameters(self) -> dict[str, Any]:
+        """Read every snapshot parameter; a failed read is recorded, not raised."""
+        out: dict[str, Any] = {}
+        for name, p in self.parameters.items():
+            if not p.spec.snapshot or not p.gettable:
+                continue
+            try:
+                value = p.get()
+            except HiltError as exc:
+                value = f"<error: {exc}>"
+            out[name] = {"value": value, "unit": p.unit} if p.unit else value
+        return out
+
+
+class InstrumentChannel(ParameterOwner):
+    """One channel of a multi-channel instrument; shares the parent's link and lock."""
+
+    def __init__(self, parent: Instrument, index: int, name: str | None = None) -> None:
+        self.parent = parent
+        self.index = index
+        self.ch = index
+        self.name = name or f"ch{index}"
+        self.full_name = f"{parent.full_name}.{self.name}"
+        self.check_errors_after_set = parent.check_errors_after_set
+        self._bind_parameters()
+
+    def format_context(self) -> dict[str, Any]:
+        return {"ch": self.ch}
+
+    def query(self, command: str) -> str:
+        return self.parent.query(command)
+
+    def write(self, command: str, *, check_errors: bool = False) -> None:
+        self.parent.write(command, check_errors=check_errors)
+
+
+class Instrument(ParameterOwner):
+    """Base of every driver.
+
+    Class attributes a driver sets:
+
+    * ``model``: the registry name (the ``hilt.drivers`` entry point), e.g. ``keysight_e8257d``;
+    * ``simulator``: the ``hilt.sims`` entry point that simulates it (None if there is none);
+    * ``transport_settings``: terminators, timeout, baud rate, ... for :func:`open_transport`;
+    * ``check_errors_after_set``: query the instrument's error state after every set.
+    """
+
+    model: ClassVar[str] = ""
+    simulator: ClassVar[str | None] = None
+    transport_settings: ClassVar[dict[str, Any]] = {}
+    #: A virtual instrument has no link of its own (a multiplier chain driven through its
+    #: synthesizer): no address, no simulator, ``transport`` is None.
+    virtual: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        name: str | None = None,
+        limits: dict[str, tuple[float | None, float | None]] | None = None,
+        calibration: str | None = None,
+        transport: Transport | None = None,
+        **settings: Any,
+    ) -> None:
+        self.address = address
+        self.name = name or self.model or type(self).__name__.lower()
+        self.full_name = self.name
+        self.calibration_file = calibration
+        merged = {**self.transport_settings, **settings}
+        if self.virtual:
+            self.transport: Transport = transport or _NoLink(self.name)
+        elif address is None:
+            raise ConnectError(f"{self.name}: no address", instrument=self.name)
+        else:
+            self.transport = transport or open_transport(address, name=self.name, **merged)
+        self.channels: list[InstrumentChannel] = []
+        self._bind_parameters()
+        self.configure()
+        if limits:
+            self.apply_limits(limits)
+
+    # -- structure ---------------------------------------------------------------------------
+    def configure(self) -> None:
+        """Drivers make their channels and narrow hardware ranges for their options here.
+
+        Called after the parameters are bound and before a station's soft limits are applied,
+        so soft limits are checked against the instrument's real range.
+        """
+
+    def apply_limits(self, limits: dict[str, Any]) -> None:
+        """Soft limits by parameter name; a channel parameter's limit applies to every channel."""
+        for pname, bounds in limits.items():
+            targets = [o.parameters[pname] for o in (self, *self.channels) if pname in o.parameters]
+            if not targets:
+                raise LimitError(f"no parameter {pname!r} to limit (has: {', '.join(self.all_parameter_names())})",
+                                 instrument=self.name)
+            low, high = bounds
+            for p in targets:
+                p.set_soft_limits(low, high)
+
+    def all_parameter_names(self) -> list[str]:
+        names = dict.fromkeys(self.parameters)
+        for ch in self.channels:
+            names.update(dict.fromkeys(ch.parameters))
+        return list(names)
+
+    # -- life cycle --------------------------------------------------------------------------
+    def connect(self) -> None:
+        self.transport.open()
+        try:
+            self.on_connect()
+        except BaseException:
+            self.transport.close()
+            raise
+
+    def on_connect(self) -> None:
+        """First words to the instrument after the link opens (e.g. select the reply port)."""
+
+    def close(self) -> None:
+        self.transport.close()
+
+    @property
+    def connected(self) -> bool:
+        return self.transport.is_open
+
+    def __enter__(self) -> Instrument:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Safe state, then close; a failing safe state is logged and the link still closed."""
+        try:
+            if self.connected:
+                self.safe_state()
+        except (HiltError, OSError) as exc:
+            log.error("%s: safe state failed: %s", self.name, exc)
+        finally:
+            self.close()
+
+    def safe_state(self) -> None:
+        """Outputs off, heaters ramped to zero. Every driver with outputs overrides this."""
+
+    # -- talking -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transport]:
+        with self.transport.transaction() as t:
+            yield t
+
+    def write(self, command: str, *, check_errors: bool = False) -> None:
+        with self.transport.transaction():
+            self.transport.write(command)
+            if check_errors:
+                self.check_errors(command)
+
+    def query(self, command: str) -> str:
+        reply = self.transport.query(command)
+        return self.check_reply(command, reply)
+
+    def check_reply(self, command: str, reply: str) -> str:
+        """Hook for protocols whose replies can carry an error (e.g. Qontrol's ``E10:0``)."""
+        return reply
+
+    def check_errors(self, command: str | None = None) -> None:
+        """Raise :class:`~hilt.errors.InstrumentError` if the instrument reports an error."""
+
+    # -- identity and state ------------------------------------------------------------------
+    def identify(self) -> dict[str, str]:
+        """Vendor, model, serial and firmware; the default reads an IEEE 488.2 ``*IDN?``."""
+        reply = self.query("*IDN?")
+        parts = [p.strip() for p in reply.split(",")]
+        if len(parts) < 2:
+            raise ProtocolError("not an *IDN? reply", instrument=self.name, command="*IDN?", reply=reply)
+        parts += [""] * (4 - len(parts))
+        return {"vendor": parts[0], "model": parts[1], "serial": parts[2], "firmware": ",".join(parts[3:])}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity and every parameter's current value, for run files and ``station check``."""
+        try:
+            identity: dict[str, str] | str = self.identify()
+        except InstrumentCommunicationError as exc:
+            identity = f"<error: {exc}>"
+        snap: dict[str, Any] = {
+            "driver": self.model,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "address": self.address,
+            "identity": identity,
+            "parameters": self.snapshot_parameters(),
+        }
+        if self.channels:
+            snap["channels"] = {ch.name: ch.snapshot_parameters() for ch in self.channels}
+        return snap
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} at {self.address}>"
+
+
+class _NoLink(Transport):
+    """The 'transport' of a virtual instrument: opens and closes, refuses bytes."""
+
+    kind = "none"
+
+    def __init__(self, name: str) -> None:
+        super().__init__("virtual", name=name)
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self) -> None:
+        pass
+
+    def _send(self, data: bytes) -> None:
+        raise ConnectError("a virtual instrument has no link", instrument=self.name)

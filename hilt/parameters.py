@@ -1,0 +1,252 @@
+"""Declarative instrument parameters: commands, units, validation, soft limits and ramps.
+
+A driver declares its parameters on the class::
+
+    class Synth(Instrument):
+        frequency = Parameter("FREQ:CW?", "FREQ:CW {value:.3f}", unit="Hz",
+                              vals=Numbers(250e3, 20e9))
+
+Each instrument instance gets its own :class:`BoundParameter` (so soft limits from a station file
+belong to one instrument), used as ``synth.frequency.set(10e9)`` / ``synth.frequency.get()``.
+Everything about a setpoint (type, hardware range, soft limits) is checked before a byte is sent.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hilt.errors import LimitError, ProtocolError
+from hilt.validators import Numbers, Validator
+
+if TYPE_CHECKING:
+    from hilt.instrument import ParameterOwner
+
+Command = str | Callable[..., Any] | None
+
+
+def _to_unit(value: str, unit: str) -> float:
+    """'10 GHz' -> 1e10 for a parameter in Hz (pint, imported only when a string arrives)."""
+    import pint
+
+    ureg = _unit_registry()
+    try:
+        quantity = ureg.Quantity(value)
+        if not unit:
+            return float(quantity.magnitude) if quantity.dimensionless else float("nan")
+        return float(quantity.to(unit).magnitude)
+    except (pint.errors.PintError, ValueError, AttributeError) as exc:
+        raise LimitError(f"cannot read {value!r} as a value in {unit or 'no unit'}: {exc}") from None
+
+
+_UREG: Any = None
+
+
+def _unit_registry() -> Any:
+    global _UREG
+    if _UREG is None:
+        import pint
+
+        _UREG = pint.UnitRegistry()
+    return _UREG
+
+
+class Parameter:
+    """A settable/gettable quantity of an instrument, declared once on the driver class.
+
+    ``get_cmd``/``set_cmd`` are format strings (``{value}`` and any attribute the owner exposes in
+    ``format_context``, such as ``{ch}`` on a channel) or callables ``(owner[, value])``.
+    ``ramp_step`` with ``ramp_rate`` (units per second) makes ``set`` walk to the target in steps
+    no larger than ``ramp_step``: heaters and high-voltage outputs must not jump.
+    """
+
+    def __init__(
+        self,
+        get_cmd: Command = None,
+        set_cmd: Command = None,
+        *,
+        unit: str = "",
+        get_parser: Callable[[str], Any] = float,
+        set_map: dict[Any, str] | None = None,
+        vals: Validator | None = None,
+        ramp_step: float | None = None,
+        ramp_rate: float | None = None,
+        check_errors: bool | None = None,
+        snapshot: bool = True,
+        doc: str = "",
+    ) -> None:
+        self.get_cmd = get_cmd
+        self.set_cmd = set_cmd
+        self.unit = unit
+        self.get_parser = get_parser
+        self.set_map = set_map
+        self.vals = vals
+        self.ramp_step = ramp_step
+        self.ramp_rate = ramp_rate
+        self.check_errors = check_errors
+        self.snapshot = snapshot
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        # Reached only on the class (instances hold their BoundParameter in __dict__).
+        return self
+
+
+class BoundParameter:
+    """One instrument's instance of a :class:`Parameter`."""
+
+    def __init__(self, spec: Parameter, owner: ParameterOwner) -> None:
+        self.spec = spec
+        self.owner = owner
+        self.name = spec.name
+        self.unit = spec.unit
+        # Per instance: a driver may narrow the hardware range for its options (e.g. a 20 GHz PSG).
+        self.vals: Validator | None = spec.vals
+        self.soft_limits: tuple[float, float] | None = None
+        self.cache: Any = None
+        self.cache_time: float | None = None
+        self._ramp_abort = threading.Event()
+        ctx = owner.format_context()
+        # Static commands are formatted once: the hot path is a dict lookup and a write.
+        self._get_cmd = spec.get_cmd.format(**ctx) if isinstance(spec.get_cmd, str) else spec.get_cmd
+        self._set_ctx = ctx
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.full_name}.{self.name}"
+
+    @property
+    def gettable(self) -> bool:
+        return self.spec.get_cmd is not None
+
+    @property
+    def settable(self) -> bool:
+        return self.spec.set_cmd is not None
+
+    def set_soft_limits(self, low: float | None, high: float | None) -> None:
+        """Narrow the accepted range; soft limits may not widen the hardware range."""
+        hard = self.vals.range if self.vals is not None else None
+        lo = -math.inf if low is None else float(low)
+        hi = math.inf if high is None else float(high)
+        if lo > hi:
+            raise LimitError(f"soft limits [{lo:g}, {hi:g}] are empty", instrument=self.owner.full_name, parameter=self.name)
+        if hard is not None and (lo < hard[0] or hi > hard[1]):
+            raise LimitError(
+                f"soft limits [{lo:g}, {hi:g}] exceed the hardware range [{hard[0]:g}, {hard[1]:g}]",
+                instrument=self.owner.full_name, parameter=self.name,
+            )
+        self.soft_limits = (lo, hi)
+
+    def validate(self, value: Any) -> Any:
+        """The value that would be sent, or a LimitError saying why not. Sends nothing."""
+        try:
+            if isinstance(value, str) and isinstance(self.vals, Numbers):
+                value = _to_unit(value, self.unit)
+            if self.vals is not None:
+                value = self.vals.validate(value)
+            if self.soft_limits is not None:
+                lo, hi = self.soft_limits
+                if not lo <= value <= hi:
+                    raise LimitError(f"{value:g} {self.unit} outside the soft limits [{lo:g}, {hi:g}]".replace("  ", " "), value=value)
+        except LimitError as exc:
+            if exc.parameter:
+                raise
+            raise LimitError(str(exc), instrument=self.owner.full_name, parameter=self.name, value=value) from None
+        return value
+
+    def get(self) -> Any:
+        if self._get_cmd is None:
+            raise AttributeError(f"{self.full_name} cannot be read")
+        if callable(self._get_cmd):
+            value = self._get_cmd(self.owner)
+        else:
+            reply = self.owner.query(self._get_cmd)
+            try:
+                value = self.spec.get_parser(reply)
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                raise ProtocolError(
+                    f"cannot parse {self.name}", instrument=self.owner.full_name, command=self._get_cmd, reply=reply
+                ) from exc
+        self.cache, self.cache_time = value, time.time()
+        return value
+
+    def set(self, value: Any) -> None:
+        value = self.validate(value)
+        if self.spec.set_cmd is None:
+            raise AttributeError(f"{self.full_name} cannot be set")
+        if self.spec.ramp_step is not None:
+            self._ramp_to(value)
+        else:
+            self._write(value)
+
+    def __call__(self, *value: Any) -> Any:
+        """QCoDeS-style shorthand: ``p()`` reads, ``p(v)`` sets."""
+        if value:
+            return self.set(*value)
+        return self.get()
+
+    def _write(self, value: Any) -> None:
+        spec = self.spec
+        if callable(spec.set_cmd):
+            spec.set_cmd(self.owner, value)
+        else:
+            token = spec.set_map[value] if spec.set_map is not None else value
+            command = spec.set_cmd.format(value=token, **self._set_ctx)
+            check = spec.check_errors if spec.check_errors is not None else self.owner.check_errors_after_set
+            self.owner.write(command, check_errors=check)
+        self.cache, self.cache_time = value, time.time()
+
+    def abort_ramp(self) -> None:
+        self._ramp_abort.set()
+
+    def _ramp_to(self, target: float) -> None:
+        """Walk to ``target`` in steps of at most ramp_step, ramp_rate units/s apart."""
+        step = float(self.spec.ramp_step or 0)
+        start = self.cache if self.cache is not None else (self.get() if self.gettable else target)
+        self._ramp_abort.clear()
+        distance = target - float(start)
+        n = max(1, math.ceil(abs(distance) / step)) if step > 0 else 1
+        dwell = abs(distance) / n / self.spec.ramp_rate if self.spec.ramp_rate else 0.0
+        for k in range(1, n + 1):
+            if self._ramp_abort.is_set():
+                break
+            self._write(float(start) + distance * k / n if k < n else target)
+            if dwell and k < n:
+                self._ramp_abort.wait(dwell)
+
+    def describe(self) -> dict[str, Any]:
+        rng = self.vals.range if self.vals is not None else None
+        return {
+            "unit": self.unit,
+            "range": list(rng) if rng else None,
+            "soft_limits": list(self.soft_limits) if self.soft_limits else None,
+            "doc": self.spec.doc,
+        }
+
+    def __repr__(self) -> str:
+        return f"<{self.full_name} [{self.unit}]>"
+
+
+def parse_bool(reply: str) -> bool:
+    """SCPI-ish booleans: '1'/'0', 'ON'/'OFF', '#t'/'#f'."""
+    text = reply.strip().upper()
+    if text in ("1", "ON", "#T", "TRUE"):
+        return True
+    if text in ("0", "OFF", "#F", "FALSE"):
+        return False
+    raise ValueError(reply)
+
+
+def parse_int(reply: str) -> int:
+    return int(float(reply.strip()))
+
+
+def parse_str(reply: str) -> str:
+    return reply.strip().strip('"')

@@ -1,0 +1,220 @@
+"""A station: the instruments of one bench, connected together, put safe together.
+
+``Station.from_yaml(path)`` reads and validates a station file; as a context manager it starts
+the simulators the file asks for (all sharing one :class:`~hilt.sims.world.World`), connects every
+instrument (in parallel: a bench of serial devices and sockets connects in the time of the slowest),
+and on exit (normal, error or Ctrl-C) puts every instrument in its safe state and closes it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import hilt
+from hilt import registry
+from hilt.config import StationConfig, load_station
+from hilt.errors import ConfigError, ConnectError, HiltError, LimitError
+from hilt.instrument import Instrument
+
+log = logging.getLogger("hilt.station")
+
+
+class Station:
+    """Instruments by name, plus the simulators and world behind the simulated ones."""
+
+    def __init__(self, config: StationConfig, path: str | Path | None = None) -> None:
+        self.config = config
+        self.path = Path(path) if path else None
+        self.name = config.name
+        self.instruments: dict[str, Instrument] = {}
+        self.simulators: dict[str, Any] = {}
+        self.servers: dict[str, Any] = {}
+        self.world: Any = None
+        self.connected = False
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Station:
+        return cls(load_station(path), path)
+
+    # -- access ---------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Instrument:
+        try:
+            return self.instruments[name]
+        except KeyError:
+            raise KeyError(f"no instrument {name!r} in station {self.name!r} "
+                           f"(has: {', '.join(self.config.instruments)})") from None
+
+    def __getattr__(self, name: str) -> Instrument:
+        instruments = self.__dict__.get("instruments", {})
+        if name in instruments:
+            return instruments[name]
+        raise AttributeError(name)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.instruments.values())
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def __enter__(self) -> Station:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _where(self, name: str) -> str:
+        return f"{self.path or 'station'}: instruments.{name}"
+
+    def start_simulators(self) -> None:
+        """Start a simulator for every simulated instrument, all in one world."""
+        from hilt.sims.server import serve
+        from hilt.sims.systems import build_system
+        from hilt.sims.world import SimClock, World
+
+        wc = self.config.world
+        if self.world is None:
+            self.world = World(seed=wc.seed, errors=wc.errors, clock=SimClock(wc.clock, wc.speed))
+            for sname, spec in wc.systems.items():
+                options = {k: v for k, v in spec.items() if k != "kind"}
+                try:
+                    self.world.attach(sname, build_system(self.world, spec["kind"], name=sname, **options))
+                except TypeError as exc:
+                    raise ConfigError(f"{self.path or 'station'}: world.systems.{sname}: {exc}") from None
+        for name, ic in self.config.instruments.items():
+            if not self.config.is_simulated(name) or name in self.servers:
+                continue
+            driver_cls = registry.load_driver(ic.driver)
+            if driver_cls.virtual:
+                continue
+            if not driver_cls.simulator:
+                raise ConfigError(f"{self._where(name)}.simulate: driver {ic.driver!r} has no simulator")
+            sim_cls = registry.load_simulator(driver_cls.simulator)
+            try:
+                sim = sim_cls(self.world, name=name, **ic.sim)
+            except TypeError as exc:
+                raise ConfigError(f"{self._where(name)}.sim: {exc}") from None
+            self.simulators[name] = sim
+            self.servers[name] = serve(sim)
+
+    def _build(self, name: str) -> Instrument:
+        ic = self.config.instruments[name]
+        driver_cls = registry.load_driver(ic.driver)
+        address = self.servers[name].address if name in self.servers else ic.address
+        assert address is not None  # the schema guarantees it
+        uses = {role: self.instruments[other] for role, other in ic.uses.items()}
+        try:
+            return driver_cls(address, name=name, limits=ic.limits or None, calibration=ic.calibration,
+                              **uses, **ic.options, **ic.transport)
+        except LimitError as exc:
+            raise ConfigError(f"{self._where(name)}.limits: {exc}") from None
+        except TypeError as exc:
+            raise ConfigError(f"{self._where(name)}.options: {exc}") from None
+
+    def _build_order(self) -> list[str]:
+        """Instruments that others use come first (a multiplier needs its synthesizer)."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in order:
+                return
+            if name in visiting:
+                raise ConfigError(f"{self._where(name)}.uses: circular")
+            visiting.add(name)
+            for other in self.config.instruments[name].uses.values():
+                visit(other)
+            order.append(name)
+
+        for name in self.config.instruments:
+            visit(name)
+        return order
+
+    def connect(self) -> None:
+        """Start simulators, build and connect every instrument; all or nothing."""
+        try:
+            self.start_simulators()
+            order = self._build_order()
+            for name in order:
+                self.instruments[name] = self._build(name)
+            failures = self._parallel(lambda inst: inst.connect(), self._levels(order))
+            if failures:
+                lines = "; ".join(f"{n}: {e}" for n, e in failures.items())
+                raise ConnectError(f"station {self.name!r}: {len(failures)} instrument(s) failed to connect: {lines}")
+        except BaseException:
+            self.close()
+            raise
+        self.connected = True
+
+    def _levels(self, order: list[str]) -> list[list[str]]:
+        """Groups that can connect in parallel: an instrument after those it uses."""
+        level: dict[str, int] = {}
+        for name in order:
+            uses = self.config.instruments[name].uses.values()
+            level[name] = 1 + max((level[o] for o in uses), default=-1)
+        groups: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+        for name, lv in level.items():
+            groups[lv].append(name)
+        return groups
+
+    def _parallel(self, fn: Any, groups: list[list[str]]) -> dict[str, BaseException]:
+        failures: dict[str, BaseException] = {}
+        with cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="station") as pool:
+            for group in groups:
+                futures = {pool.submit(fn, self.instruments[n]): n for n in group if n in self.instruments}
+                for fut in cf.as_completed(futures):
+                    exc = fut.exception()
+                    if exc is not None:
+                        failures[futures[fut]] = exc
+        return failures
+
+    def safe_state(self) -> dict[str, BaseException]:
+        """Every connected instrument to its safe state, in parallel; failures returned, not raised."""
+        connected = [[n for n, i in self.instruments.items() if i.connected]]
+        failures = self._parallel(lambda inst: inst.safe_state(), connected)
+        for name, exc in failures.items():
+            log.error("%s: safe state failed: %s", name, exc)
+        return failures
+
+    def close(self) -> None:
+        """Safe state, close every link, stop the simulators. Safe to call twice."""
+        try:
+            self.safe_state()
+        finally:
+            for inst in reversed(list(self.instruments.values())):
+                inst.close()
+            for server in self.servers.values():
+                server.stop()
+            self.servers.clear()
+            self.connected = False
+
+    # -- records -------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Identities, settings and software versions, for run files."""
+        import numpy
+        import pyvisa
+        import serial
+        import torch
+
+        instruments: dict[str, Any] = {}
+        for name, inst in self.instruments.items():
+            try:
+                instruments[name] = inst.snapshot()
+            except HiltError as exc:
+                instruments[name] = {"error": str(exc)}
+            instruments[name]["simulated"] = name in self.simulators
+        return {
+            "station": self.name,
+            "station_file": str(self.path) if self.path else None,
+            "config": self.config.model_dump(mode="json"),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "world": {"seed": self.world.seed, "errors": self.world.errors} if self.world else None,
+            "instruments": instruments,
+            "versions": {
+                "hilt": hilt.__version__, "python": platform.python_version(), "numpy": numpy.__version__,
+                "torch": torch.__version__, "pyvisa": pyvisa.__version__, "pyserial": serial.__version__,
+            },
+        }

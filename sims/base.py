@@ -1,0 +1,127 @@
+"""Simulator base classes: an instrument model, its per-client sessions, and line handling.
+
+A :class:`SimulatedInstrument` holds the instrument's state (one per simulated device, shared by
+all its clients) and reads/writes the station's :class:`~hilt.sims.world.World`. Each client
+connection gets a :class:`Session` that turns received bytes into reply bytes; line-based
+instruments use :class:`LineSession` and implement :meth:`SimulatedInstrument.handle`.
+Servers (TCP, pty) live in :mod:`hilt.sims.server` and know nothing of any instrument.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+from hilt.sims.faults import Faults
+from hilt.sims.world import World
+
+
+class Session:
+    """One client's conversation. ``feed`` takes received bytes and returns bytes to send."""
+
+    def __init__(self, sim: SimulatedInstrument) -> None:
+        self.sim = sim
+
+    def greeting(self) -> bytes:
+        return b""
+
+    def feed(self, data: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class DropConnection(Exception):
+    """Raised inside a session to make the server close the link (fault injection)."""
+
+
+class LineSession(Session):
+    """Splits input on the instrument's input terminators and answers line by line."""
+
+    def __init__(self, sim: SimulatedInstrument) -> None:
+        super().__init__(sim)
+        self._buffer = bytearray()
+        self.state: dict[str, Any] = {}
+
+    def greeting(self) -> bytes:
+        text = self.sim.greeting(self)
+        return text.encode(self.sim.encoding) if text else b""
+
+    def feed(self, data: bytes) -> bytes:
+        self._buffer += data
+        out = bytearray()
+        terms = self.sim.input_terminators
+        while True:
+            cut = min((i for i in (self._buffer.find(t) for t in terms) if i >= 0), default=-1)
+            if cut < 0:
+                break
+            line = bytes(self._buffer[:cut])
+            del self._buffer[: cut + 1]
+            # CR LF arrives as two terminators: skip the empty line between them.
+            if not line.strip():
+                if self.sim.answer_empty_lines:
+                    out += self._answer("")
+                continue
+            out += self._answer(line.decode(self.sim.encoding, errors="replace"))
+        return bytes(out)
+
+    def _answer(self, line: str) -> bytes:
+        faults = self.sim.faults
+        if faults.drop:
+            raise DropConnection
+        with self.sim.lock:
+            if faults.take_error():
+                reply = self.sim.inject_error(line, self)
+            else:
+                reply = self.sim.handle(line, self)
+        if reply is None:
+            return b""
+        return (reply + self.sim.reply_terminator).encode(self.sim.encoding)
+
+
+class SimulatedInstrument:
+    """Base of every simulator.
+
+    Class attributes: ``model`` (the ``hilt.sims`` entry point name), ``transport`` (``tcp``:
+    served as a VISA socket resource; ``serial``: a ``socket://`` URL or a pty), ``default_port``
+    (the real instrument's port, used only when asked for), terminators and encoding.
+    """
+
+    model: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    transport: ClassVar[str] = "tcp"
+    default_port: ClassVar[int | None] = None
+    input_terminators: ClassVar[tuple[bytes, ...]] = (b"\n",)
+    reply_terminator: ClassVar[str] = "\n"
+    encoding: ClassVar[str] = "ascii"
+    answer_empty_lines: ClassVar[bool] = False
+    session_class: ClassVar[type[Session]] = LineSession
+
+    def __init__(self, world: World | None = None, *, name: str | None = None, **options: Any) -> None:
+        self.world = world or World()
+        self.name = name or self.model
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self.options = options
+        self.rng = self.world.rng(self.name)
+
+    def new_session(self) -> Session:
+        return self.session_class(self)
+
+    def greeting(self, session: Session) -> str:
+        """Text sent when a client connects (e.g. a banner and a prompt)."""
+        return ""
+
+    def handle(self, line: str, session: Session) -> str | None:
+        """The reply to one command line, without terminator; None for no reply."""
+        raise NotImplementedError
+
+    def inject_error(self, line: str, session: Session) -> str | None:
+        """Answer ``line`` the way this instrument answers a command it cannot execute."""
+        raise NotImplementedError
+
+    def publish(self, key: str, value: Any) -> None:
+        """Write a quantity into the world under this simulator's name."""
+        self.world.set(f"{self.name}.{key}", value)
+
+    def state(self) -> dict[str, Any]:
+        """The simulator's visible state, for debugging and the GUI."""
+        return {}

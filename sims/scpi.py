@@ -1,0 +1,252 @@
+"""SCPI simulators: header matching, numeric arguments with units, the error queue.
+
+SCPI (IEEE 488.2 + SCPI-1999) headers have a long and a short form (``FREQuency`` accepts
+``FREQ`` and ``FREQUENCY``), optional nodes in brackets (``[:SOURce]``), numeric suffixes
+(``SENSe<n>``) and several commands per line separated by ``;``. A simulator declares its commands
+with :func:`command` on methods; :class:`ScpiInstrument` does the parsing, the IEEE 488.2 common
+commands and the error/event queue (``SYST:ERR?`` answering ``0,"No error"`` when empty).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from hilt.sims.base import Session, SimulatedInstrument
+
+# Standard SCPI error numbers (SCPI-1999 vol. 2, chapter 21).
+SCPI_ERRORS = {
+    -100: "Command error",
+    -102: "Syntax error",
+    -104: "Data type error",
+    -108: "Parameter not allowed",
+    -109: "Missing parameter",
+    -113: "Undefined header",
+    -200: "Execution error",
+    -221: "Settings conflict",
+    -222: "Data out of range",
+    -224: "Illegal parameter value",
+    -350: "Queue overflow",
+}
+
+UNIT_SCALES: dict[str, dict[str, float]] = {
+    "HZ": {"HZ": 1.0, "KHZ": 1e3, "MHZ": 1e6, "MAHZ": 1e6, "GHZ": 1e9, "THZ": 1e12},
+    "W": {"W": 1.0, "MW": 1e-3, "UW": 1e-6, "NW": 1e-9, "PW": 1e-12},
+    "M": {"M": 1.0, "MM": 1e-3, "UM": 1e-6, "NM": 1e-9, "PM": 1e-12},
+    "V": {"V": 1.0, "MV": 1e-3, "UV": 1e-6, "KV": 1e3},
+    "A": {"A": 1.0, "MA": 1e-3, "UA": 1e-6, "NA": 1e-9},
+    "S": {"S": 1.0, "MS": 1e-3, "US": 1e-6, "NS": 1e-9},
+    "DBM": {"DBM": 1.0},
+    "DEG": {"DEG": 1.0, "RAD": 180.0 / math.pi},
+}
+
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+class ScpiValueError(ValueError):
+    """Raised by handlers; becomes an error queue entry with ``code``."""
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{code}: {detail}")
+
+
+def parse_number(text: str, unit: str | None = None, *, minimum: float | None = None,
+                 maximum: float | None = None, default: float | None = None) -> float:
+    """A SCPI numeric argument: ``1.5e9``, ``1.5 GHz``, ``MIN``, ``MAX``, ``DEF``."""
+    word = text.strip().upper()
+    if word in ("MIN", "MINIMUM") and minimum is not None:
+        return minimum
+    if word in ("MAX", "MAXIMUM") and maximum is not None:
+        return maximum
+    if word in ("DEF", "DEFAULT") and default is not None:
+        return default
+    m = _NUMBER.match(text)
+    if not m:
+        raise ScpiValueError(-104, f"not a number: {text!r}")
+    value = float(m.group(1))
+    suffix = m.group(2).upper()
+    if suffix:
+        scales = UNIT_SCALES.get(unit or "", {})
+        if suffix not in scales:
+            raise ScpiValueError(-131 if unit else -104, f"bad suffix {suffix!r}")
+        value *= scales[suffix]
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ScpiValueError(-222, f"{value:g} outside [{minimum:g}, {maximum:g}]")
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    word = text.strip().upper()
+    if word in ("1", "ON"):
+        return True
+    if word in ("0", "OFF"):
+        return False
+    raise ScpiValueError(-224, f"not a boolean: {text!r}")
+
+
+def header_regex(spec: str) -> str:
+    """Regex for one SCPI header spec such as ``[:SOURce<n>]:FREQuency[:CW]``."""
+    out = []
+    i = 0
+    while i < len(spec):
+        ch = spec[i]
+        if ch == "[":
+            out.append("(?:")
+            i += 1
+        elif ch == "]":
+            out.append(")?")
+            i += 1
+        elif ch == ":":
+            out.append(":")
+            i += 1
+        elif spec.startswith("<n>", i):
+            out.append(r"(\d*)")
+            i += 3
+        else:
+            j = i
+            while j < len(spec) and (spec[j].isalnum() or spec[j] == "*"):
+                j += 1
+            if j == i:
+                raise ValueError(f"bad SCPI header spec {spec!r} at {i}")
+            word = spec[i:j]
+            # Short form: the upper-case letters (and a trailing number, as in SENSe1).
+            short = "".join(c for c in word if c.isupper() or c == "*")
+            rest = "".join(c for c in word[len(short):] if c.isalpha())
+            digits = "".join(c for c in word if c.isdigit())
+            out.append(re.escape(short) + (f"(?:{re.escape(rest.upper())})?" if rest else "") + re.escape(digits))
+            i = j
+    return "".join(out)
+
+
+Handler = Callable[..., str | None]
+
+
+def command(spec: str, *, query: bool | None = None) -> Callable[[Handler], Handler]:
+    """Declare a SCPI header on a simulator method.
+
+    The method receives ``(arg, is_query, *suffixes)``: ``arg`` is the text after the header
+    (``""`` when none), ``is_query`` whether the header ended in ``?``, and one string per
+    ``<n>`` in the spec. ``query`` restricts the method to queries (True) or settings (False).
+    """
+
+    def mark(fn: Handler) -> Handler:
+        specs = getattr(fn, "_scpi_specs", [])
+        specs.append((spec, query))
+        fn._scpi_specs = specs  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class ScpiInstrument(SimulatedInstrument):
+    """A simulated SCPI instrument: subclasses declare commands with :func:`command`."""
+
+    idn: ClassVar[str] = "hilt,Simulated SCPI instrument,0,0"
+    error_queue_size: ClassVar[int] = 30
+    _table: ClassVar[list[tuple[re.Pattern[str], bool | None, str]]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = []
+        for klass in reversed(cls.__mro__):
+            for attr, fn in vars(klass).items():
+                for spec, query in getattr(fn, "_scpi_specs", ()):
+                    if not spec.startswith((":", "[:", "*")):
+                        spec = ":" + spec
+                    pattern = re.compile("^" + header_regex(spec) + "$", re.IGNORECASE)
+                    table.append((pattern, query, attr))
+        cls._table = table
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.errors: deque[tuple[int, str]] = deque()
+        self.esr = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """``*RST``: the instrument's preset state."""
+
+    # -- error queue --------------------------------------------------------------------------
+    def push_error(self, code: int, detail: str = "") -> None:
+        if len(self.errors) >= self.error_queue_size:
+            self.errors[-1] = (-350, SCPI_ERRORS[-350])
+            return
+        meaning = SCPI_ERRORS.get(code, "Error")
+        self.errors.append((code, f"{meaning};{detail}" if detail else meaning))
+        # ESR bits: 5 command error (-1xx), 4 execution error (-2xx), 3 device error.
+        self.esr |= 0x20 if -199 <= code <= -100 else 0x10 if -299 <= code <= -200 else 0x08
+
+    def pop_error(self) -> str:
+        if not self.errors:
+            return '0,"No error"'
+        code, text = self.errors.popleft()
+        return f'{code},"{text}"'
+
+    def inject_error(self, line: str, session: Session) -> str | None:
+        self.push_error(-200, "injected fault")
+        return None
+
+    # -- parsing ------------------------------------------------------------------------------
+    def handle(self, line: str, session: Session) -> str | None:
+        replies = []
+        for part in (p.strip() for p in line.split(";")):
+            if not part:
+                continue
+            reply = self.execute(part, session)
+            if reply is not None:
+                replies.append(reply)
+        return ";".join(replies) if replies else None
+
+    def execute(self, text: str, session: Session) -> str | None:
+        header, _, arg = text.partition(" ")
+        is_query = header.endswith("?")
+        if is_query:
+            header = header[:-1]
+        common = self._common(header.upper(), is_query, arg.strip())
+        if common is not False:
+            return common
+        normal = header if header.startswith("*") else ":" + header.lstrip(":")
+        for pattern, query, attr in self._table:
+            m = pattern.match(normal)
+            if m is None or (query is not None and query != is_query):
+                continue
+            try:
+                return getattr(self, attr)(arg.strip(), is_query, *m.groups())
+            except ScpiValueError as exc:
+                self.push_error(exc.code, exc.detail)
+                return None
+        self.push_error(-113, header)
+        return None
+
+    def _common(self, header: str, is_query: bool, arg: str) -> str | None | bool:
+        if header == "*IDN" and is_query:
+            return self.idn
+        if header == "*RST":
+            self.reset()
+            return None
+        if header == "*CLS":
+            self.errors.clear()
+            self.esr = 0
+            return None
+        if header == "*OPC":
+            return "1" if is_query else None
+        if header == "*ESR" and is_query:
+            value, self.esr = self.esr, 0
+            return str(value)
+        if header == "*STB" and is_query:
+            return str((4 if self.errors else 0) | (32 if self.esr else 0))
+        if header == "*WAI":
+            return None
+        if is_query and re.fullmatch(r":?SYST(EM)?:ERR(OR)?(:NEXT)?", header):
+            return self.pop_error()
+        return False
+
+
+def fmt(value: float) -> str:
+    """SCPI NR3 as most instruments print it: ``+1.00000000E+09``."""
+    return f"{value:+.8E}"

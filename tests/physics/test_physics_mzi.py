@@ -1,0 +1,143 @@
+"""MZI meshes: layouts, decompositions, unitarity, heaters, errors, EO activation."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hilt.sims.physics import (
+    EOActivation,
+    MZIMesh,
+    MZINetwork,
+    decompose,
+    haar_unitary,
+    mesh_layout,
+    mzi_matrix,
+)
+
+
+@pytest.mark.parametrize("kind,depth", [("clements", lambda n: n if n > 2 else 1), ("reck", lambda n: 2 * n - 3)])
+@pytest.mark.parametrize("n", [2, 3, 5, 8, 9])
+def test_layout_shape(kind, depth, n):
+    lay = mesh_layout(n, kind)
+    assert lay.n_mzi == n * (n - 1) // 2
+    assert len(lay.columns) == max(1, depth(n))
+    if kind == "clements":
+        for c, (k0, m, _) in enumerate(lay.columns):
+            assert k0 == c % 2 and m == (n - k0) // 2
+
+
+def test_mzi_matrix_is_unitary_and_has_bar_and_cross_states():
+    for th, ph in [(0.3, 1.1), (math.pi, 0.0), (0.0, 2.0)]:
+        m = mzi_matrix(th, ph)
+        assert np.allclose(m.conj().T @ m, np.eye(2))
+    assert abs(mzi_matrix(0.0, 0.0)[0, 0]) < 1e-12  # cross
+    assert abs(abs(mzi_matrix(math.pi, 0.0)[0, 0]) - 1) < 1e-12  # bar
+
+
+@pytest.mark.parametrize("kind", ["clements", "reck"])
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 7, 8, 16])
+def test_decomposition_reconstructs_haar_unitaries(kind, n):
+    u = haar_unitary(n, seed=100 + n)
+    mesh = MZIMesh.from_unitary(u, kind)
+    with torch.no_grad():
+        got = mesh.transfer_matrix().to(torch.complex128)
+    assert (got - u).abs().max() < 1e-5
+    # And back: decomposing the mesh's matrix gives a mesh with the same matrix.
+    again = MZIMesh.from_unitary(got, kind)
+    with torch.no_grad():
+        assert (again.transfer_matrix().to(torch.complex128) - u).abs().max() < 1e-5
+
+
+def test_decompose_rejects_non_unitary():
+    with pytest.raises(ValueError):
+        decompose(np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("kind", ["clements", "reck"])
+def test_lossless_mesh_is_unitary_and_lossy_is_not(kind):
+    mesh = MZIMesh(6, kind, seed=1)
+    with torch.no_grad():
+        u = mesh.transfer_matrix()
+    assert torch.allclose(u.conj().T @ u, torch.eye(6, dtype=torch.complex64), atol=1e-5)
+    lossy = MZIMesh(6, kind, insertion_loss_db=0.5, seed=1)
+    with torch.no_grad():
+        s = torch.linalg.svdvals(lossy.transfer_matrix())
+    assert bool((s < 0.999).all())
+
+
+def test_matrix_and_column_paths_agree_and_give_gradients():
+    mesh = MZIMesh(9, seed=3)
+    x = torch.randn(5, 9, dtype=torch.complex64)
+    a, b = mesh(x), mesh(x, method="columns")
+    assert torch.allclose(a, b, atol=1e-5)
+    b.abs().square().sum().backward()
+    assert mesh.theta.grad is not None and mesh.theta.grad.abs().sum() > 0
+
+
+def test_heater_programming_roundtrip_and_crosstalk():
+    mesh = MZIMesh(4, seed=0)
+    v = mesh.heater_voltages()
+    ph = mesh.phases_from_voltages(v)
+    assert torch.allclose(torch.remainder(ph, 2 * math.pi), torch.remainder(mesh.target_phases(), 2 * math.pi), atol=1e-4)
+    c = mesh.crosstalk_matrix(0.05)
+    assert torch.equal(c, c.T) and bool((torch.diag(c) == 1).all())
+    phys = mesh.with_errors("none", seed=0)
+    levels_x = {"thermal_crosstalk": 0.05}
+    from hilt.sims.physics import error_levels
+
+    chip = mesh.with_errors(error_levels("none", **levels_x), seed=0)
+    # Crosstalk via the sparse path equals the dense matrix on powers.
+    p = v.square() / mesh.heater.resistance
+    expected = mesh.heater.alpha * (c @ p)
+    assert torch.allclose(chip.phases_from_voltages(v), expected, atol=1e-4)
+    with torch.no_grad():
+        assert torch.allclose(phys.transfer_matrix(), mesh.transfer_matrix(), atol=1e-4)
+
+
+def test_errors_are_frozen_seeded_and_hidden_from_twin():
+    net = MZINetwork.build(6, n_meshes=2, seed=0)
+    chip = net.with_errors("dat-0.10", seed=42)
+    chip2 = net.with_errors("dat-0.10", seed=42)
+    x = torch.randn(4, 6, dtype=torch.complex64)
+    with torch.no_grad():
+        y_chip, y_chip2, y_twin = chip(x), chip2(x), net.twin()(x)
+        assert torch.equal(y_chip, y_chip2)
+        assert torch.equal(chip(x), y_chip)  # frozen: same answer every query
+        assert not torch.allclose(y_chip, y_twin, atol=1e-3)
+        assert torch.allclose(net(x), y_twin)
+    mesh = chip.meshes[0]
+    assert float(mesh.errors.phase_offset.std()) == pytest.approx(0.10, rel=0.3)
+    assert set(map(id, chip.parameters())) == set(map(id, net.parameters()))
+
+
+def test_drift_moves_the_chip_over_time():
+    chip = MZIMesh(4, seed=0).with_errors("severe", seed=1)
+    with torch.no_grad():
+        u0 = chip.transfer_matrix().clone()
+        chip.time_s = 3600.0
+        u1 = chip.transfer_matrix()
+    assert not torch.allclose(u0, u1, atol=1e-4)
+
+
+def test_eo_activation_matches_williamson_form():
+    act = EOActivation(alpha=0.1, g=math.pi, phi_b=math.pi)
+    z = torch.tensor([0.0, 0.5, 1.0 + 0.5j], dtype=torch.complex64)
+    out = act(z)
+    dphi = (math.pi * z.abs() ** 2 + math.pi) / 2
+    expected = 1j * math.sqrt(0.9) * torch.exp(-1j * dphi) * torch.cos(dphi) * z
+    assert torch.allclose(out, expected.to(torch.complex64), atol=1e-6)
+    assert float(out[0].abs()) == 0.0
+    assert bool((out.abs() <= math.sqrt(0.9) * z.abs() + 1e-6).all())  # passive
+
+
+def test_photodetector_noise_and_dark_on_physical_network():
+    net = MZINetwork.build(4, n_meshes=1, seed=0)
+    chip = net.with_errors("severe", seed=5)
+    x = torch.zeros(2, 4, dtype=torch.complex64)
+    with torch.no_grad():
+        r1, r2 = chip(x), chip(x)
+    assert not torch.equal(r1, r2)  # fresh readout noise per read
+    with torch.no_grad():
+        assert float(net(x).abs().max()) == 0.0
