@@ -6,28 +6,32 @@ before the simulators start, and attached to the world under its name; simulator
 detector on an XY stage -> lock-in), ``mzi_chip`` (laser -> mesh driven by heater voltages ->
 power-meter ports).
 
-Kinds are registered in :data:`SYSTEM_KINDS` (``kind -> "module:Class"``), imported lazily so a
-station without torch-based physics does not pay for importing it. Each class is constructed as
+Kinds are entry points in the group ``hilt.systems`` (loaded only when a station uses them, so a
+station without torch physics does not import torch). Each class is constructed as
 ``Class(world, name=..., **options)``.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-SYSTEM_KINDS: dict[str, str] = {}
+from hilt.errors import ConfigError
+
+GROUP = "hilt.systems"
 
 
-def register_system(kind: str, target: str) -> None:
-    """Register a system class by ``"module:Class"`` path."""
-    SYSTEM_KINDS[kind] = target
+@functools.cache
+def _kinds() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def system_kinds() -> list[str]:
-    return sorted(SYSTEM_KINDS)
+    return sorted(_kinds())
 
 
 def build_system(world: Any, kind: str, **options: Any) -> Any:
-    module, _, cls = SYSTEM_KINDS[kind].partition(":")
-    return getattr(importlib.import_module(module), cls)(world, **options)
+    if kind not in _kinds():
+        raise ConfigError(f"unknown system kind {kind!r} (known: {', '.join(system_kinds()) or 'none'})")
+    return _kinds()[kind].load()(world, **options)
