@@ -13,8 +13,11 @@ count samples and calls so loops can report what training cost on the hardware.
 from __future__ import annotations
 
 import copy
+import math
+import time
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -91,8 +94,6 @@ class LocalMeshProcessor:
         self.queries.programming_calls += 1
 
     def run(self, inputs: np.ndarray, internal: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        import time
-
         t0 = time.perf_counter()
         x = torch.as_tensor(np.asarray(inputs, dtype=np.complex64))
         states: list[np.ndarray] = []
@@ -112,3 +113,85 @@ class LocalMeshProcessor:
 
     def safe_state(self) -> None:
         """Nothing physical to protect in-process."""
+
+
+@dataclass
+class HeaterCalibration:
+    """``phase = phi0 + alpha * V^2 / R`` for each heater of one mesh (arrays)."""
+
+    phi0: np.ndarray
+    alpha: np.ndarray
+    resistance: float = 1000.0
+
+    @classmethod
+    def nominal(cls, n_heaters: int, alpha: float = math.pi / 0.025, resistance: float = 1000.0) -> HeaterCalibration:
+        """The design values (P_pi = 25 mW, 1 kOhm), before any calibration."""
+        return cls(np.zeros(n_heaters), np.full(n_heaters, alpha), resistance)
+
+    def voltages_for(self, phases: np.ndarray) -> np.ndarray:
+        """Voltages that set ``phases`` (taken mod 2 pi above phi0)."""
+        power = np.remainder(np.asarray(phases, dtype=np.float64) - self.phi0, 2 * math.pi) / self.alpha
+        return np.sqrt(power * self.resistance)
+
+
+class StationMeshProcessor:
+    """A :class:`MeshProcessor` on a station instrument (:class:`hilt.drivers.photonic_processor.PhotonicProcessor`).
+
+    Phases become heater voltages through per-mesh :class:`HeaterCalibration` (nominal until the
+    calibration routine has fitted them; ``load_calibration`` reads its .npz).
+    """
+
+    def __init__(self, driver: Any, calibration: list[HeaterCalibration] | None = None) -> None:
+        self.driver = driver
+        self.n_ports = int(driver.n_ports)
+        self.n_layers = int(driver.n_layers)
+        self.measures_internal = bool(driver.info.get("measures_internal", False))
+        self.calibration = calibration or [HeaterCalibration.nominal(driver.heaters_per_layer)
+                                           for _ in range(self.n_layers)]
+        self.queries = QueryCounter()
+        if calibration is None and getattr(driver, "calibration_file", None):
+            self.load_calibration(driver.calibration_file)
+
+    def load_calibration(self, path: str | Path) -> None:
+        from hilt.errors import ConfigError
+
+        try:
+            with np.load(path) as data:
+                self.calibration = [HeaterCalibration(data[f"phi0_{k}"], data[f"alpha_{k}"], float(data["resistance"]))
+                                    for k in range(self.n_layers)]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ConfigError(f"{self.driver.name}: calibration {path}: {exc}") from None
+
+    def save_calibration(self, path: str | Path) -> None:
+        arrays: dict[str, Any] = {"resistance": np.float64(self.calibration[0].resistance)}
+        for k, cal in enumerate(self.calibration):
+            arrays[f"phi0_{k}"], arrays[f"alpha_{k}"] = cal.phi0, cal.alpha
+        np.savez(path, **arrays)
+
+    def load_phases(self, phases: list[MeshPhases]) -> None:
+        from hilt.errors import LimitError
+
+        if len(phases) != self.n_layers:
+            raise LimitError(f"expected phases for {self.n_layers} meshes, got {len(phases)}", instrument=self.driver.name)
+        volts = [cal.voltages_for(np.concatenate([p.theta, p.phi, p.out_phase]))
+                 for cal, p in zip(self.calibration, phases, strict=True)]
+        # Check the whole chip before the first byte: never leave it half programmed.
+        for layer, v in enumerate(volts):
+            if v.size != self.driver.heaters_per_layer or np.any(v > self.driver.v_max):
+                raise LimitError(f"mesh {layer}: phases need {v.max():.3g} V (max {self.driver.v_max:g} V) "
+                                 f"for {v.size} heaters (chip has {self.driver.heaters_per_layer})",
+                                 instrument=self.driver.name, parameter="heaters")
+        for layer, v in enumerate(volts):
+            self.driver.set_heaters(layer, v)
+        self.queries.programming_calls += 1
+
+    def run(self, inputs: np.ndarray, internal: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        t0 = time.perf_counter()
+        out, states = self.driver.run(inputs, internal=internal)
+        self.queries.samples += len(inputs)
+        self.queries.calls += 1
+        self.queries.seconds += time.perf_counter() - t0
+        return out, states
+
+    def safe_state(self) -> None:
+        self.driver.safe_state()

@@ -45,6 +45,7 @@ class Faults:
 
 def garble_bytes(data: bytes, terminator: bytes) -> bytes:
     """Corrupt a reply while keeping its terminator, so the driver reads it and must notice."""
-    body = data[: -len(terminator)] if terminator and data.endswith(terminator) else data
+    keep = bool(terminator) and data.endswith(terminator)
+    body = data[: -len(terminator)] if keep else data
     garbled = bytes((b ^ 0x5A) | 0x80 for b in body) or b"\xff"
-    return garbled + (terminator if data.endswith(terminator) else b"")
+    return garbled + (terminator if keep else b"")

@@ -82,6 +82,8 @@ class TcpSimServer(_ServerBase):
             raise SimulatorError("server not started")
         if self.sim.transport == "serial":
             return f"socket://{self.host}:{self.port}"
+        if self.sim.transport == "raw":
+            return f"tcp://{self.host}:{self.port}"
         return f"TCPIP::{self.host}::{self.port}::SOCKET"
 
     def start(self) -> None:

@@ -41,6 +41,6 @@ def test_driver_conventions(name: str) -> None:
 @pytest.mark.parametrize("name", registry.simulator_names())
 def test_simulator_conventions(name: str) -> None:
     sim = registry.load_simulator(name)
-    assert sim.transport in ("tcp", "serial"), f"{name}: transport {sim.transport!r}"
+    assert sim.transport in ("tcp", "serial", "raw"), f"{name}: transport {sim.transport!r}"
     assert sim.description, f"{name}: no description for `hilt sim list`"
     assert not inspect.isabstract(sim)

@@ -1,0 +1,116 @@
+"""Photonic processor: hilt frames byte by byte, the simulator over TCP, limits, error frames."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from hilt.drivers.photonic_processor import PhotonicProcessor
+from hilt.errors import InstrumentError, LimitError, ProtocolError
+from hilt.framing import Frame, crc16
+from hilt.instruments.mesh_processor import LocalMeshProcessor, StationMeshProcessor, phases_of
+from hilt.sims.photonic_processor import SimPhotonicProcessor
+from hilt.sims.physics import MZINetwork
+from hilt.sims.world import World
+from hilt.testing import expected_protocol
+
+INFO = {"vendor": "hilt", "model": "PNP", "serial": "1", "firmware": "1.0", "n_ports": 4, "n_layers": 2,
+        "heaters_per_layer": 16, "measures_internal": True, "max_batch": 2}
+
+
+def info_exchange(seq: int = 1) -> tuple[bytes, bytes]:
+    return Frame(0x01, seq).encode(), Frame(0x81, seq, json.dumps(INFO).encode()).encode()
+
+
+def test_crc_is_ccitt_false() -> None:
+    assert crc16(b"123456789") == 0x29B1
+    # The documented example frame: INFO request, sequence 1.
+    assert Frame(0x01, 1).encode() == bytes.fromhex("a55a 01 01 0001 00000000") + struct.pack(">H", crc16(bytes.fromhex("0101000100000000")))
+
+
+def test_protocol_heaters_and_run() -> None:
+    volts = np.array([0.5, 1.5], dtype="<f4")
+    x = np.array([[1, 0, 0, 0], [0, 1j, 0, 0], [0.5, 0.5, 0.5, 0.5]], dtype="<c8")
+    out = np.arange(12, dtype="<f4").reshape(3, 4)
+    with expected_protocol(PhotonicProcessor, [
+        info_exchange(),
+        (Frame(0x10, 2, struct.pack(">HII", 1, 3, 2) + volts.tobytes()).encode(), Frame(0x90, 2).encode()),
+        # Three samples with max_batch 2: two RUN frames.
+        (Frame(0x20, 3, struct.pack(">BIH", 0, 2, 4) + x[:2].tobytes()).encode(),
+         Frame(0xA0, 3, struct.pack(">IHB", 2, 4, 0) + out[:2].tobytes()).encode()),
+        (Frame(0x20, 4, struct.pack(">BIH", 0, 1, 4) + x[2:].tobytes()).encode(),
+         Frame(0xA0, 4, struct.pack(">IHB", 1, 4, 0) + out[2:].tobytes()).encode()),
+        (Frame(0x40, 5).encode(), Frame(0xC0, 5).encode()),
+    ], kind="tcp") as chip:
+        assert chip.n_ports == 4 and chip.heaters_per_layer == 16
+        chip.set_heaters(1, volts, offset=3)
+        got, states = chip.run(x)
+        np.testing.assert_array_equal(got, out)
+        assert states == [] and chip.samples_run == 3
+        chip.safe_state()
+
+
+def test_protocol_error_frame_and_bad_crc() -> None:
+    err = struct.pack(">H", 4) + b"value out of range: layer 9"
+    bad = bytearray(Frame(0x91, 3, struct.pack(">I", 0)).encode())
+    bad[-1] ^= 0xFF
+    with expected_protocol(PhotonicProcessor, [
+        info_exchange(),
+        (Frame(0x11, 2, struct.pack(">H", 1)).encode(), Frame(0xFF, 2, err).encode()),
+        (Frame(0x11, 3, struct.pack(">H", 0)).encode(), bytes(bad)),
+    ], kind="tcp") as chip:
+        with pytest.raises(InstrumentError) as info:
+            chip.get_heaters(1)
+        assert info.value.code == 4 and "out of range" in info.value.meaning
+        with pytest.raises(ProtocolError, match="CRC mismatch"):
+            chip.get_heaters(0)
+
+
+def test_limits_refused_before_any_byte() -> None:
+    with expected_protocol(PhotonicProcessor, [info_exchange()], kind="tcp") as chip:
+        with pytest.raises(LimitError, match="heater 1 of layer 0: 9 V outside"):
+            chip.set_heaters(0, [1.0, 9.0])
+        with pytest.raises(LimitError, match="layer 2 outside"):
+            chip.set_heaters(2, [1.0])
+        with pytest.raises(LimitError, match="outside 0..15"):
+            chip.set_heaters(0, np.zeros(4), offset=14)
+        with pytest.raises(LimitError, match="expected \\(batch, 4\\)"):
+            chip.run(np.zeros((2, 3), np.complex64))
+        processor = StationMeshProcessor(chip)
+        with pytest.raises(LimitError, match="expected phases for 2 meshes"):
+            processor.load_phases([])
+
+
+def test_against_simulator_matches_the_physics(served) -> None:
+    world = World(seed=3, errors="dat-0.10")
+    sim, address = served(SimPhotonicProcessor, world=world, n=8, layers=2)
+    net = MZINetwork.build(8, 2, seed=11)
+    x = np.random.default_rng(0).normal(size=(5, 8)).astype(np.complex64)
+    with PhotonicProcessor(address) as chip:
+        processor = StationMeshProcessor(chip)
+        processor.load_phases(phases_of(net))
+        out, states = processor.run(x, internal=True)
+        assert out.shape == (5, 8) and len(states) == 1
+        assert processor.queries.samples == 5
+        # The same chip evaluated in-process, programmed with the same nominal calibration.
+        local = LocalMeshProcessor(sim.network)
+        local.load_phases(phases_of(net))
+        ref, _ = local.run(x)
+        np.testing.assert_allclose(out, ref, rtol=2e-3, atol=1e-6 * ref.max())
+        sim.faults.error = True
+        with pytest.raises(InstrumentError) as info:
+            processor.run(x)
+        assert info.value.code == 6
+    assert not sim.light_on and all(v.max() == 0 for v in sim.volts)  # safe state on exit
+
+
+def test_garbled_reply_is_a_protocol_error(served) -> None:
+    sim, address = served(SimPhotonicProcessor, n=4, layers=1)
+    with PhotonicProcessor(address, timeout=0.5) as chip:
+        sim.faults.garble = True
+        with pytest.raises(ProtocolError, match="bad magic"):
+            chip.get_heaters(0)
+        sim.faults.garble = False
