@@ -133,8 +133,9 @@ class BoundParameter:
     def set_soft_limits(self, low: float | None, high: float | None) -> None:
         """Narrow the accepted range; soft limits may not widen the hardware range."""
         hard = self.vals.range if self.vals is not None else None
-        lo = -math.inf if low is None else float(low)
-        hi = math.inf if high is None else float(high)
+        # None: no soft limit on that side, i.e. the hardware bound.
+        lo = (hard[0] if hard else -math.inf) if low is None else float(low)
+        hi = (hard[1] if hard else math.inf) if high is None else float(high)
         if lo > hi:
             raise LimitError(f"soft limits [{lo:g}, {hi:g}] are empty", instrument=self.owner.full_name, parameter=self.name)
         if hard is not None and (lo < hard[0] or hi > hard[1]):

@@ -17,6 +17,7 @@ left with half a command. Every exchange is kept in a short ring buffer and sent
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import logging
 import os
@@ -25,7 +26,6 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,41 +46,78 @@ class Exchange:
     data: bytes
 
 
-_sigint_state = threading.local()
+_MAIN = threading.main_thread()
 
 
-@contextlib.contextmanager
-def hold_sigint() -> Iterator[None]:
+class _HeldSigint:
+    """The SIGINT handler installed while a transaction runs: remember, don't raise."""
+
+    __slots__ = ("caught",)
+
+    def __init__(self) -> None:
+        self.caught = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.caught = True
+
+
+class hold_sigint:  # noqa: N801 - used like a function: ``with hold_sigint():``
     """Hold a Ctrl-C until the block ends, then raise it.
 
-    Only the main thread receives signals, so elsewhere this does nothing. Nested use is cheap.
+    Only the main thread receives signals, so elsewhere this does nothing; nor does it when
+    someone else (a GUI, pytest, a user) owns SIGINT. The raw ``_signal`` calls skip the enum
+    conversions of :func:`signal.signal`: this runs on every instrument transaction.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    depth = getattr(_sigint_state, "depth", 0)
-    if depth:
-        _sigint_state.depth = depth + 1
+
+    __slots__ = ("_held", "_previous")
+
+    def __enter__(self) -> None:
+        self._held = None
+        if threading.current_thread() is _MAIN and _signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._held = _HeldSigint()
+            self._previous = _signal.signal(signal.SIGINT, self._held)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._held is not None:
+            _signal.signal(signal.SIGINT, self._previous)
+            if self._held.caught:
+                raise KeyboardInterrupt
+
+
+class _Transaction:
+    """The lock, held across a whole exchange; the outermost level also holds Ctrl-C."""
+
+    __slots__ = ("_t", "_sigint")
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def __enter__(self) -> Transport:
+        t = self._t
+        t.lock.acquire()
         try:
-            yield
+            if t._depth == 0:
+                if not t.is_open:
+                    raise ConnectError("not connected", instrument=t.name)
+                self._sigint = hold_sigint()
+                self._sigint.__enter__()
+                if t._stale:
+                    t._stale = False
+                    t._discard_input()
+        except BaseException:
+            t.lock.release()
+            raise
+        t._depth += 1
+        return t
+
+    def __exit__(self, *exc: object) -> None:
+        t = self._t
+        t._depth -= 1
+        try:
+            if t._depth == 0:
+                self._sigint.__exit__()
         finally:
-            _sigint_state.depth -= 1
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.default_int_handler:
-        # Someone else (a GUI, pytest, a user) owns SIGINT: leave their handler alone.
-        yield
-        return
-    caught: list[tuple[int, Any]] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
-    _sigint_state.depth = 1
-    try:
-        yield
-    finally:
-        _sigint_state.depth = 0
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            raise KeyboardInterrupt
+            t.lock.release()
 
 
 class Transport:
@@ -108,6 +145,7 @@ class Transport:
         self.lock = threading.RLock()
         self.exchanges: deque[Exchange] = deque(maxlen=log_size)
         self._stale = False  # a reply may still be in flight after a timeout
+        self._depth = 0  # transaction nesting, guarded by the lock
         self.is_open = False
 
     # -- what subclasses provide ------------------------------------------------------------
@@ -152,47 +190,59 @@ class Transport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transport]:
+    def transaction(self) -> _Transaction:
         """Hold the lock (and any Ctrl-C) across several reads and writes."""
-        with self.lock, hold_sigint():
-            if not self.is_open:
-                raise ConnectError("not connected", instrument=self.name)
-            if self._stale:
-                self._stale = False
-                self._discard_input()
-            yield self
+        return _Transaction(self)
 
     def _record(self, direction: str, data: bytes) -> None:
         self.exchanges.append(Exchange(time.time(), direction, data))
         if io_log.isEnabledFor(logging.DEBUG):
             io_log.debug("%s %s %r", self.name, direction, data)
 
+    # The _unlocked methods run inside a transaction the caller holds; the public ones take it.
+    def _write_unlocked(self, data: bytes) -> None:
+        self._record("->", data)
+        try:
+            self._send(data)
+        except InstrumentCommunicationError:
+            raise
+        except OSError as exc:
+            raise ConnectError(f"write failed: {exc}", instrument=self.name, command=data) from exc
+
+    def _read_unlocked(self, terminator: bytes) -> bytes:
+        try:
+            data = self._recv_until(terminator)
+        except InstrumentTimeout:
+            self._stale = True
+            raise
+        except InstrumentCommunicationError:
+            raise
+        except OSError as exc:
+            raise ConnectError(f"read failed: {exc}", instrument=self.name) from exc
+        self._record("<-", data)
+        return data
+
+    def _decode(self, raw: bytes) -> str:
+        try:
+            text = raw.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            from hilt.errors import ProtocolError
+
+            raise ProtocolError("reply is not valid text", instrument=self.name, reply=raw) from exc
+        term = self.read_termination
+        if term and text.endswith(term):
+            text = text[: -len(term)]
+        return text
+
     def write_raw(self, data: bytes) -> None:
         with self.transaction():
-            self._record("->", data)
-            try:
-                self._send(data)
-            except InstrumentCommunicationError:
-                raise
-            except OSError as exc:
-                raise ConnectError(f"write failed: {exc}", instrument=self.name, command=data) from exc
+            self._write_unlocked(data)
 
     def read_raw(self, terminator: bytes | None = None) -> bytes:
         """One terminated message, terminator included."""
         term = terminator if terminator is not None else self.read_termination.encode(self.encoding)
         with self.transaction():
-            try:
-                data = self._recv_until(term)
-            except InstrumentTimeout:
-                self._stale = True
-                raise
-            except InstrumentCommunicationError:
-                raise
-            except OSError as exc:
-                raise ConnectError(f"read failed: {exc}", instrument=self.name) from exc
-            self._record("<-", data)
-            return data
+            return self._read_unlocked(term)
 
     def read_bytes(self, size: int) -> bytes:
         with self.transaction():
@@ -207,24 +257,21 @@ class Transport:
             return data
 
     def write(self, command: str) -> None:
-        self.write_raw((command + self.write_termination).encode(self.encoding))
+        with self.transaction():
+            self._write_unlocked((command + self.write_termination).encode(self.encoding))
 
     def read(self) -> str:
-        raw = self.read_raw()
-        try:
-            text = raw.decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            from hilt.errors import ProtocolError
-
-            raise ProtocolError("reply is not valid text", instrument=self.name, reply=raw) from exc
-        if self.read_termination and text.endswith(self.read_termination):
-            text = text[: -len(self.read_termination)]
-        return text
+        with self.transaction():
+            return self._decode(self._read_unlocked(self._read_term))
 
     def query(self, command: str) -> str:
         with self.transaction():
-            self.write(command)
-            return self.read()
+            self._write_unlocked((command + self.write_termination).encode(self.encoding))
+            return self._decode(self._read_unlocked(self._read_term))
+
+    @property
+    def _read_term(self) -> bytes:
+        return self.read_termination.encode(self.encoding)
 
     def _timeout_error(self, what: str = "reply") -> InstrumentTimeout:
         return InstrumentTimeout(f"no {what} within {self.timeout:g} s", instrument=self.name)
@@ -353,10 +400,15 @@ class SerialTransport(Transport):
         except serial.SerialException as exc:
             raise ConnectError(f"write failed: {exc}", instrument=self.name) from exc
 
+    def _apply_timeout(self) -> None:
+        # pyserial reconfigures the port (tcsetattr) on every timeout assignment: only on change.
+        if self._port.timeout != self.timeout:
+            self._port.timeout = self.timeout
+
     def _recv_until(self, terminator: bytes) -> bytes:
         import serial
 
-        self._port.timeout = self.timeout
+        self._apply_timeout()
         try:
             data = self._port.read_until(terminator)
         except serial.SerialException as exc:
@@ -368,7 +420,7 @@ class SerialTransport(Transport):
         return data
 
     def _recv_exact(self, size: int) -> bytes:
-        self._port.timeout = self.timeout
+        self._apply_timeout()
         data = self._port.read(size)
         if len(data) < size:
             raise self._timeout_error(f"{size} bytes")
@@ -410,6 +462,8 @@ class VisaTransport(Transport):
         self._res.timeout = self.timeout * 1000
         self._res.write_termination = ""
         self._res.read_termination = self.read_termination or None
+        self._visa_timeout = self.timeout
+        self._visa_term = self.read_termination.encode(self.encoding)
         self._check_socket(rm)
 
     def _check_socket(self, rm: Any) -> None:
@@ -422,6 +476,9 @@ class VisaTransport(Transport):
                 self._res.close()
                 self._res = None
                 raise ConnectError(f"cannot connect to {self.address}: {os.strerror(err)}", instrument=self.name)
+            # pyvisa-py leaves Nagle on: a set followed by an error query would wait ~40 ms for
+            # the delayed ACK of the first write.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _close(self) -> None:
         if self._res is not None:
@@ -449,9 +506,13 @@ class VisaTransport(Transport):
         import pyvisa
 
         res = self._res
-        if res.read_termination != terminator.decode(self.encoding):
+        # Each pyvisa attribute write is a VISA call: only on change.
+        if terminator != self._visa_term:
             res.read_termination = terminator.decode(self.encoding)
-        res.timeout = self.timeout * 1000
+            self._visa_term = terminator
+        if self.timeout != self._visa_timeout:
+            res.timeout = self.timeout * 1000
+            self._visa_timeout = self.timeout
         try:
             return res.read_raw()
         except pyvisa.errors.VisaIOError as exc:
@@ -468,15 +529,13 @@ class VisaTransport(Transport):
     def _discard_input(self) -> None:
         import pyvisa
 
-        old = self._res.timeout
         self._res.timeout = 50
+        self._visa_timeout = 0.05
         try:
             while True:
                 self._res.read_raw()
         except (pyvisa.errors.VisaIOError, OSError):
             pass
-        finally:
-            self._res.timeout = old
 
 
 def transport_kind(address: str) -> str:

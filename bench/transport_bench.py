@@ -1,0 +1,137 @@
+"""Per-call overhead of a hilt parameter get/set against a raw client sending the same bytes.
+
+Each simulator runs in its own process (``hilt sim serve``), so client and server do not share a
+GIL. For every transport, rounds alternate between hilt and the raw client, and the median of the
+rounds' per-call times is reported.
+
+    .venv/bin/python bench/transport_bench.py [--calls 1000] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pyvisa
+import serial
+
+
+def serve(model: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "hilt.cli", "sim", "serve", model, *extra],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+def per_call(fn: Callable[[], Any], calls: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
+
+
+def compare(name: str, hilt_fn: Callable[[], Any], raw_fn: Callable[[], Any], calls: int, rounds: int) -> dict[str, Any]:
+    for fn in (hilt_fn, raw_fn):  # warm up both paths
+        per_call(fn, 50)
+    h, r = [], []
+    for _ in range(rounds):
+        h.append(per_call(hilt_fn, calls))
+        r.append(per_call(raw_fn, calls))
+    hm, rm = statistics.median(h), statistics.median(r)
+    return {"case": name, "hilt_us": hm * 1e6, "raw_us": rm * 1e6, "overhead": hm / rm - 1}
+
+
+def bench_visa(calls: int, rounds: int, tcp: bool = False) -> list[dict[str, Any]]:
+    from hilt.drivers.keysight_e8257d import KeysightE8257D
+
+    proc, address = serve("keysight_e8257d")
+    try:
+        hilt_address = address
+        if tcp:
+            host_port = address.split("::")[1] + ":" + address.split("::")[2]
+            hilt_address = f"tcp://{host_port}"
+        synth = KeysightE8257D(hilt_address)
+        synth.connect()
+        rm = pyvisa.ResourceManager("@py")
+        res = rm.open_resource(address, read_termination="\n", write_termination="", timeout=2000)
+        raw_sock = rm.visalib.sessions[res.session].interface
+        raw_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as hilt does: compare code, not Nagle
+        label = "raw TCP (tcp://) vs pyvisa-py" if tcp else "VISA socket (pyvisa-py)"
+
+        def raw_get() -> float:
+            res.write_raw(b":FREQ:CW?\n")
+            return float(res.read_raw())
+
+        def raw_set() -> None:
+            res.write_raw(b":FREQ:CW 10000000000.000\n")
+            res.write_raw(b"SYST:ERR?\n")
+            res.read_raw()
+
+        out = [compare(f"{label}: get", synth.frequency.get, raw_get, calls, rounds),
+               compare(f"{label}: set (+ SYST:ERR?)", lambda: synth.frequency.set(10e9), raw_set, calls, rounds)]
+        synth.close()
+        res.close()
+        return out
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def bench_serial(calls: int, rounds: int, pty: bool) -> list[dict[str, Any]]:
+    from hilt.drivers.keithley_2400 import Keithley2400
+
+    proc, address = serve("keithley_2400", *(["--pty"] if pty else []))
+    try:
+        k = Keithley2400(address)
+        k.connect()
+        port = serial.serial_for_url(address, baudrate=9600, timeout=2)
+        sock = getattr(port, "_socket", None)
+        if sock is not None:  # the same Nagle setting hilt uses, so only hilt's own code differs
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        label = "serial pty (pyserial)" if pty else "serial socket:// (pyserial)"
+
+        def raw_get() -> float:
+            port.write(b":SOUR:VOLT?\r")
+            return float(port.read_until(b"\r"))
+
+        def raw_set() -> None:
+            port.write(b":SENS:CURR:PROT 0.001\r")
+            port.write(b"SYST:ERR?\r")
+            port.read_until(b"\r")
+
+        out = [compare(f"{label}: get", k.voltage.get, raw_get, calls, rounds),
+               compare(f"{label}: set (+ SYST:ERR?)", lambda: k.compliance.set(0.001), raw_set, calls, rounds)]
+        k.close()
+        port.close()
+        return out
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--calls", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    rows = []
+    rows += bench_visa(args.calls, args.rounds)
+    rows += bench_visa(args.calls, args.rounds, tcp=True)
+    rows += bench_serial(args.calls, args.rounds, pty=False)
+    rows += bench_serial(args.calls, args.rounds, pty=True)
+    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    print("| case | hilt (us/call) | raw (us/call) | hilt overhead |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['case']} | {r['hilt_us']:.0f} | {r['raw_us']:.0f} | {100 * r['overhead']:+.1f}% |")
+
+
+if __name__ == "__main__":
+    main()

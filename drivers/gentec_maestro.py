@@ -1,0 +1,128 @@
+"""Gentec-EO MAESTRO power and energy meter (pyroelectric THz heads), serial text mode.
+
+Bytes from the *MAESTRO User's Manual* (revision 8.1), section 3.4 "Traditional Communication
+Settings" / 3.4.1 "Serial Command format": text commands start with ``*``, a three-letter
+mnemonic and fixed-width parameters with no spaces; no terminator is needed (none is sent here);
+replies are text lines ending with CR LF. Serial 115200 baud 8N1. Commands used:
+
+* ``*CVU`` query current value (W): ``Current Value : 0.00500095`` (manual's example);
+* ``*VER`` firmware version; ``*PWC{nm:05}`` set the wavelength correction (nm, 5 digits);
+  ``*GWL`` get it;
+* ``*SCS{index:02}`` set range (index 0 .. 41), ``*GCR`` get it (``Range : 10``); ``*SAS{0|1}``
+  autoscale, ``*GAS`` (``AutoScale : 1``);
+* ``*SOU`` zero offset (with the beam blocked), ``*COU`` clear it, ``*GZO`` (``Zero : 0``).
+
+Unverified (reported): the exact ``*VER`` and ``*GWL`` reply text (this driver reads the value
+after the last ``:`` or the last word, so ``PWC: 1064`` and ``1064`` both parse), whether setting
+commands answer anything (treated here as silent, as the public drivers do), and the text of an
+error reply (``Invalid Command`` / ``Invalid Parameter`` in the simulator). Because a setting is
+silent, every set is verified by reading the setting back; a mismatch raises
+:class:`~hilt.errors.InstrumentError`.
+
+The wavelength field is five digits: at most 99 999 nm (100 um, 3 THz). THz heads below 3 THz
+cannot be given their true wavelength; the head's own THz calibration then applies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from hilt.errors import InstrumentError, ProtocolError
+from hilt.instrument import Instrument
+from hilt.parameters import Parameter
+from hilt.validators import Bool, Ints
+
+ERROR_REPLIES: dict[str, str] = {
+    "Invalid Command": "the MAESTRO did not recognise the command",
+    "Invalid Parameter": "parameter out of range for this head",
+}
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def reply_value(reply: str) -> str:
+    """The value part of ``Label : value`` (or of a bare value)."""
+    text = reply.strip()
+    if ":" in text:
+        text = text.rsplit(":", 1)[1].strip()
+    return text
+
+
+def parse_number(reply: str) -> float:
+    text = reply_value(reply)
+    m = _NUMBER.fullmatch(text) or _NUMBER.search(text.split()[-1] if text.split() else "")
+    if not m:
+        raise ValueError(reply)
+    return float(m.group(0))
+
+
+class GentecMaestro(Instrument):
+    """MAESTRO monitor with one head: power reading, wavelength correction, range, zero."""
+
+    model = "gentec_maestro"
+    simulator = "gentec_maestro"
+    transport_settings: ClassVar[dict[str, Any]] = {
+        "baudrate": 115200, "write_termination": "", "read_termination": "\r\n", "timeout": 2.0,
+    }
+
+    wavelength = Parameter("*GWL", lambda inst, v: inst._set_verified(f"*PWC{v:05d}", "wavelength", v),
+                           unit="nm", vals=Ints(1, 99999), get_parser=lambda r: int(parse_number(r)),
+                           doc="wavelength correction (5-digit nm field)")
+    scale_index = Parameter("*GCR", lambda inst, v: inst._set_verified(f"*SCS{v:02d}", "scale_index", v),
+                            vals=Ints(0, 41), get_parser=lambda r: int(parse_number(r)),
+                            doc="range index (0 .. 41, see the manual's Set Range table)")
+    autoscale = Parameter("*GAS", lambda inst, v: inst._set_verified(f"*SAS{int(v)}", "autoscale", v),
+                          vals=Bool(), get_parser=lambda r: bool(int(parse_number(r))),
+                          doc="autoscale on/off")
+    zero_offset = Parameter("*GZO", None, get_parser=lambda r: bool(int(parse_number(r))),
+                            doc="zero offset active")
+
+    def check_reply(self, command: str, reply: str) -> str:
+        text = reply.strip()
+        for err, meaning in ERROR_REPLIES.items():
+            if text.startswith(err):
+                raise InstrumentError(err, meaning, instrument=self.name, command=command)
+        return reply
+
+    def _after_silent(self, command: str, pname: str) -> Any:
+        """Send a silent setting command and read ``pname`` back. An error line in place of the
+        readback is the setting's own complaint: the readback's reply still follows, read it so
+        the next exchange stays in step."""
+        with self.transaction():
+            self.write(command)
+            try:
+                return self.parameters[pname].get()
+            except InstrumentError as exc:
+                self.transport.read()
+                raise InstrumentError(exc.code, exc.meaning, instrument=self.name, command=command) from None
+
+    def _set_verified(self, command: str, pname: str, value: Any) -> None:
+        """Settings are silent: send, then read the setting back and compare."""
+        got = self._after_silent(command, pname)
+        if got != value:
+            raise InstrumentError("not applied", f"{command!r} sent but the MAESTRO reports {got!r}",
+                                  instrument=self.name, command=command)
+
+    def power(self) -> float:
+        """The current reading (W; J in energy mode)."""
+        reply = self.query("*CVU")
+        try:
+            return parse_number(reply)
+        except ValueError:
+            raise ProtocolError("not a *CVU reply", instrument=self.name, command="*CVU", reply=reply) from None
+
+    def zero(self) -> None:
+        """``*SOU``: take the present reading as zero (block the beam first)."""
+        if not self._after_silent("*SOU", "zero_offset"):
+            raise InstrumentError("not applied", "zero offset not active after *SOU", instrument=self.name,
+                                  command="*SOU")
+
+    def clear_zero(self) -> None:
+        self._after_silent("*COU", "zero_offset")
+
+    def identify(self) -> dict[str, str]:
+        reply = self.query("*VER")
+        words = reply.split()
+        if not words:
+            raise ProtocolError("empty *VER reply", instrument=self.name, command="*VER", reply=reply)
+        return {"vendor": "Gentec-EO", "model": words[0], "serial": "", "firmware": words[-1]}

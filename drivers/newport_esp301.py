@@ -1,0 +1,206 @@
+"""Newport ESP301 motion controller driving the XY stage that raster-scans the THz detector.
+
+Bytes from the *ESP301 Integrated 3-Axis Motion Controller/Driver User's Manual*, section 3
+"Remote Mode" (command syntax ``xxAAnn``: axis number, two-letter mnemonic, parameter; several
+commands per line separated by ``;``; a line ends with CR; replies end with CR LF) and its command
+reference: ``PA`` move absolute, ``PR`` move relative, ``TP?`` tell position, ``MD?`` motion
+done (``1`` when stopped, ``0`` while moving), ``OR`` home search, ``VA`` velocity, ``AC``
+acceleration, ``SL``/``SR`` left/right software travel limits, ``ST`` stop, ``TE?`` error code,
+``TB?`` error message (``code, timestamp, MESSAGE``), ``VE?`` firmware version. Section 2
+"System Setup", RS-232: 921600 baud, 8 data bits, no parity, 1 stop bit, hardware (RTS/CTS) flow
+control (*verify* on the controller's front panel). Error codes: the manual's appendix
+"Error Messages" (general 0-38, axis-specific ``axis*100 + n``).
+
+The driver is an XY stage: axes ``x`` and ``y`` (axis numbers configurable), ``move_to(x, y)``
+with the travel limits checked before any byte is sent, ``home()``, ``position()``,
+``wait_until_done(timeout)`` polling ``MD?``, ``velocity``; its safe state stops all motion.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, ClassVar
+
+from hilt.errors import InstrumentError, InstrumentTimeout, LimitError, ProtocolError
+from hilt.instrument import Instrument
+from hilt.parameters import Parameter
+from hilt.validators import Numbers
+
+_TB_REPLY = re.compile(r"^\s*(\d+)\s*,\s*(\d+)\s*,\s*(.*?)\s*$")
+
+
+class XYStage(Instrument):
+    """What every XY stage driver offers: ``x``/``y`` with travel limits, moves, homing, waiting.
+
+    ``x`` and ``y`` are parameters (``stage.x.set(3.0)`` moves x and waits), so a station's
+    ``limits: {x: [-10, 10]}`` narrows the travel like any other soft limit.
+    """
+
+    #: seconds between two motion-done polls
+    poll_interval: float = 0.02
+
+    x = Parameter(lambda o: o.axis_position("x"), lambda o, v: o.move_to(x=v), unit="mm",
+                  vals=Numbers(-25.0, 25.0), doc="x position (a set moves x and waits)")
+    y = Parameter(lambda o: o.axis_position("y"), lambda o, v: o.move_to(y=v), unit="mm",
+                  vals=Numbers(-25.0, 25.0), doc="y position (a set moves y and waits)")
+
+    def __init__(self, address: str, *, travel: tuple[float, float] = (-25.0, 25.0),
+                 x_travel: tuple[float, float] | None = None, y_travel: tuple[float, float] | None = None,
+                 move_timeout: float = 120.0, poll_interval: float | None = None, **kwargs: Any) -> None:
+        self.x_travel = tuple(float(v) for v in (x_travel or travel))
+        self.y_travel = tuple(float(v) for v in (y_travel or travel))
+        self.move_timeout = float(move_timeout)
+        if poll_interval is not None:
+            self.poll_interval = float(poll_interval)
+        super().__init__(address, **kwargs)
+
+    def configure(self) -> None:
+        self.x.vals = Numbers(*self.x_travel)
+        self.y.vals = Numbers(*self.y_travel)
+
+    # -- what a stage implements ----------------------------------------------------------------
+    def _start_move(self, targets: dict[str, float]) -> None:
+        raise NotImplementedError
+
+    def _start_home(self) -> None:
+        raise NotImplementedError
+
+    def axis_position(self, axis: str) -> float:
+        raise NotImplementedError
+
+    def is_moving(self) -> bool:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    # -- the common part --------------------------------------------------------------------------
+    def check_targets(self, x: float | None = None, y: float | None = None) -> dict[str, float]:
+        """The validated targets; LimitError (nothing sent) if one is outside the travel."""
+        targets: dict[str, float] = {}
+        if x is not None:
+            targets["x"] = self.x.validate(x)
+        if y is not None:
+            targets["y"] = self.y.validate(y)
+        return targets
+
+    def move_to(self, x: float | None = None, y: float | None = None, *, wait: bool = True,
+                timeout: float | None = None) -> None:
+        """Move to (x, y) in mm (either may be None: that axis stays); limits checked first."""
+        targets = self.check_targets(x, y)
+        if not targets:
+            return
+        self._start_move(targets)
+        for name, value in targets.items():
+            getattr(self, name).cache = value
+        if wait:
+            self.wait_until_done(timeout)
+
+    def move_by(self, dx: float = 0.0, dy: float = 0.0, *, wait: bool = True, timeout: float | None = None) -> None:
+        """Relative move; the resulting targets are checked against the travel before moving."""
+        x0, y0 = self.position()
+        try:
+            self.move_to(x0 + dx if dx else None, y0 + dy if dy else None, wait=wait, timeout=timeout)
+        except LimitError as exc:
+            raise LimitError(f"relative move ({dx:g}, {dy:g}) from ({x0:g}, {y0:g}): {exc}",
+                             instrument=self.name) from None
+
+    def position(self) -> tuple[float, float]:
+        return self.axis_position("x"), self.axis_position("y")
+
+    def wait_until_done(self, timeout: float | None = None) -> None:
+        """Poll until both axes have stopped; InstrumentTimeout after ``timeout`` seconds."""
+        limit = self.move_timeout if timeout is None else float(timeout)
+        deadline = time.monotonic() + limit
+        while self.is_moving():
+            if time.monotonic() > deadline:
+                raise InstrumentTimeout(f"motion not done within {limit:g} s", instrument=self.name)
+            time.sleep(self.poll_interval)
+
+    def home(self, *, wait: bool = True, timeout: float | None = None) -> None:
+        """Home search on both axes (the stage's home defines position 0)."""
+        self._start_home()
+        if wait:
+            self.wait_until_done(timeout)
+
+    def safe_state(self) -> None:
+        self.stop()
+
+
+class NewportESP301(XYStage):
+    """ESP301 with the detector's x and y on two of its three axes."""
+
+    model = "newport_esp301"
+    simulator = "newport_esp301"
+    transport_settings: ClassVar[dict[str, Any]] = {
+        "baudrate": 921600, "rtscts": True, "write_termination": "\r", "read_termination": "\r\n",
+        "timeout": 2.0,
+    }
+    check_errors_after_set = True
+
+    velocity = Parameter(lambda o: float(o.query(f"{o.axes['x']}VA?")), lambda o, v: o._both("VA", v),
+                         unit="mm/s", vals=Numbers(1e-4, 20.0), doc="move velocity of both axes")
+    acceleration = Parameter(lambda o: float(o.query(f"{o.axes['x']}AC?")), lambda o, v: o._both("AC", v),
+                             unit="mm/s^2", vals=Numbers(1e-3, 1000.0), doc="acceleration (and deceleration)")
+
+    def __init__(self, address: str, *, x_axis: int = 1, y_axis: int = 2, max_velocity: float = 20.0,
+                 **kwargs: Any) -> None:
+        if x_axis == y_axis or not {x_axis, y_axis} <= {1, 2, 3}:
+            raise LimitError(f"x_axis={x_axis}, y_axis={y_axis}: two different axes of 1, 2, 3")
+        self.axes = {"x": int(x_axis), "y": int(y_axis)}
+        self.max_velocity = float(max_velocity)
+        super().__init__(address, **kwargs)
+
+    def configure(self) -> None:
+        super().configure()
+        self.velocity.vals = Numbers(1e-4, self.max_velocity)
+
+    # -- errors -----------------------------------------------------------------------------------
+    def check_errors(self, command: str | None = None) -> None:
+        """``TB?`` reads (and clears) the oldest error with its message."""
+        reply = self.transport.query("TB?")
+        m = _TB_REPLY.match(reply)
+        if not m:
+            raise ProtocolError("not a TB? reply", instrument=self.name, command="TB?", reply=reply)
+        code = int(m.group(1))
+        if code != 0:
+            raise InstrumentError(code, m.group(3), instrument=self.name, command=command)
+
+    def _both(self, mnemonic: str, value: float) -> None:
+        self.write(f"{self.axes['x']}{mnemonic}{value:.5f};{self.axes['y']}{mnemonic}{value:.5f}", check_errors=True)
+
+    # -- motion -----------------------------------------------------------------------------------
+    def _start_move(self, targets: dict[str, float]) -> None:
+        self.write(";".join(f"{self.axes[n]}PA{v:.5f}" for n, v in targets.items()), check_errors=True)
+
+    def _start_home(self) -> None:
+        self.write(f"{self.axes['x']}OR;{self.axes['y']}OR", check_errors=True)
+
+    def axis_position(self, axis: str) -> float:
+        command = f"{self.axes[axis]}TP?"
+        reply = self.query(command)
+        try:
+            return float(reply)
+        except ValueError:
+            raise ProtocolError("position is a number", instrument=self.name, command=command, reply=reply) from None
+
+    def _motion_done(self, axis: str) -> bool:
+        command = f"{self.axes[axis]}MD?"
+        reply = self.query(command).strip()
+        if reply not in ("0", "1"):
+            raise ProtocolError("MD? answers 0 or 1", instrument=self.name, command=command, reply=reply)
+        return reply == "1"
+
+    def is_moving(self) -> bool:
+        return not (self._motion_done("x") and self._motion_done("y"))
+
+    def stop(self) -> None:
+        # Read back the error buffer: the stop is then known to have arrived (and to have taken).
+        self.write(f"{self.axes['x']}ST;{self.axes['y']}ST", check_errors=True)
+
+    def identify(self) -> dict[str, str]:
+        reply = self.query("VE?")
+        parts = reply.split()
+        return {"vendor": "Newport", "model": parts[0] if parts else reply, "serial": "",
+                "firmware": " ".join(parts[1:])}

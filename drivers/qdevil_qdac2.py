@@ -1,0 +1,115 @@
+"""QDevil (Quantum Machines) QDAC-II: 24 DC voltage channels, +-10 V, SCPI.
+
+Bytes from the *QDAC-II User Manual* / *QDAC-II Command Reference* (chapter "SOURce subsystem":
+``[SOURce]<n>:VOLTage[:LEVel][:IMMediate][:AMPLitude] <V>``, ``[SOURce]<n>:VOLTage?``,
+``[SOURce]<n>:VOLTage:MODE FIXed|SWEep|LIST``; "SYSTem subsystem": ``SYSTem:ERRor[:NEXT]?``),
+commands and replies ending in ``\\n``; LAN on raw socket port 5025, USB as a virtual serial
+port at 921600 baud.
+
+The whole vector moves in one message: IEEE 488.2 compound messages, ``;``-separated program
+units each rooted with ``:`` (``sour1:volt 0.1;:sour2:volt 0.2;...``), and one compound query
+whose answers come back ``;``-separated on one line. That is one write (or one round trip) plus
+one ``SYST:ERR?`` for 24 channels, whatever the manual's channel-list forms offer on top.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hilt.drivers.scpi import ScpiInstrument
+from hilt.errors import ConfigError, LimitError, ProtocolError
+from hilt.instrument import InstrumentChannel
+from hilt.parameters import Parameter
+from hilt.validators import Numbers
+
+N_CHANNELS = 24
+
+
+def _volts(value: float) -> str:
+    """Plain decimal to 0.1 uV, finer than the 25-bit DAC's step over +-10 V."""
+    text = f"{value:.7f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+class QDac2Channel(InstrumentChannel):
+    """One output (channels are numbered 1..24 as on the front panel)."""
+
+    voltage = Parameter("sour{ch}:volt?", lambda ch, v: ch.write(f"sour{ch.number}:volt {_volts(v)}",
+                                                                  check_errors=True),
+                        unit="V", vals=Numbers(-10.0, 10.0), doc="DC output voltage")
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
+
+    def format_context(self) -> dict[str, Any]:
+        return {"ch": self.index + 1}
+
+
+class QDevilQDac2(ScpiInstrument):
+    """QDAC-II as a 24-channel heater / bias driver with vector set and get."""
+
+    model = "qdevil_qdac2"
+    simulator = "qdevil_qdac2"
+    # The serial settings apply over USB and are dropped over LAN.
+    transport_settings: ClassVar[dict[str, Any]] = {
+        "baudrate": 921600, "read_termination": "\n", "write_termination": "\n", "timeout": 2.0,
+    }
+    error_query = "syst:err?"
+
+    def __init__(self, address: str, *, ramp_step: float = 1.0, **kwargs: Any) -> None:
+        if ramp_step <= 0:
+            raise ConfigError(f"ramp_step must be positive, not {ramp_step!r}")
+        self.ramp_step = float(ramp_step)
+        super().__init__(address, **kwargs)
+
+    def configure(self) -> None:
+        self.channels = [QDac2Channel(self, i, name=f"ch{i + 1:02d}") for i in range(N_CHANNELS)]
+
+    @property
+    def n_channels(self) -> int:
+        return N_CHANNELS
+
+    def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]:
+        values = [float(v) for v in np.asarray(values, dtype=float).ravel()]
+        if len(values) != N_CHANNELS:
+            raise LimitError(f"expected {N_CHANNELS} voltages, got {len(values)}", instrument=self.name,
+                             parameter="voltages")
+        return [ch.voltage.validate(v) for ch, v in zip(self.channels, values, strict=True)]
+
+    def set_voltages(self, values: Sequence[float] | np.ndarray) -> None:
+        """Every channel in one compound message, then one error-queue check."""
+        self._send_voltages(self.validate_voltages(values))
+
+    def _send_voltages(self, values: list[float]) -> None:
+        command = ";:".join(f"sour{k + 1}:volt {_volts(v)}" for k, v in enumerate(values))
+        self.write(command, check_errors=True)
+        for ch, v in zip(self.channels, values, strict=True):
+            ch.voltage.cache = v
+
+    def get_voltages(self) -> np.ndarray:
+        """Every channel's voltage from one compound query."""
+        command = ";:".join(f"sour{k + 1}:volt?" for k in range(N_CHANNELS))
+        reply = self.query(command)
+        parts = reply.split(";")
+        try:
+            if len(parts) != N_CHANNELS:
+                raise ValueError
+            return np.array([float(p) for p in parts])
+        except ValueError:
+            raise ProtocolError(f"expected {N_CHANNELS} ';'-separated voltages", instrument=self.name,
+                                command=command, reply=reply) from None
+
+    def safe_state(self) -> None:
+        """All outputs ramped to 0 V together, at most ``ramp_step`` volts a step."""
+        start = self.get_voltages()
+        peak = float(np.max(np.abs(start)))
+        if peak == 0.0:
+            return
+        steps = max(1, math.ceil(peak / self.ramp_step - 1e-9))
+        for k in range(1, steps + 1):
+            self._send_voltages([float(v) * (1 - k / steps) for v in start])

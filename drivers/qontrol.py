@@ -1,0 +1,302 @@
+"""Qontrol Q8iv and Q8b heater drivers (8 channels a module, daisy-chained into one device).
+
+Bytes from the Qontrol *Q8iv / Q8b programming manual* ("Qontroller command reference": ASCII
+commands ``[command][channel][operator][value]\\n``) and Qontrol's *Getting Started Guide*
+("Configuration of the serial communication": 115200 baud, 8 data bits, 1 stop bit, no parity, no
+flow control). Replies, as the devices send them:
+
+* a set (``v3=4.5``, ``i3=1.2`` in mA, ``vmax3=8``, ``VVEC0=a,b,...``) is answered ``OK`` when OK
+  replies are on (the default; the ``ok`` setting turns them off, which this driver does not
+  support: an unanswered set could not be told from a lost one);
+* ``v3?`` -> ``+4.5000 V``; ``i3?`` -> ``+4.5000 mA``; ``vall?`` / ``iall?`` -> one such line per
+  channel of the whole chain; ``vipall?`` -> ``<module>,<channel>: +4.5000 V, +4.5000 mA`` lines;
+* ``id?`` -> ``Q8iv-01F3``; ``firmware?`` -> ``v2.4.1``; ``vfull?`` -> ``+12.0000 V``;
+  ``ifull?`` -> ``+24.0000 mA``; ``nupall?`` -> ``Q8iv-01F3: 0`` per module of the chain;
+* errors are lines ``E<code>:<channel>`` (two digits each) that can arrive where a reply was
+  expected: 01 over-voltage, 02 over-current, 03 power, 10 unrecognised command, 11 unrecognised
+  parameter, 12 unrecognised channel, 13 operation forbidden, 14 serial buffer overflow,
+  15 serial communication error, 16 command timed out.
+
+The vector set ``VVEC<first channel>=v0,...,v7`` addresses one module; a chain of modules is set
+with one ``VVEC`` per module inside one locked transaction. Full scale: Q8iv 12 V / 24 mA,
+Q8b 12 V / 83.3 mA.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hilt.errors import ConfigError, InstrumentError, LimitError, ProtocolError
+from hilt.instrument import Instrument, InstrumentChannel
+from hilt.parameters import Parameter
+from hilt.validators import Numbers
+
+CHANNELS_PER_MODULE = 8
+
+ERRORS = {
+    0: "unknown error",
+    1: "over-voltage",
+    2: "over-current",
+    3: "power error",
+    4: "calibration error",
+    5: "output error",
+    10: "unrecognised command",
+    11: "unrecognised parameter",
+    12: "unrecognised channel",
+    13: "operation forbidden",
+    14: "serial buffer overflow",
+    15: "serial communication error",
+    16: "command timed out",
+    30: "too many errors, some suppressed",
+    90: "powered up",
+}
+
+_ERROR = re.compile(r"^\s*E(\d+):(\d+)\s*$")
+_VALUE = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(V|mA)?\s*$")
+_VIP = re.compile(r"^\s*(\d+),(\d+):\s*([-+]?[\d.]+)\s*V,\s*([-+]?[\d.]+)\s*mA\s*$")
+_CHAIN = re.compile(r"^\s*(Q\w+?)-([0-9A-Fa-f*]+)\s*:\s*(\d+)\s*$")
+
+
+class QontrolError(InstrumentError):
+    """An ``E<code>:<channel>`` line: the instrument's error code, meaning and channel."""
+
+    def __init__(self, code: int, meaning: str, channel: int, *, instrument: str = "",
+                 command: str | None = None) -> None:
+        self.channel = channel
+        super().__init__(code, f"{meaning} (channel {channel})", instrument=instrument, command=command)
+
+
+def number(value: float) -> str:
+    """Shortest plain decimal, at the DAC's resolution (16 bits of 12 V is 0.18 mV)."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _value(unit: str) -> Any:
+    def parse(reply: str) -> float:
+        m = _VALUE.match(reply)
+        if not m or (m.group(2) not in (None, unit)):
+            raise ValueError(reply)
+        return float(m.group(1))
+
+    return parse
+
+
+class QontrolChannel(InstrumentChannel):
+    """One output: voltage (V), current (mA), and the channel's hardware voltage limit ``vmax``."""
+
+    voltage = Parameter("v{ch}?", lambda ch, v: ch.write(f"v{ch.ch}={number(v)}"), unit="V",
+                        get_parser=_value("V"), vals=Numbers(0.0, 12.0), doc="output voltage")
+    current = Parameter("i{ch}?", lambda ch, v: ch.write(f"i{ch.ch}={number(v)}"), unit="mA",
+                        get_parser=_value("mA"), vals=Numbers(0.0, 24.0),
+                        doc="output current (setting it switches the channel to current drive)")
+    vmax = Parameter("vmax{ch}?", lambda ch, v: ch.write(f"vmax{ch.ch}={number(v)}"), unit="V",
+                     get_parser=_value("V"), vals=Numbers(0.0, 12.0),
+                     doc="hardware voltage limit of the channel (over-voltage error above it)")
+
+
+class QontrolQ8iv(Instrument):
+    """Qontrol Q8iv modules in a daisy chain: ``8 * modules`` voltage/current channels.
+
+    ``channels[i]`` is channel ``i`` of the chain. :meth:`set_voltages` / :meth:`get_voltages`
+    move the whole vector in one transaction. Soft limits apply per channel: the station's
+    ``limits: {voltage: [lo, hi]}`` to every channel, ``channel_limits: {3: [0, 5]}`` (an option)
+    or :meth:`set_channel_limits` to single ones. The safe state ramps every output to 0 V in
+    steps of ``ramp_step`` volts.
+    """
+
+    model = "qontrol_q8iv"
+    simulator = "qontrol_q8iv"
+    device_type: ClassVar[str] = "Q8iv"
+    v_full: ClassVar[float] = 12.0
+    i_full: ClassVar[float] = 24.0  # mA
+    transport_settings: ClassVar[dict[str, Any]] = {
+        "baudrate": 115200, "read_termination": "\n", "write_termination": "\n", "timeout": 1.0,
+    }
+
+    def __init__(self, address: str, *, modules: int = 1, ramp_step: float = 1.0,
+                 channel_limits: dict[int, Sequence[float | None]] | None = None,
+                 check_chain: bool = True, **kwargs: Any) -> None:
+        if int(modules) != modules or modules < 1:
+            raise ConfigError(f"modules must be a positive integer, not {modules!r}")
+        if ramp_step <= 0:
+            raise ConfigError(f"ramp_step must be positive, not {ramp_step!r}")
+        self.modules = int(modules)
+        self.ramp_step = float(ramp_step)
+        self.check_chain = check_chain
+        self._channel_limits = dict(channel_limits or {})
+        super().__init__(address, **kwargs)
+
+    # -- structure -------------------------------------------------------------------------
+    @property
+    def n_channels(self) -> int:
+        return CHANNELS_PER_MODULE * self.modules
+
+    def configure(self) -> None:
+        self.channels = [QontrolChannel(self, i) for i in range(self.n_channels)]
+        for ch in self.channels:
+            ch.voltage.vals = Numbers(0.0, self.v_full)
+            ch.vmax.vals = Numbers(0.0, self.v_full)
+            ch.current.vals = Numbers(0.0, self.i_full)
+        self._apply_channel_limits()
+
+    def apply_limits(self, limits: dict[str, Any]) -> None:
+        super().apply_limits(limits)
+        # Limits of single channels refine the station's all-channel ones, so they come last.
+        self._apply_channel_limits()
+
+    def _apply_channel_limits(self) -> None:
+        for index, (low, high) in self._channel_limits.items():
+            self.set_channel_limits(int(index), low, high)
+
+    def set_channel_limits(self, channel: int, low: float | None, high: float | None) -> None:
+        """Soft voltage limits of one channel (checked before any byte is sent)."""
+        if not 0 <= channel < self.n_channels:
+            raise LimitError(f"no channel {channel} (0..{self.n_channels - 1})", instrument=self.name)
+        self.channels[channel].voltage.set_soft_limits(low, high)
+
+    # -- talking ---------------------------------------------------------------------------
+    def _raise_if_error(self, command: str, line: str) -> None:
+        m = _ERROR.match(line)
+        if m is None:
+            return
+        # Whatever else the device meant to send for this command is still on its way: drop it
+        # before the next transaction instead of reading it as the next reply.
+        self.transport._stale = True
+        code, channel = int(m.group(1)), int(m.group(2))
+        raise QontrolError(code, ERRORS.get(code, "unrecognised error code"), channel,
+                           instrument=self.name, command=command)
+
+    def check_reply(self, command: str, reply: str) -> str:
+        self._raise_if_error(command, reply)
+        return reply
+
+    def write(self, command: str, *, check_errors: bool = False) -> None:
+        """Send a set command and wait for its ``OK`` (or the error that replaces it)."""
+        with self.transport.transaction():
+            self.transport.write(command)
+            reply = self.transport.read()
+            self._raise_if_error(command, reply)
+            if reply.strip() != "OK":
+                raise ProtocolError("expected OK", instrument=self.name, command=command, reply=reply)
+
+    def query_lines(self, command: str, n: int) -> list[str]:
+        """A query answered by ``n`` lines (``vall?``, ``vipall?``, ``nupall?``)."""
+        with self.transport.transaction():
+            self.transport.write(command)
+            lines = []
+            for _ in range(n):
+                line = self.transport.read()
+                self._raise_if_error(command, line)
+                lines.append(line)
+            return lines
+
+    def on_connect(self) -> None:
+        if self.check_chain:
+            self.chain()
+
+    # -- identity --------------------------------------------------------------------------
+    def identify(self) -> dict[str, str]:
+        ident = self.query("id?").strip()
+        m = re.match(r"^(Q\w+?)-([0-9A-Fa-f*]+)$", ident)
+        if m is None:
+            raise ProtocolError("not a Qontrol device id", instrument=self.name, command="id?", reply=ident)
+        firmware = self.query("firmware?").strip()
+        return {"vendor": "Qontrol", "model": m.group(1), "serial": m.group(2), "firmware": firmware}
+
+    def chain(self) -> list[dict[str, Any]]:
+        """The modules of the daisy chain (``nupall?``), checked against ``modules`` and the model."""
+        lines = self.query_lines("nupall?", self.modules)
+        out = []
+        for line in lines:
+            m = _CHAIN.match(line)
+            if m is None:
+                raise ProtocolError("not a daisy-chain line", instrument=self.name, command="nupall?", reply=line)
+            if m.group(1) != self.device_type:
+                raise ConfigError(f"{self.name}: module {m.group(3)} is a {m.group(1)}, not a {self.device_type}")
+            out.append({"type": m.group(1), "serial": m.group(2), "index": int(m.group(3))})
+        return out
+
+    def full_scale(self) -> tuple[float, float]:
+        """(volts, milliamps) full scale as the device reports them."""
+        return (_value("V")(self.query("vfull?")), _value("mA")(self.query("ifull?")))
+
+    # -- vectors ---------------------------------------------------------------------------
+    def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]:
+        """Every element checked against its channel's range and soft limits; sends nothing."""
+        values = [float(v) for v in np.asarray(values, dtype=float).ravel()]
+        if len(values) != self.n_channels:
+            raise LimitError(f"expected {self.n_channels} voltages, got {len(values)}", instrument=self.name,
+                             parameter="voltages")
+        return [ch.voltage.validate(v) for ch, v in zip(self.channels, values, strict=True)]
+
+    def set_voltages(self, values: Sequence[float] | np.ndarray) -> None:
+        """All channel voltages, one ``VVEC`` per module, in one transaction."""
+        self._send_voltages(self.validate_voltages(values))
+
+    def _send_voltages(self, values: list[float]) -> None:
+        n = CHANNELS_PER_MODULE
+        with self.transport.transaction():
+            for m in range(self.modules):
+                chunk = values[m * n:(m + 1) * n]
+                self.write(f"VVEC{m * n}=" + ",".join(number(v) for v in chunk))
+        for ch, v in zip(self.channels, values, strict=True):
+            ch.voltage.cache = v
+
+    def get_voltages(self) -> np.ndarray:
+        """Every channel's voltage (``vall?``), V."""
+        return self._all("vall?", "V")
+
+    def get_currents(self) -> np.ndarray:
+        """Every channel's current (``iall?``), mA."""
+        return self._all("iall?", "mA")
+
+    def _all(self, command: str, unit: str) -> np.ndarray:
+        parse = _value(unit)
+        lines = self.query_lines(command, self.n_channels)
+        try:
+            return np.array([parse(line) for line in lines])
+        except ValueError:
+            raise ProtocolError(f"expected one '<value> {unit}' line per channel", instrument=self.name,
+                                command=command, reply="\n".join(lines)) from None
+
+    def get_vip(self) -> tuple[np.ndarray, np.ndarray]:
+        """(volts, milliamps) of every channel from one ``vipall?``."""
+        lines = self.query_lines("vipall?", self.n_channels)
+        v, i = np.zeros(self.n_channels), np.zeros(self.n_channels)
+        for line in lines:
+            m = _VIP.match(line)
+            if m is None:
+                raise ProtocolError("not a vipall? line", instrument=self.name, command="vipall?", reply=line)
+            k = int(m.group(1)) * CHANNELS_PER_MODULE + int(m.group(2))
+            if not 0 <= k < self.n_channels:
+                raise ProtocolError("channel out of range", instrument=self.name, command="vipall?", reply=line)
+            v[k], i[k] = float(m.group(3)), float(m.group(4))
+        return v, i
+
+    # -- safety ----------------------------------------------------------------------------
+    def safe_state(self) -> None:
+        """Ramp every output to 0 V together, at most ``ramp_step`` volts a step."""
+        start = self.get_voltages()
+        peak = float(np.max(np.abs(start))) if start.size else 0.0
+        steps = max(1, math.ceil(peak / self.ramp_step - 1e-9))
+        if peak == 0.0:
+            return
+        # Going down never leaves the hardware range; soft limits may exclude 0 but do not bind
+        # the way to a safe state.
+        for k in range(1, steps + 1):
+            self._send_voltages([float(v) * (1 - k / steps) for v in start])
+
+
+class QontrolQ8b(QontrolQ8iv):
+    """Qontrol Q8b: the Q8iv's protocol with a 83.3 mA current full scale."""
+
+    model = "qontrol_q8b"
+    simulator = "qontrol_q8b"
+    device_type: ClassVar[str] = "Q8b"
+    i_full: ClassVar[float] = 83.333

@@ -1,0 +1,197 @@
+"""The MZI chip of a simulated photonics bench: laser -> chip -> power-meter ports.
+
+A world system (``kind: mzi_chip``) joining three kinds of simulators:
+
+* heater drivers (Qontrol, QDAC-II, ...) publish their channel voltages under
+  ``<driver>.voltages``; the chip concatenates the drivers named in ``heaters`` and maps channel
+  ``i`` to heater ``i`` of the mesh in :class:`~hilt.sims.physics.MZIMesh` order (theta of every
+  MZI, then phi of every MZI, then the output phase shifters: 2 * 28 + 8 = 64 heaters for an
+  8-mode Clements mesh); channels beyond the mesh are not connected;
+* the laser publishes ``<laser>.wavelength`` (m), ``<laser>.power_w`` (W) and ``<laser>.output``;
+  light enters through a grating coupler (Gaussian passband around ``center_wavelength``, FWHM
+  ``bandwidth``, plus ``coupling_loss_db``) into ``input_port`` (an index, ``"uniform"``, or a
+  vector of amplitudes), unless an input modulator publishes ``<chip>.input_amplitudes``;
+* power meters read :meth:`MZIChip.meter_powers`: output ``k`` of the mesh lands on the meters
+  named in ``meter`` in order, each taking as many consecutive outputs as it has ports.
+
+The physics is :class:`~hilt.sims.physics.MZIMesh` with its hidden errors
+(``.with_errors(levels, seed)``: heater phase offsets and efficiencies, thermal crosstalk,
+coupler errors, loss spread, detector gain/dark/noise) drawn once from the world's seed and frozen.
+Heater phases follow ``phi0 + alpha * (C P)`` with ``P = V^2 / R``. The transfer matrix is cached
+until a heater voltage changes (or, with drift, until simulated time moves). Detector dark level
+and noise are relative to ``detector_scale_w`` (the error presets are relative to unit power).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from hilt.sims.physics import ErrorLevels, HeaterModel, MZIMesh, error_levels
+
+
+def _names(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _levels(errors: str | dict[str, Any] | ErrorLevels | None, default: str) -> ErrorLevels:
+    if errors is None:
+        return error_levels(default)
+    if isinstance(errors, dict):
+        overrides = dict(errors)
+        preset = overrides.pop("preset", default)
+        return error_levels(preset, **overrides)
+    return error_levels(errors)
+
+
+class MZIChip:
+    """An ``n``-mode MZI mesh driven by heater simulators, lit by a laser, read by power meters."""
+
+    def __init__(self, world: Any, *, name: str = "chip", n: int = 8, kind: str = "clements",
+                 heaters: str | Sequence[str] = ("heaters",), laser: str = "laser",
+                 meter: str | Sequence[str] = ("pm",), input_port: int | str | Sequence[float] = 0,
+                 errors: str | dict[str, Any] | None = None, insertion_loss_db: float = 0.1,
+                 coupling_loss_db: float = 0.0, center_wavelength: float = 1550e-9,
+                 bandwidth: float = 70e-9, resistance: float = 1000.0, p_pi: float = 0.025,
+                 detector_scale_w: float = 1e-3) -> None:
+        self.world = world
+        self.name = name
+        self.n = int(n)
+        self.heater_sources = _names(heaters)
+        self.laser = laser
+        self.meters = _names(meter)
+        self.input_port = input_port
+        self.coupling_loss_db = float(coupling_loss_db)
+        self.center_wavelength = float(center_wavelength)
+        self.bandwidth = float(bandwidth)
+        self.detector_scale_w = float(detector_scale_w)
+        self.levels = _levels(errors, getattr(world, "errors", "none"))
+        # One seed for the chip's hidden errors, fixed by (world seed, chip name) alone.
+        self.errors_seed = int(world.rng(f"{name}.errors").integers(0, 2**62))
+        heater = HeaterModel(alpha=math.pi / p_pi, resistance=float(resistance), v_max=12.0)
+        with torch.no_grad():
+            self.twin = MZIMesh(self.n, kind, insertion_loss_db, heater, init="identity")
+            self.device = self.twin.with_errors(self.levels, self.errors_seed)
+        self.errors = self.device.errors
+        assert self.errors is not None
+        detector = self.errors.detector
+        self.gain = detector.gain.double().numpy()
+        self.dark_w = detector.dark.double().numpy() * self.detector_scale_w
+        self.noise_w = float(detector.noise_std) * self.detector_scale_w
+        self._noise = world.rng(f"{name}.noise")
+        self._drifts = bool(torch.any(self.errors.drift_rad_per_hour != 0))
+        self._lock = threading.RLock()
+        self._version = 0
+        self._cache: tuple[tuple[int, float], np.ndarray] | None = None
+        self._meter_ports: dict[str, int] = {}
+        for source in self.heater_sources:
+            world.watch(f"{source}.voltages", self._voltages_changed)
+
+    # -- structure --------------------------------------------------------------------------
+    @property
+    def n_heaters(self) -> int:
+        return self.device.layout.n_heaters
+
+    def register_meter(self, meter: str, ports: int) -> None:
+        """A power meter announces its port count (sets where the next meter's block starts)."""
+        with self._lock:
+            self._meter_ports[meter] = int(ports)
+
+    # -- state of the world -----------------------------------------------------------------
+    def _voltages_changed(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._version += 1
+
+    def voltages(self) -> np.ndarray:
+        """Heater voltages in mesh order (V), from the heater drivers' published channels."""
+        parts = [np.asarray(self.world.get(f"{s}.voltages", np.zeros(0)), dtype=float).ravel()
+                 for s in self.heater_sources]
+        v = np.concatenate(parts) if parts else np.zeros(0)
+        out = np.zeros(self.n_heaters)
+        k = min(v.size, self.n_heaters)
+        out[:k] = v[:k]
+        return out
+
+    def coupling(self, wavelength: float | None = None) -> float:
+        """Fibre-to-chip power transmission at ``wavelength`` (the laser's by default)."""
+        lam = self.world.get(f"{self.laser}.wavelength", self.center_wavelength) if wavelength is None else wavelength
+        detune = (float(lam) - self.center_wavelength) / self.bandwidth
+        return 10 ** (-self.coupling_loss_db / 10) * math.exp(-4 * math.log(2) * detune**2)
+
+    def input_power_w(self) -> float:
+        """Laser power that enters the mesh (W)."""
+        if not self.world.get(f"{self.laser}.output", False):
+            return 0.0
+        return float(self.world.get(f"{self.laser}.power_w", 0.0)) * self.coupling()
+
+    def input_field(self) -> np.ndarray:
+        """Normalised input amplitudes (unit total power)."""
+        given = self.world.get(f"{self.name}.input_amplitudes")
+        scheme: Any = self.input_port if given is None else given
+        if isinstance(scheme, str):
+            if scheme != "uniform":
+                raise ValueError(f"{self.name}: input_port {scheme!r}: an index, 'uniform' or amplitudes")
+            x = np.ones(self.n, dtype=complex)
+        elif np.ndim(scheme) == 0:
+            x = np.zeros(self.n, dtype=complex)
+            x[int(scheme)] = 1.0
+        else:
+            x = np.asarray(scheme, dtype=complex).ravel()
+            if x.size != self.n:
+                raise ValueError(f"{self.name}: {x.size} input amplitudes for {self.n} modes")
+        norm = np.linalg.norm(x)
+        return x / norm if norm > 0 else x
+
+    # -- optics -----------------------------------------------------------------------------
+    def transfer_matrix(self) -> np.ndarray:
+        """U (n, n), ``y = U x``, for the heater voltages now; rebuilt only when they change."""
+        with self._lock:
+            t = float(self.world.clock.now()) if self._drifts else 0.0
+            key = (self._version, t)
+            if self._cache is not None and self._cache[0] == key:
+                return self._cache[1]
+            v = torch.as_tensor(self.voltages(), dtype=torch.float32)
+            with torch.no_grad():
+                self.device.time_s = t
+                u = self.device.transfer_matrix(v).detach().numpy().astype(np.complex128)
+            self._cache = (key, u)
+            return u
+
+    def output_powers(self) -> np.ndarray:
+        """Optical power at each mesh output (W), before any detector."""
+        p_in = self.input_power_w()
+        y = self.transfer_matrix() @ self.input_field()
+        return p_in * np.abs(y) ** 2
+
+    def port_powers(self, noise: bool = True) -> np.ndarray:
+        """What ideal-responsivity detectors on the outputs report (W): gain, dark level, noise."""
+        p = self.gain * self.output_powers() + self.dark_w
+        if noise and self.noise_w > 0:
+            with self._lock:
+                p = p + self.noise_w * self._noise.standard_normal(self.n)
+        return p
+
+    def meter_powers(self, meter: str, ports: int) -> np.ndarray:
+        """The readings of ``meter``'s ``ports`` ports: its block of outputs, zero past the mesh."""
+        with self._lock:
+            self._meter_ports.setdefault(meter, int(ports))
+            if meter in self.meters:
+                start = sum(self._meter_ports.get(m, self.n) for m in self.meters[: self.meters.index(meter)])
+            else:
+                start = 0
+        powers = self.port_powers()
+        out = np.zeros(int(ports))
+        block = powers[start:start + int(ports)]
+        out[: block.size] = block
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {"n": self.n, "input_power_w": self.input_power_w(),
+                "output_powers_w": self.output_powers().tolist()}

@@ -1,0 +1,313 @@
+"""Simulated Newport ESP301 motion controller carrying the THz detector's XY stage.
+
+Bytes as in :mod:`hilt.drivers.newport_esp301`: ASCII ``xxAAnn`` commands, several per line
+separated by ``;``, CR terminated; replies end with CR LF. Errors go to the controller's error
+buffer and are read with ``TE?`` (code) or ``TB?`` (``code, timestamp, MESSAGE``); codes as in
+the ESP301 manual's error table (general errors 0-38, axis errors ``axis*100 + n``; *verify*).
+
+Axes move in SIMULATED time (the world's :class:`~hilt.sims.world.SimClock`) on trapezoidal
+velocity profiles (``VA`` velocity, ``AC`` acceleration = deceleration): ``TP?`` follows the
+profile, ``MD?`` answers 0 until the move's end time. A move whose target lies beyond the
+software travel limits (``SL``/``SR``) is refused with the axis' software-limit error and does
+not start. ``ST`` stops an axis where it is (the deceleration ramp is not modelled).
+
+The detector position is published as ``world.set(f"{name}.position_fn", fn)`` with
+``fn(t) -> (x_mm, y_mm)`` (axes ``x_axis``/``y_axis``), republished at every move so watchers see
+the change.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from hilt.sims.base import Session, SimulatedInstrument
+
+
+@dataclass(frozen=True)
+class TrapezoidMove:
+    """A point-to-point move with a trapezoidal (or triangular) velocity profile."""
+
+    start: float
+    end: float
+    t0: float
+    velocity: float
+    acceleration: float
+
+    @property
+    def distance(self) -> float:
+        return abs(self.end - self.start)
+
+    @property
+    def duration(self) -> float:
+        d, v, a = self.distance, self.velocity, self.acceleration
+        if d == 0:
+            return 0.0
+        if d >= v * v / a:  # reaches full speed
+            return d / v + v / a
+        return 2.0 * math.sqrt(d / a)
+
+    @property
+    def t_end(self) -> float:
+        return self.t0 + self.duration
+
+    def position(self, t: float) -> float:
+        tau = t - self.t0
+        total = self.duration
+        if tau <= 0 or total == 0:
+            return self.start
+        if tau >= total:
+            return self.end
+        d, v, a = self.distance, self.velocity, self.acceleration
+        ramp = v / a if d >= v * v / a else total / 2.0
+        if tau < ramp:
+            x = 0.5 * a * tau * tau
+        elif tau <= total - ramp:
+            x = 0.5 * a * ramp * ramp + v * (tau - ramp)
+        else:
+            x = d - 0.5 * a * (total - tau) ** 2
+        return self.start + math.copysign(x, self.end - self.start)
+
+
+class SimAxis:
+    """One motor axis: position follows the latest move; limits, velocity, acceleration."""
+
+    def __init__(self, *, position: float = 0.0, velocity: float = 5.0, acceleration: float = 20.0,
+                 max_velocity: float = 20.0, left: float = -25.0, right: float = 25.0) -> None:
+        self.velocity = velocity
+        self.acceleration = acceleration
+        self.max_velocity = max_velocity
+        self.left, self.right = left, right
+        self.move = TrapezoidMove(position, position, 0.0, velocity, acceleration)
+
+    def position(self, t: float) -> float:
+        return self.move.position(t)
+
+    def moving(self, t: float) -> bool:
+        return t < self.move.t_end
+
+    def start_move(self, target: float, t: float) -> TrapezoidMove:
+        # A new target mid-move starts from where the axis is, from rest (good enough for a raster).
+        self.move = TrapezoidMove(self.position(t), target, t, self.velocity, self.acceleration)
+        return self.move
+
+    def stop(self, t: float) -> None:
+        here = self.position(t)
+        self.move = TrapezoidMove(here, here, t, self.velocity, self.acceleration)
+
+
+ESP_ERRORS = {
+    0: "NO ERROR DETECTED",
+    6: "COMMAND DOES NOT EXIST",
+    7: "PARAMETER OUT OF RANGE",
+    9: "AXIS NUMBER OUT OF RANGE",
+    37: "AXIS NUMBER MISSING",
+    38: "COMMAND PARAMETER MISSING",
+}
+ESP_AXIS_ERRORS = {
+    1: "PARAMETER OUT OF RANGE",
+    6: "POSITIVE SOFTWARE LIMIT DETECTED",
+    7: "NEGATIVE SOFTWARE LIMIT DETECTED",
+    10: "MAXIMUM VELOCITY EXCEEDED",
+    11: "MAXIMUM ACCELERATION EXCEEDED",
+    20: "HOMING ABORTED",
+}
+
+_ESP_COMMAND = re.compile(r"^\s*(\d*)\s*([A-Za-z]{2})\s*(.*?)\s*$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+class EspError(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+        super().__init__(code)
+
+
+class SimESP301(SimulatedInstrument):
+    model = "newport_esp301"
+    description = "Newport ESP301 3-axis motion controller, XY detector stage (RS-232, CR)"
+    transport = "serial"
+    input_terminators = (b"\r",)
+    reply_terminator = "\r\n"
+    n_axes = 3
+
+    def __init__(self, *args: Any, x_axis: int = 1, y_axis: int = 2, velocity: float = 5.0,
+                 acceleration: float = 20.0, travel: tuple[float, float] = (-25.0, 25.0),
+                 start: tuple[float, float] = (0.0, 0.0), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.x_axis, self.y_axis = int(x_axis), int(y_axis)
+        self.axes = {n: SimAxis(velocity=velocity, acceleration=acceleration, left=travel[0], right=travel[1])
+                     for n in range(1, self.n_axes + 1)}
+        for n, p in ((self.x_axis, start[0]), (self.y_axis, start[1])):
+            self.axes[n].move = TrapezoidMove(p, p, 0.0, velocity, acceleration)
+        self.errors: deque[int] = deque(maxlen=10)
+        self._publish()
+
+    # -- world ----------------------------------------------------------------------------------
+    def position_fn(self, t: float) -> tuple[float, float]:
+        return (self.axes[self.x_axis].position(t), self.axes[self.y_axis].position(t))
+
+    def _publish(self) -> None:
+        self.world.set(f"{self.name}.position_fn", self.position_fn)
+
+    def now(self) -> float:
+        return self.world.clock.now()
+
+    # -- protocol -------------------------------------------------------------------------------
+    def handle(self, line: str, session: Session) -> str | None:
+        replies = []
+        for part in line.split(";"):
+            if not part.strip():
+                continue
+            try:
+                reply = self._execute(part)
+            except EspError as exc:
+                self.errors.append(exc.code)
+                continue
+            if reply is not None:
+                replies.append(reply)
+        # Several queries on one line answer on one line, comma separated (*verify*).
+        return ",".join(replies) if replies else None
+
+    def inject_error(self, line: str, session: Session) -> str | None:
+        self.errors.append(7)  # the command is refused as PARAMETER OUT OF RANGE
+        return None
+
+    def _execute(self, text: str) -> str | None:
+        m = _ESP_COMMAND.match(text)
+        if not m:
+            raise EspError(6)
+        axis_text, cmd, arg = m.group(1), m.group(2).upper(), m.group(3)
+        query = arg == "?"
+        handler = getattr(self, f"_cmd_{cmd}", None)
+        if handler is None:
+            raise EspError(6)
+        if cmd in ("TB", "TE", "VE", "ST") and not axis_text:
+            return handler(None, arg, query)
+        if not axis_text:
+            raise EspError(37)
+        axis = int(axis_text)
+        if axis not in self.axes:
+            raise EspError(9)
+        return handler(axis, arg, query)
+
+    @staticmethod
+    def _number(arg: str) -> float:
+        if arg == "":
+            raise EspError(38)
+        if not _NUMBER.match(arg):
+            raise EspError(7)
+        return float(arg)
+
+    def _move(self, axis: int, target: float) -> None:
+        ax = self.axes[axis]
+        if target > ax.right:
+            raise EspError(axis * 100 + 6)
+        if target < ax.left:
+            raise EspError(axis * 100 + 7)
+        ax.start_move(target, self.now())
+        self._publish()
+
+    def _cmd_PA(self, axis: int, arg: str, query: bool) -> str | None:
+        if query:
+            return f"{self.axes[axis].move.end:.5f}"
+        self._move(axis, self._number(arg))
+        return None
+
+    def _cmd_PR(self, axis: int, arg: str, query: bool) -> str | None:
+        step = self._number(arg)
+        self._move(axis, self.axes[axis].position(self.now()) + step)
+        return None
+
+    def _cmd_TP(self, axis: int, arg: str, query: bool) -> str | None:
+        return f"{self.axes[axis].position(self.now()):.5f}"
+
+    def _cmd_MD(self, axis: int, arg: str, query: bool) -> str | None:
+        return "0" if self.axes[axis].moving(self.now()) else "1"
+
+    def _cmd_OR(self, axis: int, arg: str, query: bool) -> str | None:
+        # Home search: the stage finds its home switch, which defines position 0.
+        self.axes[axis].start_move(0.0, self.now())
+        self._publish()
+        return None
+
+    def _cmd_ST(self, axis: int | None, arg: str, query: bool) -> str | None:
+        for n in ([axis] if axis else list(self.axes)):
+            self.axes[n].stop(self.now())
+        self._publish()
+        return None
+
+    def _cmd_VA(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            return f"{ax.velocity:.5f}"
+        v = self._number(arg)
+        if v <= 0:
+            raise EspError(7)
+        if v > ax.max_velocity:
+            raise EspError(axis * 100 + 10)
+        ax.velocity = v
+        return None
+
+    def _cmd_VU(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            return f"{ax.max_velocity:.5f}"
+        v = self._number(arg)
+        if v <= 0:
+            raise EspError(7)
+        ax.max_velocity = v
+        ax.velocity = min(ax.velocity, v)
+        return None
+
+    def _cmd_AC(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            return f"{ax.acceleration:.5f}"
+        a = self._number(arg)
+        if a <= 0:
+            raise EspError(7)
+        ax.acceleration = a
+        return None
+
+    def _cmd_SL(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            return f"{ax.left:.5f}"
+        value = self._number(arg)
+        if value > ax.right:
+            raise EspError(7)
+        ax.left = value
+        return None
+
+    def _cmd_SR(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            return f"{ax.right:.5f}"
+        value = self._number(arg)
+        if value < ax.left:
+            raise EspError(7)
+        ax.right = value
+        return None
+
+    def _cmd_TE(self, axis: int | None, arg: str, query: bool) -> str | None:
+        return str(self.errors.popleft() if self.errors else 0)
+
+    def _cmd_TB(self, axis: int | None, arg: str, query: bool) -> str | None:
+        code = self.errors.popleft() if self.errors else 0
+        if code >= 100:
+            meaning = ESP_AXIS_ERRORS.get(code % 100, "UNKNOWN ERROR")
+        else:
+            meaning = ESP_ERRORS.get(code, "UNKNOWN ERROR")
+        return f"{code}, {int(self.now() * 1000)}, {meaning}"
+
+    def _cmd_VE(self, axis: int | None, arg: str, query: bool) -> str | None:
+        return "ESP301 Version 3.0.2 6/5/13"
+
+    def state(self) -> dict[str, Any]:
+        t = self.now()
+        return {f"axis{n}": {"position": ax.position(t), "moving": ax.moving(t), "target": ax.move.end}
+                for n, ax in self.axes.items()}

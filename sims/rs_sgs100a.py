@@ -1,0 +1,121 @@
+"""Simulated R&S SGS100A and SMA100B: SCPI over a raw socket, publishing their RF output.
+
+Same bytes as the instruments (see :mod:`hilt.drivers.rs_sgs100a` for the documents): values
+answered in plain decimal as R&S prints them (``1000000000``, ``-10``), ``1``/``0`` for states,
+the SCPI error queue with R&S's standard texts (``-222,"Data out of range"``). Publishes the same
+world keys as the E8257D simulator (``{name}.frequency``, ``{name}.power_dbm``, ``{name}.output``),
+so either can feed a multiplier chain and the THz path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hilt.sims.scpi import (
+    SCPI_ERRORS,
+    ScpiInstrument,
+    ScpiValueError,
+    command,
+    parse_bool,
+    parse_number,
+)
+
+SCPI_ERRORS.setdefault(-114, "Header suffix out of range")
+
+
+def _rs_number(value: float) -> str:
+    """R&S replies: shortest decimal, no exponent for everyday values (``12500000000``)."""
+    return f"{value:.12g}" if abs(value) < 1e15 else f"{value:g}"
+
+
+class SimSGS100A(ScpiInstrument):
+    model = "rs_sgs100a"
+    description = "R&S SGS100A SGMA RF source (SCPI, socket 5025)"
+    transport = "tcp"
+    default_port = 5025
+    FREQUENCY_OPTIONS: ClassVar[dict[str, tuple[float, float]]] = {
+        "B106": (1e6, 6e9), "B112": (1e6, 12.75e9),
+    }
+    DEFAULT_OPTION: ClassVar[str] = "B112"
+    POWER_RANGE: ClassVar[tuple[float, float]] = (-120.0, 25.0)
+    IDN_MODEL: ClassVar[str] = "SGS100A"
+
+    def __init__(self, *args: Any, frequency_option: str | None = None, serial: str = "1416.0505k02/100001",
+                 **kwargs: Any) -> None:
+        option = frequency_option or self.DEFAULT_OPTION
+        if option not in self.FREQUENCY_OPTIONS:
+            raise ValueError(f"frequency_option {option!r}: expected one of {sorted(self.FREQUENCY_OPTIONS)}")
+        self.min_frequency, self.max_frequency = self.FREQUENCY_OPTIONS[option]
+        self.idn = f"Rohde&Schwarz,{self.IDN_MODEL},{serial},4.2.76.0-4.30.046.295"
+        super().__init__(*args, **kwargs)
+
+    def reset(self) -> None:
+        self.frequency = 1e9
+        self.power = -30.0
+        self.phase = 0.0
+        self.output = False
+        self._publish()
+
+    def _publish(self) -> None:
+        self.world.update({
+            f"{self.name}.frequency": self.frequency,
+            f"{self.name}.power_dbm": self.power,
+            f"{self.name}.output": self.output,
+        })
+
+    @command("[:SOURce<n>]:FREQuency[:CW]")
+    @command("[:SOURce<n>]:FREQuency:FIXed")
+    def _frequency(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return _rs_number(self.frequency)
+        self.frequency = parse_number(arg, "HZ", minimum=self.min_frequency, maximum=self.max_frequency)
+        self._publish()
+        return None
+
+    @command("[:SOURce<n>]:POWer[:LEVel][:IMMediate][:AMPLitude]")
+    def _power(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return _rs_number(self.power)
+        self.power = parse_number(arg, "DBM", minimum=self.POWER_RANGE[0], maximum=self.POWER_RANGE[1])
+        self._publish()
+        return None
+
+    @command("[:SOURce<n>]:PHASe")
+    def _phase(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return _rs_number(self.phase)
+        self.phase = parse_number(arg, "DEG", minimum=-359.9, maximum=359.9)
+        return None
+
+    @command(":OUTPut<n>[:STATe]")
+    def _output(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return "1" if self.output else "0"
+        self.output = parse_bool(arg)
+        self._publish()
+        return None
+
+    @staticmethod
+    def _check_path(hw: str | None) -> None:
+        # One RF path: SOURce1/OUTPut1 (or no suffix) only.
+        if hw not in (None, "", "1"):
+            raise ScpiValueError(-114, f"header suffix out of range: {hw}")
+
+    def state(self) -> dict[str, Any]:
+        return {"frequency": self.frequency, "power": self.power, "phase": self.phase, "output": self.output}
+
+
+class SimSMA100B(SimSGS100A):
+    model = "rs_sma100b"
+    description = "R&S SMA100B RF and microwave signal generator (SCPI, socket 5025)"
+    FREQUENCY_OPTIONS: ClassVar[dict[str, tuple[float, float]]] = {
+        "B103": (8e3, 3e9), "B106": (8e3, 6e9), "B112": (8e3, 12.75e9), "B120": (8e3, 20e9),
+        "B131": (8e3, 31.8e9), "B140": (8e3, 40e9),
+    }
+    DEFAULT_OPTION: ClassVar[str] = "B120"
+    POWER_RANGE: ClassVar[tuple[float, float]] = (-145.0, 30.0)
+    IDN_MODEL: ClassVar[str] = "SMA100B"

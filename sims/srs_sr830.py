@@ -1,0 +1,448 @@
+"""Simulated SRS SR830 DSP lock-in on RS-232 (``socket://`` URL or a pty), coupled to a THz path.
+
+Bytes as in the manual (see :mod:`hilt.drivers.srs_sr830`): input ends with LF or CR, replies with
+CR on RS-232; several commands per line with ``;`` (each reply with its own terminator); after
+``OUTX 1`` replies go to the (absent) GPIB port, so the RS-232 side hears nothing, as on the
+instrument. No error queue: an unknown command sets the CMD bit (5) of ``*ESR``, a value out of
+range or a missing argument the EXE bit (4); an injected fault (``sim.faults.error``) sets EXE and
+skips the command.
+
+Physics (option ``system="thz"``: the name of a :class:`~hilt.sims.thz_path.ThzPath` attached to
+the world): X + iY follow the detector's fundamental at the reference phase through the output
+filter, a cascade of ``OFSL + 1`` identical first-order low-passes with the OFLT time constant,
+solved in closed form in *simulated* time between events (a setting change, a change of the
+path's inputs seen through ``world.watch``, a read). After a step the reading settles over about
+five time constants (first order; longer for steeper slopes). Fresh Gaussian noise per read:
+(detector + input noise density) x sqrt(ENBW of the filter). Output overload (LIAS bit 2) when
+|X| or |Y| exceeds the sensitivity; the reading then saturates at full scale. Without a system
+the input is quiet (input noise only).
+
+World keys written: ``{name}.frequency`` (reference, Hz; drives a chopper that follows the lock-in)
+and ``{name}.amplitude`` (sine out, V).
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from hilt.sims.base import Session, SimulatedInstrument
+
+_COMMAND = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$")
+
+SR830_SENSITIVITIES = tuple(float(f"{m * 10.0**e:.12g}") for e in range(-9, 0) for m in (2, 5, 10))
+SR830_TIME_CONSTANTS = tuple(float(f"{m * 10.0**e:.12g}") for e in range(-5, 5) for m in (1, 3))
+#: Equivalent noise bandwidth x tau of 1..4 cascaded RC sections (6..24 dB/oct).
+ENBW_TIMES_TAU = (1 / 4, 1 / 8, 3 / 32, 5 / 64)
+
+ESR_INP, ESR_QRY, ESR_EXE, ESR_CMD = 0, 2, 4, 5
+LIAS_INPUT, LIAS_FILTER, LIAS_OUTPUT, LIAS_UNLOCK = 0, 1, 2, 3
+
+
+class CommandError(Exception):
+    """An illegal command: the CMD bit."""
+
+
+class ExecutionError(Exception):
+    """A legal command that cannot execute (out of range, missing argument): the EXE bit."""
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _int_arg(args: list[str], lo: int, hi: int, pos: int = 0) -> int:
+    try:
+        v = int(float(args[pos]))
+    except (IndexError, ValueError):
+        raise ExecutionError from None
+    if not lo <= v <= hi:
+        raise ExecutionError
+    return v
+
+
+def _float_arg(args: list[str], lo: float, hi: float, pos: int = 0) -> float:
+    try:
+        v = float(args[pos])
+    except (IndexError, ValueError):
+        raise ExecutionError from None
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise ExecutionError
+    return v
+
+
+def _wrap180(deg: float) -> float:
+    w = math.fmod(deg + 180.0, 360.0)
+    return (w + 360.0 if w <= 0 else w) - 180.0
+
+
+class SrsLockInSim(SimulatedInstrument):
+    """Shared model of the SRS DSP lock-ins; subclasses give the dialect (codes, tables, ranges)."""
+
+    idn: ClassVar[str] = ""
+    sensitivities: ClassVar[tuple[float, ...]] = SR830_SENSITIVITIES
+    time_constants: ClassVar[tuple[float, ...]] = SR830_TIME_CONSTANTS
+    sens_mnemonic: ClassVar[str] = "SENS"
+    auto_gain_mnemonic: ClassVar[str] = "AGAN"
+    auto_misc: ClassVar[tuple[str, ...]] = ("ARSV",)
+    #: OUTP?/SNAP? code -> quantity name.
+    output_codes: ClassVar[dict[int, str]] = {}
+    snap_counts: ClassVar[tuple[int, int]] = (2, 6)
+    frequency_range: ClassVar[tuple[float, float]] = (0.001, 102e3)
+    amplitude_range: ClassVar[tuple[float, float]] = (0.004, 5.0)
+    amplitude_step: ClassVar[float] = 0.002
+    phase_range: ClassVar[tuple[float, float]] = (-360.0, 729.99)
+    defaults: ClassVar[dict[str, Any]] = {}
+    input_range_v: ClassVar[float] = 1.0
+    reply_separator: ClassVar[str] = "\r"
+
+    def __init__(self, world: Any = None, *, system: str | None = None, input_noise: float = 6e-9,
+                 **kwargs: Any) -> None:
+        super().__init__(world, **kwargs)
+        self.system_name = system
+        self.input_noise = float(input_noise)  # V/rtHz of the lock-in's own input
+        self._watching = False
+        self._settled = False
+        self.esr = self.errs = self.lias = 0
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        d = self.defaults
+        self.frequency = float(d["frequency"])
+        self.amplitude = float(d["amplitude"])
+        self.phase = 0.0
+        self.sens_index = int(d["sens_index"])
+        self.tc_index = int(d["tc_index"])
+        self.slope_index = int(d["slope_index"])
+        self.outx = 0
+        self._stages = [0j] * (self.slope_index + 1)
+        self._u = 0j
+        self._t_last = self.world.clock.now()
+        self._settled = False
+        self._publish()
+
+    def _publish(self) -> None:
+        self.world.update({f"{self.name}.frequency": self.frequency,
+                           f"{self.name}.amplitude": self.amplitude})
+
+    @property
+    def sensitivity(self) -> float:
+        return self.sensitivities[self.sens_index]
+
+    @property
+    def tau(self) -> float:
+        return self.time_constants[self.tc_index]
+
+    def _system(self) -> Any:
+        if not self.system_name:
+            return None
+        system = self.world.system(self.system_name)
+        if system is not None and not self._watching:
+            self._watching = True
+            system.watch(self._on_input_change)
+        return system
+
+    # -- the output filter, in simulated time ----------------------------------------------------------
+    def _input(self, t: float) -> complex:
+        """Demodulated input phasor (V rms) at the current reference phase."""
+        system = self._system()
+        if system is None:
+            return 0j
+        raw = system.lockin_phasor(self.frequency, t)
+        beat = system.beat_hz(self.frequency)
+        if beat:
+            # A free-running chopper off the reference beats; the filter passes |H(beat)| of it.
+            raw *= 1.0 / complex(1.0, 2 * math.pi * beat * self.tau) ** (self.slope_index + 1)
+        return raw * cmath.exp(-1j * math.radians(self.phase))
+
+    def _advance(self, now: float) -> None:
+        """Run the filter cascade from the last event to ``now`` with the input held constant."""
+        if not self._settled:
+            self._settled = True
+            self._u = self._input(now)
+            self._stages = [self._u] * (self.slope_index + 1)
+            self._t_last = now
+            return
+        dt = now - self._t_last
+        if dt > 0:
+            x = dt / self.tau
+            decay = math.exp(-x)
+            dev = [s - self._u for s in self._stages]
+            # Stage k of identical RC sections after a hold: e_k(x) = e^-x sum_j e_j x^(k-j)/(k-j)!
+            new = []
+            for k in range(len(dev)):
+                acc = 0j
+                for j in range(k + 1):
+                    acc += dev[j] * x ** (k - j) / math.factorial(k - j)
+                new.append(self._u + decay * acc)
+            self._stages = new
+        self._t_last = max(self._t_last, now)
+
+    def _event(self, change: Callable[[], None] | None = None) -> None:
+        """Advance to now under the old conditions, apply ``change``, then take the new input."""
+        now = self.world.clock.now()
+        self._advance(now)
+        if change is not None:
+            change()
+        self._u = self._input(now)
+
+    def _on_input_change(self, key: str, value: Any) -> None:
+        with self.lock:
+            if self._settled:
+                self._event()
+
+    def _sample(self) -> tuple[float, float]:
+        """One reading of (X, Y): filtered signal + fresh noise, saturating at full scale."""
+        self._event()
+        y = self._stages[-1]
+        system = self._system()
+        density = math.hypot(self.input_noise, system.noise_density() if system is not None else 0.0)
+        sigma = density * math.sqrt(ENBW_TIMES_TAU[self.slope_index] / self.tau)
+        nx, ny = self.rng.standard_normal(2)
+        x, yy = y.real + sigma * nx, y.imag + sigma * ny
+        if abs(self._u) > self.input_range_v:
+            self.lias |= 1 << LIAS_INPUT
+        s = self.sensitivity
+        if abs(x) > s or abs(yy) > s:
+            self.lias |= 1 << LIAS_OUTPUT
+            x, yy = max(-s, min(s, x)), max(-s, min(s, yy))
+        return x, yy
+
+    def _quantities(self) -> dict[str, float]:
+        x, y = self._sample()
+        r = math.hypot(x, y)
+        if self.lias & (1 << LIAS_OUTPUT):
+            r = min(r, self.sensitivity)
+        return {"x": x, "y": y, "r": r, "theta": math.degrees(math.atan2(y, x)),
+                "aux": 0.0, "frequency": self.frequency}
+
+    # -- protocol ----------------------------------------------------------------------------------------
+    def handle(self, line: str, session: Session) -> str | None:
+        replies = []
+        for part in line.split(";"):
+            if not part.strip():
+                continue
+            reply = self.execute(part)
+            if reply is not None:
+                replies.append(reply)
+        if not replies or not self._replies_here():
+            return None
+        return self.reply_separator.join(replies)
+
+    def _replies_here(self) -> bool:
+        return True
+
+    def execute(self, text: str) -> str | None:
+        m = _COMMAND.match(text)
+        try:
+            if m is None:
+                raise CommandError
+            mnemonic, query, rest = m.group(1).upper(), bool(m.group(2)), m.group(3)
+            args = [a.strip() for a in rest.split(",")] if rest else []
+            handler = self._handlers().get(mnemonic)
+            if handler is None:
+                raise CommandError
+            return handler(query, args)
+        except CommandError:
+            self.esr |= 1 << ESR_CMD
+        except ExecutionError:
+            self.esr |= 1 << ESR_EXE
+        return None
+
+    def inject_error(self, line: str, session: Session) -> str | None:
+        self.esr |= 1 << ESR_EXE
+        return None
+
+    def _handlers(self) -> dict[str, Callable[[bool, list[str]], str | None]]:
+        return {
+            "*IDN": self._idn, "*RST": self._rst, "*CLS": self._cls, "*ESR": self._esr,
+            "*STB": self._stb, "*ESE": self._ignore, "*SRE": self._ignore, "*OPC": self._opc,
+            "ERRS": self._errs, "LIAS": self._lias,
+            "FREQ": self._freq, "SLVL": self._slvl, "PHAS": self._phas,
+            self.sens_mnemonic: self._sens, "OFLT": self._oflt, "OFSL": self._ofsl,
+            "OUTP": self._outp, "SNAP": self._snap, "APHS": self._aphs,
+            self.auto_gain_mnemonic: self._agan, **{m: self._ignore for m in self.auto_misc},
+        }
+
+    @staticmethod
+    def _register(value: int, query: bool, args: list[str]) -> tuple[str, bool]:
+        """Reply to a status query, optionally one bit; second item: whether to clear."""
+        if not query:
+            raise CommandError
+        if args:
+            bit = _int_arg(args, 0, 15)
+            return str((value >> bit) & 1), False
+        return str(value), True
+
+    def _idn(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        return self.idn
+
+    def _rst(self, query: bool, args: list[str]) -> None:
+        self.reset()
+
+    def _cls(self, query: bool, args: list[str]) -> None:
+        self.esr = self.errs = self.lias = 0
+
+    def _ignore(self, query: bool, args: list[str]) -> str | None:
+        return "0" if query else None
+
+    def _opc(self, query: bool, args: list[str]) -> str | None:
+        return "1" if query else None
+
+    def _esr(self, query: bool, args: list[str]) -> str:
+        reply, clear = self._register(self.esr, query, args)
+        if clear:
+            self.esr = 0
+        return reply
+
+    def _errs(self, query: bool, args: list[str]) -> str:
+        reply, clear = self._register(self.errs, query, args)
+        if clear:
+            self.errs = 0
+        return reply
+
+    def _lias(self, query: bool, args: list[str]) -> str:
+        self._sample()  # an overload now shows in the register now
+        reply, clear = self._register(self.lias, query, args)
+        if clear:
+            self.lias = 0
+        return reply
+
+    def _stb(self, query: bool, args: list[str]) -> str:
+        value = 0b11 | (4 if self.errs else 0) | (8 if self.lias else 0) | (32 if self.esr else 0)
+        return self._register(value, query, args)[0]
+
+    def _freq(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return _fmt(self.frequency)
+        f = _float_arg(args, *self.frequency_range)
+
+        def change() -> None:
+            self.frequency = f
+            self._publish()
+        self._event(change)
+        return None
+
+    def _slvl(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return _fmt(self.amplitude)
+        v = _float_arg(args, *self.amplitude_range)
+        if self.amplitude_step:
+            v = round(round(v / self.amplitude_step) * self.amplitude_step, 6)
+        self.amplitude = v
+        self._publish()
+        return None
+
+    def _phas(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return _fmt(self.phase)
+        p = _wrap180(_float_arg(args, *self.phase_range))
+        self._event(lambda: setattr(self, "phase", p))
+        return None
+
+    def _sens(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.sens_index)
+        self.sens_index = _int_arg(args, 0, len(self.sensitivities) - 1)
+        return None
+
+    def _oflt(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.tc_index)
+        i = _int_arg(args, 0, len(self.time_constants) - 1)
+        self._event(lambda: setattr(self, "tc_index", i))
+        return None
+
+    def _ofsl(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.slope_index)
+        i = _int_arg(args, 0, 3)
+
+        def change() -> None:
+            out = self._stages[-1]
+            self.slope_index = i
+            self._stages = [out] * (i + 1)
+        self._event(change)
+        return None
+
+    def _outp(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        code = self._code(args[0] if args else "")
+        return _fmt(self._quantities()[self.output_codes[code]])
+
+    def _code(self, text: str) -> int:
+        try:
+            code = int(text)
+        except ValueError:
+            raise ExecutionError from None
+        if code not in self.output_codes:
+            raise ExecutionError
+        return code
+
+    def _snap(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        lo, hi = self.snap_counts
+        if not lo <= len(args) <= hi:
+            raise ExecutionError
+        codes = [self._code(a) for a in args]
+        values = self._quantities()
+        return ",".join(_fmt(values[self.output_codes[c]]) for c in codes)
+
+    def _aphs(self, query: bool, args: list[str]) -> None:
+        if query:
+            raise CommandError
+        raw = self._u * cmath.exp(1j * math.radians(self.phase))
+        if abs(raw) > 0:
+            p = _wrap180(math.degrees(cmath.phase(raw)))
+            self._event(lambda: setattr(self, "phase", p))
+
+    def _agan(self, query: bool, args: list[str]) -> None:
+        if query:
+            raise CommandError
+        self._event()
+        level = max(abs(self._u.real), abs(self._u.imag)) * 1.25
+        order = sorted(range(len(self.sensitivities)), key=lambda i: self.sensitivities[i])
+        fits = [i for i in order if self.sensitivities[i] >= level]
+        self.sens_index = fits[0] if fits else order[-1]
+
+    def state(self) -> dict[str, Any]:
+        return {"frequency": self.frequency, "amplitude": self.amplitude, "phase": self.phase,
+                "sensitivity": self.sensitivity, "time_constant": self.tau,
+                "slope_db": 6 * (self.slope_index + 1), "system": self.system_name}
+
+
+class SimSR830(SrsLockInSim):
+    model = "srs_sr830"
+    description = "SRS SR830 DSP lock-in (RS-232, CR replies; optional THz-path coupling)"
+    transport = "serial"
+    input_terminators = (b"\n", b"\r")
+    reply_terminator = "\r"
+    idn = "Stanford_Research_Systems,SR830,s/n00111,ver1.000"
+    output_codes: ClassVar[dict[int, str]] = {
+        1: "x", 2: "y", 3: "r", 4: "theta", 5: "aux", 6: "aux", 7: "aux", 8: "aux",
+        9: "frequency", 10: "x", 11: "y",
+    }
+    defaults: ClassVar[dict[str, Any]] = {
+        "frequency": 1000.0, "amplitude": 1.0, "sens_index": 26, "tc_index": 8, "slope_index": 1,
+    }
+
+    def _handlers(self) -> dict[str, Callable[[bool, list[str]], str | None]]:
+        return {**super()._handlers(), "OUTX": self._outx}
+
+    def _outx(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.outx)
+        self.outx = _int_arg(args, 0, 1)
+        return None
+
+    def _replies_here(self) -> bool:
+        # OUTX 1 sends replies to GPIB: this RS-232 port stays silent.
+        return self.outx == 0

@@ -1,0 +1,199 @@
+"""Simulated Toptica DLC pro with two lasers on a THz photomixer, DeCoF command line on TCP.
+
+Speaks the bytes described in :mod:`hilt.drivers.toptica_dlcpro`: the ``DeCoF Command Line\\r\\n> ``
+banner on connect, one answer line plus the ``> `` prompt per command, ``#t``/``#f`` booleans,
+``0`` for a successful ``param-set!``, ``Error: <code> <text>`` lines for a bad command. The
+error codes used here (*unverified*, see the driver): -1 unknown command or syntax, -2 unknown
+parameter, -3 wrong value type, -4 value out of range, -5 parameter is read-only, -6 not allowed
+in this state (an injected fault answers -6, the instrument's way: an ``Error:`` line).
+
+Physics: the THz frequency is the lasers' difference frequency; the emitted power is a
+photomixer roll-off (RC and carrier-lifetime poles) times the square of the bias voltage, and
+only when both lasers and the bias are on. Published world keys (what a THz source publishes):
+``{name}.frequency`` (Hz), ``{name}.power_dbm``, ``{name}.output``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from hilt.sims.base import Session, SimulatedInstrument
+
+C = 299_792_458.0
+
+_COMMAND = re.compile(r"^\(\s*([a-z!\-]+)\s+'([A-Za-z0-9:\-_]+)\s*(.*?)\s*\)$")
+
+ERRORS = {
+    -1: "unknown command or syntax error",
+    -2: "unknown parameter",
+    -3: "wrong value type",
+    -4: "value out of range",
+    -5: "parameter is read-only",
+    -6: "not allowed in the current state",
+}
+
+
+#: role -> parameter name of the THz-specific parameters (unverified; same table as the driver's,
+#: kept here because simulators do not import drivers).
+THZ_NAMES = {
+    "bias_enabled": "laser1:thz:bias:enabled",
+    "bias": "laser1:thz:bias:voltage-set",
+    "photocurrent": "laser1:thz:photocurrent",
+}
+
+
+class DecofError(Exception):
+    def __init__(self, code: int, detail: str = "") -> None:
+        self.code = code
+        super().__init__(f"{ERRORS.get(code, 'error')}{': ' + detail if detail else ''}")
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "#t" if value else "#f"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return format(value, ".10g") if isinstance(value, float) else str(value)
+
+
+def _parse(text: str) -> Any:
+    t = text.strip()
+    if t in ("#t", "#T"):
+        return True
+    if t in ("#f", "#F"):
+        return False
+    if len(t) >= 2 and t[0] == '"' and t[-1] == '"':
+        return t[1:-1]
+    try:
+        return float(t)
+    except ValueError:
+        raise DecofError(-3, text) from None
+
+
+class SimDLCpro(SimulatedInstrument):
+    model = "toptica_dlcpro"
+    description = "Toptica DLC pro, two lasers on a CW THz photomixer (DeCoF command line, TCP 1998)"
+    transport = "tcp"
+    default_port = 1998
+    input_terminators = (b"\n",)
+    reply_terminator = "\r\n> "
+
+    #: roll-off of a photomixer emitter: P = P0 (V/Vref)^2 / ((1+(f/f_rc)^2)(1+(f/f_tau)^2))
+    P0_W = 60e-6
+    V_REF = 1.0
+    F_RC = 250e9
+    F_TAU = 600e9
+
+    def __init__(self, *args: Any, names: dict[str, str] | None = None, serial: str = "DLCpro_000001",
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.names = {**THZ_NAMES, **(names or {})}
+        self.serial = serial
+        self.values: dict[str, Any] = {
+            "system-type": "DLCpro", "serial-number": serial, "fw-ver": "2.6.3",
+            "laser1:dl:cc:enabled": False, "laser2:dl:cc:enabled": False,
+            "laser1:ctl:wavelength-set": 1549.0, "laser2:ctl:wavelength-set": 1551.0,
+            self.names["bias_enabled"]: False, self.names["bias"]: 0.0,
+        }
+        self.read_only = {"emission", "system-type", "serial-number", "fw-ver",
+                          "laser1:ctl:wavelength-act", "laser2:ctl:wavelength-act", self.names["photocurrent"]}
+        self.ranges: dict[str, tuple[float, float]] = {
+            "laser1:ctl:wavelength-set": (1510.0, 1630.0), "laser2:ctl:wavelength-set": (1510.0, 1630.0),
+            self.names["bias"]: (-2.5, 2.5),
+        }
+        self._publish()
+
+    # -- protocol -------------------------------------------------------------------------------
+    def greeting(self, session: Session) -> str:
+        return "DeCoF Command Line" + self.reply_terminator
+
+    def handle(self, line: str, session: Session) -> str | None:
+        try:
+            return self._execute(line.strip())
+        except DecofError as exc:
+            return f"Error: {exc.code} {exc}"
+
+    def inject_error(self, line: str, session: Session) -> str | None:
+        return f"Error: -6 {ERRORS[-6]}: injected fault"
+
+    def _execute(self, line: str) -> str:
+        m = _COMMAND.match(line)
+        if not m:
+            raise DecofError(-1, line)
+        op, name, arg = m.groups()
+        if op == "param-ref":
+            if arg:
+                raise DecofError(-1, line)
+            return _literal(self._get(name))
+        if op == "param-set!":
+            if not arg:
+                raise DecofError(-1, line)
+            self._set(name, _parse(arg))
+            return "0"
+        if op == "exec":
+            raise DecofError(-2, name)
+        raise DecofError(-1, op)
+
+    def _get(self, name: str) -> Any:
+        if name == "emission":
+            return self._emitting_any()
+        if name.endswith(":ctl:wavelength-act"):
+            return self.values[name.replace("-act", "-set")]
+        if name == self.names["photocurrent"]:
+            return self._photocurrent_ma()
+        if name not in self.values:
+            raise DecofError(-2, name)
+        return self.values[name]
+
+    def _set(self, name: str, value: Any) -> None:
+        if name in self.read_only:
+            raise DecofError(-5, name)
+        if name not in self.values:
+            raise DecofError(-2, name)
+        old = self.values[name]
+        if isinstance(old, bool) != isinstance(value, bool) or isinstance(old, str) != isinstance(value, str):
+            raise DecofError(-3, name)
+        if name in self.ranges:
+            lo, hi = self.ranges[name]
+            if not lo <= value <= hi:
+                raise DecofError(-4, f"{value} outside [{lo}, {hi}]")
+        self.values[name] = float(value) if isinstance(old, float) else value
+        self._publish()
+
+    # -- physics --------------------------------------------------------------------------------
+    def _emitting_any(self) -> bool:
+        return bool(self.values["laser1:dl:cc:enabled"] or self.values["laser2:dl:cc:enabled"])
+
+    def _both_lasers(self) -> bool:
+        return bool(self.values["laser1:dl:cc:enabled"] and self.values["laser2:dl:cc:enabled"])
+
+    def thz_frequency(self) -> float:
+        l1 = self.values["laser1:ctl:wavelength-set"] * 1e-9
+        l2 = self.values["laser2:ctl:wavelength-set"] * 1e-9
+        return abs(C / l1 - C / l2)
+
+    def thz_power_w(self) -> float:
+        if not (self._both_lasers() and self.values[self.names["bias_enabled"]]):
+            return 0.0
+        f = self.thz_frequency()
+        v = self.values[self.names["bias"]] / self.V_REF
+        return self.P0_W * v * v / ((1 + (f / self.F_RC) ** 2) * (1 + (f / self.F_TAU) ** 2))
+
+    def _photocurrent_ma(self) -> float:
+        # DC photocurrent of the biased emitter: ~1 mA/V with both lasers on, dark current otherwise.
+        bias = self.values[self.names["bias"]] if self.values[self.names["bias_enabled"]] else 0.0
+        lit = 0.5 * (bool(self.values["laser1:dl:cc:enabled"]) + bool(self.values["laser2:dl:cc:enabled"]))
+        return abs(bias) * (1.0 * lit + 1e-4) * (1 + 1e-3 * float(self.rng.standard_normal()))
+
+    def _publish(self) -> None:
+        power = self.thz_power_w()
+        self.world.update({
+            f"{self.name}.frequency": self.thz_frequency(),
+            f"{self.name}.power_dbm": 10 * math.log10(power / 1e-3) if power > 0 else -math.inf,
+            f"{self.name}.output": power > 0,
+        })
+
+    def state(self) -> dict[str, Any]:
+        return {"frequency": self.thz_frequency(), "power_w": self.thz_power_w(), **self.values}
