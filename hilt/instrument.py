@@ -10,9 +10,7 @@ Drivers never import simulators: they meet only through an address.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from hilt.errors import (
@@ -198,10 +196,9 @@ class Instrument(ParameterOwner):
         """Outputs off, heaters ramped to zero. Every driver with outputs overrides this."""
 
     # -- talking -----------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transport]:
-        with self.transport.transaction() as t:
-            yield t
+    def transaction(self) -> Any:
+        """The link's transaction: lock and Ctrl-C held across several exchanges."""
+        return self.transport.transaction()
 
     def write(self, command: str, *, check_errors: bool = False) -> None:
         with self.transport.transaction():
