@@ -12,6 +12,14 @@ replies are text lines ending with CR LF. Serial 115200 baud 8N1. Commands used:
   autoscale, ``*GAS`` (``AutoScale : 1``);
 * ``*SOU`` zero offset (with the beam blocked), ``*COU`` clear it, ``*GZO`` (``Zero : 0``).
 
+Verified on the manual's pages (rev. 8.1 as hosted on manualsdir.com, p. 57 "3.4 Traditional
+Communication Settings" and pp. 63-64, 70): ``*GCR`` -> ``Range : 10`` + CR LF ("index from 0
+to 41", the table is under Set Range ``SCS``), ``*GAS`` -> ``AutoScale : 1``, ``*GZO`` ->
+``Zero : 0``, ``*DVS`` lists ``[22] : 100.0 m`` lines; the command tables give **no Return** for
+the setting commands ``SSU``, ``SSD``, ``SAS``, ``OFF`` (p. 57: control commands "do not yield
+any data"), which is how this driver and the simulator treat every set. The ``SCS`` index table
+itself (which index is which full scale) was not retrieved.
+
 Unverified (reported): the exact ``*VER`` and ``*GWL`` reply text (this driver reads the value
 after the last ``:`` or the last word, so ``PWC: 1064`` and ``1064`` both parse), whether setting
 commands answer anything (treated here as silent, as the public drivers do), and the text of an

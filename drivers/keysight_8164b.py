@@ -1,12 +1,26 @@
 """Keysight (Agilent) 8164B Lightwave Measurement System with an 816x tunable laser module.
 
-Bytes from the *Keysight 8164B Lightwave Measurement System Programming Guide*, chapter
-"Tunable Laser Source Commands" (``:SOURce[n]:WAVelength <value>[NM|UM|M]`` and its query,
-answered in metres; ``:SOURce[n]:POWer[:LEVel][:IMMediate][:AMPLitude] <value>[MW|UW|W|DBM]``;
-``:SOURce[n]:POWer:UNIT DBM|W``; ``:SOURce[n]:POWer:STATe 0|1``) and "System Commands"
-(``:SYSTem:ERRor?`` -> ``<code>,"<message>"``). Slot numbering: ``n`` is the mainframe slot, 0
-for the back-loadable tunable laser (81600B/81640B/81680B...), 1..4 for front modules. GPIB, or
-LAN on a raw socket (port 5025); commands and replies end with ``\\n``.
+Bytes from the *Keysight 8163A/B, 8164A/B & 8166A/B Mainframes Programming Guide* (pages as
+hosted on manualshive / manualsdump), chapter 4 "Measurement Operations & Settings", "The SOURce
+Subsystem" (``[:SOURce[n]][:CHANnel[m]]:WAVelength <value>[NM|UM|M]`` and its query, answered in
+metres; ``[:SOURce[n]][:CHANnel[m]]:POWer[:LEVel][:IMMediate][:AMPLitude] <value>[MW|UW|W|DBM]``;
+``:POWer:UNIT DBM|W``; ``:POWer:STATe 0|1``) and chapter 1 "Introduction to Programming".
+
+Verified in the guide:
+
+* Slot numbering (ch. 1, "Programming and Syntax Diagram Conventions" / "Laser Selection
+  Numbers", p. 27): the 8164A/B slot for a back-loadable tunable laser is numbered **zero**;
+  without a slot number the 8164A/B defaults to slot 0; single-channel modules are channel 1.
+  Hence ``:SOUR0:...`` for the back-loaded TLS, ``:SOUR1``..``:SOUR4`` for front modules.
+* Power query (p. 149): answers NR3 in the current power unit, e.g. ``sour2:pow?`` ->
+  ``+8.00000000E-004``.
+* Error queue (ch. 1, "The Error Queue", p. 14): 30 entries, FIFO; an empty queue reads
+  ``+0,"No error"``; an unknown header queues ``-113,"Undefined header"``; overflow
+  ``-350,"Queue overflow"``.
+
+Unverified: the reply to ``:SOUR0:POW:STAT?`` (taken as ``0``/``1``), the ``:POW:UNIT`` page, and
+the LAN raw-socket port (5025 assumed); GPIB is the documented interface. Commands and replies
+end with ``\\n``.
 
 The driver works in SI units: wavelength in metres (sent in nm), power in watts (the laser's
 power unit is set to W on connect so that queries answer in watts).

@@ -1,16 +1,31 @@
-"""Keysight N7744A / N7745A multiport optical power meter (4 / 8 ports).
+"""Keysight N7744A / N7745A (and N7744C / N7745C) multiport optical power meter (4 / 8 ports).
 
-Bytes from the *Keysight N77xx Series Programming Guide* (N774x multiport power meters), chapter
-"Measurement Operations & Settings": per port ``n`` (the slot number, 1..4 or 1..8, each with one
-channel) ``:SENSe<n>[:CHANnel1]:POWer:WAVelength <value>[NM|M]`` (query answers metres),
-``:SENSe<n>[:CHANnel1]:POWer:ATIMe <s>`` (averaging time), ``:SENSe<n>[:CHANnel1]:POWer:UNIT
-DBM|W`` (query ``+0``/``+1``), ``:SENSe<n>[:CHANnel1]:POWer:RANGe[:UPPer] <dBm>`` and
-``:RANGe:AUTO 0|1``, ``:FETCh<n>[:CHANnel1]:POWer?`` / ``:READ<n>[:CHANnel1]:POWer?`` (one
-reading, NR3, e.g. ``+1.33555600E-006``), and the all-ports readings
-``:FETCh:POWer:ALL:CSV?`` / ``:READ:POWer:ALL:CSV?`` (one NR3 value per port, comma-separated,
-in port order; ``:READ`` triggers a fresh measurement itself) next to
-``:READ:POWer:ALL:CONFig?`` (which slot each value belongs to). Errors: ``:SYSTem:ERRor?``.
-LAN on a raw socket (port 5025), ``\\n`` terminated.
+Bytes from the *Keysight N774xC Series Multiport Power Meter Programming Guide* (N7744C/N7745C),
+chapter 4 "Measurement Operations & Settings", checked against its pages on the manual-hosting
+sites (easymanua.ls / manualshive, guide pages 69 and 88), and the *8163A/B, 8164A/B & 8166A/B
+Mainframes Programming Guide* (same command family, whose ``[:CHANnel[m]]`` node is optional):
+
+* p. 88 ``:SENSe[n]:POWer:UNIT?`` answers an integer, ``+1`` for W and ``0`` for dBm (the example
+  shows ``+1``); ``:SENSe[n]:POWer:WAVelength <value>[PM|NM|UM|MM|M]`` (query answers metres).
+  The N774xC guide spells these **without** a ``:CHANnel`` node, so the driver sends
+  ``:SENS<n>:POW:...`` (accepted by the A and C models alike: on the A models the channel node
+  is optional and defaults to 1).
+* p. 69 ``:READ[n]:POWer?`` reads one port, a float, e.g. ``+1.33555600E-006`` (verified
+  example); ``:READ[n]:POWer:ALL:CONFig?`` answers a *binary block* of slot/channel pairs (not
+  used here).
+* p. 13/14 "Units", "Data Types": unit mnemonics (NM, S, DBM, W) and Float = 32-bit IEEE.
+
+Per port ``n`` (1..4 or 1..8): ``:SENS<n>:POW:WAV <nm>NM``, ``:SENS<n>:POW:ATIM <s>``,
+``:SENS<n>:POW:UNIT W``, ``:SENS<n>:POW:RANG <dBm>`` / ``:RANG:AUTO 0|1``, ``:READ<n>:POW?``.
+All ports at once: ``:READ:POW:ALL:CSV?`` / ``:FETC:POW:ALL:CSV?`` (one NR3 value per port,
+comma-separated, port order). Errors: ``:SYSTem:ERRor?``.
+
+Unverified: the ``:FETCh/READ:POWer:ALL:CSV?`` page itself was not retrieved from the guide (its
+neighbour ``:READ:POWer:ALL:CONFig?`` and the ``:SENSe:POWer:UNIT:ALL:CSV?`` form were); other
+projects driving an N7744 send ``:FETCH:POW:ALL:CSV?`` and split the reply on commas, which
+matches what is implemented. ``:SENS<n>:POW:ATIM`` and ``:RANG`` were seen in the 8163/8164
+guide (``[:CHANnel[m]]`` optional) but not on an N774xC page; the ATIM limits (1 us .. 10 s) and
+the LAN socket port 5025 are unverified.
 
 Every port is put in W on connect, so readings are watts.
 """
@@ -33,19 +48,19 @@ VARIANTS = {"N7744A": 4, "N7745A": 8, "N7744C": 4, "N7745C": 8}
 class PowerMeterPort(InstrumentChannel):
     """One detector port (numbered from 1 as on the front panel)."""
 
-    wavelength = Parameter(":SENS{ch}:CHAN1:POW:WAV?",
-                           lambda p, v: p.write(f":SENS{p.number}:CHAN1:POW:WAV {v * 1e9:.3f}NM",
+    wavelength = Parameter(":SENS{ch}:POW:WAV?",
+                           lambda p, v: p.write(f":SENS{p.number}:POW:WAV {v * 1e9:.3f}NM",
                                                 check_errors=True),
                            unit="m", vals=Numbers(1250e-9, 1650e-9),
                            doc="wavelength the responsivity is calibrated for")
-    averaging_time = Parameter(":SENS{ch}:CHAN1:POW:ATIM?", ":SENS{ch}:CHAN1:POW:ATIM {value:.6g}", unit="s",
+    averaging_time = Parameter(":SENS{ch}:POW:ATIM?", ":SENS{ch}:POW:ATIM {value:.6g}", unit="s",
                                vals=Numbers(1e-6, 10.0), doc="averaging time of one reading")
-    range = Parameter(":SENS{ch}:CHAN1:POW:RANG?", ":SENS{ch}:CHAN1:POW:RANG {value:.6g}", unit="dBm",
+    range = Parameter(":SENS{ch}:POW:RANG?", ":SENS{ch}:POW:RANG {value:.6g}", unit="dBm",
                       vals=Numbers(-30.0, 10.0), doc="upper end of the measurement range")
-    auto_range = Parameter(":SENS{ch}:CHAN1:POW:RANG:AUTO?", ":SENS{ch}:CHAN1:POW:RANG:AUTO {value}",
+    auto_range = Parameter(":SENS{ch}:POW:RANG:AUTO?", ":SENS{ch}:POW:RANG:AUTO {value}",
                            get_parser=parse_bool, set_map={True: "1", False: "0"}, vals=Bool(),
                            doc="automatic ranging")
-    power = Parameter(":READ{ch}:CHAN1:POW?", unit="W", snapshot=False, doc="one fresh reading")
+    power = Parameter(":READ{ch}:POW?", unit="W", snapshot=False, doc="one fresh reading")
 
     @property
     def number(self) -> int:
@@ -82,7 +97,7 @@ class KeysightN7744A(ScpiInstrument):
 
     def on_connect(self) -> None:
         # One message for every port: readings in watts, whatever the front panel last chose.
-        self.write(";".join(f":SENS{n}:CHAN1:POW:UNIT W" for n in range(1, self.n_ports + 1)),
+        self.write(";".join(f":SENS{n}:POW:UNIT W" for n in range(1, self.n_ports + 1)),
                    check_errors=True)
 
     def read_all(self) -> np.ndarray:

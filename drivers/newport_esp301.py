@@ -8,8 +8,21 @@ done (``1`` when stopped, ``0`` while moving), ``OR`` home search, ``VA`` veloci
 acceleration, ``SL``/``SR`` left/right software travel limits, ``ST`` stop, ``TE?`` error code,
 ``TB?`` error message (``code, timestamp, MESSAGE``), ``VE?`` firmware version. Section 2
 "System Setup", RS-232: 921600 baud, 8 data bits, no parity, 1 stop bit, hardware (RTS/CTS) flow
-control (*verify* on the controller's front panel). Error codes: the manual's appendix
-"Error Messages" (general 0-38, axis-specific ``axis*100 + n``).
+control. Error codes: the manual's appendix "Error Messages" (general 0-41, axis-specific
+``axis*100 + n``).
+
+Checked with the search tool: the ESP301 manual's own pages were not retrievable, so nothing here
+is verified against the manual text. Corroborated by independent ESP300/ESP301 drivers: the error
+code table (general codes 6 COMMAND DOES NOT EXIST, 7 PARAMETER OUT OF RANGE, 9 AXIS NUMBER OUT
+OF RANGE, 37 AXIS NUMBER MISSING, 38 COMMAND PARAMETER MISSING; axis codes ``axis*100 + n`` with
+n = 1 PARAMETER OUT OF RANGE, 6/7 POSITIVE/NEGATIVE SOFTWARE LIMIT DETECTED, 10/11 MAXIMUM
+VELOCITY/ACCELERATION EXCEEDED, 20 HOMING ABORTED), ``TE?`` answering the bare integer code,
+``MD?`` answering ``0``/``1``, ``xxTP`` returning a float, commands ending with CR, and the
+ESP301's RS-232 at 921600 baud with RTS/CTS.
+
+Unverified: the ``TB?`` reply layout (implemented as ``code, timestamp, MESSAGE``), the ``VE?``
+string, the ``TP?`` number format (the driver parses any float), and how replies to several
+queries on one line are separated (the driver never puts two queries on one line).
 
 The driver is an XY stage: axes ``x`` and ``y`` (axis numbers configurable), ``move_to(x, y)``
 with the travel limits checked before any byte is sent, ``home()``, ``position()``,

@@ -6,11 +6,23 @@ section 6 "Command set": ``nnAAxx`` (controller address 1..31, two-letter comman
 ``PR`` move relative, ``TP`` tell position (``1TP5.00000``), ``TS`` positioner error and
 controller state (``1TS000033``: four hex digits of error bits, then the state code: ``0A``..``11``
 NOT REFERENCED, ``14`` CONFIGURATION, ``1E`` HOMING, ``28`` MOVING, ``32``..``35`` READY,
-``3C``..``3E`` DISABLE), ``OR`` home search, ``ST`` stop, ``RS`` reset, ``VA`` velocity, ``AC``
+``3C``..``3E`` DISABLE; full table below), ``OR`` home search, ``ST`` stop, ``RS`` reset, ``VA`` velocity, ``AC``
 acceleration, ``SL``/``SR`` software limits, ``TE`` last command error (``@`` none, ``A``..``X``
 as tabled below). Section 5 "Communication": RS-232/RS-485 at 57600 baud, 8 data bits, no
-parity, 1 stop bit, XON/XOFF flow control (*verify* the reply number formatting on your
-firmware).
+parity, 1 stop bit, XON/XOFF flow control.
+
+Checked with the search tool: the SMC100 manual's own pages were not retrievable, so nothing here
+is verified against the manual text. Corroborated by several independent SMC100 drivers that cite
+the manual's command and state pages (they agree with each other and with these bytes): the
+``TS`` reply layout ``1TSabcdef`` (four hex digits of positioner-error bits, then the two-digit
+state), the state table (``0A``..``11`` NOT REFERENCED, ``14`` CONFIGURATION, ``1E``/``1F``
+HOMING from RS-232 / from the SMC-RC remote, ``28`` MOVING, ``32``..``35`` READY, ``3C``..``3E``
+DISABLE, ``46``/``47`` JOGGING), the ``TE`` letters ``@`` and ``A``..``X`` (tabled below), the
+``1TE@`` + CR LF reply form, 57600 baud. The same ``TS`` layout is printed in Newport's NPC1USB
+manual ("TS -- Get Positioner Error and Controller State"), which shares the SMC command set.
+
+Unverified: the ``TP`` reply precision (taken as ``1TP5.00000``; the driver parses any float),
+XON/XOFF flow control and 8N1 (only the 57600 rate is corroborated).
 
 A set command has no answer; the driver reads ``TE`` after each one (one round trip) so a
 refused command raises :class:`~hilt.errors.InstrumentError` with the letter and its meaning.

@@ -6,6 +6,11 @@ Bytes from the *QDAC-II User Manual* / *QDAC-II Command Reference* (chapter "SOU
 commands and replies ending in ``\\n``; LAN on raw socket port 5025, USB as a virtual serial
 port at 921600 baud.
 
+Unverified (the QDAC-II manual and command reference are linked from Quantum Machines' docs
+page but their text was not retrievable with the search tool): the channel-list form for many
+channels (``sour:volt <v>,(@1:24)`` is not used; compound messages are plain IEEE 488.2), the
+reply number format of ``sour<n>:volt?`` (parsed as any float), port 5025 and 921600 baud.
+
 The whole vector moves in one message: IEEE 488.2 compound messages, ``;``-separated program
 units each rooted with ``:`` (``sour1:volt 0.1;:sour2:volt 0.2;...``), and one compound query
 whose answers come back ``;``-separated on one line. That is one write (or one round trip) plus

@@ -17,6 +17,11 @@ flow control). Replies, as the devices send them:
   parameter, 12 unrecognised channel, 13 operation forbidden, 14 serial buffer overflow,
   15 serial communication error, 16 command timed out.
 
+Unverified (no Qontrol manual text was retrievable with the search tool, nor another
+project's driver): the ``vipall?`` line format, the ``nupall?`` reply, the ``E<code>:<channel>``
+error table, and whether a refused set answers an error line instead of ``OK`` (implemented:
+the error line replaces ``OK``).
+
 The vector set ``VVEC<first channel>=v0,...,v7`` addresses one module; a chain of modules is set
 with one ``VVEC`` per module inside one locked transaction. Full scale: Q8iv 12 V / 24 mA,
 Q8b 12 V / 83.3 mA.

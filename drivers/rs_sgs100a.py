@@ -12,6 +12,11 @@ Ranges per model and option (*verify against your unit's data sheet*): SGS100A 1
 20, 31.8 or 40 GHz (SMAB-B103 ... B140), level -145 dBm to +30 dBm. Phase offset -359.9 to
 +359.9 degrees (*verify*).
 
+Unverified (the R&S manuals' pages were not retrievable with the search tool): the frequency
+and level ranges per option listed above, the phase range, and the ``:SYSTem:ERRor?`` texts
+beyond the SCPI-standard ones (``0,"No error"``, ``-222,"Data out of range"``, ``-113,
+"Undefined header"``).
+
 In THz benches the source drives a multiplier chain; see :mod:`hilt.drivers.multiplier`.
 """
 

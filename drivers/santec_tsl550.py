@@ -7,6 +7,12 @@ command set): ``:WAVelength <nm>`` / ``:WAVelength?`` (nm, ``1550.0000``), ``:PO
 ``:SYSTem:ERRor?`` and ``*IDN?``. GPIB or USB; the delimiter is chosen on the front panel
 (CR here). Wavelength and power ranges depend on the type (e.g. 1500-1630 nm).
 
+Checked with the search tool: the TSL-550 manual's pages were not retrievable. Santec's own
+example scripts say the TSL-550/710 take "Santec commands (command set 2)" while SCPI is
+documented for the TSL-570/770, so the SCPI spellings above are **Unverified** for the
+TSL-550: ``:WAV``, ``:POW``, ``:POW:STAT``, ``:POW:UNIT 0|1`` (0 dBm, 1 mW, as other projects
+use on the TSL-5xx SCPI command set), ``:SYST:ERR?`` support, and the CR delimiter.
+
 The driver works in SI units: metres (sent in nm) and watts (the power unit is set to mW on
 connect and converted).
 """

@@ -32,6 +32,15 @@ table (relative tolerance 1e-6); anything else is refused with a LimitError befo
 sent. :meth:`SR830.sensitivity_for` gives the smallest range that holds a signal, for callers
 who want nearest-above.
 
+Checked with the search tool (pages/docs/code corpora): the manual's chapter 5 pages were not
+retrievable, so these two facts stay **Unverified** against the manual: the ``*IDN?`` reply
+format (implemented as ``Stanford_Research_Systems,SR830,s/n<serial>,ver<version>``; a record of
+a real unit in another project reads ``Stanford_Research_Systems,SR830,s/n81768,ver1.07``, which
+fits, and the driver only relies on the comma-separated model field) and the RS-232 reply
+terminator CR (GPIB LF). The index tables (SENS 0 = 2 nV .. 26 = 1 V, OFLT 0 = 10 us ..
+19 = 30 ks) agree with the SR850 manual's identical "Gain and Time Constant Commands" page and
+with independent SR830 drivers.
+
 RS-232 defaults 9600 8N1 (set on the front panel). With a GPIB (or GPIB-over-LAN) address the
 driver sends ``OUTX 1`` and expects LF-terminated replies.
 

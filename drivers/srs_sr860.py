@@ -18,9 +18,16 @@ Bytes from the *SR860 500 kHz DSP Lock-in Amplifier* operation manual (rev. 2.x)
 * Status: ``*CLS``, ``*ESR?`` (IEEE 488.2 standard event bits: 2 query error, 3 device error,
   4 execution error, 5 command error), ``ERRS?``, ``LIAS?``.
 
-Unverified (see the report of issue 3): the SR860's ``LIAS?`` bit layout is taken to match the
-SR830's low bits (0 input, 1 filter, 2 output overload, 3 unlock); the ``ERRS?`` bits are read
-and reported by number. ``CAPTURE*`` buffer commands are not used.
+Not retrieved from the manual itself (the stored copies of the SR860 operation manual give only
+its first pages); these facts are corroborated by an independent SR86x driver (QCoDeS
+``SR86x``), which uses the same bytes: ``SCAL`` index 0 = 1 V .. 27 = 1 nV, ``OFLT`` 0 = 1 us ..
+21 = 30 ks, ``ASCL`` / ``ARNG`` / ``APHS``, ``OUTP? 0..3`` for X/Y/R/theta, LF termination.
+
+Unverified: the ``LIAS?`` bit layout (taken to match the SR830's low bits: 0 input, 1 filter,
+2 output overload, 3 unlock); the ``ERRS?`` bits (reported by number only); the ``*IDN?`` reply
+(``Stanford_Research_Systems,SR860,<serial>,v<version>`` assumed, as the simulator answers); whether the raw TCP
+socket on port 23 is plain (no telnet negotiation, no prompt, no echo), as implemented, or
+telnet-like. ``CAPTURE*`` buffer commands are not used.
 
 Transports: a VISA socket resource ``TCPIP::<host>::23::SOCKET`` (LF both ways) or RS-232 (pass
 ``baudrate=`` matching the front panel; LF). Safe state: sine output to its minimum (1 nV).

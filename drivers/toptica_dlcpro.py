@@ -16,6 +16,15 @@ emitting), ``laser<n>:dl:cc:enabled`` (diode current on/off), ``laser<n>:ctl:wav
 on the THz firmware and are *unverified*: they live in :attr:`TopticaDLCpro.NAMES` and a station
 overrides any of them with ``names: {bias: ...}``.
 
+Checked with the search tool (the command reference itself was not retrievable): the banner
+``DeCoF Command Line\\r\\n> `` is what another project's DLC pro driver, written against real
+controllers, waits for after connecting; ``#t``/``#f`` booleans likewise. The parameter names
+``laser1:dl:cc:enabled``, ``laser1:ctl:wavelength-set`` and ``laser1:ctl:wavelength-act`` are the
+ones in Toptica's own published Python Laser SDK (generated from the firmware's parameter
+tables). Unverified: the ``Error:`` code table (only the ``Error: <code> <text>`` shape is
+implemented), the name ``emission``, and the TeraScan/TeraBeam emitter-bias and photocurrent
+names (overridable per station, see above).
+
 The THz frequency is the difference frequency of the two lasers, tuned symmetrically about
 ``center_wavelength`` (as a TeraScan tunes its two lasers in opposite directions):
 ``f_THz = c (1/lambda1 - 1/lambda2)``.

@@ -12,17 +12,17 @@ from hilt.sims.world import World
 from hilt.testing import expected_protocol
 
 NO_ERROR = (b"SYST:ERR?\n", b'+0,"No error"\n')
-CONNECT4 = (b":SENS1:CHAN1:POW:UNIT W;:SENS2:CHAN1:POW:UNIT W;:SENS3:CHAN1:POW:UNIT W;"
-            b":SENS4:CHAN1:POW:UNIT W\n", None)
+CONNECT4 = (b":SENS1:POW:UNIT W;:SENS2:POW:UNIT W;:SENS3:POW:UNIT W;"
+            b":SENS4:POW:UNIT W\n", None)
 
 
 def test_protocol_ports_and_read_all() -> None:
     with expected_protocol(KeysightN7744A, [
         CONNECT4, NO_ERROR,
-        (b":SENS2:CHAN1:POW:WAV 1550.000NM\n", None), NO_ERROR,
-        (b":SENS2:CHAN1:POW:WAV?\n", b"+1.55000000E-006\n"),
-        (b":SENS3:CHAN1:POW:ATIM 0.001\n", None), NO_ERROR,
-        (b":READ4:CHAN1:POW?\n", b"+1.33555600E-006\n"),
+        (b":SENS2:POW:WAV 1550.000NM\n", None), NO_ERROR,
+        (b":SENS2:POW:WAV?\n", b"+1.55000000E-006\n"),
+        (b":SENS3:POW:ATIM 0.001\n", None), NO_ERROR,
+        (b":READ4:POW?\n", b"+1.33555600E-006\n"),
         (b":READ:POW:ALL:CSV?\n", b"+1.0E-03,+2.0E-03,+3.0E-06,-1.0E-12\n"),
         (b":FETC:POW:ALL:CSV?\n", b"+1.0E-03,+2.0E-03\n"),
     ]) as pm:
@@ -62,10 +62,10 @@ def test_against_simulator_reads_eight_ports_in_one_query(served) -> None:
         assert pm.channels[5].auto_range.get() is False
         pm.channels[5].range.set(-10)
         assert pm.channels[5].range.get() == -10
-        pm.write(":SENS1:CHAN1:POW:UNIT DBM", check_errors=True)
-        assert float(pm.query(":FETC1:CHAN1:POW?")) == -200.0  # dark port, in dBm
+        pm.write(":SENS1:POW:UNIT DBM", check_errors=True)
+        assert float(pm.query(":FETC1:POW?")) == -200.0  # dark port, in dBm
         with pytest.raises(InstrumentError) as info:
-            pm.write(":SENS9:CHAN1:POW:UNIT W", check_errors=True)
+            pm.write(":SENS9:POW:UNIT W", check_errors=True)
         assert info.value.code == -113
         sim.faults.error = True
         with pytest.raises(InstrumentError):
