@@ -131,6 +131,12 @@ def station_check(file: str, json_out: str | None) -> None:
     click.echo(f"{file}: all instruments OK")
 
 
+# -- hilt runs ------------------------------------------------------------------------------
+from hilt.runfile.cli import runs  # noqa: E402 - a subcommand group, kept next to its reader
+
+main.add_command(runs)
+
+
 # -- hilt demo --------------------------------------------------------------------------------
 @main.command()
 @click.option("--station", "station_file", type=click.Path(dir_okay=False),

@@ -1,0 +1,109 @@
+"""``hilt runs``: list, summarise and export run files (the lead wires ``runs`` into ``hilt``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hilt.runfile._errors import RunFileError
+from hilt.runfile.reader import RunReader
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+@click.group("runs")
+def runs() -> None:
+    """Inspect and export run files (HDF5)."""
+
+
+@runs.command("list")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def list_runs(directory: Path) -> None:
+    """Every run file in DIRECTORY: name, status, steps, size.
+
+    A run whose file says running but whose writer is gone is listed as crashed; HDF5 files
+    that are not run files are skipped, damaged ones listed as such.
+    """
+    rows: list[tuple[str, str, str, str]] = []
+    for path in sorted(directory.glob("*.h5")):
+        size = _size(path.stat().st_size)
+        try:
+            with RunReader(path) as run:
+                rows.append((path.name, run.status, str(run.steps().size), size))
+        except RunFileError as exc:
+            if "not a hilt run file" in str(exc):
+                continue
+            rows.append((path.name, "damaged", "-", size))
+    if not rows:
+        click.echo(f"no run files in {directory}")
+        return
+    width = max(len("name"), *(len(r[0]) for r in rows))
+    click.echo(f"{'name':<{width}}  {'status':<9}  {'steps':>7}  {'size':>9}")
+    for name, status, steps, size in rows:
+        click.echo(f"{name:<{width}}  {status:<9}  {steps:>7}  {size:>9}")
+
+
+def _line(label: str, value: Any) -> None:
+    click.echo(f"{label + ':':<16}{value}")
+
+
+@runs.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
+def show(file: Path, as_json: bool) -> None:
+    """A summary of one run file."""
+    try:
+        with RunReader(file) as run:
+            s = run.summary()
+    except RunFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(s, indent=2, default=str))
+        return
+    _line("run", f"{s['path']} ({s['run_id']})")
+    _line("status", s["status"])
+    _line("layout", f"version {s['layout_version']}, written by hilt {s['hilt_version']}")
+    _line("started", s["start_time"])
+    _line("ended", s["end_time"] or "-")
+    _line("command", s["command_line"])
+    _line("seeds", json.dumps(s["seeds"]))
+    if s["station_file"]:
+        _line("station", s["station_file"])
+    _line("steps", f"{s['steps']} (last {s['last_step']}), {s['scalar_rows']} scalar rows")
+    for name, value in s["last_scalars"].items():
+        _line(f"  {name}", f"{value:.6g} (last)")
+    for stream, c in s["captures"].items():
+        shapes = ", ".join(f"{f} {tuple(c[f + '_shape'])} {dt}" for f, dt in c["dtypes"].items())
+        _line(f"capture {stream}", f"{c['rows']} rows: {shapes}")
+    ck = s["checkpoints"]
+    _line("checkpoints", f"{len(ck)}" + (f", last at step {ck[-1]}" if ck else ""))
+    _line("calibration", ", ".join(s["calibrations"]) or "-")
+    for i, ses in enumerate(s["sessions"]):
+        resumed = f", resumed from step {ses['resumed_from_step']}" if i else ""
+        _line(f"session {i}", f"pid {ses['pid']} on {ses['host']}: {ses['status']}{resumed}")
+    _line("size", f"{_size(s['size_bytes'])} (+ {_size(s['companion_bytes'])} companion)")
+
+
+@runs.command("export")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "fmt", type=click.Choice(["npz", "netcdf"]), required=True,
+              help="npz (NumPy) or netcdf (needs xarray).")
+def export(file: Path, out: Path, fmt: str) -> None:
+    """Export the scalars and captures of FILE to OUT."""
+    try:
+        with RunReader(file) as run:
+            written = run.export_npz(out) if fmt == "npz" else run.export_netcdf(out)
+    except RunFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {written} ({_size(written.stat().st_size)})")

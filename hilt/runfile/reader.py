@@ -1,0 +1,493 @@
+"""Read a run file, finished, crashed or still growing.
+
+How a file is opened depends on its state, because HDF5 refuses a plain open of a file a SWMR
+writer has (or had) open, and its SWMR-read open retries damaged metadata for minutes:
+
+* no writer mark in the superblock -> plain read-only open;
+* a writer mark and a live writer (its lock is held) -> SWMR read; :meth:`RunReader.refresh`
+  shows what the writer committed since;
+* a writer mark and no live writer (crashed) -> plain open through a view of the file with the
+  mark cleared in memory; the file itself is not modified.
+
+Only committed rows are shown (``/run/committed``), so a reader never sees a half-written batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from hilt.runfile import layout
+from hilt.runfile._companion import Checkpoint, read_calibration, read_checkpoint
+from hilt.runfile._errors import RunFileError, short_reason
+from hilt.runfile._files import (
+    FLAG_SWMR_WRITE,
+    ClearedFlagsView,
+    companion_dir,
+    read_superblock,
+    writer_state,
+)
+from hilt.runfile._tree import load_tree
+from hilt.runfile.layout import CaptureSpec
+
+#: A writer on another host is taken for dead when its heartbeat is older than this.
+STALE_AFTER_S = 30.0
+
+
+@dataclass(frozen=True)
+class CaptureBatch:
+    """Rows of one capture stream; fields the stream does not record (or not read) are None."""
+
+    stream: str
+    step: np.ndarray
+    epoch: np.ndarray
+    sample: np.ndarray
+    time: np.ndarray
+    session: np.ndarray
+    inputs: np.ndarray | None = None
+    physical: np.ndarray | None = None
+    twin: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    step: int
+    time: float
+    session: int
+    path: Path
+
+
+class RunReader:
+    """Open a run file for reading (``with RunReader(path) as run: ...``)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, _writer_gone: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise RunFileError(f"{self.path}: no such run file")
+        sb = read_superblock(self.path)
+        self._view: ClearedFlagsView | None = None
+        self.live = False
+        try:
+            if sb.open_for_write and not _writer_gone and writer_state(self.path) != "dead":
+                if not sb.flags & FLAG_SWMR_WRITE:
+                    raise RunFileError(f"{self.path}: its writer is (re)opening it; try again")
+                self.live = True
+                self._h5 = h5py.File(self.path, "r", swmr=True)
+            elif sb.open_for_write:
+                self._view = ClearedFlagsView(self.path, sb)
+                self._h5 = h5py.File(self._view, "r")
+            else:
+                self._h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            self._close_view()
+            raise RunFileError(f"{self.path}: damaged HDF5 file ({short_reason(exc)})") from None
+        try:
+            self._check_format()
+            self._load_structure()
+        except RunFileError:
+            self.close()
+            raise
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            self.close()
+            raise RunFileError(f"{self.path}: damaged run file ({short_reason(exc)})") from None
+
+    # -- opening -----------------------------------------------------------------------------
+    def _check_format(self) -> None:
+        a = self._h5.attrs
+        fmt = a.get("hilt_format")
+        if fmt != layout.FORMAT:
+            raise RunFileError(
+                f"{self.path}: an HDF5 file but not a hilt run file (no hilt_format='{layout.FORMAT}' attribute)"
+            )
+        version = int(a.get("layout_version", -1))
+        if version != layout.LAYOUT_VERSION:
+            raise RunFileError(
+                f"{self.path}: run-file layout version {version}; this hilt reads version "
+                f"{layout.LAYOUT_VERSION}"
+            )
+
+    def _load_structure(self) -> None:
+        h5 = self._h5
+        a = h5.attrs
+        self.info: dict[str, Any] = {}
+        for key, value in a.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            if key in ("seeds", "config", "station_snapshot", "environment", "scalar_names",
+                       "capture_streams"):
+                value = json.loads(value)
+            elif isinstance(value, np.generic):
+                value = value.item()
+            self.info[key] = value
+        self.run_id: str = self.info["run_id"]
+        self.layout_version: int = int(self.info["layout_version"])
+        self._declared: list[str] = list(self.info["scalar_names"])
+        self.streams: dict[str, CaptureSpec] = {
+            name: CaptureSpec.from_json(g.attrs["spec"]) for name, g in h5["captures"].items()
+        }
+        self._tables: list[str] = layout.json_attr(h5["run/committed"].attrs, "tables")
+        self._datasets: list[h5py.Dataset] = []
+        h5.visititems(lambda _n, obj: self._datasets.append(obj)
+                      if isinstance(obj, h5py.Dataset) else None)
+        self._read_counts()
+
+    def _read_counts(self) -> None:
+        counts = self._h5["run/committed"][()]
+        self._counts = dict(zip(self._tables, (int(n) for n in counts), strict=True))
+        self._extra = [n.decode() for n in self._h5["scalars/_extra_names"][()]]
+
+    def _wrap(self, what: str, exc: BaseException) -> RunFileError:
+        return RunFileError(f"{self.path}: cannot read {what} ({short_reason(exc)})")
+
+    # -- state -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """See what a live writer committed since the last refresh (no-op for closed runs)."""
+        if not self.live:
+            return
+        try:
+            for ds in self._datasets:
+                ds.refresh()
+            self._read_counts()
+        except (OSError, RuntimeError) as exc:
+            raise self._wrap("the live file", exc) from None
+
+    @property
+    def stored_status(self) -> str:
+        """``/run/status`` as written: running, completed or aborted."""
+        ds = self._h5["run/status"]
+        if self.live:
+            ds.refresh()
+        return ds[0].decode()
+
+    @property
+    def status(self) -> str:
+        """running, completed, aborted, or crashed (says running, but no live writer)."""
+        status = self.stored_status
+        if status != "running":
+            return status
+        state = writer_state(self.path)
+        if state == "unknown":
+            age = time.time() - self.heartbeat
+            return "running" if age < STALE_AFTER_S else "crashed"
+        if state == "alive":
+            return "running"
+        # The writer may have closed cleanly between our two reads: look again.
+        return "crashed" if self.stored_status == "running" else self.stored_status
+
+    @property
+    def heartbeat(self) -> float:
+        ds = self._h5["run/heartbeat"]
+        if self.live:
+            ds.refresh()
+        return float(ds[0])
+
+    @property
+    def start_time(self) -> float:
+        return float(self.info["start_unix"])
+
+    @property
+    def end_time(self) -> float | None:
+        ds = self._h5["run/end_time"]
+        if self.live:
+            ds.refresh()
+        t = float(ds[0])
+        return None if np.isnan(t) else t
+
+    @property
+    def sessions(self) -> list[dict[str, Any]]:
+        rows = self._h5["run/sessions"][()]
+        out = []
+        for r in rows:
+            out.append({
+                "start": float(r["start"]), "end": None if np.isnan(r["end"]) else float(r["end"]),
+                "pid": int(r["pid"]), "host": r["host"].decode(),
+                "resumed_from_step": int(r["resumed_from_step"]), "status": r["status"].decode(),
+            })
+        return out
+
+    def _superseded(self, step: np.ndarray, session: np.ndarray) -> np.ndarray:
+        """Rows a later session redid: it resumed from a checkpoint before their step."""
+        resumed = self._h5["run/sessions"]["resumed_from_step"]
+        big = np.iinfo(np.int64).max
+        min_later = np.full(len(resumed), big, dtype=np.int64)
+        cur = big
+        for s in range(len(resumed) - 1, -1, -1):
+            min_later[s] = cur
+            cur = min(cur, int(resumed[s]))
+        idx = np.clip(session.astype(np.int64), 0, len(resumed) - 1)
+        return step > min_later[idx]
+
+    # -- scalars -----------------------------------------------------------------------------
+    @property
+    def scalar_names(self) -> list[str]:
+        """Declared names, then the undeclared ones logged so far."""
+        return self._declared + [n for n in self._extra if n]
+
+    def scalars(self, include_superseded: bool = False) -> dict[str, np.ndarray]:
+        """Every scalar row: ``step``, ``time``, ``session`` and one float array per name (NaN
+        where a row did not log that name)."""
+        n = self._counts["scalars"]
+        g = self._h5["scalars"]
+        try:
+            out = {c: g[c][:n] for c in layout.SCALAR_COLUMNS}
+            for name in self._declared:
+                out[name] = g[name][:n]
+            used = [(i, name) for i, name in enumerate(self._extra) if name]
+            if used:
+                extra = g["_extra"][:n]
+                for i, name in used:
+                    out[name] = extra[:, i]
+        except (OSError, RuntimeError) as exc:
+            raise self._wrap("scalars", exc) from None
+        if not include_superseded:
+            keep = ~self._superseded(out["step"], out["session"])
+            out = {k: v[keep] for k, v in out.items()}
+        return out
+
+    def scalar(self, name: str, include_superseded: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, values)`` of one scalar, only the rows that logged it."""
+        if name not in self.scalar_names:
+            raise RunFileError(f"no scalar {name!r}; known: {self.scalar_names}")
+        table = self.scalars(include_superseded)
+        keep = ~np.isnan(table[name])
+        return table["step"][keep], table[name][keep]
+
+    # -- captures ----------------------------------------------------------------------------
+    def n_rows(self, stream: str) -> int:
+        self._spec(stream)
+        return self._counts[f"captures/{stream}"]
+
+    def _spec(self, stream: str) -> CaptureSpec:
+        try:
+            return self.streams[stream]
+        except KeyError:
+            raise RunFileError(f"no capture stream {stream!r}; known: {sorted(self.streams)}") from None
+
+    def captures(self, stream: str, rows: slice | Sequence[int] | np.ndarray | None = None,
+                 fields: Sequence[str] | None = None) -> CaptureBatch:
+        """Committed rows of ``stream`` (all, a slice, or increasing row indices)."""
+        spec = self._spec(stream)
+        n = self._counts[f"captures/{stream}"]
+        if rows is None:
+            sel: slice | np.ndarray = slice(0, n)
+        elif isinstance(rows, slice):
+            sel = slice(*rows.indices(n))
+        else:
+            sel = np.asarray(rows, dtype=np.int64)
+            if sel.size and (sel.min() < 0 or sel.max() >= n):
+                raise RunFileError(f"rows out of range for {n} committed rows of {stream!r}")
+        wanted = spec.fields if fields is None else tuple(fields)
+        for f in wanted:
+            if f not in spec.fields:
+                raise RunFileError(f"stream {stream!r} does not record {f!r}")
+        g = self._h5["captures"][stream]
+        try:
+            idx = {c: g[c][sel] for c in layout.INDEX_COLUMNS}
+            data = {f: g[f][sel] for f in wanted}
+        except (OSError, RuntimeError) as exc:
+            raise self._wrap(f"captures of {stream!r}", exc) from None
+        return CaptureBatch(stream=stream, **idx, **data)
+
+    def iter_captures(self, stream: str, by: str = "step", fields: Sequence[str] | None = None,
+                      include_superseded: bool = False) -> Iterator[tuple[int, CaptureBatch]]:
+        """``(step, rows)`` (or ``(epoch, rows)``) in order, reading one group at a time."""
+        if by not in ("step", "epoch"):
+            raise RunFileError(f"by must be 'step' or 'epoch', not {by!r}")
+        n = self.n_rows(stream)
+        g = self._h5["captures"][stream]
+        key = g[by][:n]
+        keep = np.ones(n, dtype=bool)
+        if not include_superseded:
+            keep = ~self._superseded(g["step"][:n], g["session"][:n])
+        rows = np.flatnonzero(keep)
+        order = np.argsort(key[rows], kind="stable")
+        rows, keys = rows[order], key[rows][order]
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        for group in np.split(rows, bounds) if len(rows) else []:
+            contiguous = group[-1] - group[0] + 1 == len(group)
+            sel = slice(int(group[0]), int(group[-1]) + 1) if contiguous else group
+            yield int(key[group[0]]), self.captures(stream, sel, fields)
+
+    def steps(self) -> np.ndarray:
+        """The distinct steps with scalars or captures (superseded rows left out)."""
+        parts = [self.scalars()["step"]]
+        for s in self.streams:
+            n = self.n_rows(s)
+            g = self._h5["captures"][s]
+            step = g["step"][:n]
+            parts.append(step[~self._superseded(step, g["session"][:n])])
+        return np.unique(np.concatenate(parts))
+
+    # -- checkpoints and calibration ---------------------------------------------------------
+    def checkpoints(self) -> list[CheckpointInfo]:
+        rows = self._h5["checkpoints/index"][: self._counts["checkpoints"]]
+        base = companion_dir(self.path)
+        return [CheckpointInfo(int(r["step"]), float(r["time"]), int(r["session"]),
+                               base / r["file"].decode()) for r in rows]
+
+    def load_checkpoint(self, step: int | None = None) -> Checkpoint:
+        """The last checkpoint, or the last one taken at ``step``."""
+        infos = self.checkpoints()
+        if step is not None:
+            infos = [c for c in infos if c.step == step]
+        if not infos:
+            raise RunFileError(f"{self.path}: no checkpoint" + (f" at step {step}" if step is not None else ""))
+        return read_checkpoint(infos[-1].path)
+
+    def calibration_names(self) -> list[str]:
+        names = list(self._h5["calibration/tables"])
+        added = self._h5["calibration/added"][: self._counts["calibration"]]
+        names += [r["name"].decode() for r in added]
+        return list(dict.fromkeys(names))
+
+    def calibration(self, name: str) -> Any:
+        """A calibration table; if one name was stored more than once, the latest."""
+        added = self._h5["calibration/added"][: self._counts["calibration"]]
+        for r in added[::-1]:
+            if r["name"].decode() == name:
+                return read_calibration(companion_dir(self.path) / r["file"].decode())
+        if name in self._h5["calibration/tables"]:
+            return load_tree(self._h5["calibration/tables"][name])
+        raise RunFileError(f"no calibration table {name!r}; known: {self.calibration_names()}")
+
+    # -- summary and export ------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """What ``hilt runs show`` prints, as a dict."""
+        size = self.path.stat().st_size
+        comp = companion_dir(self.path)
+        comp_size = sum(p.stat().st_size for p in comp.rglob("*") if p.is_file()) if comp.is_dir() else 0
+        sc = self.scalars()
+        last = {}
+        for name in self.scalar_names:
+            col = sc[name][~np.isnan(sc[name])]
+            if col.size:
+                last[name] = float(col[-1])
+        steps = self.steps()
+        return {
+            "path": str(self.path), "status": self.status, "run_id": self.run_id,
+            "layout_version": self.layout_version, "hilt_version": self.info.get("hilt_version"),
+            "start_time": self.info.get("start_time"),
+            "end_time": None if self.end_time is None else layout.iso(self.end_time),
+            "command_line": self.info.get("command_line"), "seeds": self.info.get("seeds"),
+            "station_file": self.info.get("station_file"), "steps": int(steps.size),
+            "last_step": int(steps[-1]) if steps.size else None,
+            "scalar_rows": self._counts["scalars"], "last_scalars": last,
+            "captures": {
+                s: {"rows": self.n_rows(s), **{f"{f}_shape": spec.shape(f) for f in spec.fields},
+                    "dtypes": {f: spec.dtype(f).name for f in spec.fields}}
+                for s, spec in self.streams.items()
+            },
+            "checkpoints": [c.step for c in self.checkpoints()],
+            "calibrations": self.calibration_names(), "sessions": self.sessions,
+            "size_bytes": size, "companion_bytes": comp_size,
+        }
+
+    def _metadata_json(self) -> str:
+        meta = dict(self.info)
+        meta["status"] = self.status
+        meta["end_time"] = self.end_time
+        meta["sessions"] = self.sessions
+        return layout.to_json("metadata", meta)
+
+    def export_npz(self, out: str | os.PathLike[str]) -> Path:
+        """Every committed row (superseded ones too, with their ``session``) to one ``.npz``.
+
+        Keys: ``metadata`` (JSON text), ``scalars/<name>``, ``captures/<stream>/<column>``.
+        Streams are copied a chunk at a time, so runs bigger than memory export too.
+        """
+        out = Path(out)
+        try:
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                _npz_put(zf, "metadata", np.array(self._metadata_json()))
+                for name, col in self.scalars(include_superseded=True).items():
+                    _npz_put(zf, f"scalars/{name}", col)
+                for stream, spec in self.streams.items():
+                    n = self.n_rows(stream)
+                    g = self._h5["captures"][stream]
+                    for col in (*layout.INDEX_COLUMNS, *spec.fields):
+                        _npz_stream(zf, f"captures/{stream}/{col}", g[col], n)
+        except (OSError, RuntimeError) as exc:
+            raise self._wrap("data for export", exc) from None
+        return out
+
+    def to_xarray(self) -> Any:
+        """An ``xarray.Dataset`` of everything (loaded into memory); needs xarray installed."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise RunFileError("NetCDF export needs xarray: pip install xarray") from None
+        data_vars: dict[str, Any] = {}
+        for name, col in self.scalars(include_superseded=True).items():
+            data_vars[f"scalar_{name}"] = ("scalar_row", col)
+        for stream, spec in self.streams.items():
+            batch = self.captures(stream)
+            row = f"{stream}_row"
+            for col in layout.INDEX_COLUMNS:
+                data_vars[f"{stream}_{col}"] = (row, getattr(batch, col))
+            for field in spec.fields:
+                arr = getattr(batch, field)
+                dims = (row, *(f"{stream}_{field}_d{i}" for i in range(arr.ndim - 1)))
+                data_vars[f"{stream}_{field}"] = (dims, arr)
+        attrs = {"hilt_format": layout.FORMAT, "layout_version": self.layout_version,
+                 "metadata": self._metadata_json()}
+        return xr.Dataset(data_vars, attrs=attrs)
+
+    def export_netcdf(self, out: str | os.PathLike[str]) -> Path:
+        """Everything to a NetCDF file through xarray (optional dependency)."""
+        out = Path(out)
+        ds = self.to_xarray()
+        try:
+            ds.to_netcdf(out)
+        except (ValueError, TypeError, OSError, ImportError, RuntimeError) as exc:
+            raise RunFileError(f"{out}: NetCDF export failed ({short_reason(exc)})") from None
+        return out
+
+    # -- closing -----------------------------------------------------------------------------
+    def close(self) -> None:
+        h5 = getattr(self, "_h5", None)
+        if h5 is not None:
+            h5.close()
+        self._close_view()
+
+    def _close_view(self) -> None:
+        if self._view is not None:
+            self._view.close()
+            self._view = None
+
+    def __enter__(self) -> RunReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_run(path: str | os.PathLike[str]) -> RunReader:
+    """Open a run file for reading; a clear :class:`RunFileError` if it is not a sound one."""
+    return RunReader(path)
+
+
+def _npz_put(zf: zipfile.ZipFile, key: str, arr: np.ndarray) -> None:
+    with zf.open(key + ".npy", "w", force_zip64=True) as fh:
+        np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)
+
+
+def _npz_stream(zf: zipfile.ZipFile, key: str, ds: h5py.Dataset, n: int) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(ds.dtype), "fortran_order": False,
+              "shape": (n, *ds.shape[1:])}
+    step = max(1, ds.chunks[0] if ds.chunks else 1024) * 8
+    with zf.open(key + ".npy", "w", force_zip64=True) as fh:
+        np.lib.format.write_array_header_2_0(fh, header)
+        for start in range(0, n, step):
+            fh.write(np.ascontiguousarray(ds[start:min(n, start + step)]).tobytes())

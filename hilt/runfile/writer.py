@@ -1,0 +1,749 @@
+"""Write a run file as the run goes: SWMR, one background thread, flushed after every batch.
+
+The training loop's thread only validates and copies what it hands over (so it may reuse its
+buffers at once) and puts it on a bounded queue; a background thread does every HDF5 call. The
+thread drains whatever is queued, writes it, and commits: flush the data, then record the
+committed row counts in ``/run/committed`` and flush again. Readers trust only committed rows, so
+a kill in the middle of a write leaves, at worst, uncommitted rows they ignore.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import platform
+import shlex
+import shutil
+import socket
+import sys
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from hilt.runfile import layout
+from hilt.runfile._companion import (
+    Checkpoint,
+    capture_rng_state,
+    snapshot,
+    write_atomic,
+    write_checkpoint,
+)
+from hilt.runfile._errors import RunFileError
+from hilt.runfile._files import WriterLock, clear_write_flags, companion_dir, read_superblock
+from hilt.runfile._tree import save_tree
+from hilt.runfile.layout import CaptureSpec
+
+_OPEN_WRITERS: weakref.WeakSet[RunWriter] = weakref.WeakSet()
+# Batches queued together are written together and committed once: a flush costs about the
+# same for one batch as for ten, so a loop that outruns the disk gets fewer, larger commits.
+# Half the queue at most, so the loop refills one half while the other is written, and a live
+# reader's view stays fresh.
+_GROUP_FRACTION = 0.5
+
+
+@atexit.register
+def _close_forgotten_writers() -> None:
+    # A script that exits without closing its run did not complete it.
+    for w in list(_OPEN_WRITERS):
+        try:
+            w.close("aborted")
+        except Exception:  # best effort at interpreter exit
+            pass
+
+
+class _ByteQueue:
+    """A FIFO bounded by the bytes it holds: the loop blocks only when the disk is behind by
+    more than ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: collections.deque[tuple[Any, int]] = collections.deque()
+        self._bytes = 0
+        self._limit = limit
+        self._cond = threading.Condition()
+
+    def put(self, item: Any, nbytes: int, alive: threading.Thread) -> None:
+        with self._cond:
+            # Oversized items still go through once the queue is empty.
+            while self._bytes and self._bytes + nbytes > self._limit:
+                if not alive.is_alive():
+                    raise RunFileError("the run file's writer thread has stopped")
+                self._cond.wait(0.1)
+            self._items.append((item, nbytes))
+            self._bytes += nbytes
+            self._cond.notify_all()
+
+    def get_group(self, timeout: float, max_bytes: int) -> list[Any]:
+        """What is queued, up to about ``max_bytes``; waits up to ``timeout`` for a first item."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            items: list[Any] = []
+            taken = 0
+            while self._items and (not items or taken < max_bytes):
+                item, nbytes = self._items.popleft()
+                items.append(item)
+                taken += nbytes
+            self._bytes -= taken
+            self._cond.notify_all()
+            return items
+
+
+class _BufferPool:
+    """Reused capture buffers. Fresh multi-megabyte arrays come from new pages the kernel must
+    fault in and zero; on page-cache-speed disks that halved capture throughput (ADR 5)."""
+
+    def __init__(self, limit: int) -> None:
+        self._free: collections.OrderedDict[tuple[Any, ...], list[np.ndarray]] = (
+            collections.OrderedDict())
+        self._bytes = 0
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        key = (shape, dtype.str)
+        with self._lock:
+            free = self._free.get(key)
+            if free:
+                self._free.move_to_end(key)
+                buf = free.pop()
+                self._bytes -= buf.nbytes
+                return buf
+        return np.empty(shape, dtype)
+
+    def give(self, buf: np.ndarray) -> None:
+        key = (buf.shape, buf.dtype.str)
+        with self._lock:
+            # Make room by dropping the least recently used other shapes (say, the odd last
+            # batch of an epoch); if the pool is full of this shape, let this buffer go.
+            for old_key in list(self._free):
+                if self._bytes + buf.nbytes <= self._limit:
+                    break
+                if old_key != key:
+                    self._bytes -= sum(b.nbytes for b in self._free.pop(old_key))
+            if self._bytes + buf.nbytes <= self._limit:
+                self._free.setdefault(key, []).append(buf)
+                self._free.move_to_end(key)
+                self._bytes += buf.nbytes
+
+
+class RunWriter:
+    """The one writer of a run file. Make it with :meth:`create` or :meth:`resume`; use it as a
+    context manager (a clean exit marks the run ``completed``, an exception ``aborted``)."""
+
+    def __init__(self, path: Path, h5: h5py.File, lock: WriterLock, *, session: int,
+                 queue_bytes: int, heartbeat_s: float, checkpoint: Checkpoint | None) -> None:
+        self.path = path
+        self.session = session
+        #: The checkpoint a resumed run continues from (``None`` for a new run or if none).
+        self.checkpoint = checkpoint
+        self._h5 = h5
+        self._lock = lock
+        self._heartbeat_s = heartbeat_s
+        self._queue = _ByteQueue(queue_bytes)
+        self._pool = _BufferPool(queue_bytes)
+        self._group_bytes = max(1, int(queue_bytes * _GROUP_FRACTION))
+        self._error: BaseException | None = None
+        self._closed = False
+        self._api_lock = threading.Lock()
+        self._companion = companion_dir(path)
+        self.run_id = str(h5.attrs["run_id"])
+        self._scalar_names: list[str] = layout.json_attr(h5.attrs, "scalar_names", [])
+        names = [n.decode() for n in h5["scalars/_extra_names"][()]]
+        self._extra_slots = {n: i for i, n in enumerate(names) if n}
+        self._n_extra = len(names)
+        self.specs: dict[str, CaptureSpec] = {
+            name: CaptureSpec.from_json(g.attrs["spec"]) for name, g in h5["captures"].items()
+        }
+        self._tables: list[str] = layout.json_attr(h5["run/committed"].attrs, "tables")
+        self._rows = dict(zip(self._tables, (int(n) for n in h5["run/committed"][()]), strict=True))
+        self._thread = threading.Thread(target=self._run, name=f"runfile:{path.name}", daemon=True)
+        self._thread.start()
+        _OPEN_WRITERS.add(self)
+
+    # -- making one --------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        scalars: Sequence[str] = (),
+        captures: Mapping[str, CaptureSpec] | None = None,
+        station_snapshot: Mapping[str, Any] | None = None,
+        station_file: str | os.PathLike[str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        seeds: Mapping[str, int] | None = None,
+        calibrations: Mapping[str, Any] | None = None,
+        command_line: str | None = None,
+        extra_scalar_slots: int = 16,
+        overwrite: bool = False,
+        queue_bytes: int = 64 << 20,
+        heartbeat_s: float = 2.0,
+    ) -> RunWriter:
+        """Start a new run file at ``path`` and return its writer.
+
+        ``scalars`` and ``captures`` declare what grows; up to ``extra_scalar_slots`` scalar
+        names not declared here may still appear in :meth:`log_scalars`. ``calibrations`` are
+        tables known at the start (stored in the run file itself); later ones go through
+        :meth:`add_calibration`.
+        """
+        path = Path(path)
+        scalar_names = [layout.check_name("scalar", s) for s in scalars]
+        if len(set(scalar_names)) != len(scalar_names):
+            raise RunFileError(f"duplicate scalar names in {scalar_names}")
+        if reserved := set(scalar_names) & layout.RESERVED_SCALARS:
+            raise RunFileError(f"scalar names {sorted(reserved)} are reserved")
+        specs = dict(captures or {})
+        for name, spec in specs.items():
+            layout.check_name("capture stream", name)
+            if not isinstance(spec, CaptureSpec):
+                raise RunFileError(f"capture stream {name!r}: expected a CaptureSpec, got {spec!r}")
+        for name in calibrations or {}:
+            layout.check_name("calibration", name)
+        if path.exists() and not overwrite:
+            raise RunFileError(f"{path}: already exists (pass overwrite=True to replace it)")
+        if not path.parent.is_dir():
+            raise RunFileError(f"{path.parent}: no such directory")
+        meta = {
+            "seeds": layout.to_json("seeds", dict(seeds or {})),
+            "config": layout.to_json("config", dict(config or {})),
+            "station_snapshot": layout.to_json("station_snapshot", dict(station_snapshot or {})),
+        }
+        station_text = ""
+        if station_file is not None:
+            try:
+                station_text = Path(station_file).read_text()
+            except (OSError, UnicodeDecodeError):
+                station_text = ""  # the path alone still says which file it was
+
+        lock = WriterLock(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        h5: h5py.File | None = None
+        try:
+            if overwrite:
+                path.unlink(missing_ok=True)
+                for sub in ("checkpoints", "calibration"):  # the old run's, not indexed by the new
+                    shutil.rmtree(companion_dir(path) / sub, ignore_errors=True)
+            now = time.time()
+            h5 = h5py.File(tmp, "w", libver=layout.LIBVER, rdcc_nbytes=layout.CHUNK_CACHE_BYTES,
+                           rdcc_w0=1.0)
+            a = h5.attrs
+            a["hilt_format"] = layout.FORMAT
+            a["layout_version"] = layout.LAYOUT_VERSION
+            a["hilt_version"] = _hilt_version()
+            a["run_id"] = uuid.uuid4().hex
+            a["start_time"] = layout.iso(now)
+            a["start_unix"] = now
+            a["command_line"] = command_line if command_line is not None else shlex.join(sys.argv)
+            a["station_file"] = str(station_file) if station_file is not None else ""
+            a["station_file_text"] = station_text
+            for k, v in meta.items():
+                a[k] = v
+            a["environment"] = layout.to_json("environment", _environment())
+            a["scalar_names"] = layout.to_json("scalar_names", scalar_names)
+            a["capture_streams"] = layout.to_json("capture_streams", list(specs))
+            a["companion"] = companion_dir(path).name
+            _build_layout(h5, scalar_names, specs, extra_scalar_slots, calibrations or {}, now)
+            h5.flush()
+            h5.swmr_mode = True
+            # Readers never see a half-built layout: the file appears under its name complete.
+            os.replace(tmp, path)
+        except BaseException:
+            if h5 is not None:
+                h5.close()
+            tmp.unlink(missing_ok=True)
+            lock.release()
+            raise
+        return cls(path, h5, lock, session=0, queue_bytes=queue_bytes, heartbeat_s=heartbeat_s,
+                   checkpoint=None)
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str], *, queue_bytes: int = 64 << 20,
+               heartbeat_s: float = 2.0) -> RunWriter:
+        """Reopen a crashed or aborted run for appending; ``writer.checkpoint`` is the last
+        checkpoint (or ``None``), and the run goes on from the step after it. Rows logged after
+        that checkpoint stay in the file (they were measured) but readers treat them as
+        superseded by the new session's."""
+        from hilt.runfile.reader import RunReader
+
+        path = Path(path)
+        lock = WriterLock(path)
+        try:
+            # We hold the lock, so nobody writes: read it as a closed or crashed file.
+            with RunReader(path, _writer_gone=True) as reader:
+                stored = reader.stored_status
+                if stored == "completed":
+                    raise RunFileError(f"{path}: the run completed; there is nothing to resume")
+                checkpoint = reader.load_checkpoint() if reader.checkpoints() else None
+            if read_superblock(path).open_for_write:
+                clear_write_flags(path)
+            try:
+                h5 = h5py.File(path, "r+", libver=layout.LIBVER,
+                               rdcc_nbytes=layout.CHUNK_CACHE_BYTES, rdcc_w0=1.0)
+            except OSError as exc:
+                raise RunFileError(f"{path}: cannot reopen for writing ({exc})") from None
+            try:
+                session = _start_session(h5, checkpoint)
+                h5.flush()
+                h5.swmr_mode = True
+            except BaseException:
+                h5.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, h5, lock, session=session, queue_bytes=queue_bytes,
+                   heartbeat_s=heartbeat_s, checkpoint=checkpoint)
+
+    # -- the loop's side ---------------------------------------------------------------------
+    @property
+    def next_step(self) -> int:
+        """The first step to run: 0, or the one after the checkpoint a resume continues from."""
+        return 0 if self.checkpoint is None else self.checkpoint.step + 1
+
+    def log_scalars(self, step: int, values: Mapping[str, Any] | None = None, /,
+                    **kw: Any) -> None:
+        """One row of per-step scalars; names not given in this call read back as NaN."""
+        self._check_open()
+        merged = {**(values or {}), **kw}
+        if not merged:
+            return
+        declared: dict[int, float] = {}
+        extra: dict[int, float] = {}
+        new_names: list[tuple[int, str]] = []
+        with self._api_lock:
+            for name, value in merged.items():
+                v = _to_float(name, value)
+                if name in self._scalar_names:
+                    declared[self._scalar_names.index(name)] = v
+                    continue
+                slot = self._extra_slots.get(name)
+                if slot is None:
+                    layout.check_name("scalar", name)
+                    if name in layout.RESERVED_SCALARS:
+                        raise RunFileError(f"scalar name {name!r} is reserved")
+                    if len(self._extra_slots) >= self._n_extra:
+                        raise RunFileError(
+                            f"scalar {name!r} was not declared and all {self._n_extra} extra "
+                            "slots are used: declare it in RunWriter.create(scalars=...)"
+                        )
+                    slot = len(self._extra_slots)
+                    self._extra_slots[name] = slot
+                    new_names.append((slot, name))
+                extra[slot] = v
+            item = ("scalars", int(step), time.time(), declared, extra, new_names)
+            self._queue.put(item, 64 + 16 * len(merged), self._thread)
+
+    def capture(
+        self,
+        stream: str,
+        *,
+        step: int | np.ndarray,
+        epoch: int | np.ndarray = 0,
+        sample_idx: int | np.ndarray | Sequence[int] | None = None,
+        inputs: Any = None,
+        physical: Any = None,
+        twin: Any = None,
+        copy: bool = True,
+    ) -> None:
+        """Record one batch: what was sent, what the hardware returned, what the twin predicted.
+
+        Arrays (numpy or torch) have the batch on their first axis; ``step``/``epoch`` are one
+        number for the batch or one per row; ``sample_idx`` gives each row's sample (dataset
+        index). Fields left out read back as NaN. Returns once the data are copied; the disk is
+        written behind the caller. ``copy=False`` hands the arrays over instead (no copy when
+        they already have the stream's dtype and are C-contiguous): the caller must then never
+        modify them again. It saves one pass over memory per byte captured, which matters only
+        when the disk is as fast as memory.
+        """
+        self._check_open()
+        spec = self.specs.get(stream)
+        if spec is None:
+            raise RunFileError(f"unknown capture stream {stream!r}; declared: {sorted(self.specs)}")
+        given = {"inputs": inputs, "physical": physical, "twin": twin}
+        arrays: dict[str, np.ndarray] = {}
+        pooled: list[np.ndarray] = []
+        n: int | None = None
+        for field, value in given.items():
+            if value is None:
+                continue
+            shape = spec.shape(field)
+            if shape is None:
+                raise RunFileError(f"stream {stream!r} does not record {field}")
+            src = _as_array(value)
+            if src.shape[1:] != shape or src.ndim != len(shape) + 1:
+                raise RunFileError(
+                    f"stream {stream!r}: {field} has shape {src.shape}, expected (batch, *{shape})"
+                )
+            if n is not None and src.shape[0] != n:
+                raise RunFileError(f"stream {stream!r}: fields disagree on the batch size")
+            n = src.shape[0]
+            dtype = spec.dtype(field)
+            if not copy and src.dtype == dtype and src.flags.c_contiguous:
+                arrays[field] = src
+                continue
+            # A copy, into a recycled buffer: the caller may reuse its own at once.
+            arr = self._pool.take(src.shape, dtype)
+            np.copyto(arr, src, casting="unsafe")
+            arrays[field] = arr
+            pooled.append(arr)
+        if n is None:
+            if sample_idx is None:
+                raise RunFileError("capture() needs at least one of inputs/physical/twin or sample_idx")
+            n = int(np.size(sample_idx))
+        index = {
+            "step": _column("step", step, n),
+            "epoch": _column("epoch", epoch, n),
+            "sample": _column("sample_idx", -1 if sample_idx is None else sample_idx, n),
+        }
+        nbytes = sum(a.nbytes for a in arrays.values()) + 24 * n
+        self._queue.put(("capture", stream, time.time(), index, arrays, pooled), nbytes,
+                        self._thread)
+
+    def save_checkpoint(self, step: int, model_state: Any = None, optim_state: Any = None,
+                        rng_state: Any = None, extra: Any = None) -> None:
+        """Checkpoint for resume. ``rng_state`` defaults to :func:`capture_rng_state`; states are
+        copied now and written in the background."""
+        self._check_open()
+        state = {
+            "model": snapshot(model_state),
+            "optimizer": snapshot(optim_state),
+            "rng": snapshot(capture_rng_state() if rng_state is None else rng_state),
+            "extra": snapshot(extra),
+        }
+        self._queue.put(("checkpoint", int(step), state), 1 << 20, self._thread)
+
+    def add_calibration(self, name: str, table: Any) -> None:
+        """Store a calibration table (a dict of arrays and numbers, nesting allowed)."""
+        self._check_open()
+        layout.check_name("calibration", name)
+        self._queue.put(("calibration", name, snapshot(table)), 1 << 20, self._thread)
+
+    def flush(self) -> None:
+        """Block until everything handed over so far is written and committed."""
+        self._check_open()
+        done = threading.Event()
+        self._queue.put(("barrier", done), 0, self._thread)
+        while not done.wait(0.1):
+            if not self._thread.is_alive():
+                break
+        self._raise_if_failed()
+
+    def close(self, status: str = "completed") -> None:
+        """Drain, mark the run ``completed`` or ``aborted``, and close. Idempotent."""
+        if status not in ("completed", "aborted"):
+            raise RunFileError(f"close status must be 'completed' or 'aborted', not {status!r}")
+        with self._api_lock:
+            if self._closed:
+                return
+            self._closed = True
+        _OPEN_WRITERS.discard(self)
+        if self._thread.is_alive():
+            self._queue.put(("close", status), 0, self._thread)
+            self._thread.join()
+        self._lock.release()
+        self._raise_if_failed()
+
+    def abort(self) -> None:
+        """Close as ``aborted`` (the run was stopped before its end; it can be resumed)."""
+        self.close("aborted")
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        if exc_type is None:
+            self.close("completed")
+            return
+        try:
+            self.close("aborted")
+        except RunFileError:
+            pass  # the exception already in flight says more
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RunFileError(f"{self.path}: the run writer is closed")
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RunFileError(
+                f"{self.path}: writing failed in the background: {self._error!r}"
+            ) from self._error
+
+    # -- the background thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        h5 = self._h5
+        try:
+            while True:
+                items = self._queue.get_group(self._heartbeat_s, self._group_bytes)
+                barriers: list[threading.Event] = []
+                close_status: str | None = None
+                scalar_rows: list[tuple[Any, ...]] = []
+                captures: dict[str, list[tuple[Any, ...]]] = {}
+                for item in items:
+                    kind = item[0]
+                    if kind == "scalars":
+                        scalar_rows.append(item[1:])
+                    elif kind == "capture":
+                        captures.setdefault(item[1], []).append(item[2:])
+                    elif kind == "checkpoint":
+                        self._write_checkpoint(item[1], item[2])
+                    elif kind == "calibration":
+                        self._write_calibration(item[1], item[2])
+                    elif kind == "barrier":
+                        barriers.append(item[1])
+                    elif kind == "close":
+                        close_status = item[1]
+                if scalar_rows:
+                    self._write_scalars(scalar_rows)
+                for stream, batches in captures.items():
+                    self._write_captures(stream, batches)
+                self._commit()
+                if close_status is not None:
+                    self._finish(close_status)
+                for b in barriers:
+                    b.set()
+                if close_status is not None:
+                    return
+        except BaseException as exc:  # handed to the loop's thread
+            self._error = exc
+            try:
+                h5.close()  # the file keeps "running"; with the lock gone, readers see "crashed"
+            except Exception:
+                pass
+
+    def _append(self, ds: h5py.Dataset, start: int, data: np.ndarray) -> None:
+        end = start + len(data)
+        if ds.shape[0] < end:
+            ds.resize(end, axis=0)
+        ds[start:end] = data
+
+    def _write_scalars(self, rows: list[tuple[Any, ...]]) -> None:
+        g = self._h5["scalars"]
+        start = self._rows["scalars"]
+        n = len(rows)
+        for _, _, _, _, new_names in rows:
+            for slot, name in new_names:
+                g["_extra_names"][slot] = name.encode()
+        self._append(g["step"], start, np.array([r[0] for r in rows], dtype=np.int64))
+        self._append(g["time"], start, np.array([r[1] for r in rows], dtype=np.float64))
+        self._append(g["session"], start, np.full(n, self.session, dtype=np.int16))
+        for col, name in enumerate(self._scalar_names):
+            if any(col in r[2] for r in rows):
+                self._append(g[name], start, np.array([r[2].get(col, np.nan) for r in rows]))
+            else:
+                g[name].resize(start + n, axis=0)  # NaN fill; nothing to write
+        if any(r[3] for r in rows):
+            extra = np.full((n, self._n_extra), np.nan)
+            for i, r in enumerate(rows):
+                for slot, v in r[3].items():
+                    extra[i, slot] = v
+            self._append(g["_extra"], start, extra)
+        else:
+            g["_extra"].resize(start + n, axis=0)
+        self._rows["scalars"] = start + n
+
+    def _write_captures(self, stream: str, batches: list[tuple[Any, ...]]) -> None:
+        g = self._h5["captures"][stream]
+        start = self._rows[f"captures/{stream}"]
+        sizes = [len(b[1]["step"]) for b in batches]
+        end = start + sum(sizes)
+        for name in (*layout.INDEX_COLUMNS, *self.specs[stream].fields):
+            g[name].resize(end, axis=0)
+        g["step"][start:end] = np.concatenate([b[1]["step"] for b in batches])
+        g["epoch"][start:end] = np.concatenate([b[1]["epoch"] for b in batches])
+        g["sample"][start:end] = np.concatenate([b[1]["sample"] for b in batches])
+        g["time"][start:end] = np.repeat([b[0] for b in batches], sizes)
+        g["session"][start:end] = self.session
+        pos = start
+        for (_, _, arrays, pooled), n in zip(batches, sizes, strict=True):
+            for field, arr in arrays.items():
+                g[field][pos:pos + n] = arr
+            for arr in pooled:  # only our own copies go back; handed-over arrays are the caller's
+                self._pool.give(arr)
+            pos += n
+        self._rows[f"captures/{stream}"] = end
+
+    def _write_checkpoint(self, step: int, state: dict[str, Any]) -> None:
+        rel = f"checkpoints/step_{step:012d}_s{self.session}.h5"
+        write_checkpoint(self._companion / rel, step, self.run_id, state)
+        row = np.array([(step, time.time(), self.session, rel.encode())], dtype=layout.CHECKPOINT_DTYPE)
+        self._append(self._h5["checkpoints/index"], self._rows["checkpoints"], row)
+        self._rows["checkpoints"] += 1
+
+    def _write_calibration(self, name: str, table: Any) -> None:
+        n = self._rows["calibration"]
+        rel = f"calibration/{name}_{n:04d}.h5"
+        write_atomic(self._companion / rel, layout.CALIBRATION_FORMAT,
+                     {"name": name, "time": time.time(), "run_id": self.run_id}, {"table": table})
+        row = np.array([(name.encode(), time.time(), self.session, rel.encode())],
+                       dtype=layout.CALIBRATION_DTYPE)
+        self._append(self._h5["calibration/added"], n, row)
+        self._rows["calibration"] = n + 1
+
+    def _commit(self) -> None:
+        h5 = self._h5
+        h5.flush()  # the rows' data first ...
+        h5["run/committed"][:] = np.array([self._rows[t] for t in self._tables], dtype=np.int64)
+        h5["run/heartbeat"][0] = time.time()
+        h5.flush()  # ... then the counts that make them visible
+
+    def _finish(self, status: str) -> None:
+        h5 = self._h5
+        now = time.time()
+        h5["run/end_time"][0] = now
+        sessions = h5["run/sessions"]
+        row = sessions[self.session]
+        row["end"] = now
+        row["status"] = status.encode()
+        sessions[self.session] = row
+        h5["run/status"][0] = status.encode()
+        h5.flush()
+        h5.close()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _hilt_version() -> str:
+    try:
+        from hilt import __version__
+    except ImportError:
+        return "unknown"
+    return str(__version__)
+
+
+def _environment() -> dict[str, Any]:
+    env = {
+        "python": platform.python_version(), "platform": platform.platform(),
+        "host": socket.gethostname(), "pid": os.getpid(), "numpy": np.__version__,
+        "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version,
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        env["torch"] = torch.__version__
+    return env
+
+
+def _growing(g: h5py.Group, name: str, row_shape: tuple[int, ...], dtype: Any, rows: int,
+             compression: str | None = None) -> h5py.Dataset:
+    dtype = np.dtype(dtype)
+    return g.create_dataset(
+        name, shape=(0, *row_shape), maxshape=(None, *row_shape), chunks=(rows, *row_shape),
+        dtype=dtype, fillvalue=None if dtype.names else layout.fill_value(dtype),
+        compression=compression, shuffle=compression is not None,
+    )
+
+
+def _build_layout(h5: h5py.File, scalar_names: list[str], specs: dict[str, CaptureSpec],
+                  extra_slots: int, calibrations: Mapping[str, Any], now: float) -> None:
+    run = h5.create_group("run")
+    run.create_dataset("status", data=np.array([b"running"], dtype=layout.STATUS_DTYPE))
+    run.create_dataset("end_time", data=np.array([np.nan]))
+    run.create_dataset("heartbeat", data=np.array([now]))
+    tables = ["scalars", "checkpoints", "calibration", *(f"captures/{s}" for s in specs)]
+    committed = run.create_dataset("committed", data=np.zeros(len(tables), dtype=np.int64))
+    committed.attrs["tables"] = layout.to_json("tables", tables)
+    sessions = _growing(run, "sessions", (), layout.SESSION_DTYPE, 64)
+    sessions.resize(1, axis=0)
+    sessions[0] = np.array((now, np.nan, os.getpid(), socket.gethostname().encode()[:64], -1,
+                            b"running"), dtype=layout.SESSION_DTYPE)
+
+    sc = h5.create_group("scalars")
+    for col in layout.SCALAR_COLUMNS:
+        _growing(sc, col, (), layout.INDEX_DTYPES[col], layout.CHUNK_MAX_ROWS)
+    for name in scalar_names:
+        _growing(sc, name, (), np.float64, layout.CHUNK_MAX_ROWS)
+    _growing(sc, "_extra", (extra_slots,), np.float64, layout.chunk_rows((extra_slots,), np.float64))
+    sc.create_dataset("_extra_names", data=np.zeros(extra_slots, dtype=layout.NAME_DTYPE))
+
+    cap = h5.create_group("captures")
+    for name, spec in specs.items():
+        g = cap.create_group(name)
+        g.attrs["spec"] = spec.to_json()
+        rows = spec.rows_per_chunk()
+        for col in layout.INDEX_COLUMNS:
+            _growing(g, col, (), layout.INDEX_DTYPES[col], max(rows, layout.CHUNK_MAX_ROWS))
+        for field in spec.fields:
+            _growing(g, field, spec.shape(field), spec.dtype(field), rows,  # type: ignore[arg-type]
+                     spec.compression)
+
+    ck = h5.create_group("checkpoints")
+    _growing(ck, "index", (), layout.CHECKPOINT_DTYPE, 64)
+    cal = h5.create_group("calibration")
+    _growing(cal, "added", (), layout.CALIBRATION_DTYPE, 64)
+    tables_group = cal.create_group("tables")
+    for name, table in calibrations.items():
+        save_tree(tables_group, name, table)
+
+
+def _start_session(h5: h5py.File, checkpoint: Checkpoint | None) -> int:
+    """Before SWMR restarts: drop uncommitted rows, open a session row, mark running."""
+    committed = h5["run/committed"]
+    tables = layout.json_attr(committed.attrs, "tables")
+    growing = {"checkpoints": ["checkpoints/index"], "calibration": ["calibration/added"]}
+    for table, n in zip(tables, committed[()], strict=True):
+        names = growing.get(table) or [
+            ds.name for ds in h5[table].values()
+            if isinstance(ds, h5py.Dataset) and ds.maxshape and ds.maxshape[0] is None
+        ]
+        for name in names:
+            if h5[name].shape[0] > n:
+                h5[name].resize(int(n), axis=0)
+    sessions = h5["run/sessions"]
+    session = sessions.shape[0]
+    sessions.resize(session + 1, axis=0)
+    now = time.time()
+    resumed_from = -1 if checkpoint is None else checkpoint.step
+    sessions[session] = np.array((now, np.nan, os.getpid(), socket.gethostname().encode()[:64],
+                                  resumed_from, b"running"), dtype=layout.SESSION_DTYPE)
+    if sessions[session - 1]["status"] == b"running":
+        prev = sessions[session - 1]
+        prev["status"] = b"crashed"
+        sessions[session - 1] = prev
+    h5["run/status"][0] = b"running"
+    h5["run/end_time"][0] = np.nan
+    h5["run/heartbeat"][0] = now
+    return session
+
+
+def _to_float(name: str, value: Any) -> float:
+    try:
+        return float(value)  # numbers, numpy scalars, 0-d arrays and one-element tensors
+    except (TypeError, ValueError):
+        raise RunFileError(f"scalar {name!r}: {value!r} is not a number") from None
+
+
+def _as_array(value: Any) -> np.ndarray:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:  # numpy has no bfloat16
+            value = value.float()
+        value = value.numpy()
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biufc":
+        raise RunFileError(f"capture data must be numeric, got {arr.dtype}")
+    return arr
+
+
+def _column(name: str, value: Any, n: int) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iub":
+        if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise RunFileError(f"{name} must be integers, got {arr.dtype}")
+    if arr.ndim == 0:
+        return np.full(n, int(arr), dtype=np.int64)
+    arr = arr.reshape(-1).astype(np.int64)
+    if arr.shape[0] != n:
+        raise RunFileError(f"{name} has {arr.shape[0]} entries for a batch of {n}")
+    return arr
