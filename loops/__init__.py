@@ -1,1 +1,53 @@
-"""hilt.loops"""
+"""hilt.loops: training loops with the hardware in the loop (see docs/adr/0006-training-loops.md).
+
+Every loop is a function of (processor, twin, data, settings) -> LoopResult (+ a run file):
+:func:`train_insilico`, :func:`train_pat`, :func:`train_dat`, :func:`train_zeroth_order`;
+:func:`run_demo` reproduces the DAT paper's MZI benchmark on digits.
+"""
+
+from .core import (
+    LoopAborted,
+    LoopControl,
+    LoopResult,
+    PhotonicClassifier,
+    Progress,
+    TrainSettings,
+    evaluate_physical,
+    evaluate_twin,
+    make_model,
+)
+from .dat import (
+    ComplexLinearCorrection,
+    ComplexResidualMLP,
+    DATSettings,
+    corrected_forward,
+    similarity_loss,
+    train_dat,
+)
+from .data import (
+    Dataset,
+    amplitude_encode,
+    int8_encode,
+    load_digits,
+    load_idx_dataset,
+    phase_encode,
+    read_idx,
+    spike_encode,
+)
+from .demo import DemoConfig, run_demo
+from .head import ClassifierHead, accuracy, task_loss
+from .insilico import train_insilico
+from .pat import PhysicalForward, physical_forward, substitute, train_pat
+from .recording import Recorder
+from .zeroth_order import ZOSettings, train_zeroth_order
+
+__all__ = [
+    "ClassifierHead", "ComplexLinearCorrection", "ComplexResidualMLP", "DATSettings",
+    "Dataset", "DemoConfig", "LoopAborted", "LoopControl", "LoopResult", "PhotonicClassifier",
+    "PhysicalForward", "Progress", "Recorder", "TrainSettings", "ZOSettings", "accuracy",
+    "amplitude_encode", "corrected_forward", "evaluate_physical", "evaluate_twin",
+    "int8_encode", "load_digits", "load_idx_dataset", "make_model", "phase_encode",
+    "physical_forward", "read_idx", "run_demo", "similarity_loss", "spike_encode",
+    "substitute", "task_loss", "train_dat", "train_insilico", "train_pat",
+    "train_zeroth_order",
+]

@@ -1,0 +1,341 @@
+"""What every training loop shares: settings, the model (twin + head), control (pause / resume /
+abort), progress reports, evaluation on twin and hardware, and the epoch driver that
+checkpoints every epoch and resumes bit-exactly from a run file.
+
+A loop is a function of (processor, twin, data, settings) -> :class:`LoopResult` (+ run file);
+all randomness comes from generators seeded from ``settings.seed`` and saved in checkpoints, so
+a resumed run continues exactly where the uninterrupted one would be.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hilt.instruments.mesh_processor import MeshPhases, MeshProcessor, phases_of
+
+from .data import Dataset, amplitude_encode, batch_indices
+from .head import ClassifierHead, accuracy, task_loss
+from .recording import Recorder, capture_spec
+
+
+class LoopAborted(Exception):
+    """Raised inside a loop when its :class:`LoopControl` is aborted."""
+
+
+class LoopControl:
+    """Thread-safe pause / resume / abort for a running loop (a GUI or Ctrl-C handler calls
+    these; the loop polls :meth:`checkpoint` before every physical query batch)."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._aborted = threading.Event()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def abort(self) -> None:
+        self._aborted.set()
+        self._running.set()  # a paused loop must wake up to abort
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted.is_set()
+
+    def checkpoint(self) -> None:
+        """Block while paused; raise :class:`LoopAborted` once aborted."""
+        while not self._running.wait(0.1):
+            pass
+        if self._aborted.is_set():
+            raise LoopAborted()
+
+
+@dataclass
+class Progress:
+    """One progress report (after every batch and at the end of every epoch)."""
+
+    method: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    step: int
+    loss: float
+    physical_queries: int
+    elapsed_s: float
+    end_of_epoch: bool = False
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class TrainSettings:
+    """Settings shared by all loops (method-specific ones extend this)."""
+
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 0.01  # Adam step on the phases (rad)
+    head_lr: float = 0.05
+    seed: int = 0
+    input_power: float = 1.0  # optical power of one encoded sample (arb. units)
+    eval_every_epoch: bool = True
+    eval_batch: int = 4096
+    capture_every: int = 1  # record a capture every this many batches (0: never)
+    capture_samples: int = 8  # rows of each captured batch
+    twin_method: str = "columns"  # MZIMesh forward path for training ("columns" or "matrix")
+    progress_bar: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class LoopResult:
+    method: str
+    accuracy: float  # on the physical system (test set), fraction
+    twin_accuracy: float  # the twin's own prediction (test set)
+    physical_queries: int  # samples sent to the hardware while training
+    physical_calls: int
+    seconds: float
+    history: list[dict[str, float]]
+    model_state: dict[str, Any]
+    run_path: str | None = None
+    aborted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"accuracy": self.accuracy, "twin_accuracy": self.twin_accuracy,
+                "physical_queries": self.physical_queries, "seconds": round(self.seconds, 2)}
+
+
+class PhotonicClassifier(nn.Module):
+    """The loop's model: a twin MZI network (its phases are what gets programmed) + a head."""
+
+    def __init__(self, twin: nn.Module, head: ClassifierHead) -> None:
+        super().__init__()
+        self.twin = twin
+        self.head = head
+
+    @property
+    def n_ports(self) -> int:
+        return int(self.twin.meshes[0].n)
+
+    def phases(self) -> list[MeshPhases]:
+        return phases_of(self.twin)
+
+    def phase_parameters(self) -> list[nn.Parameter]:
+        return [p for m in self.twin.meshes for p in (m.theta, m.phi, m.out_phase)]
+
+    def forward(self, x: torch.Tensor, method: str = "matrix") -> torch.Tensor:
+        """Class scores of the twin for encoded inputs ``x``."""
+        return self.head(self.twin(x, method))
+
+
+def make_model(twin: nn.Module, n_classes: int = 10, head: ClassifierHead | None = None
+               ) -> PhotonicClassifier:
+    """A private copy of ``twin`` (the loop never mutates the caller's network) + a head."""
+    twin = copy.deepcopy(twin)
+    for p in twin.parameters():
+        p.requires_grad_(True)
+    n = int(twin.meshes[0].n)
+    return PhotonicClassifier(twin, copy.deepcopy(head) if head is not None
+                              else ClassifierHead(n, n_classes))
+
+
+def encode(data: Dataset, n_ports: int, power: float
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    return (amplitude_encode(data.x_train, n_ports, power), torch.as_tensor(data.y_train),
+            amplitude_encode(data.x_test, n_ports, power), torch.as_tensor(data.y_test))
+
+
+def measure(processor: MeshProcessor, x: torch.Tensor, internal: bool = False,
+            batch: int = 4096) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run encoded inputs on the hardware (already programmed), in chunks of ``batch``."""
+    outs, states = [], []
+    for xs in x.split(batch):
+        out, st = processor.run(xs.numpy(), internal=internal)
+        outs.append(torch.as_tensor(np.asarray(out, dtype=np.float32)))
+        states.append([torch.as_tensor(np.asarray(s, dtype=np.float32)) for s in st])
+    internal_states = [torch.cat([s[i] for s in states]) for i in range(len(states[0]))] \
+        if states and states[0] else []
+    return torch.cat(outs), internal_states
+
+
+def evaluate_physical(processor: MeshProcessor, model: PhotonicClassifier, x: torch.Tensor,
+                      y: torch.Tensor, batch: int = 4096) -> float:
+    """Program the model's phases and measure the accuracy on the hardware."""
+    processor.load_phases(model.phases())
+    out, _ = measure(processor, x, batch=batch)
+    with torch.no_grad():
+        return accuracy(model.head(out), y)
+
+
+def evaluate_twin(model: PhotonicClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return accuracy(model(x), y)
+
+
+def _queries(processor: MeshProcessor | None) -> tuple[int, int]:
+    if processor is None:
+        return 0, 0
+    return int(processor.queries.samples), int(processor.queries.calls)
+
+
+StepFn = Callable[[torch.Tensor, torch.Tensor, int], tuple[dict[str, float], dict[str, Any] | None]]
+
+
+def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
+               optimizers: Mapping[str, torch.optim.Optimizer], data: Dataset,
+               settings: TrainSettings, processor: MeshProcessor | None,
+               run_path: str | None = None, resume: bool = False,
+               control: LoopControl | None = None, progress: ProgressCallback | None = None,
+               modules: Mapping[str, nn.Module] | None = None,
+               generators: Mapping[str, torch.Generator] | None = None,
+               config: Mapping[str, Any] | None = None, deploy_eval: bool = True) -> LoopResult:
+    """The epoch driver shared by every loop.
+
+    ``step_fn(x, y, step)`` does one training step on an encoded batch and returns scalars to
+    log and optionally a capture ``{"inputs", "physical", "twin"}``. Checkpoints (model, extra
+    ``modules`` such as DAT's error predictors, optimisers, the shuffling generator and any
+    ``generators``) are written at the end of every epoch; with ``resume=True`` and an existing
+    run file the loop continues after its last checkpoint.
+    """
+    t_start = time.perf_counter()
+    modules = dict(modules or {})
+    gens = {"shuffle": torch.Generator().manual_seed(int(settings.seed)), **(generators or {})}
+    n = model.n_ports
+    x_tr, y_tr, x_te, y_te = encode(data, n, settings.input_power)
+    cfg = {"method": method, "settings": settings.to_dict(), "dataset": data.name,
+           "n_train": len(y_tr), "n_test": len(y_te), **(config or {})}
+    rec = Recorder.open(run_path, resume=resume,
+                        scalars=["loss", "epoch", "physical_queries", "test_accuracy",
+                                 "twin_accuracy"],
+                        captures={"batches": capture_spec(n)}, config=cfg,
+                        seeds={"seed": int(settings.seed)})
+    start_epoch, step, history, prior_q, prior_calls = 0, 0, [], 0, 0
+    ck = rec.checkpoint
+    if ck is not None:
+        model.load_state_dict(ck.model_state["model"])
+        for name, m in modules.items():
+            m.load_state_dict(ck.model_state[name])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(ck.optim_state[name])
+        for name, g in gens.items():
+            g.set_state(ck.rng_state[name])
+        start_epoch = int(ck.extra["epoch"]) + 1
+        step = int(ck.step) + 1
+        history = list(ck.extra["history"])
+        prior_q, prior_calls = int(ck.extra["queries"]), int(ck.extra["calls"])
+
+    train_q, train_calls = prior_q, prior_calls
+    bar = None
+    n_batches = (len(y_tr) + settings.batch_size - 1) // settings.batch_size
+    if settings.progress_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=(settings.epochs - start_epoch) * n_batches, desc=method, leave=False)
+    aborted = False
+    try:
+        for epoch in range(start_epoch, settings.epochs):
+            losses = []
+            for b, idx in enumerate(batch_indices(len(y_tr), settings.batch_size, gens["shuffle"])):
+                if control is not None:
+                    control.checkpoint()
+                q0, c0 = _queries(processor)
+                scalars, cap = step_fn(x_tr[idx], y_tr[idx], step)
+                q1, c1 = _queries(processor)
+                train_q += q1 - q0
+                train_calls += c1 - c0
+                losses.append(scalars.get("loss", float("nan")))
+                rec.log(step, epoch=epoch, physical_queries=train_q, **scalars)
+                if cap is not None and settings.capture_every and step % settings.capture_every == 0:
+                    k = settings.capture_samples
+                    rec.capture("batches", step=step, epoch=epoch, sample_idx=idx[:k].numpy(),
+                                **{f: (None if v is None else np.asarray(v)[:k])
+                                   for f, v in cap.items()})
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}", queries=train_q)
+                if progress is not None:
+                    progress(Progress(method, epoch, settings.epochs, b, n_batches, step,
+                                      losses[-1], train_q, time.perf_counter() - t_start))
+                step += 1
+            metrics: dict[str, float] = {"epoch": float(epoch),
+                                         "loss": float(np.mean(losses)) if losses else float("nan"),
+                                         "physical_queries": float(train_q)}
+            if settings.eval_every_epoch:
+                metrics["twin_accuracy"] = evaluate_twin(model, x_te, y_te)
+                if processor is not None and deploy_eval:
+                    metrics["test_accuracy"] = evaluate_physical(processor, model, x_te, y_te,
+                                                                 settings.eval_batch)
+            history.append(metrics)
+            rec.log(step - 1, **{k: v for k, v in metrics.items() if k != "epoch"})
+            rec.save_checkpoint(
+                step - 1,
+                {"model": model.state_dict(), **{k: m.state_dict() for k, m in modules.items()}},
+                {k: o.state_dict() for k, o in optimizers.items()},
+                {k: g.get_state() for k, g in gens.items()},
+                {"epoch": epoch, "history": history, "queries": train_q, "calls": train_calls})
+            rec.flush()
+            if progress is not None:
+                progress(Progress(method, epoch, settings.epochs, n_batches - 1, n_batches,
+                                  step - 1, metrics["loss"], train_q,
+                                  time.perf_counter() - t_start, True, metrics))
+    except LoopAborted:
+        aborted = True
+        if processor is not None:
+            processor.safe_state()
+        rec.close("aborted")
+    except BaseException:
+        if processor is not None:
+            processor.safe_state()
+        rec.close("aborted")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if not aborted:
+        rec.close("completed")
+    twin_acc = evaluate_twin(model, x_te, y_te)
+    phys_acc = float("nan")
+    if processor is not None and deploy_eval and not aborted:
+        phys_acc = evaluate_physical(processor, model, x_te, y_te, settings.eval_batch)
+    return LoopResult(method, phys_acc, twin_acc, train_q, train_calls,
+                      time.perf_counter() - t_start, history,
+                      {k: v.detach().clone() for k, v in model.state_dict().items()},
+                      None if rec.path is None else str(rec.path), aborted)
+
+
+def head_and_phase_optimizer(model: PhotonicClassifier, settings: TrainSettings
+                             ) -> torch.optim.Optimizer:
+    groups = [{"params": model.phase_parameters(), "lr": settings.lr}]
+    head = list(model.head.parameters())
+    if head:
+        groups.append({"params": head, "lr": settings.head_lr})
+    return torch.optim.Adam(groups)
+
+
+__all__ = [
+    "LoopAborted", "LoopControl", "LoopResult", "PhotonicClassifier", "Progress",
+    "ProgressCallback", "TrainSettings", "encode", "evaluate_physical", "evaluate_twin",
+    "head_and_phase_optimizer", "make_model", "measure", "run_epochs", "task_loss",
+]
