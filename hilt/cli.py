@@ -137,12 +137,64 @@ from hilt.runfile.cli import runs  # noqa: E402 - a subcommand group, kept next 
 main.add_command(runs)
 
 
-# -- hilt demo --------------------------------------------------------------------------------
+# -- hilt train / demo -----------------------------------------------------------------------
 @main.command()
+@click.argument("station_file", type=click.Path(dir_okay=False))
+@click.option("--loop", "loop", type=click.Choice(["insilico", "insitu", "spsa", "dat"]), default="dat",
+              show_default=True, help="insilico: twin only, then deployed; insitu: physics-aware; "
+                                      "spsa: zeroth-order; dat: dual adaptive training.")
+@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--lr", type=float, default=0.005, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--dataset", default="digits", show_default=True, help="digits, mnist:DIR or fashion:DIR (IDX files).")
+@click.option("--dat-mode", type=click.Choice(["output", "internal", "block"]), default="internal", show_default=True)
+@click.option("--instrument", default=None, help="The photonic processor's name in the station.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, dataset: str, dat_mode: str,
+          instrument: str | None, runs_dir: str) -> None:
+    """Train a classifier on a station's MZI chip; the run file goes under --runs-dir."""
+    from hilt.loops.station import train_on_station
+    from hilt.station import Station
+
+    try:
+        with Station.from_yaml(station_file) as st:
+            result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
+                                      lr=lr, seed=seed, dat_mode=dat_mode, runs_dir=runs_dir,
+                                      progress_bar=True)
+    except HiltError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{loop}: accuracy {100 * result.accuracy:.1f}% on the physical system "
+               f"(twin {100 * result.twin_accuracy:.1f}%), {result.physical_queries} physical queries, "
+               f"{result.seconds:.1f} s; run file {result.run_path}")
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="The short version (under 2 minutes).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the comparison table as JSON.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--local", is_flag=True, help="Evaluate the chip in-process instead of through the station.")
+def demo(quick: bool, json_path: str | None, runs_dir: str, local: bool) -> None:
+    """The DAT benchmark on the simulated MZI station: every training method compared."""
+    import inspect
+
+    from hilt.loops.demo import run_demo
+
+    kwargs: dict[str, Any] = {"quick": quick, "json_path": json_path, "runs_dir": runs_dir}
+    if "local" in inspect.signature(run_demo).parameters:
+        kwargs["local"] = local
+    try:
+        run_demo(**kwargs)
+    except HiltError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@station.command("show")
 @click.option("--station", "station_file", type=click.Path(dir_okay=False),
               default=str(EXAMPLES / "thz-lab.yaml"), show_default=True)
-def demo(station_file: str) -> None:
-    """Start the simulated example station and show every instrument's identity and state."""
+def station_show(station_file: str) -> None:
+    """Start a (simulated) station and show every instrument's identity and state."""
     from hilt.station import Station
 
     try:
