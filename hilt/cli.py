@@ -170,6 +170,49 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
 
 
 @main.command()
+@click.argument("station_file", type=click.Path(dir_okay=False), required=False)
+@click.argument("routine", required=False)
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A routine option (value read as YAML), e.g. -o points=16 -o inputs=[0,7].")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--list", "list_routines", is_flag=True, help="List the calibration routines.")
+def calibrate(station_file: str | None, routine: str | None, options: tuple[str, ...], runs_dir: str,
+              list_routines: bool) -> None:
+    """Run a calibration ROUTINE on a station; writes a run file and a calibration file."""
+    from tqdm import tqdm
+
+    from hilt.loops.calibration import describe, parse_options, routine_names, run_calibration
+    from hilt.station import Station
+
+    if list_routines or not (station_file and routine):
+        for name in routine_names():
+            click.echo(f"{name:<28} {describe(name)}")
+        if not list_routines:
+            sys.exit(0 if not (station_file or routine) else 2)
+        return
+    bar = tqdm(total=1, desc=routine, unit="step")
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(message[:40])
+        bar.refresh()
+
+    try:
+        opts = parse_options(routine, list(options))
+        with Station.from_yaml(station_file) as st:
+            result = run_calibration(st, routine, out_dir=runs_dir, progress=progress, **opts)
+    except HiltError as exc:
+        bar.close()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    bar.close()
+    click.echo(result.summary())
+    if result.status != "completed":
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--quick", is_flag=True, help="The short version (under 2 minutes).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the comparison table as JSON.")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))

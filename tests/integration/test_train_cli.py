@@ -60,3 +60,16 @@ def test_bad_loop_and_dataset_are_config_errors(station_file: Path) -> None:
             train_on_station(st, "backprop")
     with pytest.raises(ConfigError, match="dataset 'cifar'"):
         load_dataset("cifar")
+
+
+def test_calibrate_cli_lists_and_runs(tmp_path: Path) -> None:
+    listing = CliRunner().invoke(main, ["calibrate", "--list"])
+    assert listing.exit_code == 0 and "mzi_heaters" in listing.output
+    station = Path(__file__).resolve().parents[2] / "examples" / "stations" / "mzi-lab.yaml"
+    result = CliRunner().invoke(main, ["calibrate", str(station), "mzi_heaters", "-o", "points=8",
+                                       "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "mzi_heaters: completed" in result.output
+    assert list(tmp_path.glob("*.npz")) and list(tmp_path.glob("*.h5"))
+    bad = CliRunner().invoke(main, ["calibrate", str(station), "mzi_heaters", "-o", "colour=red"])
+    assert bad.exit_code == 1 and "colour" in bad.output

@@ -1,0 +1,212 @@
+"""MZI calibration routines on the simulated mzi-lab station, checked against the chip's hidden
+errors (read from the world here, never by the routines)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from hilt.errors import ConfigError
+from hilt.loops.calibration import (
+    ROUTINES,
+    MZICalibration,
+    load_heater_calibration,
+    run_calibration,
+)
+from hilt.runfile import open_run
+from hilt.station import Station
+
+STATIONS = Path(__file__).resolve().parents[2] / "examples" / "stations"
+POINTS = 24
+PHI0_TOL = 0.01  # rad (measured: 1e-3 at worst on this chip)
+ALPHA_TOL = 0.005  # relative (measured: 5e-5)
+CROSSTALK_TOL = 1e-3  # absolute, on kappa = 0.01 (measured: 2.3e-4)
+# External (phi) heaters: offsets relative to their reference heater's (the gauge of an
+# intensity-only measurement). Limited by the chip's beam-splitter errors, which no per-heater
+# phase represents (measured: 0.05 rad at worst, 0.002 on the same chip without them).
+PHI_REL_TOL = 0.1
+N_MZI = 28
+
+
+def input_switch(st: Station):  # type: ignore[no-untyped-def]
+    """What a fibre switch (or a person moving the fibre) does: light into one chip input."""
+    def select(port: int) -> None:
+        amplitudes = np.zeros(8)
+        amplitudes[port] = 1.0
+        st.world.set("chip.input_amplitudes", amplitudes)
+
+    return select
+
+
+def truth(st: Station) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    chip = st.world.system("chip")
+    e = chip.errors
+    heater = chip.device.heater
+    alpha_v2 = e.efficiency.double().numpy() * heater.alpha / heater.resistance
+    c = chip.device.crosstalk_matrix(e.crosstalk).double().numpy()
+    return e.phase_offset.double().numpy(), alpha_v2, c
+
+
+def wrapped(d: np.ndarray) -> np.ndarray:
+    return (d + np.pi) % (2 * np.pi) - np.pi
+
+
+def assert_safe(st: Station) -> None:
+    assert np.all(np.asarray(st.world.get("heaters.voltages")) == 0)
+    assert st.world.get("laser.output") is False
+
+
+@pytest.fixture(scope="module")
+def station() -> Iterator[Station]:
+    with Station.from_yaml(STATIONS / "mzi-lab.yaml") as st:
+        yield st
+
+
+@pytest.fixture(scope="module")
+def heater_run(station: Station, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("runs")
+    progress: list[tuple[int, int, str]] = []
+    result = run_calibration(station, "mzi_heaters", out_dir=out, points=POINTS, inputs=range(8),
+                             select_input=input_switch(station), progress=lambda *a: progress.append(a))
+    return result, progress
+
+
+def test_registry_names_every_routine() -> None:
+    assert set(ROUTINES) == {"mzi_heaters", "mzi_crosstalk", "lockin_phase_sensitivity", "thz_source_power",
+                             "detector_dark_flat"}
+
+
+def test_heaters_recover_the_hidden_offsets_and_efficiencies(heater_run, station: Station) -> None:  # type: ignore[no-untyped-def]
+    result, progress = heater_run
+    assert result.status == "completed", result.summary()
+    phi0, alpha, _ = truth(station)
+    cal = load_heater_calibration(result.calibration_file)
+    theta, phi, out = slice(0, N_MZI), slice(N_MZI, 2 * N_MZI), slice(2 * N_MZI, None)
+    # Every MZI's internal heater is fitted; the external ones from column 2 on (an MZI two
+    # columns back splits the light for them); output phase shifters are never observable.
+    assert cal.calibrated[theta].all() and not cal.calibrated[out].any()
+    assert cal.calibrated[phi].sum() == 21 and not cal.calibrated[N_MZI:N_MZI + 7].any()
+    assert np.abs(wrapped(cal.phi0[theta] - phi0[theta])).max() < PHI0_TOL
+    fitted = cal.calibrated
+    assert np.abs(cal.alpha_v2[fitted] / alpha[fitted] - 1).max() < ALPHA_TOL
+    err = wrapped(cal.phi0 - phi0)
+    for h in np.nonzero(cal.calibrated[phi])[0] + N_MZI:
+        ref = cal.reference[h]
+        expected = err[ref] if ref >= 0 else 0.0  # the reference's own error carries over
+        assert abs(wrapped(err[h] - expected)) < PHI_REL_TOL, h
+    assert result.quality["r2_min"] > 0.999
+    key = next(iter(result.before))
+    assert result.after[key] < 0.1 * result.before[key]
+    assert progress[-1][0] == progress[-1][1] and len(progress) == N_MZI + 21 + 1
+    assert_safe(station)
+    assert station.world.get("chip.input_amplitudes")[0] == 1.0  # the input put back
+
+
+def test_heater_run_file_holds_sweeps_fits_and_table(heater_run) -> None:  # type: ignore[no-untyped-def]
+    result, _ = heater_run
+    with open_run(result.run_file) as run:
+        assert run.status == "completed"
+        table = run.calibration("mzi_heaters")
+        np.testing.assert_allclose(table["phi0"], result.table["phi0"])
+        sweeps = run.captures("sweep")
+        assert sweeps.physical.shape == (49 * POINTS, 8) and sweeps.inputs.shape == (49 * POINTS, 64)
+        steps, r2 = run.scalar("r2")
+        assert len(steps) == 49 and np.all(r2 > 0.999)
+
+
+def test_station_file_calibration_field_loads_it(heater_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result, _ = heater_run
+    config = yaml.safe_load((STATIONS / "mzi-lab.yaml").read_text())
+    config["instruments"]["heaters"]["calibration"] = str(result.calibration_file)
+    path = tmp_path / "mzi-lab-calibrated.yaml"
+    path.write_text(yaml.safe_dump(config))
+    st = Station.from_yaml(path)
+    st.start_simulators()
+    try:
+        heaters = st._build("heaters")
+        cal = load_heater_calibration(heaters.calibration_file)
+    finally:
+        for server in st.servers.values():
+            server.stop()
+    np.testing.assert_allclose(cal.phi0, result.table["phi0"])
+    # What a mesh processor uses: the same phases give the same voltages.
+    hc = cal.heater_calibration()
+    phases = np.linspace(0, 6, 64)
+    np.testing.assert_allclose(hc.voltages_for(phases), cal.voltages_for(phases))
+
+
+def test_crosstalk_from_the_stored_heater_calibration(heater_run, station: Station, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result, _ = heater_run
+    xt = run_calibration(station, "mzi_crosstalk", out_dir=tmp_path, points=POINTS, crosstalk_points=8, inputs=range(8),
+                         select_input=input_switch(station), heater_calibration=result.calibration_file)
+    assert xt.status == "completed", xt.summary()
+    _, _, c_true = truth(station)
+    cal = load_heater_calibration(xt.calibration_file)
+    assert cal.crosstalk is not None and cal.crosstalk_measured is not None
+    measured = cal.crosstalk_measured
+    assert measured.sum() >= 60  # every fitted heater against each of its design neighbours
+    assert np.abs(cal.crosstalk[measured] - c_true[measured]).max() < CROSSTALK_TOL
+    np.testing.assert_allclose(cal.phi0, result.table["phi0"])  # stored with the heaters
+    key = next(iter(xt.before))
+    assert xt.after[key] < 0.05 * xt.before[key]
+    with open_run(xt.run_file) as run:
+        assert run.status == "completed"
+        assert run.calibration("mzi_heaters")["crosstalk"].shape == (64, 64)
+    assert_safe(station)
+
+
+def test_one_fixed_input_calibrates_what_it_reaches(station: Station, tmp_path: Path) -> None:
+    result = run_calibration(station, "mzi_heaters", out_dir=tmp_path, points=16,
+                             calibration_file=tmp_path / "heaters.npz")
+    assert result.status == "completed"
+    assert result.calibration_file == (tmp_path / "heaters.npz").resolve()
+    cal = load_heater_calibration(result.calibration_file)
+    phi0, _, _ = truth(station)
+    # Light in input 0 reaches the MZIs on modes (k, k+1) of column c with k <= c: 19 of 28.
+    theta = cal.calibrated[:N_MZI]
+    assert theta.sum() == 19
+    assert np.abs(wrapped(cal.phi0[:N_MZI][theta] - phi0[:N_MZI][theta])).max() < PHI0_TOL
+    assert any("not observable" in n for n in result.notes)
+
+
+def test_abort_mid_sweep_leaves_the_chip_safe(station: Station, tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    def progress(done: int, total: int, message: str) -> None:
+        if done >= 3:
+            stop.set()
+
+    result = run_calibration(station, "mzi_heaters", out_dir=tmp_path, points=16, abort=stop, progress=progress)
+    assert result.status == "aborted"
+    assert result.calibration_file is None
+    assert_safe(station)
+    with open_run(result.run_file) as run:
+        assert run.status == "aborted"
+
+
+def test_unknown_options_are_refused_before_anything_is_sent(station: Station) -> None:
+    with pytest.raises(ConfigError, match="unknown option"):
+        run_calibration(station, "mzi_heaters", pointz=3)
+    with pytest.raises(ConfigError, match="unknown calibration routine"):
+        run_calibration(station, "mzi_everything")
+
+
+def test_calibration_file_round_trip(tmp_path: Path) -> None:
+    cal = MZICalibration.nominal(4)
+    cal.phi0[:] = [0.1, -0.2, 0.0, 3.0]
+    cal.calibrated[:2] = True
+    cal.crosstalk = np.eye(4) + 0.01 * np.eye(4, k=1)
+    cal.crosstalk_measured = np.eye(4, k=1, dtype=bool)
+    back = load_heater_calibration(cal.save(tmp_path / "c.npz"))
+    np.testing.assert_allclose(back.phi0, cal.phi0)
+    np.testing.assert_allclose(back.crosstalk, cal.crosstalk)
+    assert back.calibrated.tolist() == [True, True, False, False]
+    np.testing.assert_allclose(back.phases(back.voltages_for(np.array([1.0, 2.0, 3.0, 4.0])), crosstalk=False),
+                               [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ConfigError, match="c.npz"):
+        load_heater_calibration(tmp_path / "missing" / "c.npz")
