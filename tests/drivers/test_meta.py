@@ -44,3 +44,34 @@ def test_simulator_conventions(name: str) -> None:
     assert sim.transport in ("tcp", "serial", "raw"), f"{name}: transport {sim.transport!r}"
     assert sim.description, f"{name}: no description for `hilt sim list`"
     assert not inspect.isabstract(sim)
+
+
+@pytest.mark.parametrize("name", registry.simulator_names())
+def test_every_simulator_serves_on_its_transport(name: str) -> None:
+    """What `hilt sim serve MODEL` does, for every model: an address first, then a link opens."""
+    import socket
+
+    import serial
+
+    from hilt.sims.server import serve
+    from hilt.sims.world import World
+
+    sim_cls = registry.load_simulator(name)
+    servers = [serve(sim_cls(World(seed=1)))]
+    if sim_cls.transport == "serial":
+        servers.append(serve(sim_cls(World(seed=1)), pty=True))
+    try:
+        for server in servers:
+            address = server.address
+            if address.startswith("TCPIP::"):
+                _, host, port, _ = address.split("::")
+                socket.create_connection((host, int(port)), timeout=2).close()
+            elif address.startswith("tcp://"):
+                host, port = address[len("tcp://"):].rsplit(":", 1)
+                socket.create_connection((host, int(port)), timeout=2).close()
+            else:
+                assert address.startswith(("socket://", "/dev/")), address
+                serial.serial_for_url(address, timeout=2).close()
+    finally:
+        for server in servers:
+            server.stop()
