@@ -2,8 +2,9 @@
 
 Three kinds, picked from the address (see :func:`open_transport`):
 
-* VISA (``TCPIP::...::SOCKET``, ``GPIB0::8::INSTR``, ``ASRL...``, ``USB...``) through pyvisa, with
-  the pure-Python pyvisa-py back end unless NI-VISA is asked for;
+* VISA (``TCPIP::...::SOCKET``, ``GPIB0::8::INSTR``, ``ASRL...``, ``USB...``) through pyvisa:
+  NI-VISA (or another IVI library) when installed, else the pure-Python pyvisa-py back end;
+  ``visa_library="@py"`` in a station's ``transport:`` settings or ``HILT_VISA_LIBRARY`` chooses;
 * serial through pyserial: a device path (``/dev/ttyUSB0``, ``COM3``, a pty path) or a pyserial
   URL such as ``socket://127.0.0.1:5000``;
 * raw TCP: ``tcp://host:port``.
@@ -437,13 +438,15 @@ class VisaTransport(Transport):
     _managers: dict[str, Any] = {}
     _managers_lock = threading.Lock()
 
-    def __init__(self, address: str, *, visa_library: str = "@py", **settings: Any) -> None:
+    def __init__(self, address: str, *, visa_library: str | None = None, **settings: Any) -> None:
         super().__init__(address, **settings)
-        self.visa_library = visa_library
+        # "" is pyvisa's own choice: NI-VISA (or another IVI library) when installed, else
+        # pyvisa-py. "@py" forces pyvisa-py; a path names a VISA library.
+        self.visa_library = os.environ.get("HILT_VISA_LIBRARY", "") if visa_library is None else visa_library
         self._res: Any = None
 
     @classmethod
-    def resource_manager(cls, library: str = "@py") -> Any:
+    def resource_manager(cls, library: str = "") -> Any:
         import pyvisa
 
         with cls._managers_lock:
