@@ -216,17 +216,25 @@ def calibrate(station_file: str | None, routine: str | None, options: tuple[str,
 @click.option("--quick", is_flag=True, help="The short version (under 2 minutes).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the comparison table as JSON.")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
-@click.option("--local", is_flag=True, help="Evaluate the chip in-process instead of through the station.")
-def demo(quick: bool, json_path: str | None, runs_dir: str, local: bool) -> None:
-    """The DAT benchmark on the simulated MZI station: every training method compared."""
+@click.option("--system", type=click.Choice(["mzi", "diffractive"]), default="mzi", show_default=True,
+              help="mzi: the DAT paper's MZI experiment on the simulated station; diffractive: a THz "
+                   "diffractive network under misalignment and fabrication errors.")
+@click.option("--local", is_flag=True, help="(mzi) Evaluate the chip in-process instead of through the station.")
+def demo(quick: bool, json_path: str | None, runs_dir: str, system: str, local: bool) -> None:
+    """Train with every method and print the comparison table (the DAT benchmark)."""
     import inspect
 
-    from hilt.loops.demo import run_demo
-
-    kwargs: dict[str, Any] = {"quick": quick, "json_path": json_path, "runs_dir": runs_dir}
-    if "local" in inspect.signature(run_demo).parameters:
-        kwargs["local"] = local
     try:
+        if system == "diffractive":
+            from hilt.loops.diffractive import run_diffractive_demo
+
+            run_diffractive_demo(quick=quick, json_path=json_path, runs_dir=runs_dir)
+            return
+        from hilt.loops.demo import run_demo
+
+        kwargs: dict[str, Any] = {"quick": quick, "json_path": json_path, "runs_dir": runs_dir}
+        if "local" in inspect.signature(run_demo).parameters:
+            kwargs["local"] = local
         run_demo(**kwargs)
     except HiltError as exc:
         click.echo(f"error: {exc}", err=True)
