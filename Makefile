@@ -26,7 +26,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) bench/transport_bench.py
+	$(PY) bench/runfile_bench.py
+	$(PY) bench/physics_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
