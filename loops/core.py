@@ -94,7 +94,8 @@ class TrainSettings:
     epochs: int = 5
     batch_size: int = 32
     lr: float = 0.01  # Adam step on the phases (rad)
-    head_lr: float = 0.05
+    head_lr: float = 0.05  # 0: the head (read-out ports, temperature) stays as loaded
+    lr_decay: float = 1.0  # every learning rate x this after each epoch (kept in checkpoints)
     seed: int = 0
     input_power: float = 1.0  # optical power of one encoded sample (arb. units)
     eval_every_epoch: bool = True
@@ -288,6 +289,11 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                     metrics["test_accuracy"] = evaluate_physical(processor, model, x_te, y_te,
                                                                  settings.eval_batch)
             history.append(metrics)
+            if settings.lr_decay != 1.0:
+                # In the optimisers' own state, so checkpoints carry it and resume is exact.
+                for opt in optimizers.values():
+                    for group in opt.param_groups:
+                        group["lr"] *= settings.lr_decay
             rec.log(step - 1, **{k: v for k, v in metrics.items() if k != "epoch"})
             rec.save_checkpoint(
                 step - 1,
@@ -329,7 +335,7 @@ def head_and_phase_optimizer(model: PhotonicClassifier, settings: TrainSettings
                              ) -> torch.optim.Optimizer:
     groups = [{"params": model.phase_parameters(), "lr": settings.lr}]
     head = list(model.head.parameters())
-    if head:
+    if head and settings.head_lr > 0:
         groups.append({"params": head, "lr": settings.head_lr})
     return torch.optim.Adam(groups)
 

@@ -19,6 +19,9 @@ with its input built from the measured amplitudes upstream, so the layers are fi
 separately — the paper's separable mode, with intensities instead of fields).
 SEPNs: ``"linear"`` (complex ``z + A z``, A initialised to 0, so the model starts as the twin)
 or ``"mlp"`` (complex residual MLP with a split-ReLU hidden layer, output layer initialised to 0).
+Their Adam learning rate defaults to 1e-3 with internal states and 1e-4 with outputs only: a
+dense SEPN fitted to final intensities alone at 1e-3 drifts until the task gradient through it
+is useless (measured; docs/adr/0006-training-loops.md).
 """
 
 from __future__ import annotations
@@ -52,11 +55,17 @@ class DATSettings(TrainSettings):
     mode: str = "output"  # "output", "internal" or "block"
     predictor: str = "linear"  # "linear" or "mlp"
     hidden: int = 64  # mlp width
-    predictor_lr: float = 1e-3  # Adam moves every entry of A by ~lr a step: keep it small
+    # Adam moves every entry of a dense SEPN by ~lr a step. None: 1e-3 with internal states,
+    # 1e-4 with outputs only, where larger steps let the SEPNs fit the final intensities with
+    # internal states far from the chip's and the task gradient collapses (measured, ADR 0006).
+    predictor_lr: float | None = None
     predictor_steps: int = 2  # similarity steps per measured batch
     warmup_batches: int = 8  # measured batches fitted before the first task step (fresh runs)
     warmup_steps: int = 10  # similarity steps on each warm-up batch
     sim_weight: float = 0.0  # similarity loss also on the phases (0: task loss only)
+    # Which SEPNs are fitted: "all" or "last" (the others stay the identity). "last" was
+    # tried for outputs only and did worse than "all" (ADR 0006).
+    predictor_layers: str = "all"
 
 
 class ComplexLinearCorrection(nn.Module):
@@ -155,11 +164,21 @@ def train_dat(processor: MeshProcessor, twin: nn.Module, data: Dataset,
         model.load_state_dict(init_state)
     n, n_layers = model.n_ports, len(model.twin.meshes)
     predictors = make_predictors(n, n_layers, settings.predictor, settings.hidden, settings.seed)
-    opt = head_and_phase_optimizer(model, settings)
-    opt_p = torch.optim.Adam(predictors.parameters(), lr=settings.predictor_lr)
-    phase_params = model.phase_parameters()
-    pred_params = list(predictors.parameters())
     internal = settings.mode != "output"
+    layers = settings.predictor_layers
+    if layers not in ("all", "last"):
+        raise ValueError(f"predictor_layers {layers!r}: expected all or last")
+    predictor_lr = settings.predictor_lr if settings.predictor_lr is not None else (
+        1e-3 if internal else 1e-4)
+    fitted = predictors if layers == "all" else predictors[-1:]
+    for p in predictors.parameters():
+        p.requires_grad_(False)
+    pred_params = list(fitted.parameters())
+    for p in pred_params:
+        p.requires_grad_(True)
+    opt = head_and_phase_optimizer(model, settings)
+    opt_p = torch.optim.Adam(pred_params, lr=predictor_lr)
+    phase_params = model.phase_parameters()
     block = settings.mode == "block"
     warm_gen = torch.Generator().manual_seed(int(settings.seed) + 1)
     x_all = None
@@ -233,4 +252,5 @@ def train_dat(processor: MeshProcessor, twin: nn.Module, data: Dataset,
                       data=data, settings=settings, processor=processor, run_path=run_path,
                       resume=resume, control=control, progress=progress,
                       modules={"predictors": predictors}, generators={"warmup": warm_gen},
-                      config={"dat": {"mode": settings.mode, "predictor": settings.predictor}})
+                      config={"dat": {"mode": settings.mode, "predictor": settings.predictor,
+                                      "predictor_layers": layers}})

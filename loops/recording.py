@@ -16,19 +16,12 @@ import numpy as np
 
 
 def capture_spec(n_ports: int) -> Any:
-    """The capture stream of an N-port network: inputs (2, N) float32 (real and imaginary
-    parts: HDF5 has no NaN fill value for complex data), physical and twin intensities (N,)
-    float32."""
+    """The capture stream of an N-port network: input amplitudes (N,) complex64 (NaN + NaN j
+    marks unwritten rows), physical and twin intensities (N,) float32."""
     from hilt.runfile.layout import CaptureSpec
 
-    return CaptureSpec(input_shape=(2, n_ports), physical_shape=(n_ports,),
-                       twin_shape=(n_ports,))
-
-
-def split_complex(x: np.ndarray) -> np.ndarray:
-    """(B, N) complex -> (B, 2, N) float32 [real, imag]."""
-    x = np.asarray(x)
-    return np.stack([x.real, x.imag], axis=1).astype(np.float32)
+    return CaptureSpec(input_shape=(n_ports,), input_dtype="complex64",
+                       physical_shape=(n_ports,), twin_shape=(n_ports,))
 
 
 class Recorder:
@@ -77,8 +70,6 @@ class Recorder:
                 inputs: np.ndarray | None = None, physical: np.ndarray | None = None,
                 twin: np.ndarray | None = None) -> None:
         if self.writer is not None:
-            if inputs is not None and np.iscomplexobj(inputs):
-                inputs = split_complex(inputs)
             self.writer.capture(stream, step=step, epoch=epoch, sample_idx=sample_idx,
                                 inputs=inputs, physical=physical, twin=twin)
 

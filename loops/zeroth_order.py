@@ -66,7 +66,7 @@ def train_zeroth_order(processor: MeshProcessor, twin: nn.Module, data: Dataset,
     params = _trained(model, settings.subset)
     flat = [p.numel() for p in params]
     groups = [{"params": params, "lr": settings.lr}]
-    if list(model.head.parameters()):
+    if list(model.head.parameters()) and settings.head_lr > 0:
         groups.append({"params": list(model.head.parameters()), "lr": settings.head_lr})
     opt = torch.optim.Adam(groups)
     zo_gen = torch.Generator().manual_seed(int(settings.seed) + 2)

@@ -8,9 +8,24 @@ these values: the gap between twin and device is what calibration and in-situ / 
 training (DAT) must close.
 
 Magnitudes (:class:`ErrorLevels`) are standard deviations of zero-mean Gaussians unless stated.
-Presets: ``none``, ``mild``, ``severe`` and the two MZI settings studied in the DAT paper
-(Zheng et al., arXiv:2212.06141): ``dat-0.10`` (phase-shifter sigma 0.10 rad and beam-splitter
-sigma 0.10 rad) and ``dat-0.06`` (both 0.06).
+Presets: ``none``, ``mild``, ``severe`` and the MZI settings studied in the DAT paper (Zheng et
+al., "Dual adaptive training of photonic neural networks", Nat. Mach. Intell. 5, 1119 (2023),
+arXiv:2212.06141): ``dat-phase-0.10`` (phase-shifter sigma 0.10 alone), ``dat-bs-0.10``
+(beam-splitter sigma 0.10 alone), ``dat-0.10`` and ``dat-0.06`` (both errors at that sigma), and
+``dat-0.04``.
+
+MZI error definitions follow the DAT authors' public code (github.com/THPCILab/DAT_MPNN, built
+on Neurophox, Pai et al.; files ``neurophoxTorch/meshmodel.py`` ``MeshModel.mzi_error_tensors``
+and ``neurophoxTorch/torch/generic.py`` ``MeshTorchLayer.transform``):
+
+- phase-shifter error: an additive offset in radians, Gaussian with std ``phase_shifter``, on
+  each MZI's internal (theta) and external (phi) phase; the per-mode phase screen of the mesh
+  carries none (here: ``output_phase``, 0 in the DAT presets);
+- beam-splitter error: a splitting-ratio deviation ``eps`` of *each* of the two couplers of an
+  MZI, drawn independently, Gaussian with std ``beam_splitter``: the coupler's bar power
+  transmission is ``(1 + eps) / 2`` and its cross transmission ``(1 - eps) / 2``
+  (``[[sqrt(1+eps), i sqrt(1-eps)], [i sqrt(1-eps), sqrt(1+eps)]] / sqrt(2)``). A mixing-angle
+  error ``e`` (``cos(pi/4 + e)``) is ``eps = -sin(2 e)``, i.e. twice as large at the same sigma.
 """
 
 from __future__ import annotations
@@ -35,9 +50,12 @@ class ErrorLevels:
       axial_m: error of each gap between planes (metres).
       height_rel: fabricated height error per pixel, as a fraction of the layer's max height.
     MZI meshes
-      phase_shifter: static phase error of each heater (rad), i.e. the unknown phi0 offset.
+      phase_shifter: static additive phase error (rad) of each MZI's theta and phi heater,
+        i.e. their unknown phi0 offsets (the DAT definition; module docstring).
+      output_phase: the same for the output phase shifters (one per mode).
       heater_efficiency: relative error of each heater's alpha (rad/W).
-      beam_splitter: error of each coupler's mixing angle (rad; ideal pi/4, i.e. 50:50).
+      beam_splitter: splitting-ratio deviation eps of each coupler, bar power transmission
+        (1 + eps) / 2 (ideal 0, i.e. 50:50; the DAT / Neurophox definition).
       thermal_crosstalk: fraction of a heater's power felt by each nearest neighbour (not a std).
       insertion_loss_db: per-MZI loss spread (dB std) around the nominal loss.
     Detectors
@@ -57,6 +75,7 @@ class ErrorLevels:
     axial_m: float = 0.0
     height_rel: float = 0.0
     phase_shifter: float = 0.0
+    output_phase: float = 0.0
     heater_efficiency: float = 0.0
     beam_splitter: float = 0.0
     thermal_crosstalk: float = 0.0
@@ -81,20 +100,25 @@ PRESETS: dict[str, ErrorLevels] = {
     "none": ErrorLevels(),
     "mild": ErrorLevels(
         shift_px=0.1, rotation_rad=1e-3, tilt_rad=5e-3, axial_m=50e-6, height_rel=0.01,
-        phase_shifter=0.02, heater_efficiency=0.01, beam_splitter=0.01, thermal_crosstalk=0.01,
+        phase_shifter=0.02, output_phase=0.02, heater_efficiency=0.01, beam_splitter=0.02,
+        thermal_crosstalk=0.01,
         insertion_loss_db=0.02, detector_gain=0.01, detector_noise=1e-4, dark_level=1e-4,
         drift_per_hour=0.005, control_bits=12, threshold_mismatch=0.02, leak_mismatch=0.01,
     ),
     "severe": ErrorLevels(
         shift_px=0.5, rotation_rad=5e-3, tilt_rad=0.02, axial_m=300e-6, height_rel=0.05,
-        phase_shifter=0.10, heater_efficiency=0.05, beam_splitter=0.10, thermal_crosstalk=0.05,
+        phase_shifter=0.10, output_phase=0.10, heater_efficiency=0.05, beam_splitter=0.20,
+        thermal_crosstalk=0.05,
         insertion_loss_db=0.1, detector_gain=0.05, detector_noise=1e-3, dark_level=1e-3,
         drift_per_hour=0.05, control_bits=8, threshold_mismatch=0.10, leak_mismatch=0.05,
     ),
-    # The two MZI settings of Zheng et al. (DAT), arXiv:2212.06141: Gaussian phase-shifter and
-    # beam-splitter errors of equal sigma, everything else ideal.
+    # The MZI settings of Zheng et al. (DAT), arXiv:2212.06141: Gaussian phase-shifter and/or
+    # beam-splitter errors (definitions in the module docstring), everything else ideal.
+    "dat-phase-0.10": ErrorLevels(phase_shifter=0.10),
+    "dat-bs-0.10": ErrorLevels(beam_splitter=0.10),
     "dat-0.10": ErrorLevels(phase_shifter=0.10, beam_splitter=0.10),
     "dat-0.06": ErrorLevels(phase_shifter=0.06, beam_splitter=0.06),
+    "dat-0.04": ErrorLevels(phase_shifter=0.04, beam_splitter=0.04),
 }
 
 
@@ -144,10 +168,10 @@ class DiffractiveErrors:
 
 @dataclass(frozen=True)
 class MZIErrors:
-    phase_offset: torch.Tensor  # (n_heaters,) rad
+    phase_offset: torch.Tensor  # (n_heaters,) rad: theta_0.., phi_0.., out_0..
     efficiency: torch.Tensor  # (n_heaters,) relative alpha, 1 = nominal
     drift_rad_per_hour: torch.Tensor  # (n_heaters,)
-    bs_error: torch.Tensor  # (n_mzi, 2) mixing-angle error of the two couplers, rad
+    bs_error: torch.Tensor  # (n_mzi, 2) splitting-ratio deviation eps of the two couplers
     loss_db: torch.Tensor  # (n_mzi,) extra loss, dB (>= 0 is not enforced: spread around nominal)
     crosstalk: float
     control_bits: int | None
@@ -188,15 +212,20 @@ def draw_mzi_errors(levels: ErrorLevels, n_mzi: int, n_heaters: int, n_detectors
                     seed: SeedLike) -> MZIErrors:
     """Draw an MZI chip's errors once (heater offsets, couplers, losses, detectors)."""
     g = make_generator(seed)
-    # Phase offsets are wrapped into (-pi, pi]: larger sigmas are then uniform phases, as for an
-    # uncalibrated chip.
-    offset = _normal((n_heaters,), levels.phase_shifter, g)
-    offset = torch.remainder(offset + math.pi, 2 * math.pi) - math.pi
+    # One draw for all heaters, scaled per kind (theta and phi: phase_shifter; output phases:
+    # output_phase), so that either magnitude leaves the other's values alone. Offsets are
+    # wrapped into (-pi, pi]: larger sigmas are then uniform phases, as for an uncalibrated chip.
+    z = _normal((n_heaters,), 1.0, g)
+    scale = torch.full((n_heaters,), float(levels.output_phase))
+    scale[:2 * n_mzi] = float(levels.phase_shifter)
+    offset = torch.remainder(z * scale + math.pi, 2 * math.pi) - math.pi
+    # |eps| >= 1 would be a coupler passing more than all the light one way.
+    bs = _normal((n_mzi, 2), levels.beam_splitter, g).clamp(-0.999, 0.999)
     return MZIErrors(
         phase_offset=offset,
         efficiency=1.0 + _normal((n_heaters,), levels.heater_efficiency, g),
         drift_rad_per_hour=_normal((n_heaters,), levels.drift_per_hour, g),
-        bs_error=_normal((n_mzi, 2), levels.beam_splitter, g),
+        bs_error=bs,
         loss_db=_normal((n_mzi,), levels.insertion_loss_db, g),
         crosstalk=levels.thermal_crosstalk,
         control_bits=levels.control_bits,

@@ -9,9 +9,11 @@ coupler. With ideal 50:50 couplers ``B = [[1, i], [i, 1]] / sqrt(2)`` and ``P(a)
                                      [e^{i phi} cos(theta/2), -sin(theta/2)]]
 
 (the convention of Clements et al., Optica 3, 1460 (2016), Eq. 1, up to the global phase that a
-physical MZI carries). A coupler with mixing-angle error e is
-``[[cos(pi/4 + e), i sin(pi/4 + e)], [i sin(pi/4 + e), cos(pi/4 + e)]]``: the beam-splitter error
-of the DAT paper's MZI experiments. Output phase shifters (one per mode) complete the mesh.
+physical MZI carries). A coupler with splitting-ratio error eps is
+``[[sqrt(1 + eps), i sqrt(1 - eps)], [i sqrt(1 - eps), sqrt(1 + eps)]] / sqrt(2)`` (bar power
+transmission (1 + eps) / 2): the beam-splitter error of the DAT paper's MZI experiments, as its
+authors' code defines it (Neurophox convention; see :mod:`.errors`). Each of an MZI's two couplers
+has its own eps. Output phase shifters (one per mode) complete the mesh.
 
 Decompositions (implemented from the papers' math):
 - Clements 2016: null the lower-left triangle by alternating column operations (U T^-1, odd
@@ -236,18 +238,59 @@ class HeaterModel:
 # -- the mesh -----------------------------------------------------------------------------
 
 
-def _apply_columns(x: torch.Tensor, layout: MeshLayout, a: torch.Tensor, b: torch.Tensor,
-                   c: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """Apply the mesh column by column to ``x`` (..., n); a..d: (n_mzi,) 2x2 entries."""
-    for k0, m, start in layout.columns:
-        if m == 0:
-            continue
-        sl = slice(start, start + m)
-        v = x[..., k0:k0 + 2 * m].unflatten(-1, (m, 2))
-        x0, x1 = v[..., 0], v[..., 1]
-        y = torch.stack([a[sl] * x0 + b[sl] * x1, c[sl] * x0 + d[sl] * x1], dim=-1).flatten(-2)
-        x = torch.cat([x[..., :k0], y, x[..., k0 + 2 * m:]], dim=-1)
+@dataclass(frozen=True)
+class _ColumnIndex:
+    """Static index tensors of a layout: column, upper mode and partner mode of every MZI."""
+
+    col: torch.Tensor  # (n_mzi,) column of each MZI
+    upper: torch.Tensor  # (n_mzi,) upper mode k
+    partner: torch.Tensor  # (n_cols, n): the mode each output mode mixes with (itself if idle)
+
+
+def _column_index(layout: MeshLayout) -> _ColumnIndex:
+    col = torch.tensor(layout.column_of, dtype=torch.long)
+    upper = torch.tensor(layout.modes, dtype=torch.long)
+    partner = torch.arange(layout.n).repeat(max(1, len(layout.columns)), 1)
+    partner[col, upper] = upper + 1
+    partner[col, upper + 1] = upper
+    return _ColumnIndex(col, upper, partner)
+
+
+def _column_factors(idx: _ColumnIndex, n_cols: int, n: int, a: torch.Tensor, b: torch.Tensor,
+                    c: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each column as ``y = D * x + O * x[partner]``: D, O (n_cols, n) complex. An MZI on
+    modes (k, k+1) with entries a..d gives D[k] = a, O[k] = b, D[k+1] = d, O[k+1] = c; idle
+    modes pass (D = 1, O = 0)."""
+    dtype = a.dtype
+    diag = torch.ones(n_cols, n, dtype=dtype).index_put((idx.col, idx.upper), a) \
+        .index_put((idx.col, idx.upper + 1), d)
+    off = torch.zeros(n_cols, n, dtype=dtype).index_put((idx.col, idx.upper), b) \
+        .index_put((idx.col, idx.upper + 1), c)
+    return diag, off
+
+
+def _apply_columns(x: torch.Tensor, partner: torch.Tensor, diag: torch.Tensor,
+                   off: torch.Tensor) -> torch.Tensor:
+    """Apply the mesh column by column to ``x`` (..., n): memory O(batch * n) per column."""
+    for k in range(diag.shape[0]):
+        x = x * diag[k] + x[..., partner[k]] * off[k]
     return x
+
+
+def _column_product(partner: torch.Tensor, diag: torch.Tensor, off: torch.Tensor
+                    ) -> torch.Tensor:
+    """``M_{C-1} ... M_1 M_0`` of the dense column matrices, by pairwise (tree) products:
+    log2(C) batched matmuls instead of C sequential column updates."""
+    n_cols, n = diag.shape
+    mats = torch.diag_embed(diag) + torch.zeros(n_cols, n, n, dtype=diag.dtype).scatter(
+        2, partner.unsqueeze(-1), off.unsqueeze(-1))
+    while mats.shape[0] > 1:
+        odd = mats[-1:] if mats.shape[0] % 2 else None
+        pairs = mats[: mats.shape[0] // 2 * 2]
+        mats = pairs[1::2] @ pairs[0::2]  # later column on the left
+        if odd is not None:
+            mats = torch.cat([mats, odd])
+    return mats[0]
 
 
 class MZIMesh(nn.Module):
@@ -283,6 +326,7 @@ class MZIMesh(nn.Module):
         self.phi = nn.Parameter(ph)
         self.out_phase = nn.Parameter(out)
         self._neighbours = self._heater_neighbours()
+        self._index = _column_index(self.layout)
         self._cache: tuple[tuple, torch.Tensor] | None = None
 
     # ---- construction
@@ -373,8 +417,9 @@ class MZIMesh(nn.Module):
                      ) -> tuple[torch.Tensor, ...]:
         nm = self.layout.n_mzi
         bs = self.errors.bs_error if self.errors is not None else torch.zeros(nm, 2)
-        c1, s1 = torch.cos(math.pi / 4 + bs[:, 0]), torch.sin(math.pi / 4 + bs[:, 0])
-        c2, s2 = torch.cos(math.pi / 4 + bs[:, 1]), torch.sin(math.pi / 4 + bs[:, 1])
+        # Coupler k: bar amplitude sqrt((1 + eps_k) / 2), cross amplitude sqrt((1 - eps_k) / 2).
+        c1, s1 = torch.sqrt((1 + bs[:, 0]) / 2), torch.sqrt((1 - bs[:, 0]) / 2)
+        c2, s2 = torch.sqrt((1 + bs[:, 1]) / 2), torch.sqrt((1 - bs[:, 1]) / 2)
         loss_db = self.insertion_loss_db + (self.errors.loss_db if self.errors is not None else 0)
         amp = torch.as_tensor(10.0 ** (-torch.as_tensor(loss_db) / 20.0), dtype=torch.float32)
         one = torch.ones_like(theta)
@@ -397,13 +442,20 @@ class MZIMesh(nn.Module):
         nm = self.layout.n_mzi
         return ph[:nm], ph[nm:2 * nm], ph[2 * nm:]
 
+    def _factors(self, voltages: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        theta, phi, out = self._phases(voltages)
+        n_cols = max(1, len(self.layout.columns))
+        diag, off = _column_factors(self._index, n_cols, self.n, *self._mzi_entries(theta, phi))
+        return diag, off, out
+
     def apply(self, x: torch.Tensor, voltages: torch.Tensor | None = None) -> torch.Tensor:
         """Column-by-column application to ``x`` (..., n): memory O(batch * n) per column,
         the efficient path for gradients with respect to inputs and phases on small batches."""
-        theta, phi, out = self._phases(voltages)
+        diag, off, out = self._factors(voltages)
         if not x.is_complex():
             x = x.to(torch.complex64)
-        y = _apply_columns(x, self.layout, *self._mzi_entries(theta, phi))
+        y = _apply_columns(x, self._index.partner, diag, off)
         return y * torch.polar(torch.ones_like(out), out)
 
     def _cache_key(self) -> tuple:
@@ -418,8 +470,9 @@ class MZIMesh(nn.Module):
         if voltages is None and not recording and self._cache is not None \
                 and self._cache[0] == self._cache_key():
             return self._cache[1]
-        eye = torch.eye(self.n, dtype=torch.complex64)
-        u = self.apply(eye, voltages).T  # apply() maps rows: row i of result = U e_i
+        diag, off, out = self._factors(voltages)
+        u = torch.polar(torch.ones_like(out), out)[:, None] * _column_product(
+            self._index.partner, diag, off)
         if voltages is None and not recording:
             self._cache = (self._cache_key(), u)
         return u
@@ -444,9 +497,20 @@ class EOActivation(nn.Module):
     phase modulator (gain ``g`` rad per unit |z|^2, bias ``phi_b``) in an MZI on the rest:
 
         f(z) = i sqrt(1 - alpha) exp(-i (g |z|^2 + phi_b) / 2) cos((g |z|^2 + phi_b) / 2) z
+
+    Defaults: ``alpha = 0.1`` and ``g = 0.05 pi`` as in the DAT authors' code
+    (THPCILab/DAT_MPNN ``model.py`` ``ElectroopticNonlinearity``), meant for inputs of mean
+    power ~1 per port (they scale each sample to mean |x| = 1), and ``phi_b = pi / 2``: the
+    modulator's MZI biased at half transmission, so the activation passes light at any power
+    and the tapped power bends it (``g |z|^2`` ~ 0.16 rad at the mean port power, more on the
+    bright ports). Their bias ``phi_b = pi`` (dark at zero power: ``|f(z)| ~ sqrt(1 - alpha)
+    (g / 2) |z|^3``, a cubic threshold) did not train with our read-out in a few epochs
+    (digits, 64 ports, 3 meshes: 21-32 % in silico after 3-4 epochs at mean port power 1/64
+    or 1, vs 84 % with pi / 2); docs/adr/0004-physics-and-twins.md.
     """
 
-    def __init__(self, alpha: float = 0.1, g: float = math.pi, phi_b: float = math.pi) -> None:
+    def __init__(self, alpha: float = 0.1, g: float = 0.05 * math.pi,
+                 phi_b: float = math.pi / 2) -> None:
         super().__init__()
         self.alpha, self.g, self.phi_b = float(alpha), float(g), float(phi_b)
 

@@ -51,7 +51,7 @@ def tiny_data(n_train: int = 48, n_test: int = 24) -> Dataset:
 
 def network(seed: int = 0) -> MZINetwork:
     net = MZINetwork.build(N, 2, seed=seed)
-    net.activation = EOActivation(phi_b=math.pi / 2)
+    assert isinstance(net.activation, EOActivation)  # the default operating point trains
     return net
 
 
@@ -227,7 +227,7 @@ def test_resume_after_crash_is_bit_exact(tmp_path, method: str) -> None:
 
     def run(path, epochs: int, resume: bool = False, progress=None):  # noqa: ANN001, ANN202
         proc = LocalMeshProcessor(net.with_errors("dat-0.10", seed=1))
-        kw = dict(epochs=epochs, batch_size=8, eval_every_epoch=False)
+        kw = dict(epochs=epochs, batch_size=8, eval_every_epoch=False, lr_decay=0.5)
         if method == "pat":
             return train_pat(proc, net.twin(), data, TrainSettings(**kw), run_path=path,
                              resume=resume, progress=progress)
@@ -314,6 +314,12 @@ def test_run_file_records_captures_and_checkpoints(tmp_path) -> None:
         assert n == 8  # 2 batches x 4 samples
         phys = caps["physical"][:n]
         assert np.isfinite(phys).all() and np.isfinite(caps["twin"][:n]).all()
+        inputs = caps["inputs"][:n]
+        assert inputs.dtype == np.complex64 and inputs.shape == (n, N)
+        # the recorded inputs are the encoded amplitudes of the recorded samples
+        idx = caps["sample"][:n]
+        expected = amplitude_encode(data.x_train, N).numpy()[idx]
+        np.testing.assert_allclose(inputs, expected, rtol=1e-6)
 
 
 # -- demo ---------------------------------------------------------------------------------
@@ -323,7 +329,8 @@ def test_demo_tiny_configuration_json_shape(tmp_path) -> None:
     from hilt.loops.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(n_ports=N, n_meshes=2, insilico_epochs=1, finetune_epochs=1, batch_size=16,
-                     errors=("dat-0.10",), methods=("pat", "dat", "dat_internal", "spsa"))
+                     errors=("dat-0.10",), methods=("pat", "dat", "dat_internal", "spsa"),
+                     local=True)
     out = tmp_path / "demo.json"
     data = tiny_data(32, 16)
     res = run_demo(json_path=str(out), runs_dir=None, progress=False, config=cfg, data=data)
@@ -331,6 +338,7 @@ def test_demo_tiny_configuration_json_shape(tmp_path) -> None:
 
     on_disk = json.loads(out.read_text())
     assert on_disk["dataset"] == "tiny"
+    assert on_disk["backend"]["backend"] == "local"
     assert set(on_disk["methods"]) == {"error_free", "deployed", "pat", "dat", "dat_internal",
                                        "spsa"}
     for m in on_disk["methods"].values():
@@ -338,4 +346,42 @@ def test_demo_tiny_configuration_json_shape(tmp_path) -> None:
     assert on_disk["methods"]["error_free"]["physical_queries"] == 0
     assert on_disk["methods"]["pat"]["physical_queries"] > 0
     assert on_disk["errors"]["preset"] == "dat-0.10"
+    assert on_disk["errors"]["levels"] == {"phase_shifter": 0.10, "beam_splitter": 0.10}
     assert res["methods"]["dat"]["accuracy"] == on_disk["methods"]["dat"]["accuracy"]
+
+
+def test_demo_runs_on_the_simulated_station(tmp_path) -> None:
+    """The default backend: the mzi-large station, its world's error preset overridden per
+    setting, every query through the driver and the simulator's bytes."""
+    from hilt.loops.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(insilico_epochs=1, finetune_epochs=1, batch_size=16, n_train=16,
+                     n_test=16, errors=("dat-bs-0.10",), methods=("dat_internal",))
+    res = run_demo(runs_dir=None, progress=False, config=cfg)
+    assert res["backend"]["backend"] == "station"
+    setting = res["errors"]["settings"]["dat-bs-0.10"]
+    assert setting["backend"] == "station" and setting["levels"] == {"beam_splitter": 0.10}
+    assert setting["chip"]["model"].startswith("PNP-64")
+    # 16 training samples: one warm-up batch of 16 (the whole set) + one step of 16
+    assert res["methods"]["dat_internal"]["physical_queries"] == 32
+
+
+def test_station_chip_and_twin_share_the_nominal_physics() -> None:
+    """With preset 'none' the simulated station chip (default activation, nominal heaters)
+    measures what the twin predicts: the twin is the chip without its hidden errors."""
+    from hilt.instruments.mesh_processor import StationMeshProcessor
+    from hilt.loops.demo import STATION_FILE
+    from hilt.station import Station
+
+    net = MZINetwork.build(64, 3, seed=3)
+    x = amplitude_encode(np.random.default_rng(0).random((5, 64)), 64, power=64.0)
+    st = Station.from_yaml(STATION_FILE)
+    st.config.world.errors = "none"
+    with st:
+        proc = StationMeshProcessor(st["chip"])
+        proc.load_phases(phases_of(net))
+        out, states = proc.run(x.numpy(), internal=True)
+    with torch.no_grad():
+        twin = net.twin()(x).numpy()
+    np.testing.assert_allclose(out, twin, rtol=2e-3, atol=1e-6 * float(twin.max()))
+    assert len(states) == 2

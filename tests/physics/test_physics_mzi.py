@@ -141,3 +141,58 @@ def test_photodetector_noise_and_dark_on_physical_network():
     assert not torch.equal(r1, r2)  # fresh readout noise per read
     with torch.no_grad():
         assert float(net(x).abs().max()) == 0.0
+
+
+def _coupler(eps: float) -> np.ndarray:
+    return np.array([[np.sqrt(1 + eps), 1j * np.sqrt(1 - eps)],
+                     [1j * np.sqrt(1 - eps), np.sqrt(1 + eps)]]) / np.sqrt(2)
+
+
+def test_beam_splitter_error_is_a_splitting_ratio_deviation_of_each_coupler():
+    """DAT / Neurophox definition: coupler bar power (1 + eps) / 2, eps per coupler."""
+    from hilt.sims.physics import ErrorLevels
+
+    mesh = MZIMesh(2, seed=4)
+    chip = mesh.with_errors(ErrorLevels(beam_splitter=0.2), seed=9)
+    e1, e2 = (float(v) for v in chip.errors.bs_error[0])
+    assert e1 != e2  # two couplers, two independent draws
+    th, ph = float(mesh.theta.detach()[0]), float(mesh.phi.detach()[0])
+    out, out2 = (float(v) for v in mesh.out_phase.detach())
+    p = lambda a: np.diag([np.exp(1j * a), 1.0])  # noqa: E731
+    expected = np.diag([np.exp(1j * out), np.exp(1j * out2)]) @ _coupler(e2) @ p(th) \
+        @ _coupler(e1) @ p(ph)
+    with torch.no_grad():
+        got = chip.transfer_matrix().numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # one coupler alone: a 50:50 splitter becomes (1 + eps) / 2 : (1 - eps) / 2
+    assert abs(_coupler(0.1)[0, 0]) ** 2 == pytest.approx(0.55)
+
+
+def test_dat_phase_error_hits_theta_and_phi_only():
+    from hilt.sims.physics import draw_mzi_errors, error_levels
+
+    nm, n = 2016, 64
+    e = draw_mzi_errors(error_levels("dat-phase-0.10"), nm, 2 * nm + n, n, seed=0)
+    assert float(e.phase_offset[:2 * nm].std()) == pytest.approx(0.10, rel=0.05)
+    assert float(e.phase_offset[2 * nm:].abs().max()) == 0.0  # output phase screen: exact
+    assert float(e.bs_error.abs().max()) == 0.0
+    sev = draw_mzi_errors(error_levels("severe"), nm, 2 * nm + n, n, seed=0)
+    assert float(sev.phase_offset[2 * nm:].abs().max()) > 0.0  # uncalibrated chips: all heaters
+
+
+def test_eo_activation_defaults_pass_light_and_bend_with_power():
+    act = EOActivation()
+    assert (act.alpha, act.g, act.phi_b) == (0.1, pytest.approx(0.05 * math.pi),
+                                              pytest.approx(math.pi / 2))
+    z = torch.tensor([1e-3, 1.0, 3.0], dtype=torch.complex64)
+    t = (act(z).abs() / z.abs()).square()  # power transmission
+    assert float(t[0]) == pytest.approx(0.45, rel=1e-3)  # half of the untapped 90 %
+    assert float(t[1]) < float(t[0]) and float(t[2]) < float(t[1])  # the tap closes it
+
+
+def test_tree_product_matches_column_by_column_application():
+    mesh = MZIMesh(7, seed=2).with_errors("dat-0.10", seed=1)
+    x = torch.randn(3, 7, dtype=torch.complex64)
+    with torch.no_grad():
+        np.testing.assert_allclose(mesh(x, "matrix").numpy(), mesh(x, "columns").numpy(),
+                                   atol=1e-5)
