@@ -1,16 +1,18 @@
 """Per-call overhead of a hilt parameter get/set against a raw client sending the same bytes.
 
 Each simulator runs in its own process (``hilt sim serve``), so client and server do not share a
-GIL. For every transport, rounds alternate between hilt and the raw client, and the median of the
-rounds' per-call times is reported.
+GIL. For every transport, blocks of calls alternate (ABBA) between hilt and the raw client, and
+the medians of the blocks' per-call times are compared.
 
-    .venv/bin/python bench/transport_bench.py [--calls 1000] [--rounds 7]
+    .venv/bin/python bench/transport_bench.py [--calls 100] [--rounds 41]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -24,7 +26,11 @@ import serial
 
 
 def serve(model: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "hilt.cli", "sim", "serve", model, *extra],
+    # Server on the last core, this client on the first: where each lands otherwise changes the
+    # round-trip time by 2x from one block to the next (same core: a context switch per reply).
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = ["taskset", "-c", str(cpus[-1])] if len(cpus) > 1 and shutil.which("taskset") else []
+    proc = subprocess.Popen([*pin, sys.executable, "-m", "hilt.cli", "sim", "serve", model, *extra],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
@@ -38,12 +44,16 @@ def per_call(fn: Callable[[], Any], calls: int) -> float:
 
 
 def compare(name: str, hilt_fn: Callable[[], Any], raw_fn: Callable[[], Any], calls: int, rounds: int) -> dict[str, Any]:
+    """Blocks of ``calls`` calls, hilt and raw alternating in ABBA order over ``rounds`` rounds;
+    the medians of the per-call block times, so that a slow spell of the shared machine lands on
+    both sides."""
     for fn in (hilt_fn, raw_fn):  # warm up both paths
         per_call(fn, 50)
     h, r = [], []
-    for _ in range(rounds):
-        h.append(per_call(hilt_fn, calls))
-        r.append(per_call(raw_fn, calls))
+    for k in range(rounds):
+        order = ((hilt_fn, h), (raw_fn, r)) if k % 2 == 0 else ((raw_fn, r), (hilt_fn, h))
+        for fn, out in order:
+            out.append(per_call(fn, calls))
     hm, rm = statistics.median(h), statistics.median(r)
     return {"case": name, "hilt_us": hm * 1e6, "raw_us": rm * 1e6, "overhead": hm / rm - 1}
 
@@ -57,27 +67,52 @@ def bench_visa(calls: int, rounds: int, tcp: bool = False) -> list[dict[str, Any
         if tcp:
             host_port = address.split("::")[1] + ":" + address.split("::")[2]
             hilt_address = f"tcp://{host_port}"
-        synth = KeysightE8257D(hilt_address)
+        synth = KeysightE8257D(hilt_address, visa_library="@py") if not tcp else KeysightE8257D(hilt_address)
         synth.connect()
-        rm = pyvisa.ResourceManager("@py")
-        res = rm.open_resource(address, read_termination="\n", write_termination="", timeout=2000)
-        raw_sock = rm.visalib.sessions[res.session].interface
-        raw_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as hilt does: compare code, not Nagle
-        label = "raw TCP (tcp://) vs pyvisa-py" if tcp else "VISA socket (pyvisa-py)"
+        if tcp:
+            # The raw peer of hilt's tcp:// transport: a plain socket and a readline.
+            host, port = hilt_address[len("tcp://"):].rsplit(":", 1)
+            sock = socket.create_connection((host, int(port)))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            label = "raw TCP (tcp://, socket)"
 
-        def raw_get() -> float:
-            res.write_raw(b":FREQ:CW?\n")
-            return float(res.read_raw())
+            def readline() -> bytes:
+                data = sock.recv(4096)
+                while not data.endswith(b"\n"):
+                    data += sock.recv(4096)
+                return data
 
-        def raw_set() -> None:
-            res.write_raw(b":FREQ:CW 10000000000.000\n")
-            res.write_raw(b"SYST:ERR?\n")
-            res.read_raw()
+            def raw_get() -> float:
+                sock.sendall(b":FREQ:CW?\n")
+                return float(readline())
+
+            def raw_set() -> None:
+                sock.sendall(b":FREQ:CW 10000000000.000\n")
+                sock.sendall(b"SYST:ERR?\n")
+                readline()
+        else:
+            rm = pyvisa.ResourceManager("@py")
+            res = rm.open_resource(address, read_termination="\n", write_termination="", timeout=2000)
+            raw_sock = rm.visalib.sessions[res.session].interface
+            raw_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as hilt does: compare code, not Nagle
+            label = "VISA socket (pyvisa-py)"
+
+            def raw_get() -> float:
+                res.write_raw(b":FREQ:CW?\n")
+                return float(res.read_raw())
+
+            def raw_set() -> None:
+                res.write_raw(b":FREQ:CW 10000000000.000\n")
+                res.write_raw(b"SYST:ERR?\n")
+                res.read_raw()
 
         out = [compare(f"{label}: get", synth.frequency.get, raw_get, calls, rounds),
                compare(f"{label}: set (+ SYST:ERR?)", lambda: synth.frequency.set(10e9), raw_set, calls, rounds)]
         synth.close()
-        res.close()
+        if tcp:
+            sock.close()
+        else:
+            res.close()
         return out
     finally:
         proc.terminate()
@@ -118,9 +153,12 @@ def bench_serial(calls: int, rounds: int, pty: bool) -> list[dict[str, Any]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--calls", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--calls", type=int, default=100, help="calls per timed block")
+    ap.add_argument("--rounds", type=int, default=41, help="alternating blocks per side")
     args = ap.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) > 1:
+        os.sched_setaffinity(0, {cpus[0]})
     rows = []
     rows += bench_visa(args.calls, args.rounds)
     rows += bench_visa(args.calls, args.rounds, tcp=True)

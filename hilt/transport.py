@@ -144,7 +144,8 @@ class Transport:
         self.read_termination = read_termination
         self.encoding = encoding
         self.lock = threading.RLock()
-        self.exchanges: deque[Exchange] = deque(maxlen=log_size)
+        # Plain tuples: this runs twice per transaction; Exchange objects are made on reading.
+        self._log: deque[tuple[float, str, bytes]] = deque(maxlen=log_size)
         self._stale = False  # a reply may still be in flight after a timeout
         self._depth = 0  # transaction nesting, guarded by the lock
         self.is_open = False
@@ -195,8 +196,13 @@ class Transport:
         """Hold the lock (and any Ctrl-C) across several reads and writes."""
         return _Transaction(self)
 
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """The last exchanges (oldest first): time, direction (``->``/``<-``) and bytes."""
+        return [Exchange(*entry) for entry in list(self._log)]
+
     def _record(self, direction: str, data: bytes) -> None:
-        self.exchanges.append(Exchange(time.time(), direction, data))
+        self._log.append((time.time(), direction, data))
         if io_log.isEnabledFor(logging.DEBUG):
             io_log.debug("%s %s %r", self.name, direction, data)
 
