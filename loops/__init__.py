@@ -39,6 +39,7 @@ from .head import ClassifierHead, accuracy, task_loss
 from .insilico import train_insilico
 from .pat import PhysicalForward, physical_forward, substitute, train_pat
 from .recording import Recorder
+from .station import train_on_station
 from .zeroth_order import ZOSettings, train_zeroth_order
 
 __all__ = [
@@ -49,5 +50,7 @@ __all__ = [
     "int8_encode", "load_digits", "load_idx_dataset", "make_model", "phase_encode",
     "physical_forward", "read_idx", "run_demo", "similarity_loss", "spike_encode",
     "substitute", "task_loss", "train_dat", "train_insilico", "train_pat",
-    "train_zeroth_order",
+    "train_on_station", "train_zeroth_order",
 ]
+# Also public, imported on use (they pull in more): hilt.loops.calibration (run_calibration),
+# hilt.loops.ann2snn (convert, calibrate_layerwise), hilt.loops.diffractive (run_diffractive_demo).
