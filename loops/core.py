@@ -345,3 +345,20 @@ __all__ = [
     "ProgressCallback", "TrainSettings", "encode", "evaluate_physical", "evaluate_twin",
     "head_and_phase_optimizer", "make_model", "measure", "run_epochs", "task_loss",
 ]
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A demo configuration dataclass as JSON-ready values (tuples as lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()}
+
+
+def publish_result(result: dict[str, Any], table: str, json_path: str | None) -> dict[str, Any]:
+    """Print a demo's comparison table and, with ``json_path``, write the result as JSON."""
+    import json
+    from pathlib import Path
+
+    print(table)
+    if json_path is not None:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(result, indent=2))
+    return result

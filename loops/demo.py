@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +39,7 @@ import torch
 from hilt.instruments.mesh_processor import LocalMeshProcessor, MeshProcessor, StationMeshProcessor
 from hilt.sims.physics import MZINetwork, error_levels
 
-from .core import TrainSettings, encode, evaluate_physical, make_model
+from .core import TrainSettings, config_dict, encode, evaluate_physical, make_model, publish_result
 from .dat import DATSettings, train_dat
 from .data import Dataset, load_digits
 from .insilico import train_insilico
@@ -199,15 +198,10 @@ def _run(cfg: DemoConfig, json_path: str | None, runs_dir: str | None, progress:
         "methods": settings[first]["methods"],
         "errors": {"preset": first, "levels": settings[first]["levels"], "settings": settings},
         "insilico": {**ins.summary(), "run_file": ins.run_path},
-        "config": {k: (list(v) if isinstance(v, tuple) else v)
-                   for k, v in dataclasses.asdict(cfg).items()},
+        "config": config_dict(cfg),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    print(format_table(result))
-    if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(result, indent=2))
-    return result
+    return publish_result(result, format_table(result), json_path)
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -57,9 +56,11 @@ from .core import (
     LoopResult,
     ProgressCallback,
     TrainSettings,
+    config_dict,
     encode,
     evaluate_physical,
     head_and_phase_optimizer,
+    publish_result,
     run_epochs,
 )
 from .dat import DATSettings, fuse_amplitude, similarity_loss
@@ -558,15 +559,10 @@ def run_diffractive_demo(quick: bool = False, json_path: str | None = None,
         "methods": errors[first]["methods"],
         "errors": {"preset": first, "levels": errors[first]["levels"], "settings": errors},
         "insilico": {**ins.summary(), "run_file": ins.run_path},
-        "config": {k: (list(v) if isinstance(v, tuple) else v)
-                   for k, v in dataclasses.asdict(cfg).items()},
+        "config": config_dict(cfg),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    print(format_table(result))
-    if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(result, indent=2))
-    return result
+    return publish_result(result, format_table(result), json_path)
 
 
 def format_table(result: dict[str, Any]) -> str:
