@@ -230,7 +230,8 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
     rec = Recorder.open(run_path, resume=resume,
                         scalars=["loss", "epoch", "physical_queries", "test_accuracy",
                                  "twin_accuracy"],
-                        captures={"batches": capture_spec(n)}, config=cfg,
+                        captures={"batches": capture_spec(n, getattr(model, "n_outputs", None))},
+                        config=cfg,
                         seeds={"seed": int(settings.seed)})
     start_epoch, step, history, prior_q, prior_calls = 0, 0, [], 0, 0
     ck = rec.checkpoint

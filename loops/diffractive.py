@@ -24,9 +24,8 @@ Methods:
 PAT and DAT fine-tune the in-silico model. The loops reuse :func:`hilt.loops.core.run_epochs`
 (control, progress, scalars, checkpoints, resume) through a thin adapter
 (:class:`MeshProcessorAdapter`): the model's ``n_ports`` is the number of input-plane pixels,
-so the shared amplitude encoding puts each sample on the plane with unit power. Captures are
-not recorded: the shared capture stream has physical and twin shapes equal to the input size,
-which a 10-detector readout does not have (see docs/diffractive-dat.md).
+so the shared amplitude encoding puts each sample on the plane with unit power, and its
+``n_outputs`` (the detectors) shapes the captured physical and twin readings.
 """
 
 from __future__ import annotations
@@ -126,6 +125,11 @@ class DiffractiveClassifier(nn.Module):
     def n_ports(self) -> int:
         return int(self.shape[0] * self.shape[1])
 
+    @property
+    def n_outputs(self) -> int:
+        """Detector readings per sample (what the run file captures as physical and twin)."""
+        return int(self.twin.detectors.n)
+
     def planes(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(-1, *self.shape)
 
@@ -184,11 +188,6 @@ def _as_array(a: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a, dtype=np.float32))
 
 
-def _no_captures(settings: TrainSettings) -> TrainSettings:
-    # The shared capture stream is shaped for N-in/N-out meshes (see the module docstring).
-    return dataclasses.replace(settings, capture_every=0)
-
-
 def _start(twin: DiffractiveStack, data: Dataset, settings: TrainSettings,
            head: ClassifierHead | None, init_state: dict[str, Any] | None) -> DiffractiveClassifier:
     torch.manual_seed(settings.seed)
@@ -211,7 +210,7 @@ def train_diffractive_insilico(twin: DiffractiveStack, data: Dataset,
                                progress: ProgressCallback | None = None) -> LoopResult:
     """Train a copy of ``twin`` (+ head) on plane ``data`` (:func:`plane_dataset`); with
     ``processor``, deploy the result and report its physical test accuracy."""
-    settings = _no_captures(settings or TrainSettings())
+    settings = settings or TrainSettings()
     model = _start(twin, data, settings, head, init_state)
     opt = head_and_phase_optimizer(model, settings)  # type: ignore[arg-type]
 
@@ -236,19 +235,21 @@ def train_diffractive_pat(processor: DiffractiveProcessor, twin: DiffractiveStac
                           resume: bool = False, control: LoopControl | None = None,
                           progress: ProgressCallback | None = None) -> LoopResult:
     """Physics-aware training: each batch measured once, the twin's Jacobian backward."""
-    settings = _no_captures(settings or TrainSettings())
+    settings = settings or TrainSettings()
     model = _start(twin, data, settings, head, init_state)
     opt = head_and_phase_optimizer(model, settings)  # type: ignore[arg-type]
     proc = MeshProcessorAdapter(processor)
 
-    def step(x: torch.Tensor, y: torch.Tensor, _step: int) -> tuple[dict[str, float], None]:
+    def step(x: torch.Tensor, y: torch.Tensor, _step: int) -> tuple[dict[str, float], dict[str, Any]]:
         opt.zero_grad(set_to_none=True)
         proc.load_phases(model.phases())
         measured = _as_array(proc.run(x.numpy())[0])
-        loss = task_loss(model.head(substitute(model.readout(x), measured)), y)
+        twin_out = model.readout(x)
+        loss = task_loss(model.head(substitute(twin_out, measured)), y)
         loss.backward()
         opt.step()
-        return {"loss": float(loss.detach())}, None
+        return {"loss": float(loss.detach())}, {"inputs": x.numpy(), "physical": measured.numpy(),
+                                                 "twin": twin_out.detach().numpy()}
 
     return run_epochs("pat", step, model=model, optimizers={"opt": opt},  # type: ignore[arg-type]
                       data=data, settings=settings, processor=proc, run_path=run_path,  # type: ignore[arg-type]
@@ -376,7 +377,7 @@ def train_diffractive_dat(processor: DiffractiveProcessor, twin: DiffractiveStac
                           resume: bool = False, control: LoopControl | None = None,
                           progress: ProgressCallback | None = None) -> LoopResult:
     """Dual adaptive training of a diffractive classifier (see the module docstring)."""
-    settings = _no_captures(settings or DiffractiveDATSettings())
+    settings = settings or DiffractiveDATSettings()
     if settings.mode not in ("output", "internal"):
         raise ValueError(f"DAT mode {settings.mode!r}: expected 'output' or 'internal'")
     model = _start(twin, data, settings, head, init_state)
@@ -421,7 +422,7 @@ def train_diffractive_dat(processor: DiffractiveProcessor, twin: DiffractiveStac
             _set_grad(mask_params, True)
         return first, last
 
-    def step(x: torch.Tensor, y: torch.Tensor, step_no: int) -> tuple[dict[str, float], None]:
+    def step(x: torch.Tensor, y: torch.Tensor, step_no: int) -> tuple[dict[str, float], dict[str, Any]]:
         if step_no == 0 and settings.warmup_batches > 0:
             # Fit the predictors to the device before the first task step (fresh runs only).
             xs = x_all[torch.randperm(len(x_all), generator=warm_gen)]
@@ -440,8 +441,8 @@ def train_diffractive_dat(processor: DiffractiveProcessor, twin: DiffractiveStac
             opt.step()
         finally:
             _set_grad(pred_params, True)
-        return {"loss": float(loss.detach()), "sim_before": sim_before,
-                "sim_after": sim_after}, None
+        return ({"loss": float(loss.detach()), "sim_before": sim_before, "sim_after": sim_after},
+                {"inputs": x.numpy(), "physical": meas.numpy(), "twin": pred.detach().numpy()})
 
     name = "dat" if settings.mode == "output" else "dat_internal"
     return run_epochs(name, step, model=model, optimizers={"opt": opt, "predictors": opt_p},  # type: ignore[arg-type]

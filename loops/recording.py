@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 
-def capture_spec(n_ports: int) -> Any:
-    """The capture stream of an N-port network: input amplitudes (N,) complex64 (NaN + NaN j
-    marks unwritten rows), physical and twin intensities (N,) float32."""
+def capture_spec(n_ports: int, n_outputs: int | None = None) -> Any:
+    """The capture stream of a network with N inputs: input amplitudes (N,) complex64 (NaN + NaN j
+    marks unwritten rows), physical and twin readings (``n_outputs``, default N) float32."""
     from hilt.runfile.layout import CaptureSpec
 
+    m = n_ports if n_outputs is None else n_outputs
     return CaptureSpec(input_shape=(n_ports,), input_dtype="complex64",
-                       physical_shape=(n_ports,), twin_shape=(n_ports,))
+                       physical_shape=(m,), twin_shape=(m,))
 
 
 class Recorder:

@@ -209,6 +209,13 @@ def test_loops_count_queries_and_dat_resumes_bit_exactly_after_a_crash(tmp_path)
                                     resume=True)
     assert resumed.run_path == path
     assert resumed.physical_queries == full.physical_queries
+    from hilt.runfile import open_run
+
+    with open_run(path) as run:  # what went in, what the device and the twin gave, per detector
+        batch = run.captures("batches")
+        assert batch.physical.shape[1:] == (s.detectors.n,) == batch.twin.shape[1:]
+        assert batch.inputs.shape[1:] == (s.shape[0] * s.shape[1],)
+        assert np.isfinite(batch.physical).all() and len(batch.step) > 0
     for k, v in full.model_state.items():
         torch.testing.assert_close(resumed.model_state[k], v, rtol=0, atol=0)
 
