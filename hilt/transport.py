@@ -98,6 +98,7 @@ class _Transaction:
         t.lock.acquire()
         try:
             if t._depth == 0:
+                t._owner = threading.get_ident()
                 if not t.is_open:
                     raise ConnectError("not connected", instrument=t.name)
                 self._sigint = hold_sigint()
@@ -116,6 +117,7 @@ class _Transaction:
         t._depth -= 1
         try:
             if t._depth == 0:
+                t._owner = None
                 self._sigint.__exit__()
         finally:
             t.lock.release()
@@ -148,6 +150,7 @@ class Transport:
         self._log: deque[tuple[float, str, bytes]] = deque(maxlen=log_size)
         self._stale = False  # a reply may still be in flight after a timeout
         self._depth = 0  # transaction nesting, guarded by the lock
+        self._owner: int | None = None  # thread holding the outermost transaction
         self.is_open = False
 
     # -- what subclasses provide ------------------------------------------------------------
@@ -263,17 +266,29 @@ class Transport:
             self._record("<-", data)
             return data
 
+    # write/read/query inside a transaction this thread already holds skip taking it again: a
+    # driver's set with its error check is one transaction, not four.
     def write(self, command: str) -> None:
+        data = (command + self.write_termination).encode(self.encoding)
+        if self._owner == threading.get_ident():
+            self._write_unlocked(data)
+            return
         with self.transaction():
-            self._write_unlocked((command + self.write_termination).encode(self.encoding))
+            self._write_unlocked(data)
 
     def read(self) -> str:
+        if self._owner == threading.get_ident():
+            return self._decode(self._read_unlocked(self._read_term))
         with self.transaction():
             return self._decode(self._read_unlocked(self._read_term))
 
     def query(self, command: str) -> str:
+        data = (command + self.write_termination).encode(self.encoding)
+        if self._owner == threading.get_ident():
+            self._write_unlocked(data)
+            return self._decode(self._read_unlocked(self._read_term))
         with self.transaction():
-            self._write_unlocked((command + self.write_termination).encode(self.encoding))
+            self._write_unlocked(data)
             return self._decode(self._read_unlocked(self._read_term))
 
     @property
