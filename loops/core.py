@@ -162,6 +162,17 @@ def make_model(twin: nn.Module, n_classes: int = 10, head: ClassifierHead | None
                               else ClassifierHead(n, n_classes))
 
 
+def start_model(twin: nn.Module, data: Dataset, settings: TrainSettings,
+                head: ClassifierHead | None = None, init_state: dict[str, Any] | None = None,
+                make: Callable[..., nn.Module] = make_model) -> Any:
+    """Every loop's first step: seed torch, make the loop's private model, load a start state."""
+    torch.manual_seed(settings.seed)
+    model = make(twin, data.n_classes, head)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    return model
+
+
 def encode(data: Dataset, n_ports: int, power: float
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     return (amplitude_encode(data.x_train, n_ports, power), torch.as_tensor(data.y_train),

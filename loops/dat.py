@@ -42,8 +42,8 @@ from .core import (
     ProgressCallback,
     TrainSettings,
     head_and_phase_optimizer,
-    make_model,
     run_epochs,
+    start_model,
 )
 from .data import Dataset
 from .head import ClassifierHead, task_loss
@@ -158,10 +158,7 @@ def train_dat(processor: MeshProcessor, twin: nn.Module, data: Dataset,
     settings = settings or DATSettings()
     if settings.mode not in ("output", "internal", "block"):
         raise ValueError(f"DAT mode {settings.mode!r}: expected output, internal or block")
-    torch.manual_seed(settings.seed)
-    model = make_model(twin, data.n_classes, head)
-    if init_state is not None:
-        model.load_state_dict(init_state)
+    model = start_model(twin, data, settings, head, init_state)
     n, n_layers = model.n_ports, len(model.twin.meshes)
     predictors = make_predictors(n, n_layers, settings.predictor, settings.hidden, settings.seed)
     internal = settings.mode != "output"

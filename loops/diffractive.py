@@ -61,6 +61,7 @@ from .core import (
     head_and_phase_optimizer,
     publish_result,
     run_epochs,
+    start_model,
 )
 from .dat import DATSettings, fuse_amplitude, similarity_loss
 from .data import Dataset, load_digits
@@ -190,11 +191,7 @@ def _as_array(a: Any) -> torch.Tensor:
 
 def _start(twin: DiffractiveStack, data: Dataset, settings: TrainSettings,
            head: ClassifierHead | None, init_state: dict[str, Any] | None) -> DiffractiveClassifier:
-    torch.manual_seed(settings.seed)
-    model = make_classifier(twin, data.n_classes, head)
-    if init_state is not None:
-        model.load_state_dict(init_state)
-    return model
+    return start_model(twin, data, settings, head, init_state, make=make_classifier)
 
 
 # -- in silico and PAT ----------------------------------------------------------------------

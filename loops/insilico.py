@@ -20,8 +20,8 @@ from .core import (
     ProgressCallback,
     TrainSettings,
     head_and_phase_optimizer,
-    make_model,
     run_epochs,
+    start_model,
 )
 from .data import Dataset
 from .head import ClassifierHead, task_loss
@@ -35,10 +35,7 @@ def train_insilico(twin: nn.Module, data: Dataset, settings: TrainSettings | Non
     """Train a copy of ``twin`` (+ head) on ``data``; with ``processor``, deploy the result and
     report the physical test accuracy (no physical query is made while training)."""
     settings = settings or TrainSettings()
-    torch.manual_seed(settings.seed)
-    model = make_model(twin, data.n_classes, head)
-    if init_state is not None:
-        model.load_state_dict(init_state)
+    model = start_model(twin, data, settings, head, init_state)
     opt = head_and_phase_optimizer(model, settings)
 
     def step(x: torch.Tensor, y: torch.Tensor, _step: int) -> tuple[dict[str, float], dict]:

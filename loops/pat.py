@@ -29,8 +29,8 @@ from .core import (
     ProgressCallback,
     TrainSettings,
     head_and_phase_optimizer,
-    make_model,
     run_epochs,
+    start_model,
 )
 from .data import Dataset
 from .head import ClassifierHead, task_loss
@@ -83,10 +83,7 @@ def train_pat(processor: MeshProcessor, twin: nn.Module, data: Dataset,
               progress: ProgressCallback | None = None) -> LoopResult:
     """Physics-aware training on ``processor``: one physical query of each batch per step."""
     settings = settings or TrainSettings()
-    torch.manual_seed(settings.seed)
-    model = make_model(twin, data.n_classes, head)
-    if init_state is not None:
-        model.load_state_dict(init_state)
+    model = start_model(twin, data, settings, head, init_state)
     opt = head_and_phase_optimizer(model, settings)
 
     def step(x: torch.Tensor, y: torch.Tensor, _step: int) -> tuple[dict[str, float], dict]:

@@ -27,8 +27,8 @@ from .core import (
     PhotonicClassifier,
     ProgressCallback,
     TrainSettings,
-    make_model,
     run_epochs,
+    start_model,
 )
 from .data import Dataset
 from .head import ClassifierHead, task_loss
@@ -59,10 +59,7 @@ def train_zeroth_order(processor: MeshProcessor, twin: nn.Module, data: Dataset,
     settings = settings or ZOSettings()
     if settings.estimator not in ("spsa", "fd"):
         raise ValueError(f"estimator {settings.estimator!r}: expected 'spsa' or 'fd'")
-    torch.manual_seed(settings.seed)
-    model = make_model(twin, data.n_classes, head)
-    if init_state is not None:
-        model.load_state_dict(init_state)
+    model = start_model(twin, data, settings, head, init_state)
     params = _trained(model, settings.subset)
     flat = [p.numel() for p in params]
     groups = [{"params": params, "lr": settings.lr}]
