@@ -160,7 +160,13 @@ class SrsLockInSim(SimulatedInstrument):
         return raw * cmath.exp(-1j * math.radians(self.phase))
 
     def _advance(self, now: float) -> None:
-        """Run the filter cascade from the last event to ``now`` with the input held constant."""
+        """Run the filter cascade from the last event to ``now``.
+
+        The input is what the world gives at each moment: if it differs at ``now`` from the last
+        event (the stage carried the detector, the source drifted), the last ten time constants
+        of the interval are integrated in short holds sampled at their midpoints, so a reading
+        taken after a move has seen the move, not a jump at the read.
+        """
         if not self._settled:
             self._settled = True
             self._u = self._input(now)
@@ -169,18 +175,38 @@ class SrsLockInSim(SimulatedInstrument):
             return
         dt = now - self._t_last
         if dt > 0:
-            x = dt / self.tau
-            decay = math.exp(-x)
-            dev = [s - self._u for s in self._stages]
-            # Stage k of identical RC sections after a hold: e_k(x) = e^-x sum_j e_j x^(k-j)/(k-j)!
-            new = []
-            for k in range(len(dev)):
-                acc = 0j
-                for j in range(k + 1):
-                    acc += dev[j] * x ** (k - j) / math.factorial(k - j)
-                new.append(self._u + decay * acc)
-            self._stages = new
+            end = self._input(now)
+            system = self._system()
+            beating = system is not None and system.beat_hz(self.frequency) != 0.0
+            # A beating chopper is already filtered analytically in _input: hold, don't resample.
+            if end == self._u or beating:
+                self._hold(dt, self._u)
+            else:
+                tail = min(dt, 10.0 * self.tau)
+                self._hold(dt - tail, self._u)
+                steps = max(1, min(32, math.ceil(tail / (0.25 * self.tau))))
+                h = tail / steps
+                t0 = now - tail
+                for i in range(steps):
+                    self._hold(h, self._input(t0 + (i + 0.5) * h))
+                self._u = end
         self._t_last = max(self._t_last, now)
+
+    def _hold(self, dt: float, u: complex) -> None:
+        """Advance the cascade by ``dt`` with the input held at ``u`` (exact for RC stages)."""
+        if dt <= 0:
+            return
+        x = dt / self.tau
+        decay = math.exp(-x)
+        dev = [s - u for s in self._stages]
+        # Stage k of identical RC sections after a hold: e_k(x) = e^-x sum_j e_j x^(k-j)/(k-j)!
+        new = []
+        for k in range(len(dev)):
+            acc = 0j
+            for j in range(k + 1):
+                acc += dev[j] * x ** (k - j) / math.factorial(k - j)
+            new.append(u + decay * acc)
+        self._stages = new
 
     def _event(self, change: Callable[[], None] | None = None) -> None:
         """Advance to now under the old conditions, apply ``change``, then take the new input."""

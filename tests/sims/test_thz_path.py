@@ -204,3 +204,21 @@ def test_power_meter_reads_the_average_beam_power() -> None:
     assert float(reply.rsplit(":", 1)[1]) == pytest.approx(expected, rel=1e-5)
     source(synth, on=False)
     assert float(pm.handle("*CVU", None).rsplit(":", 1)[1]) == 0.0
+
+
+def test_a_move_between_reads_is_filtered_as_it_happens() -> None:
+    """The stage carries the detector off the beam during the filter interval: a read at the end
+    of the move sees the filtered transition, not the old value held until the read."""
+    world, synth, path, li = bench(stage="stage", beam_radius_mm=2.0)
+    source(synth)
+    world.set("stage.position_fn", lambda t: (0.0, 0.0))
+    on_axis = settled_r(world, li)
+    t0, move = world.clock.now(), 0.15  # 1.5 time constants, from the axis to 20 mm off it
+    world.set("stage.position_fn", lambda t: (20.0 * min(1.0, max(0.0, (t - t0) / move)), 0.0))
+    world.clock.advance(move)
+    mid = values(li, "OUTP? 3")[0]
+    far = settled_r(world, li)
+    assert far < 0.01 * on_axis
+    # Off-axis for the last part of the interval only: part way down an RC step, well above
+    # 'far' (the filter has not caught up) and well below 'on_axis' (it has seen the move).
+    assert 0.05 * on_axis < mid < 0.8 * on_axis
