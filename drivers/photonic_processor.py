@@ -80,7 +80,7 @@ class PhotonicProcessor(Instrument):
                 rest = t.read_bytes(length + CRC_SIZE)
                 frame = check_frame(head, rest[:length], rest[length:])
             except FrameError as exc:
-                t._stale = True  # resynchronise: whatever follows is suspect
+                t.mark_stale()  # resynchronise: whatever follows is suspect
                 raise ProtocolError(str(exc), instrument=self.name, command=f"type {ftype:#04x}", reply=head) from None
         if frame.seq != seq:
             raise ProtocolError(f"reply to request {frame.seq}, expected {seq}", instrument=self.name)

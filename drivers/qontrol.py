@@ -172,7 +172,7 @@ class QontrolQ8iv(Instrument):
             return
         # Whatever else the device meant to send for this command is still on its way: drop it
         # before the next transaction instead of reading it as the next reply.
-        self.transport._stale = True
+        self.transport.mark_stale()
         code, channel = int(m.group(1)), int(m.group(2))
         raise QontrolError(code, ERRORS.get(code, "unrecognised error code"), channel,
                            instrument=self.name, command=command)

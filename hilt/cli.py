@@ -222,8 +222,6 @@ def calibrate(station_file: str | None, routine: str | None, options: tuple[str,
 @click.option("--local", is_flag=True, help="(mzi) Evaluate the chip in-process instead of through the station.")
 def demo(quick: bool, json_path: str | None, runs_dir: str, system: str, local: bool) -> None:
     """Train with every method and print the comparison table (the DAT benchmark)."""
-    import inspect
-
     try:
         if system == "diffractive":
             from hilt.loops.diffractive import run_diffractive_demo
@@ -232,10 +230,7 @@ def demo(quick: bool, json_path: str | None, runs_dir: str, system: str, local: 
             return
         from hilt.loops.demo import run_demo
 
-        kwargs: dict[str, Any] = {"quick": quick, "json_path": json_path, "runs_dir": runs_dir}
-        if "local" in inspect.signature(run_demo).parameters:
-            kwargs["local"] = local
-        run_demo(**kwargs)
+        run_demo(quick=quick, json_path=json_path, runs_dir=runs_dir, local=local)
     except HiltError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

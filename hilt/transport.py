@@ -195,6 +195,11 @@ class Transport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def mark_stale(self) -> None:
+        """Drop whatever unread input is waiting before the next transaction starts (a driver that
+        finds the stream out of step, e.g. a bad frame or an unsolicited error line, calls this)."""
+        self._stale = True
+
     def transaction(self) -> _Transaction:
         """Hold the lock (and any Ctrl-C) across several reads and writes."""
         return _Transaction(self)
