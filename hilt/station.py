@@ -194,11 +194,6 @@ class Station:
     # -- records -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Identities, settings and software versions, for run files."""
-        import numpy
-        import pyvisa
-        import serial
-        import torch
-
         instruments: dict[str, Any] = {}
         for name, inst in self.instruments.items():
             try:
@@ -213,8 +208,18 @@ class Station:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "world": {"seed": self.world.seed, "errors": self.world.errors} if self.world else None,
             "instruments": instruments,
+            # From the installed metadata: importing torch only to read its version costs a second.
             "versions": {
-                "hilt": hilt.__version__, "python": platform.python_version(), "numpy": numpy.__version__,
-                "torch": torch.__version__, "pyvisa": pyvisa.__version__, "pyserial": serial.__version__,
+                "hilt": hilt.__version__, "python": platform.python_version(),
+                **{name: _installed_version(name) for name in ("numpy", "torch", "pyvisa", "pyvisa-py", "pyserial")},
             },
         }
+
+
+def _installed_version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
