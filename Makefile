@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test faults lint bench clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 	$(VENV)/bin/ruff check .
+
+# The whole fault suite (the slow part is skipped by `make test`): see RELIABILITY.md.
+faults: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "slow or not slow" tests/faults tests/loops/test_loop_faults.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
