@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
+import tempfile
 import threading
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +22,56 @@ from hilt.errors import HiltError
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "stations"
 
 
-@click.group()
+class _HiltGroup(click.Group):
+    """The top-level command: whatever goes wrong below ends as one line, never a traceback.
+
+    A hilt error (a broken station file, an instrument that does not answer) prints
+    ``hilt: error: ...`` and exits 1. Anything else is a bug in hilt: one line saying so and where
+    its traceback was written (with ``-vv`` the traceback is printed too), exit 1. Ctrl-C exits
+    130 without a word (the instruments were already put safe on the way out).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors (exit 2) and explicit exits speak for themselves
+        except KeyboardInterrupt:
+            ctx.exit(130)
+        except HiltError as exc:
+            click.echo(f"hilt: error: {_one_line(exc)}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            where = _write_traceback(exc)
+            if ctx.params.get("verbose", 0) >= 2:
+                click.echo(traceback.format_exc().rstrip(), err=True)
+            saved = f"traceback in {where}" if where else "the traceback could not be saved"
+            click.echo(f"hilt: error: {type(exc).__name__}: {_one_line(exc)} (this is a bug in hilt; "
+                       f"{saved}; -vv prints it)", err=True)
+            ctx.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _write_traceback(exc: BaseException) -> Path | None:
+    """Keep an unexpected error's traceback in a file for the bug report; its path, or None."""
+    folder = Path(os.environ.get("HILT_LOG_DIR") or Path(tempfile.gettempdir()) / "hilt-logs")
+    path = folder / f"traceback-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"hilt {__version__}, argv {sys.argv!r}\n"
+                        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    except OSError:
+        return None
+    return path
+
+
+@click.group(cls=_HiltGroup)
 @click.version_option(__version__, prog_name="hilt")
-@click.option("-v", "--verbose", count=True, help="-v: info, -vv: every byte exchanged (debug).")
+@click.option("-v", "--verbose", count=True, help="-v: info, -vv: every byte exchanged (debug), "
+                                                  "and the traceback of an unexpected error.")
 def main(verbose: int) -> None:
     """hilt: train physical neural networks with the hardware in the loop."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
@@ -114,7 +165,11 @@ def print_station(st: Any) -> bool:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the snapshot as JSON.")
 def station_check(file: str, json_out: str | None) -> None:
-    """Connect every instrument, print identity and state; non-zero exit on any failure."""
+    """Check a station file, connect every instrument, print identity and state.
+
+    A broken file is refused with one line naming the file, line and field, before any simulator
+    starts or any link opens. Non-zero exit on any failure.
+    """
     from hilt.station import Station
 
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 import hilt
 from hilt import registry
-from hilt.config import StationConfig, load_station
+from hilt.config import StationConfig, build_order, load_station, validate_station
 from hilt.errors import ConfigError, ConnectError, HiltError, LimitError
 from hilt.instrument import Instrument
 
@@ -39,7 +39,10 @@ class Station:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Station:
-        return cls(load_station(path), path)
+        """Read and check a station file; a broken one is refused here, before anything starts."""
+        station = cls(load_station(path), path)
+        station._checked = True
+        return station
 
     # -- access ---------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Instrument:
@@ -70,11 +73,18 @@ class Station:
         return f"{self.path or 'station'}: instruments.{name}"
 
     def start_simulators(self) -> None:
-        """Start a simulator for every simulated instrument, all in one world."""
+        """Start a simulator for every simulated instrument, all in one world.
+
+        A station made from a config object (not a file) is checked first, like a file: nothing
+        starts unless the whole station can.
+        """
         from hilt.sims.server import serve
         from hilt.sims.systems import build_system
         from hilt.sims.world import SimClock, World
 
+        if not self.__dict__.get("_checked"):
+            validate_station(self.config, self.path or "station")
+            self._checked = True
         wc = self.config.world
         if self.world is None:
             self.world = World(seed=wc.seed, errors=wc.errors, clock=SimClock(wc.clock, wc.speed))
@@ -116,22 +126,11 @@ class Station:
 
     def _build_order(self) -> list[str]:
         """Instruments that others use come first (a multiplier needs its synthesizer)."""
-        order: list[str] = []
-        visiting: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in order:
-                return
-            if name in visiting:
-                raise ConfigError(f"{self._where(name)}.uses: circular")
-            visiting.add(name)
-            for other in self.config.instruments[name].uses.values():
-                visit(other)
-            order.append(name)
-
-        for name in self.config.instruments:
-            visit(name)
-        return order
+        try:
+            return build_order(self.config)
+        except ValueError as exc:  # circular uses; a checked station never gets here
+            field = ".".join(str(p) for p in getattr(exc, "loc", ("instruments",)))
+            raise ConfigError(f"{self.path or 'station'}: {field}: {exc}") from None
 
     def connect(self) -> None:
         """Start simulators, build and connect every instrument; all or nothing."""

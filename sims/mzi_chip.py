@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from hilt.errors import ConfigError
 from hilt.sims.physics import ErrorLevels, HeaterModel, MZIMesh, error_levels
 
 
@@ -51,8 +52,22 @@ def _levels(errors: str | dict[str, Any] | ErrorLevels | None, default: str) -> 
     return error_levels(errors)
 
 
+def _check_input_port(port: Any, n: int) -> None:
+    if isinstance(port, str):
+        if port != "uniform":
+            raise ConfigError(f"input_port must be a port index, 'uniform' or {n} amplitudes, not {port!r}")
+    elif np.ndim(port) == 0:
+        if isinstance(port, bool) or int(port) != port or not 0 <= port < n:
+            raise ConfigError(f"input_port must be one of the chip's ports 0..{n - 1}, not {port!r}")
+    elif np.size(port) != n:
+        raise ConfigError(f"input_port must give {n} amplitudes (one per mode), not {np.size(port)}")
+
+
 class MZIChip:
     """An ``n``-mode MZI mesh driven by heater simulators, lit by a laser, read by power meters."""
+
+    #: Options that name instruments of the station (checked when the station file is read).
+    instrument_options: ClassVar[tuple[str, ...]] = ("heaters", "laser", "meter")
 
     def __init__(self, world: Any, *, name: str = "chip", n: int = 8, kind: str = "clements",
                  heaters: str | Sequence[str] = ("heaters",), laser: str = "laser",
@@ -61,9 +76,12 @@ class MZIChip:
                  coupling_loss_db: float = 0.0, center_wavelength: float = 1550e-9,
                  bandwidth: float = 70e-9, resistance: float = 1000.0, p_pi: float = 0.025,
                  detector_scale_w: float = 1e-3) -> None:
+        if isinstance(n, bool) or int(n) != n or n < 2:
+            raise ConfigError(f"n must be a whole number of modes, 2 or more, not {n!r}")
         self.world = world
         self.name = name
         self.n = int(n)
+        _check_input_port(input_port, self.n)
         self.heater_sources = _names(heaters)
         self.laser = laser
         self.meters = _names(meter)

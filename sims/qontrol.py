@@ -44,6 +44,8 @@ class SimQontrolQ8iv(SimulatedInstrument):
 
     def __init__(self, *args: Any, modules: int = 1, load_ohm: float = 1000.0,
                  serials: list[str] | None = None, firmware: str = "v2.4.1", **kwargs: Any) -> None:
+        if isinstance(modules, bool) or int(modules) != modules or modules < 1:
+            raise ValueError(f"modules must be a positive integer, not {modules!r}")
         super().__init__(*args, **kwargs)
         self.modules = int(modules)
         self.n = CHANNELS_PER_MODULE * self.modules

@@ -8,7 +8,9 @@ power-meter ports).
 
 Kinds are entry points in the group ``hilt.systems`` (loaded only when a station uses them, so a
 station without torch physics does not import torch). Each class is constructed as
-``Class(world, name=..., **options)``.
+``Class(world, name=..., **options)``; a class lists the options that name station instruments
+in ``instrument_options`` (a tuple of option names), so a station file naming an instrument that
+does not exist is refused before anything starts.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ def system_kinds() -> list[str]:
     return sorted(_kinds())
 
 
-def build_system(world: Any, kind: str, **options: Any) -> Any:
+def system_class(kind: str) -> Any:
+    """The class of a system kind (a station file's checks read its constructor's signature)."""
     if kind not in _kinds():
         raise ConfigError(f"unknown system kind {kind!r} (known: {', '.join(system_kinds()) or 'none'})")
-    return _kinds()[kind].load()(world, **options)
+    return _kinds()[kind].load()
+
+
+def build_system(world: Any, kind: str, **options: Any) -> Any:
+    return system_class(kind)(world, **options)

@@ -206,6 +206,8 @@ class ThzPath:
     """The beam path from synthesizer to detector; see the module docstring."""
 
     QUADRATURE = 15  # points per axis over the detector aperture
+    #: Options that name instruments of the station (checked when the station file is read).
+    instrument_options = ("source", "stage", "lockin")
 
     def __init__(self, world: Any, *, name: str = "thz", source: str = "synth",
                  multiplier: dict[str, Any] | None = None, stage: str | None = None,

@@ -56,10 +56,10 @@ def test_limits_outside_hardware_range_name_the_instrument(tmp_path: Path) -> No
     path = tmp_path / "bad.yaml"
     path.write_text("simulate: true\ninstruments:\n  synth:\n    driver: keysight_e8257d\n"
                     "    limits: {frequency: [1e9, 9e10]}\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: instruments.synth.limits: .*exceed the hardware range"):
+    with pytest.raises(ConfigError, match=r"bad.yaml:5: instruments.synth.limits.frequency: .*exceed the hardware range"):
         Station.from_yaml(path).connect()
     path.write_text("simulate: true\ninstruments:\n  synth:\n    driver: keysight_e8257d\n    limits: {volume: [0, 1]}\n")
-    with pytest.raises(ConfigError, match=r"instruments.synth.limits: .*no parameter 'volume'"):
+    with pytest.raises(ConfigError, match=r"bad.yaml:5: instruments.synth.limits.volume: no parameter 'volume'"):
         Station.from_yaml(path).connect()
 
 
