@@ -51,5 +51,12 @@ class Keithley2400(ScpiInstrument):
         return v, i
 
     def safe_state(self) -> None:
-        self.voltage.set(0.0)
-        self.output.set(False)
+        """Ramp to 0 V (soft limits do not bind the way there), then output off.
+
+        The output is switched off even when the ramp cannot run (e.g. the voltage read back
+        is not a value a ramp can start from): off is the safer of the two.
+        """
+        try:
+            self.voltage.set_safe(0.0)
+        finally:
+            self.output.set(False)

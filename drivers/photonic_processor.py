@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import struct
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from hilt.framing import (
     parse_header,
 )
 from hilt.instrument import Instrument
+from hilt.validators import is_real, real_vector
 
 INFO, SET_HEATERS, GET_HEATERS, RUN, LIGHT, SAFE = 0x01, 0x10, 0x11, 0x20, 0x30, 0x40
 
@@ -113,25 +115,131 @@ class PhotonicProcessor(Instrument):
     def safe_state(self) -> None:
         self.exchange(SAFE)
 
-    # -- heaters -------------------------------------------------------------------------------
-    def set_heaters(self, layer: int, volts: np.ndarray, offset: int = 0) -> None:
-        """Set ``len(volts)`` heaters of ``layer`` from ``offset``; every value checked first."""
-        v = np.asarray(volts, dtype=np.float64).ravel()
+    # -- limits --------------------------------------------------------------------------------
+    #: Input power bound for :meth:`run` when neither the INFO reply (``max_input_power``) nor
+    #: the user (:attr:`max_input_power`) declares one: this many units of ``sum |a|^2`` per
+    #: port, i.e. ``10 * n_ports`` per sample (hilt's encodings send ``n_ports`` or less).
+    DEFAULT_INPUT_POWER_PER_PORT: ClassVar[float] = 10.0
+    #: A user's own bound on ``sum |a|^2`` of one input sample (None: none). The smaller of it
+    #: and the chip's declared ``max_input_power`` applies.
+    max_input_power: float | None = None
+
+    @property
+    def heater_limit(self) -> float:
+        """Highest heater voltage accepted: the option ``v_max``, or the chip's INFO ``v_max`` if lower."""
+        declared = self.info.get("v_max")
+        if is_real(declared) and math.isfinite(declared) and declared >= 0:
+            return min(self.v_max, float(declared))
+        return self.v_max
+
+    @property
+    def input_power_limit(self) -> float:
+        """Highest ``sum |a|^2`` of one input sample :meth:`run` sends.
+
+        The smaller of the chip's INFO ``max_input_power`` and :attr:`max_input_power` where
+        either is declared, else ``DEFAULT_INPUT_POWER_PER_PORT * n_ports``.
+        """
+        bounds = [float(b) for b in (self.info.get("max_input_power"), self.max_input_power)
+                  if is_real(b) and math.isfinite(b) and b >= 0]
+        return min(bounds) if bounds else self.DEFAULT_INPUT_POWER_PER_PORT * self.n_ports
+
+    def _refuse(self, message: str, parameter: str, value: Any = None) -> LimitError:
+        return LimitError(message, instrument=self.name, parameter=parameter, value=value)
+
+    def _check_index(self, value: Any, what: str, parameter: str) -> int:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+            raise self._refuse(f"{what} {value!r} is not an integer", parameter, value)
+        return int(value)
+
+    def _check_heaters(self, layer: Any, volts: np.ndarray, offset: Any) -> None:
+        layer = self._check_index(layer, "layer", "heaters")
+        offset = self._check_index(offset, "offset", "heaters")
         heaters = self.heaters_per_layer
         if not 0 <= layer < self.n_layers:
-            raise LimitError(f"layer {layer} outside 0..{self.n_layers - 1}", instrument=self.name, parameter="heaters")
-        if offset < 0 or offset + v.size > heaters:
-            raise LimitError(f"heaters {offset}..{offset + v.size - 1} outside 0..{heaters - 1}",
-                             instrument=self.name, parameter="heaters")
-        bad = np.flatnonzero(~np.isfinite(v) | (v < 0) | (v > self.v_max))
+            raise self._refuse(f"layer {layer} outside 0..{self.n_layers - 1}", "heaters", layer)
+        if offset < 0 or offset + volts.size > heaters:
+            raise self._refuse(f"heaters {offset}..{offset + volts.size - 1} outside 0..{heaters - 1}", "heaters")
+        v_max = self.heater_limit
+        bad = np.flatnonzero(~np.isfinite(volts) | (volts < 0) | (volts > v_max))
         if bad.size:
             i = int(bad[0])
-            raise LimitError(f"heater {offset + i} of layer {layer}: {v[i]:g} V outside [0, {self.v_max:g}]",
-                             instrument=self.name, parameter="heaters", value=float(v[i]))
-        payload = struct.pack(">HII", layer, offset, v.size) + v.astype("<f4").tobytes()
+            raise self._refuse(f"heater {offset + i} of layer {layer}: {volts[i]:g} V outside [0, {v_max:g}]",
+                               "heaters", float(volts[i]))
+
+    def _check_inputs(self, x: np.ndarray) -> None:
+        if x.ndim != 2 or x.shape[1] != self.n_ports:
+            raise self._refuse(f"inputs of shape {x.shape}: expected (batch, {self.n_ports})", "inputs")
+        bad = np.argwhere(~np.isfinite(x))
+        if bad.size:
+            b, k = (int(i) for i in bad[0])
+            raise self._refuse(f"input amplitude [{b}, {k}] = {x[b, k]} is not finite", "inputs", complex(x[b, k]))
+        power = np.sum(np.abs(x.astype(np.complex128)) ** 2, axis=1) if x.size else np.zeros(len(x))
+        limit = self.input_power_limit
+        over = np.flatnonzero(~(power <= limit))
+        if over.size:
+            b = int(over[0])
+            raise self._refuse(f"input sample {b} carries sum |a|^2 = {power[b]:g}, above the limit {limit:g}",
+                               "inputs", float(power[b]))
+
+    def check_request(self, ftype: int, payload: bytes) -> None:
+        """Refuse a request frame whose payload would put a bad value on the chip; sends nothing.
+
+        The bytes themselves are decoded and checked, so a frame built by hand is held to the
+        same rules as :meth:`set_heaters`, :meth:`set_light` and :meth:`run`: SET_HEATERS (layer,
+        heater range, every volt finite in ``[0, heater_limit]``), LIGHT (on byte 0 or 1, power
+        finite in [0, 100] mW), RUN (shape, every amplitude finite, each sample's ``sum |a|^2``
+        within :attr:`input_power_limit`). Other types carry no setpoint. A payload that does
+        not match its type is a LimitError too.
+        """
+        try:
+            if ftype == SET_HEATERS:
+                layer, offset, count = struct.unpack(">HII", payload[:10])
+                if len(payload) != 10 + 4 * count:
+                    raise self._refuse(f"SET_HEATERS announces {count} values in {len(payload)} bytes", "heaters")
+                volts = np.frombuffer(payload[10:], dtype="<f4").astype(np.float64)
+                self._check_heaters(layer, volts, offset)
+            elif ftype == LIGHT:
+                on, power = struct.unpack(">Bf", payload)
+                if on not in (0, 1):
+                    raise self._refuse(f"LIGHT on byte {on}: expected 0 or 1", "light", on)
+                self._check_light_power(power)
+            elif ftype == RUN:
+                flags, batch, n = struct.unpack(">BIH", payload[:7])
+                if flags & ~1:
+                    raise self._refuse(f"RUN flags {flags:#04x}: only bit 0 is defined", "inputs", flags)
+                if n != self.n_ports or len(payload) != 7 + 8 * batch * n:
+                    raise self._refuse(f"RUN of {batch} x {n} in {len(payload)} bytes (chip: {self.n_ports} ports)",
+                                       "inputs")
+                self._check_inputs(np.frombuffer(payload[7:], dtype="<c8").reshape(batch, n))
+        except struct.error as exc:
+            raise self._refuse(f"payload of request type {ftype:#04x} does not match the type: {exc}",
+                               "frame") from None
+
+    def _check_light_power(self, power_mw: Any) -> float:
+        if not is_real(power_mw) or not math.isfinite(power_mw) or not 0 <= power_mw <= 100:
+            raise self._refuse(f"{power_mw!r} mW: expected a number in [0, 100]", "light", power_mw)
+        return float(power_mw)
+
+    # -- heaters -------------------------------------------------------------------------------
+    def set_heaters(self, layer: int, volts: np.ndarray, offset: int = 0) -> None:
+        """Set ``len(volts)`` heaters of ``layer`` from ``offset``; every value checked first.
+
+        ``layer`` and ``offset`` are integers; ``volts`` finite numbers (not bools or strings)
+        in ``[0, heater_limit]`` volts. Anything else is a LimitError and nothing is sent.
+        """
+        try:
+            v = real_vector(volts, what="volts")
+        except LimitError as exc:
+            raise self._refuse(str(exc), "heaters") from None
+        self._check_heaters(layer, v, offset)
+        payload = struct.pack(">HII", int(layer), int(offset), v.size) + v.astype("<f4").tobytes()
+        self.check_request(SET_HEATERS, payload)
         self.exchange(SET_HEATERS, payload)
 
     def get_heaters(self, layer: int) -> np.ndarray:
+        layer = self._check_index(layer, "layer", "heaters")
+        if not 0 <= layer < self.n_layers:
+            raise self._refuse(f"layer {layer} outside 0..{self.n_layers - 1}", "heaters", layer)
         reply = self.exchange(GET_HEATERS, struct.pack(">H", layer))
         (count,) = struct.unpack(">I", reply[:4])
         if len(reply) != 4 + 4 * count:
@@ -139,22 +247,44 @@ class PhotonicProcessor(Instrument):
         return np.frombuffer(reply[4:], dtype="<f4").astype(np.float64)
 
     def set_light(self, on: bool, power_mw: float = 1.0) -> None:
-        if not 0 <= power_mw <= 100:
-            raise LimitError(f"{power_mw:g} mW outside [0, 100]", instrument=self.name, parameter="light")
-        self.exchange(LIGHT, struct.pack(">Bf", 1 if on else 0, power_mw))
+        """Light on (``True``) or off (``False``) at ``power_mw`` in [0, 100] mW.
+
+        ``on`` must be a real bool: ``"off"``, ``0`` or ``None`` are refused rather than read by
+        their truthiness (``"off"`` is a true value in Python).
+        """
+        if not isinstance(on, (bool, np.bool_)):
+            raise self._refuse(f"on must be True or False, not {on!r}", "light", on)
+        power = self._check_light_power(power_mw)
+        payload = struct.pack(">Bf", 1 if on else 0, power)
+        self.check_request(LIGHT, payload)
+        self.exchange(LIGHT, payload)
 
     # -- batches -------------------------------------------------------------------------------
     def run(self, inputs: np.ndarray, internal: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Detected output intensities (B, N) for input amplitudes (B, N), in chunks of max_batch."""
-        x = np.ascontiguousarray(inputs, dtype="<c8")
-        if x.ndim != 2 or x.shape[1] != self.n_ports:
-            raise LimitError(f"inputs of shape {x.shape}: expected (batch, {self.n_ports})", instrument=self.name)
+        """Detected output intensities (B, N) for input amplitudes (B, N), in chunks of max_batch.
+
+        Every amplitude must be a finite number (real or complex; not a bool or a string) and
+        each sample's ``sum |a|^2`` within :attr:`input_power_limit`; ``internal`` a real bool.
+        The whole batch is checked before the first frame goes out.
+        """
+        if not isinstance(internal, (bool, np.bool_)):
+            raise self._refuse(f"internal must be True or False, not {internal!r}", "inputs", internal)
+        raw = np.asarray(inputs)
+        if raw.dtype.kind not in "iufc":
+            raise self._refuse(f"inputs of dtype {raw.dtype}: expected numbers", "inputs")
+        if raw.ndim != 2 or raw.shape[1] != self.n_ports:
+            raise self._refuse(f"inputs of shape {raw.shape}: expected (batch, {self.n_ports})", "inputs")
+        # Checked at full precision first: 1e39 is finite in float64 but inf once made complex64.
+        self._check_inputs(raw.astype(np.complex128))
+        x = np.ascontiguousarray(raw, dtype="<c8")
+        self._check_inputs(x)
         max_batch = int(self.info.get("max_batch", 1024))
         outs: list[np.ndarray] = []
         states: list[list[np.ndarray]] = []
         for start in range(0, len(x), max_batch):
             chunk = x[start:start + max_batch]
             flags = 1 if internal else 0
+            # x was checked whole above, as complex64: these are the bytes that were checked.
             reply = self.exchange(RUN, struct.pack(">BIH", flags, len(chunk), self.n_ports) + chunk.tobytes())
             batch, n, n_states = struct.unpack(">IHB", reply[:7])
             expected = (1 + n_states) * batch * n * 4

@@ -29,7 +29,7 @@ from hilt.drivers.scpi import ScpiInstrument
 from hilt.errors import ConfigError, LimitError, ProtocolError
 from hilt.instrument import InstrumentChannel
 from hilt.parameters import Parameter
-from hilt.validators import Numbers
+from hilt.validators import Numbers, is_real, real_vector
 
 N_CHANNELS = 24
 
@@ -67,8 +67,8 @@ class QDevilQDac2(ScpiInstrument):
     error_query = "syst:err?"
 
     def __init__(self, address: str, *, ramp_step: float = 1.0, **kwargs: Any) -> None:
-        if ramp_step <= 0:
-            raise ConfigError(f"ramp_step must be positive, not {ramp_step!r}")
+        if not is_real(ramp_step) or not math.isfinite(ramp_step) or ramp_step <= 0:
+            raise ConfigError(f"ramp_step must be a positive number, not {ramp_step!r}")
         self.ramp_step = float(ramp_step)
         super().__init__(address, **kwargs)
 
@@ -80,11 +80,13 @@ class QDevilQDac2(ScpiInstrument):
         return N_CHANNELS
 
     def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]:
-        values = [float(v) for v in np.asarray(values, dtype=float).ravel()]
-        if len(values) != N_CHANNELS:
-            raise LimitError(f"expected {N_CHANNELS} voltages, got {len(values)}", instrument=self.name,
-                             parameter="voltages")
-        return [ch.voltage.validate(v) for ch, v in zip(self.channels, values, strict=True)]
+        """Every element checked (a finite number, not a bool or a string) against its channel's
+        range and soft limits; sends nothing."""
+        try:
+            vector = real_vector(values, length=N_CHANNELS, what="voltages")
+        except LimitError as exc:
+            raise LimitError(str(exc), instrument=self.name, parameter="voltages") from None
+        return [ch.voltage.validate(float(v)) for ch, v in zip(self.channels, vector, strict=True)]
 
     def set_voltages(self, values: Sequence[float] | np.ndarray) -> None:
         """Every channel in one compound message, then one error-queue check."""
@@ -104,7 +106,10 @@ class QDevilQDac2(ScpiInstrument):
         try:
             if len(parts) != N_CHANNELS:
                 raise ValueError
-            return np.array([float(p) for p in parts])
+            volts = np.array([float(p) for p in parts])
+            if not np.all(np.isfinite(volts)):
+                raise ValueError  # "nan" parses as a float; a ramp from it would send "nan"
+            return volts
         except ValueError:
             raise ProtocolError(f"expected {N_CHANNELS} ';'-separated voltages", instrument=self.name,
                                 command=command, reply=reply) from None

@@ -25,6 +25,18 @@ the error line replaces ``OK``).
 The vector set ``VVEC<first channel>=v0,...,v7`` addresses one module; a chain of modules is set
 with one ``VVEC`` per module inside one locked transaction. Full scale: Q8iv 12 V / 24 mA,
 Q8b 12 V / 83.3 mA.
+
+Voltage limits and current drive: a current set ``i3=10`` drives the channel in current mode,
+and the voltage it puts on the heater is ``I * R`` of the heater (its load). So the voltage soft
+limits (the station's ``limits: {voltage: ...}``, ``channel_limits``) also bound current sets,
+through the load resistance the driver is told with the option ``load_ohm`` (one value for every
+channel, or ``{channel: ohms}``; give the highest resistance when heaters differ: the bound is
+only as good as R). Before any byte is sent a current is refused when ``I * load_ohm`` is
+outside the channel's voltage range or soft limits, or above the channel's ``vmax`` as last set
+or read through this driver. With no ``load_ohm`` (the default) the driver cannot tell what
+voltage a current makes, so while a channel has voltage soft limits its current sets are
+refused, with a message asking for ``load_ohm``; without soft limits they go through and the
+module's own ``vmax`` clamp (answered ``E01``) is the only bound.
 """
 
 from __future__ import annotations
@@ -39,7 +51,7 @@ import numpy as np
 from hilt.errors import ConfigError, InstrumentError, LimitError, ProtocolError
 from hilt.instrument import Instrument, InstrumentChannel
 from hilt.parameters import Parameter
-from hilt.validators import Numbers
+from hilt.validators import Numbers, is_real, real_vector
 
 CHANNELS_PER_MODULE = 8
 
@@ -92,6 +104,19 @@ def _value(unit: str) -> Any:
     return parse
 
 
+class _CurrentThroughLoad(Numbers):
+    """A channel's current range, plus the voltage that current makes across the heater."""
+
+    def __init__(self, channel: QontrolChannel, i_full: float) -> None:
+        super().__init__(0.0, i_full)
+        self.channel = channel
+
+    def validate(self, value: Any) -> float:
+        milliamps = super().validate(value)
+        self.channel.parent.check_current(self.channel.index, milliamps)
+        return milliamps
+
+
 class QontrolChannel(InstrumentChannel):
     """One output: voltage (V), current (mA), and the channel's hardware voltage limit ``vmax``."""
 
@@ -117,6 +142,8 @@ class QontrolQ8iv(Instrument):
 
     model = "qontrol_q8iv"
     simulator = "qontrol_q8iv"
+    # id? (device type and serial) then nchan? (a number): harmless, with distinct answers.
+    fence: ClassVar[tuple[tuple[str, str], ...] | None] = (("id?", r"Q8\w*-\w+"), ("nchan?", r"\d+"))
     device_type: ClassVar[str] = "Q8iv"
     v_full: ClassVar[float] = 12.0
     i_full: ClassVar[float] = 24.0  # mA
@@ -126,16 +153,33 @@ class QontrolQ8iv(Instrument):
 
     def __init__(self, address: str, *, modules: int = 1, ramp_step: float = 1.0,
                  channel_limits: dict[int, Sequence[float | None]] | None = None,
+                 load_ohm: float | dict[int, float] | None = None,
                  check_chain: bool = True, **kwargs: Any) -> None:
-        if int(modules) != modules or modules < 1:
+        if not is_real(modules) or int(modules) != modules or modules < 1:
             raise ConfigError(f"modules must be a positive integer, not {modules!r}")
-        if ramp_step <= 0:
-            raise ConfigError(f"ramp_step must be positive, not {ramp_step!r}")
+        if not is_real(ramp_step) or not math.isfinite(ramp_step) or ramp_step <= 0:
+            raise ConfigError(f"ramp_step must be a positive number, not {ramp_step!r}")
         self.modules = int(modules)
         self.ramp_step = float(ramp_step)
         self.check_chain = check_chain
         self._channel_limits = dict(channel_limits or {})
+        self.load_ohm = self._loads(load_ohm)
         super().__init__(address, **kwargs)
+
+    def _loads(self, load_ohm: float | dict[int, float] | None) -> list[float | None]:
+        """``load_ohm`` as one resistance (or None: unknown) per channel."""
+        n = CHANNELS_PER_MODULE * self.modules
+        if load_ohm is None:
+            return [None] * n
+        items = load_ohm.items() if isinstance(load_ohm, dict) else ((k, load_ohm) for k in range(n))
+        loads: list[float | None] = [None] * n
+        for k, ohm in items:
+            if not is_real(k) or int(k) != k or not 0 <= k < n:
+                raise ConfigError(f"load_ohm: no channel {k!r} (0..{n - 1})")
+            if not is_real(ohm) or not math.isfinite(ohm) or ohm <= 0:
+                raise ConfigError(f"load_ohm: channel {k}: {ohm!r} is not a positive resistance in ohms")
+            loads[int(k)] = float(ohm)
+        return loads
 
     # -- structure -------------------------------------------------------------------------
     @property
@@ -147,7 +191,7 @@ class QontrolQ8iv(Instrument):
         for ch in self.channels:
             ch.voltage.vals = Numbers(0.0, self.v_full)
             ch.vmax.vals = Numbers(0.0, self.v_full)
-            ch.current.vals = Numbers(0.0, self.i_full)
+            ch.current.vals = _CurrentThroughLoad(ch, self.i_full)
         self._apply_channel_limits()
 
     def apply_limits(self, limits: dict[str, Any]) -> None:
@@ -164,6 +208,34 @@ class QontrolQ8iv(Instrument):
         if not 0 <= channel < self.n_channels:
             raise LimitError(f"no channel {channel} (0..{self.n_channels - 1})", instrument=self.name)
         self.channels[channel].voltage.set_soft_limits(low, high)
+
+    def check_current(self, channel: int, milliamps: float) -> float | None:
+        """Refuse a current set whose voltage across the load breaks a voltage limit; sends nothing.
+
+        Returns the voltage ``I * load_ohm`` (None when the load is unknown). See the module
+        docstring for the rule.
+        """
+        ch = self.channels[channel]
+        load = self.load_ohm[channel]
+        if load is None:
+            if ch.voltage.soft_limits is not None:
+                raise LimitError(f"channel {channel} has voltage soft limits {list(ch.voltage.soft_limits)} V but "
+                                 "the driver does not know its heater's resistance, so cannot tell what voltage "
+                                 "a current puts on it: give the option load_ohm", instrument=self.name,
+                                 parameter=f"ch{channel}.current", value=milliamps)
+            return None
+        volts = milliamps * 1e-3 * load
+        try:
+            ch.voltage.validate(volts)
+        except LimitError as exc:
+            raise LimitError(f"{milliamps:g} mA through {load:g} ohm is {volts:g} V: {exc}", instrument=self.name,
+                             parameter=f"ch{channel}.current", value=milliamps) from None
+        vmax = ch.vmax.cache
+        if is_real(vmax) and volts > float(vmax):
+            raise LimitError(f"{milliamps:g} mA through {load:g} ohm is {volts:g} V, above the channel's vmax "
+                             f"{float(vmax):g} V", instrument=self.name, parameter=f"ch{channel}.current",
+                             value=milliamps)
+        return volts
 
     # -- talking ---------------------------------------------------------------------------
     def _raise_if_error(self, command: str, line: str) -> None:
@@ -233,12 +305,13 @@ class QontrolQ8iv(Instrument):
 
     # -- vectors ---------------------------------------------------------------------------
     def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]:
-        """Every element checked against its channel's range and soft limits; sends nothing."""
-        values = [float(v) for v in np.asarray(values, dtype=float).ravel()]
-        if len(values) != self.n_channels:
-            raise LimitError(f"expected {self.n_channels} voltages, got {len(values)}", instrument=self.name,
-                             parameter="voltages")
-        return [ch.voltage.validate(v) for ch, v in zip(self.channels, values, strict=True)]
+        """Every element checked (a finite number, not a bool or a string) against its channel's
+        range and soft limits; sends nothing."""
+        try:
+            vector = real_vector(values, length=self.n_channels, what="voltages")
+        except LimitError as exc:
+            raise LimitError(str(exc), instrument=self.name, parameter="voltages") from None
+        return [ch.voltage.validate(float(v)) for ch, v in zip(self.channels, vector, strict=True)]
 
     def set_voltages(self, values: Sequence[float] | np.ndarray) -> None:
         """All channel voltages, one ``VVEC`` per module, in one transaction."""

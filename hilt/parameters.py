@@ -14,13 +14,16 @@ Everything about a setpoint (type, hardware range, soft limits) is checked befor
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hilt.errors import LimitError, ProtocolError
-from hilt.validators import Numbers, Validator
+from hilt.validators import Numbers, Validator, is_real
 
 if TYPE_CHECKING:
     from hilt.instrument import ParameterOwner
@@ -28,18 +31,43 @@ if TYPE_CHECKING:
 Command = str | Callable[..., Any] | None
 
 
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
 def _to_unit(value: str, unit: str) -> float:
-    """'10 GHz' -> 1e10 for a parameter in Hz (pint, imported only when a string arrives)."""
+    """A string setpoint as a number in the parameter's ``unit``.
+
+    ``"<number> <unit>"`` is converted with pint: ``"10 GHz"`` -> 1e10 for a parameter in Hz,
+    ``"0 dBm"`` -> 1e-3 for one in W and 0 for one in dBm, ``"1 mW"`` -> 0 for one in dBm,
+    ``"20 degC"`` -> 293.15 for one in K. Units with an offset or a logarithm (dBm, dB, degC) are
+    read in their own unit: the number and the unit are taken apart before pint sees them, so
+    ``"0 dBm"`` is not the ambiguous product ``0 * dBm``. A bare number (``"4.5"``) is in the
+    parameter's own unit. A unit of another dimension (``"1 GHz"`` for a power) and anything that
+    is not ``<number> [unit]`` (no expressions) are a LimitError.
+    """
+    m = _QUANTITY.match(value)
+    if m is None:
+        raise LimitError(f"cannot read {value!r} as a value in {unit or 'no unit'}: expected '<number> [unit]'")
+    magnitude, text = float(m.group(1)), m.group(2)
+    if not text:
+        return magnitude
     import pint
 
     ureg = _unit_registry()
     try:
-        quantity = ureg.Quantity(value)
+        quantity = ureg.Quantity(magnitude, text)
         if not unit:
-            return float(quantity.magnitude) if quantity.dimensionless else float("nan")
-        return float(quantity.to(unit).magnitude)
-    except (pint.errors.PintError, ValueError, AttributeError) as exc:
-        raise LimitError(f"cannot read {value!r} as a value in {unit or 'no unit'}: {exc}") from None
+            if not quantity.dimensionless:
+                raise LimitError(f"cannot read {value!r} as a plain number: it has the unit {text!r}")
+            return float(quantity.to("dimensionless").magnitude)
+        # Converting to a log unit takes a logarithm: 0 mW is -inf dBm, which the finite check
+        # refuses; numpy's warning about it says nothing more.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(quantity.to(unit).magnitude)
+    except (pint.errors.PintError, ValueError, AttributeError, TypeError) as exc:
+        if isinstance(exc, LimitError):
+            raise
+        raise LimitError(f"cannot read {value!r} as a value in {unit}: {exc}") from None
 
 
 _UREG: Any = None
@@ -133,6 +161,10 @@ class BoundParameter:
     def set_soft_limits(self, low: float | None, high: float | None) -> None:
         """Narrow the accepted range; soft limits may not widen the hardware range."""
         hard = self.vals.range if self.vals is not None else None
+        for bound in (low, high):
+            if bound is not None and (not is_real(bound) or math.isnan(float(bound))):
+                raise LimitError(f"soft limit {bound!r} is not a number", instrument=self.owner.full_name,
+                                 parameter=self.name)
         # None: no soft limit on that side, i.e. the hardware bound.
         lo = (hard[0] if hard else -math.inf) if low is None else float(low)
         hi = (hard[1] if hard else math.inf) if high is None else float(high)
@@ -146,21 +178,30 @@ class BoundParameter:
         self.soft_limits = (lo, hi)
 
     def validate(self, value: Any) -> Any:
-        """The value that would be sent, or a LimitError saying why not. Sends nothing."""
+        """The value that would be sent, or a LimitError saying why not. Sends nothing.
+
+        Numbers may be given as strings with a unit (``"2.5 MHz"``, ``"-3 dBm"``; see
+        :func:`_to_unit`); booleans follow :class:`hilt.validators.Bool`'s rule.
+        """
         try:
             if isinstance(value, str) and isinstance(self.vals, Numbers):
                 value = _to_unit(value, self.unit)
             if self.vals is not None:
                 value = self.vals.validate(value)
             if self.soft_limits is not None:
+                if self.vals is None:
+                    value = Numbers().validate(value)  # type and finiteness before comparing
                 lo, hi = self.soft_limits
                 if not lo <= value <= hi:
                     raise LimitError(f"{value:g} {self.unit} outside the soft limits [{lo:g}, {hi:g}]".replace("  ", " "), value=value)
         except LimitError as exc:
-            if exc.parameter:
-                raise
-            raise LimitError(str(exc), instrument=self.owner.full_name, parameter=self.name, value=value) from None
+            raise self._named(exc, value) from None
         return value
+
+    def _named(self, exc: LimitError, value: Any) -> LimitError:
+        if exc.parameter:
+            return exc
+        return LimitError(str(exc), instrument=self.owner.full_name, parameter=self.name, value=value)
 
     def get(self) -> Any:
         if self._get_cmd is None:
@@ -207,19 +248,68 @@ class BoundParameter:
     def abort_ramp(self) -> None:
         self._ramp_abort.set()
 
-    def _ramp_to(self, target: float) -> None:
-        """Walk to ``target`` in steps of at most ramp_step, ramp_rate units/s apart."""
+    def ramp_points(self, target: float, start: float, *, soft_limits: bool = True) -> list[float]:
+        """The setpoints a ramp from ``start`` to ``target`` sends, every one checked; sends nothing.
+
+        Each step is at most ``ramp_step``. Every point must be finite and inside the hardware
+        range; inside the soft limits too, except on the way back from an output that is already
+        outside them (limits narrowed since it was set): a ramp never goes beyond the present
+        output or the limits, so it can always bring an output back into range. ``soft_limits=False``
+        (for :meth:`set_safe`) checks the hardware range only.
+        """
+        try:
+            first = Numbers().validate(start)
+        except LimitError as exc:
+            raise self._named(LimitError(f"cannot ramp from the present value: {exc}"), start) from None
         step = float(self.spec.ramp_step or 0)
-        start = self.cache if self.cache is not None else (self.get() if self.gettable else target)
-        self._ramp_abort.clear()
-        distance = target - float(start)
+        distance = target - first
         n = max(1, math.ceil(abs(distance) / step)) if step > 0 else 1
-        dwell = abs(distance) / n / self.spec.ramp_rate if self.spec.ramp_rate else 0.0
-        for k in range(1, n + 1):
+        points = [first + distance * k / n if k < n else target for k in range(1, n + 1)]
+        use_soft = soft_limits and self.soft_limits is not None
+        lo, hi = self.soft_limits if use_soft else (-math.inf, math.inf)  # type: ignore[misc]
+        lo, hi = min(lo, first), max(hi, first)
+        for p in points:
+            try:
+                value = self.vals.validate(p) if self.vals is not None else Numbers().validate(p)
+                if not lo <= value <= hi:
+                    raise LimitError(f"ramp point {value:g} {self.unit} outside the soft limits".replace("  ", " "),
+                                     value=value)
+            except LimitError as exc:
+                raise self._named(exc, p) from None
+        return points
+
+    def set_safe(self, value: float) -> None:
+        """Go to a safe value (e.g. 0 V) for a safe state, ramped like :meth:`set`.
+
+        Soft limits do not bind the way to a safe state (they may exclude 0 V); type,
+        finiteness and the hardware range are still checked, every ramp point before the first.
+        """
+        if self.spec.set_cmd is None:
+            raise AttributeError(f"{self.full_name} cannot be set")
+        try:
+            target = self.vals.validate(value) if self.vals is not None else value
+        except LimitError as exc:
+            raise self._named(exc, value) from None
+        if self.spec.ramp_step is not None:
+            self._ramp_to(target, soft_limits=False)
+        else:
+            self._write(target)
+
+    def _ramp_to(self, target: float, *, soft_limits: bool = True) -> None:
+        """Walk to ``target`` in steps of at most ramp_step, ramp_rate units/s apart.
+
+        Every point is computed and checked before the first one is sent.
+        """
+        start = self.cache if self.cache is not None else (self.get() if self.gettable else target)
+        points = self.ramp_points(target, start, soft_limits=soft_limits)
+        self._ramp_abort.clear()
+        distance = abs(target - float(start))
+        dwell = distance / len(points) / self.spec.ramp_rate if self.spec.ramp_rate else 0.0
+        for k, value in enumerate(points):
             if self._ramp_abort.is_set():
                 break
-            self._write(float(start) + distance * k / n if k < n else target)
-            if dwell and k < n:
+            self._write(value)
+            if dwell and k < len(points) - 1:
                 self._ramp_abort.wait(dwell)
 
     def describe(self) -> dict[str, Any]:

@@ -1,4 +1,16 @@
-"""Validators: what values a parameter accepts, checked before any byte is sent."""
+"""Validators: what values a parameter accepts, checked before any byte is sent.
+
+The rules, the same for every driver:
+
+* a number is a real number (``int``, ``float``, numpy integer or float), never a ``bool`` and
+  never a string (strings with units are read by the parameter, see
+  :meth:`hilt.parameters.BoundParameter.validate`); NaN and infinities are refused;
+* a boolean is ``True``/``False`` (Python or numpy), the integers ``0``/``1``, or one of the
+  strings ``"on"``/``"off"``/``"1"``/``"0"``/``"true"``/``"false"`` (any case, surrounding
+  spaces ignored). Nothing else: never the truthiness of an arbitrary value, so ``"off"`` is
+  off and ``"no"``, ``2`` or ``0.5`` are refused;
+* a vector (:func:`real_vector`) is a flat run of such numbers, every element checked.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +19,14 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from hilt.errors import LimitError
+
+
+def is_real(value: Any) -> bool:
+    """A real number that is not a bool (``True`` is an int in Python, never a setpoint here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 class Validator:
@@ -30,7 +49,7 @@ class Numbers(Validator):
         self.min, self.max = float(min), float(max)
 
     def validate(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not is_real(value):
             raise LimitError(f"{value!r} is not a number")
         v = float(value)
         if not math.isfinite(v):
@@ -51,7 +70,7 @@ class Ints(Numbers):
     """An integer in ``[min, max]``."""
 
     def validate(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value:
+        if not is_real(value) or not math.isfinite(float(value)) or int(value) != value:
             raise LimitError(f"{value!r} is not an integer")
         v = int(value)
         if not self.min <= v <= self.max:
@@ -66,19 +85,38 @@ class Enum(Validator):
         self.values = tuple(values)
 
     def validate(self, value: Any) -> Any:
-        if value not in self.values:
-            raise LimitError(f"{value!r} not one of {list(self.values)}", value=value)
-        return value
+        # `1 in (True,)` and `1.0 in (1,)` are true in Python: compare type as well as value.
+        for allowed in self.values:
+            if value == allowed and isinstance(value, bool) == isinstance(allowed, bool) \
+                    and isinstance(value, str) == isinstance(allowed, str):
+                return allowed
+        raise LimitError(f"{value!r} not one of {list(self.values)}", value=value)
 
     def __repr__(self) -> str:
         return f"Enum{self.values}"
 
 
+#: The strings :class:`Bool` reads (lower case, after stripping spaces).
+BOOL_WORDS = {"on": True, "off": False, "1": True, "0": False, "true": True, "false": False}
+
+
+def parse_bool_value(value: Any) -> bool:
+    """A setpoint read as a boolean by the documented rule (module docstring); LimitError if not."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in BOOL_WORDS:
+        return BOOL_WORDS[value.strip().lower()]
+    raise LimitError(f"{value!r} is not a boolean (True/False, 0/1 or 'on'/'off'/'1'/'0'/'true'/'false')",
+                     value=value)
+
+
 class Bool(Validator):
+    """On/off: ``True``/``False``, ``0``/``1`` or ``"on"``/``"off"``/``"1"``/``"0"``/``"true"``/``"false"``."""
+
     def validate(self, value: Any) -> bool:
-        if value in (True, False, 0, 1):
-            return bool(value)
-        raise LimitError(f"{value!r} is not a boolean", value=value)
+        return parse_bool_value(value)
 
 
 class Sequence(Validator):
@@ -88,6 +126,8 @@ class Sequence(Validator):
         self.element, self.length = element, length
 
     def validate(self, value: Iterable[Any]) -> list[Any]:
+        if isinstance(value, (str, bytes)):
+            raise LimitError(f"{value!r} is not a sequence of values")
         values = list(value)
         if self.length is not None and len(values) != self.length:
             raise LimitError(f"expected {self.length} values, got {len(values)}")
@@ -98,3 +138,30 @@ class Sequence(Validator):
             except LimitError as exc:
                 raise LimitError(f"element {i}: {exc}", value=v) from None
         return out
+
+
+def real_vector(values: Any, *, length: int | None = None, what: str = "values") -> np.ndarray:
+    """``values`` as a flat float64 array, every element a finite real number; sends nothing.
+
+    Refused (LimitError naming the first bad element): strings, bools, complex numbers, None,
+    NaN, infinities, and a length other than ``length``. A numpy array of a real dtype is taken
+    as is; anything else is checked element by element, because ``np.asarray(["1", True],
+    dtype=float)`` would quietly turn a string and a bool into numbers.
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Iterable, np.ndarray)):
+        raise LimitError(f"{what}: {values!r} is not a sequence of numbers", value=values)
+    arr = values if isinstance(values, np.ndarray) else None
+    if arr is None or arr.dtype.kind not in "iuf":
+        flat = list(np.asarray(values, dtype=object).ravel()) if arr is None else list(arr.ravel())
+        for i, v in enumerate(flat):
+            if not is_real(v):
+                raise LimitError(f"{what}: element {i}: {v!r} is not a number", value=v)
+        arr = np.array([float(v) for v in flat], dtype=np.float64)
+    out = np.asarray(arr, dtype=np.float64).ravel()
+    if length is not None and out.size != length:
+        raise LimitError(f"expected {length} {what}, got {out.size}")
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        i = int(bad[0])
+        raise LimitError(f"{what}: element {i}: {out[i]} is not finite", value=float(out[i]))
+    return out

@@ -176,11 +176,17 @@ class StationMeshProcessor:
         volts = [cal.voltages_for(np.concatenate([p.theta, p.phi, p.out_phase]))
                  for cal, p in zip(self.calibration, phases, strict=True)]
         # Check the whole chip before the first byte: never leave it half programmed.
+        v_max = float(getattr(self.driver, "heater_limit", self.driver.v_max))
         for layer, v in enumerate(volts):
-            if v.size != self.driver.heaters_per_layer or np.any(v > self.driver.v_max):
-                raise LimitError(f"mesh {layer}: phases need {v.max():.3g} V (max {self.driver.v_max:g} V) "
-                                 f"for {v.size} heaters (chip has {self.driver.heaters_per_layer})",
+            if v.size != self.driver.heaters_per_layer:
+                raise LimitError(f"mesh {layer}: phases for {v.size} heaters (chip has {self.driver.heaters_per_layer})",
                                  instrument=self.driver.name, parameter="heaters")
+            bad = np.flatnonzero(~np.isfinite(v) | (v < 0) | (v > v_max))
+            if bad.size:
+                i = int(bad[0])
+                raise LimitError(f"mesh {layer}: heater {i} needs {v[i]:.3g} V (allowed [0, {v_max:g}] V; "
+                                 "a NaN or infinite phase, or a calibration that does not reach it)",
+                                 instrument=self.driver.name, parameter="heaters", value=float(v[i]))
         for layer, v in enumerate(volts):
             self.driver.set_heaters(layer, v)
         self.queries.programming_calls += 1

@@ -59,3 +59,25 @@ def test_against_simulator(served, pty) -> None:
         with pytest.raises(InstrumentError):
             k.voltage.set(1.0)  # ramps 2.0 -> 1.5 first; that step is refused
     assert (sim.voltage, sim.output) == (0.0, False)
+
+
+def test_safe_state_reaches_0_v_even_when_the_limits_exclude_it(served) -> None:
+    sim, address = served(SimKeithley2400)
+    with Keithley2400(address, limits={"voltage": (1, 5)}) as k:
+        k.output.set(True)
+        k.voltage.set(2.0)
+        with pytest.raises(LimitError):
+            k.voltage.set(0.0)
+    assert (sim.voltage, sim.output) == (0.0, False)
+
+
+def test_safe_state_switches_the_output_off_when_the_ramp_cannot_run(served) -> None:
+    sim, address = served(SimKeithley2400)
+    with Keithley2400(address) as k:
+        k.output.set(True)
+        sim.voltage = 250.0  # read back outside the instrument's range: no ramp starts from it
+        with pytest.raises(LimitError):
+            k.safe_state()
+        assert sim.output is False
+        assert sim.voltage == 250.0  # not a single step was sent
+        sim.voltage = 0.0

@@ -70,3 +70,18 @@ def test_against_simulator(served) -> None:
         assert sim.world.get("keysight_e8257d.output") is True
         assert synth.snapshot()["parameters"]["power"] == {"value": 5.0, "unit": "dBm"}
     assert sim.output is False  # safe state on exit
+
+
+def test_protocol_power_in_dbm_strings() -> None:
+    with expected_protocol(KeysightE8257D, [
+        (b":POW:AMPL 0.00\n", None), NO_ERROR,
+        (b":POW:AMPL -3.00\n", None), NO_ERROR,
+        (b":POW:AMPL -10.00\n", None), NO_ERROR,
+    ]) as psg:
+        psg.power.set("0 dBm")
+        psg.power.set("-3 dBm")
+        psg.power.set("100 uW")
+        with pytest.raises(LimitError, match="'1 GHz' as a value in dBm"):
+            psg.power.set("1 GHz")
+        with pytest.raises(LimitError, match="not a boolean"):
+            psg.output.set("off please")

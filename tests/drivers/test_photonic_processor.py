@@ -114,3 +114,44 @@ def test_garbled_reply_is_a_protocol_error(served) -> None:
         with pytest.raises(ProtocolError, match="bad magic"):
             chip.get_heaters(0)
         sim.faults.garble = False
+
+
+def test_protocol_bounds_declared_by_the_info_reply() -> None:
+    info = INFO | {"v_max": 5.0, "max_input_power": 2.0}
+    x = np.array([[1, 0.5, 0, 0]], dtype="<c8")  # sum |a|^2 = 1.25
+    out = np.zeros((1, 4), dtype="<f4")
+    with expected_protocol(PhotonicProcessor, [
+        (Frame(0x01, 1).encode(), Frame(0x81, 1, json.dumps(info).encode()).encode()),
+        (Frame(0x20, 2, struct.pack(">BIH", 0, 1, 4) + x.tobytes()).encode(),
+         Frame(0xA0, 2, struct.pack(">IHB", 1, 4, 0) + out.tobytes()).encode()),
+        (Frame(0x30, 3, struct.pack(">Bf", 0, 1.0)).encode(), Frame(0xB0, 3).encode()),
+    ], kind="tcp") as chip:
+        assert chip.heater_limit == 5.0 and chip.input_power_limit == 2.0
+        with pytest.raises(LimitError, match="6 V outside \\[0, 5\\]"):
+            chip.set_heaters(0, [6.0])  # under the driver's v_max 8, over the chip's own 5
+        with pytest.raises(LimitError, match="sum \\|a\\|\\^2 = 5, above the limit 2"):
+            chip.run(2 * x)
+        chip.run(x)
+        chip.max_input_power = 1.0  # the user's bound narrows the chip's
+        with pytest.raises(LimitError, match="above the limit 1"):
+            chip.run(x)
+        with pytest.raises(LimitError, match="True or False"):
+            chip.set_light("off")
+        chip.set_light(False)
+
+
+def test_default_input_bound_scales_with_the_ports() -> None:
+    with expected_protocol(PhotonicProcessor, [info_exchange()], kind="tcp") as chip:
+        assert chip.input_power_limit == 10.0 * 4
+        with pytest.raises(LimitError, match="sample 0"):
+            chip.run(np.full((1, 4), 1e6))
+
+
+def test_station_processor_refuses_nan_phases_before_any_frame() -> None:
+    with expected_protocol(PhotonicProcessor, [info_exchange()], kind="tcp") as chip:
+        processor = StationMeshProcessor(chip)
+        net = MZINetwork.build(4, 2, seed=1)
+        phases = phases_of(net)
+        phases[1].theta[0] = np.nan
+        with pytest.raises(LimitError, match="mesh 1: heater 0"):
+            processor.load_phases(phases)

@@ -73,3 +73,11 @@ def test_against_simulator(served) -> None:
         with pytest.raises(InstrumentError):
             q.channels[0].voltage.set(1.0)
     np.testing.assert_array_equal(sim.v, 0.0)
+
+
+def test_a_nan_read_back_is_a_protocol_error_not_a_ramp_start() -> None:
+    # A safe-state ramp from "nan" would send "sour1:volt nan"; the read is refused instead.
+    reply = ";".join(["nan"] + ["0"] * 23).encode() + b"\n"
+    command = ";:".join(f"sour{k + 1}:volt?" for k in range(24)).encode() + b"\n"
+    with expected_protocol(QDevilQDac2, [(command, reply)]) as q, pytest.raises(ProtocolError):
+        q.get_voltages()

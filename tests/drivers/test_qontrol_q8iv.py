@@ -141,3 +141,25 @@ def test_garbled_simulator_reply_is_a_protocol_error(served) -> None:
         with pytest.raises(ProtocolError):
             q.channels[0].voltage.get()
         sim.faults.garble = False
+
+
+def test_protocol_current_sets_are_bounded_through_the_load() -> None:
+    # 6 mA through 1 kOhm is 6 V, inside [0, 8]: sent. 9 mA would be 9 V: refused, nothing sent.
+    with expected_protocol(QontrolQ8iv, [CONNECT, (b"i2=6\n", b"OK\n")],
+                           limits={"voltage": (0, 8)}, load_ohm=1000.0) as q:
+        q.channels[2].current.set(6)
+        with pytest.raises(LimitError, match="9 mA through 1000 ohm is 9 V"):
+            q.channels[2].current.set(9)
+        with pytest.raises(LimitError, match="not a number"):
+            q.channels[2].current.set(True)
+
+
+def test_protocol_per_channel_loads() -> None:
+    # Channel 1's heater is 2 kOhm: 5 mA there is 10 V; channel 0 has no declared load.
+    with expected_protocol(QontrolQ8iv, [CONNECT, (b"i1=3\n", b"OK\n")],
+                           limits={"voltage": (0, 8)}, load_ohm={1: 2000.0}) as q:
+        q.channels[1].current.set(3)
+        with pytest.raises(LimitError, match="10 V"):
+            q.channels[1].current.set(5)
+        with pytest.raises(LimitError, match="load_ohm"):
+            q.channels[0].current.set(1)

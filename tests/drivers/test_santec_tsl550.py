@@ -58,3 +58,19 @@ def test_against_simulator(served) -> None:
         with pytest.raises(InstrumentError):
             laser.output.set(True)
     assert world.get("tsl.output") is False
+
+
+def test_protocol_power_in_dbm_and_wavelength_in_nm_strings() -> None:
+    with expected_protocol(SantecTSL550, [
+        CONNECT, NO_ERROR,
+        (b":POW 1.0000\r", None), NO_ERROR,
+        (b":WAV 1550.0000\r", None), NO_ERROR,
+        (b":POW:STAT 0\r", None), NO_ERROR,
+    ]) as laser:
+        laser.power.set("0 dBm")
+        laser.wavelength.set("1550 nm")
+        laser.output.set("off")
+        with pytest.raises(LimitError):
+            laser.power.set("1 GHz")
+        with pytest.raises(LimitError):
+            laser.power.set(float("nan"))
