@@ -20,6 +20,8 @@ class ScpiInstrument(Instrument):
     """
 
     error_query: ClassVar[str] = "SYST:ERR?"
+    # IEEE 488.2 common queries: an identity (vendor,model,...) then "1"; never the same answer.
+    fence: ClassVar[tuple[tuple[str, str], ...] | None] = (("*IDN?", r"[^,]+,[^,]+.*"), ("*OPC?", r"\+?1"))
     check_errors_after_set = True
     max_errors_read: ClassVar[int] = 30
 

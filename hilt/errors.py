@@ -67,5 +67,32 @@ class InstrumentError(InstrumentCommunicationError):
         super().__init__(f"error {code}: {meaning}{cmd}", instrument=instrument, command=command)
 
 
+class SafeStateError(HiltError):
+    """One or more instruments could not be put in their safe state (outputs may still be on).
+
+    ``failures`` maps each instrument's name to its error; every other instrument was still tried.
+    """
+
+    def __init__(self, failures: dict[str, BaseException]) -> None:
+        self.failures = dict(failures)
+        lines = "; ".join(f"{name}: {exc}" for name, exc in self.failures.items())
+        super().__init__(f"safe state failed on {len(self.failures)} instrument(s), outputs may be on: {lines}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like a Ctrl-C, so every ``with`` block puts its
+    instruments in their safe state on the way out (see :func:`hilt.transport.exit_signals`)."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        try:
+            self.signame = signal.Signals(signum).name
+        except ValueError:
+            self.signame = f"signal {signum}"
+        super().__init__(f"terminated by {self.signame}")
+
+
 class SimulatorError(HiltError):
     """A simulator could not start or was misused."""

@@ -11,17 +11,21 @@ Drivers never import simulators: they meet only through an address.
 from __future__ import annotations
 
 import logging
+import re
+import time
+from collections import deque
 from typing import Any, ClassVar
 
 from hilt.errors import (
     ConnectError,
     HiltError,
     InstrumentCommunicationError,
+    InstrumentTimeout,
     LimitError,
     ProtocolError,
 )
 from hilt.parameters import BoundParameter, Parameter
-from hilt.transport import Transport, open_transport
+from hilt.transport import Transport, exit_signals, open_transport
 
 log = logging.getLogger("hilt.instrument")
 
@@ -94,7 +98,11 @@ class Instrument(ParameterOwner):
     * ``model``: the registry name (the ``hilt.drivers`` entry point), e.g. ``keysight_e8257d``;
     * ``simulator``: the ``hilt.sims`` entry point that simulates it (None if there is none);
     * ``transport_settings``: terminators, timeout, baud rate, ... for :func:`open_transport`;
-    * ``check_errors_after_set``: query the instrument's error state after every set.
+    * ``check_errors_after_set``: query the instrument's error state after every set;
+    * ``fence``: queries whose answers are known (a regular expression each), sent to find the
+      reply stream's place again after a timeout or a garbled reply (see :meth:`resync`);
+    * ``query_retries``: how often a query (a read, safe to repeat) is sent again after the link
+      timed out, garbled or dropped; sets are never repeated.
     """
 
     model: ClassVar[str] = ""
@@ -103,6 +111,13 @@ class Instrument(ParameterOwner):
     #: A virtual instrument has no link of its own (a multiplier chain driven through its
     #: synthesizer): no address, no simulator, ``transport`` is None.
     virtual: ClassVar[bool] = False
+    #: Two or more (query, reply pattern) pairs with distinct answers; None: no fence (a network
+    #: link is reopened instead, a serial line drained until quiet).
+    fence: ClassVar[tuple[tuple[str, str], ...] | None] = None
+    #: Lines read while looking for the fence's answers before giving up.
+    fence_max_lines: ClassVar[int] = 64
+    query_retries: ClassVar[int] = 2
+    retry_backoff: ClassVar[float] = 0.05
 
     def __init__(
         self,
@@ -125,6 +140,8 @@ class Instrument(ParameterOwner):
             raise ConnectError(f"{self.name}: no address", instrument=self.name)
         else:
             self.transport = transport or open_transport(address, name=self.name, **merged)
+        self.transport.resync = self.resync
+        self.transport.on_reopen = self._on_reopen
         self.channels: list[InstrumentChannel] = []
         self._bind_parameters()
         self.configure()
@@ -173,19 +190,96 @@ class Instrument(ParameterOwner):
 
     @property
     def connected(self) -> bool:
-        return self.transport.is_open
+        """Open and in working order (False once the link dropped, until it is reopened)."""
+        return self.transport.is_open and not self.transport.broken
+
+    def reconnect(self) -> None:
+        """Reopen the link now and re-read the instrument's state (``on_connect`` runs again)."""
+        self.transport.reconnect()
+
+    def _on_reopen(self) -> None:
+        # What we remember of the instrument may be stale: it may have been power-cycled.
+        for owner in (self, *self.channels):
+            for p in owner.parameters.values():
+                p.cache = None
+        self.on_connect()
+
+    def resync(self) -> None:
+        """Find the reply stream's place again (the transport calls this inside a transaction,
+        after draining what had arrived).
+
+        With a :attr:`fence`, its queries are sent and lines read until their answers show up
+        one after the other: every late reply before them is dropped. The answers are distinct,
+        so a late copy of one of them cannot be taken for the fence. Without a fence a network
+        link is reopened (a new connection carries no late replies) and a serial line is
+        drained until it has been quiet for the timeout."""
+        t = self.transport
+        if not self.fence:
+            if t.reopen_clears_stream:
+                t.mark_broken()
+                t._reopen()
+            else:
+                self._drain_until_quiet()
+            return
+        patterns = [re.compile(rx) for _, rx in self.fence]
+        for attempt in range(2):
+            try:
+                self._fence(patterns)
+                return
+            except InstrumentTimeout:
+                # An answer lost to a transient error (an error line in place of a fence reply):
+                # one more fence, after dropping what came.
+                if attempt:
+                    raise
+                t._discard_input()
+
+    def _fence(self, patterns: list[re.Pattern[str]]) -> None:
+        assert self.fence is not None
+        t = self.transport
+        for command, _ in self.fence:
+            t.write(command)
+        window: deque[str] = deque(maxlen=len(patterns))
+        for _ in range(self.fence_max_lines):
+            window.append(t.read().strip())
+            if len(window) == len(patterns) and all(p.fullmatch(x) for p, x in zip(patterns, window, strict=True)):
+                return
+        raise ProtocolError(f"fence answers not found in {self.fence_max_lines} lines", instrument=self.name)
+
+    def _drain_until_quiet(self) -> None:
+        t = self.transport
+        timeout = t.timeout
+        t.timeout = min(timeout, 1.0)
+        try:
+            while True:
+                try:
+                    t._recv_until(b"\n")
+                except InstrumentTimeout:
+                    return
+        finally:
+            t.timeout = timeout
+            t._discard_input()
 
     def __enter__(self) -> Instrument:
-        self.connect()
+        # SIGTERM/SIGHUP unwind the block like a Ctrl-C, so the safe state below still runs.
+        self._signals = exit_signals()
+        self._signals.__enter__()
+        try:
+            self.connect()
+        except BaseException:
+            self._signals.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.shutdown()
+        try:
+            self.shutdown()
+        finally:
+            self._signals.__exit__(None, None, None)
 
     def shutdown(self) -> None:
         """Safe state, then close; a failing safe state is logged and the link still closed."""
         try:
-            if self.connected:
+            if self.transport.is_open:  # a dropped link is reopened by the safe state's first call
                 self.safe_state()
         except (HiltError, OSError) as exc:
             log.error("%s: safe state failed: %s", self.name, exc)
@@ -207,8 +301,24 @@ class Instrument(ParameterOwner):
                 self.check_errors(command)
 
     def query(self, command: str) -> str:
-        reply = self.transport.query(command)
-        return self.check_reply(command, reply)
+        """Send a query and return its reply (checked by :meth:`check_reply`).
+
+        A query only reads, so after a timeout, a garbled reply or a dropped link it is sent
+        again (``query_retries`` times, after the link has found its place or reopened)."""
+        first: InstrumentCommunicationError | None = None
+        retries = 0 if self.transport.recovering else self.query_retries
+        for attempt in range(retries + 1):
+            try:
+                if attempt:
+                    time.sleep(self.retry_backoff * attempt)
+                    self.transport.recover()
+                return self.check_reply(command, self.transport.query(command))
+            except (InstrumentTimeout, ConnectError, ProtocolError) as exc:
+                first = first or exc
+                log.warning("%s: %r failed (%s)%s", self.name, command, exc,
+                            f"; asking again ({attempt + 1}/{retries})" if attempt < retries else "")
+        assert first is not None
+        raise first  # the first failure says what went wrong; the retries are in the log
 
     def check_reply(self, command: str, reply: str) -> str:
         """Hook for protocols whose replies can carry an error (e.g. Qontrol's ``E10:0``)."""

@@ -8,20 +8,36 @@ and on exit (normal, error or Ctrl-C) puts every instrument in its safe state an
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
 import logging
 import platform
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 import hilt
 from hilt import registry
 from hilt.config import StationConfig, build_order, load_station, validate_station
-from hilt.errors import ConfigError, ConnectError, HiltError, LimitError
+from hilt.errors import ConfigError, ConnectError, HiltError, LimitError, SafeStateError
 from hilt.instrument import Instrument
+from hilt.transport import exit_signals
 
 log = logging.getLogger("hilt.station")
+
+# Stations still connected when the interpreter exits (a script that never closed its station,
+# an exception that escaped every block): put safe on the way out.
+_open_stations: weakref.WeakSet[Station] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stations() -> None:
+    for station in list(_open_stations):
+        try:
+            station.close()
+        except Exception as exc:  # nothing above us to report to
+            log.error("station %r: closing at exit: %s", station.name, exc)
 
 
 class Station:
@@ -36,6 +52,7 @@ class Station:
         self.servers: dict[str, Any] = {}
         self.world: Any = None
         self.connected = False
+        self._signals: exit_signals | None = None
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Station:
@@ -66,8 +83,15 @@ class Station:
         self.connect()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            self.close()
+        except SafeStateError as failure:
+            if exc is None:
+                raise
+            # The error that ended the block comes first; the safe-state failure rides on it.
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"and then: {failure}")
 
     def _where(self, name: str) -> str:
         return f"{self.path or 'station'}: instruments.{name}"
@@ -133,7 +157,14 @@ class Station:
             raise ConfigError(f"{self.path or 'station'}: {field}: {exc}") from None
 
     def connect(self) -> None:
-        """Start simulators, build and connect every instrument; all or nothing."""
+        """Start simulators, build and connect every instrument; all or nothing.
+
+        From here until :meth:`close`, SIGTERM and SIGHUP unwind the program like a Ctrl-C
+        (on the main thread, where nobody else handles them), so the outputs go safe."""
+        if self._signals is None:
+            self._signals = exit_signals()
+            self._signals.__enter__()
+        _open_stations.add(self)
         try:
             self.start_simulators()
             order = self._build_order()
@@ -143,8 +174,12 @@ class Station:
             if failures:
                 lines = "; ".join(f"{n}: {e}" for n, e in failures.items())
                 raise ConnectError(f"station {self.name!r}: {len(failures)} instrument(s) failed to connect: {lines}")
-        except BaseException:
-            self.close()
+        except BaseException as exc:
+            try:
+                self.close()
+            except SafeStateError as failure:
+                if hasattr(exc, "add_note"):
+                    exc.add_note(f"and then: {failure}")
             raise
         self.connected = True
 
@@ -171,17 +206,24 @@ class Station:
         return failures
 
     def safe_state(self) -> dict[str, BaseException]:
-        """Every connected instrument to its safe state, in parallel; failures returned, not raised."""
-        connected = [[n for n, i in self.instruments.items() if i.connected]]
-        failures = self._parallel(lambda inst: inst.safe_state(), connected)
+        """Every open instrument to its safe state, in parallel; failures returned, not raised.
+
+        A link that dropped is reopened by the safe state's first exchange; one instrument
+        failing never keeps the others from being tried."""
+        opened = [[n for n, i in self.instruments.items() if i.transport.is_open]]
+        failures = self._parallel(lambda inst: inst.safe_state(), opened)
         for name, exc in failures.items():
             log.error("%s: safe state failed: %s", name, exc)
         return failures
 
     def close(self) -> None:
-        """Safe state, close every link, stop the simulators. Safe to call twice."""
+        """Safe state, close every link, stop the simulators. Safe to call twice.
+
+        Raises :class:`~hilt.errors.SafeStateError` (after closing everything) when an
+        instrument could not be put safe: its outputs may still be on."""
+        failures: dict[str, BaseException] = {}
         try:
-            self.safe_state()
+            failures = self.safe_state()
         finally:
             for inst in reversed(list(self.instruments.values())):
                 inst.close()
@@ -189,6 +231,12 @@ class Station:
                 server.stop()
             self.servers.clear()
             self.connected = False
+            _open_stations.discard(self)
+            if self._signals is not None:
+                signals, self._signals = self._signals, None
+                signals.__exit__(None, None, None)
+        if failures:
+            raise SafeStateError(failures)
 
     # -- records -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

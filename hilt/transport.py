@@ -22,15 +22,23 @@ import _signal
 import contextlib
 import logging
 import os
+import select
 import signal
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hilt.errors import ConnectError, InstrumentCommunicationError, InstrumentTimeout
+from hilt.errors import (
+    ConnectError,
+    InstrumentCommunicationError,
+    InstrumentTimeout,
+    ProtocolError,
+    Terminated,
+)
 
 io_log = logging.getLogger("hilt.io")
 
@@ -49,6 +57,60 @@ class Exchange:
 
 _MAIN = threading.main_thread()
 
+# SIGTERM/SIGHUP handling (see exit_signals): while the main thread is inside a transaction the
+# signal is remembered and raised as Terminated when the outermost transaction ends.
+_main_depth = 0
+_pending_signal: int | None = None
+EXIT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _on_exit_signal(signum: int, frame: Any) -> None:
+    global _pending_signal
+    if _main_depth > 0:
+        _pending_signal = signum
+        return
+    raise Terminated(signum)
+
+
+class exit_signals:  # noqa: N801 - used like a function: ``with exit_signals():``
+    """Turn SIGTERM and SIGHUP into :class:`~hilt.errors.Terminated` (a KeyboardInterrupt) while
+    the block runs, so the code around it unwinds and puts the hardware in its safe state.
+
+    By default both signals end a Python process at once, skipping every ``finally`` and leaving
+    heaters and lasers on. Installed only on the main thread and only where the signal still has
+    its default handler (a GUI or a user's own handler is left alone); nesting is allowed.
+    """
+
+    _lock = threading.Lock()
+    _users = 0
+    _previous: dict[int, Any] = {}
+
+    def __enter__(self) -> exit_signals:
+        cls = type(self)
+        if threading.current_thread() is not _MAIN:
+            self._active = False
+            return self
+        self._active = True
+        with cls._lock:
+            if cls._users == 0:
+                cls._previous = {}
+                for sig in EXIT_SIGNALS:
+                    if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                        cls._previous[sig] = signal.signal(sig, _on_exit_signal)
+            cls._users += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        cls = type(self)
+        if not self._active:
+            return
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0:
+                for sig, previous in cls._previous.items():
+                    signal.signal(sig, previous)
+                cls._previous = {}
+
 
 class _HeldSigint:
     """The SIGINT handler installed while a transaction runs: remember, don't raise."""
@@ -63,30 +125,44 @@ class _HeldSigint:
 
 
 class hold_sigint:  # noqa: N801 - used like a function: ``with hold_sigint():``
-    """Hold a Ctrl-C until the block ends, then raise it.
+    """Hold a Ctrl-C (and a SIGTERM/SIGHUP under :class:`exit_signals`) until the block ends,
+    then raise it.
 
-    Only the main thread receives signals, so elsewhere this does nothing; nor does it when
-    someone else (a GUI, pytest, a user) owns SIGINT. The raw ``_signal`` calls skip the enum
-    conversions of :func:`signal.signal`: this runs on every instrument transaction.
+    Only the main thread receives signals, so elsewhere this does nothing; nor does it for
+    SIGINT when someone else (a GUI, pytest, a user) owns SIGINT. The raw ``_signal`` calls skip
+    the enum conversions of :func:`signal.signal`: this runs on every instrument transaction.
     """
 
-    __slots__ = ("_held", "_previous")
+    __slots__ = ("_held", "_previous", "_main")
 
     def __enter__(self) -> None:
+        global _main_depth
         self._held = None
-        if threading.current_thread() is _MAIN and _signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        self._main = threading.current_thread() is _MAIN
+        if not self._main:
+            return
+        _main_depth += 1
+        if _signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             self._held = _HeldSigint()
             self._previous = _signal.signal(signal.SIGINT, self._held)
 
     def __exit__(self, *exc: object) -> None:
+        global _main_depth, _pending_signal
+        if not self._main:
+            return
         if self._held is not None:
             _signal.signal(signal.SIGINT, self._previous)
-            if self._held.caught:
-                raise KeyboardInterrupt
+        _main_depth -= 1
+        if _main_depth == 0 and _pending_signal is not None:
+            signum, _pending_signal = _pending_signal, None
+            raise Terminated(signum)
+        if self._held is not None and self._held.caught:
+            raise KeyboardInterrupt
 
 
 class _Transaction:
-    """The lock, held across a whole exchange; the outermost level also holds Ctrl-C."""
+    """The lock, held across a whole exchange; the outermost level also holds Ctrl-C and first
+    brings a link that lost its place back in step (see :meth:`Transport.recover`)."""
 
     __slots__ = ("_t", "_sigint")
 
@@ -96,23 +172,32 @@ class _Transaction:
     def __enter__(self) -> Transport:
         t = self._t
         t.lock.acquire()
+        if t._depth > 0:
+            t._depth += 1
+            return t
+        t._owner = threading.get_ident()
+        t._depth = 1
+        self._sigint = hold_sigint()
         try:
-            if t._depth == 0:
-                t._owner = threading.get_ident()
-                if not t.is_open:
-                    raise ConnectError("not connected", instrument=t.name)
-                self._sigint = hold_sigint()
-                self._sigint.__enter__()
-                if t._stale:
-                    t._stale = False
-                    t._discard_input()
+            self._sigint.__enter__()
+            if not t.is_open:
+                raise ConnectError("not connected", instrument=t.name)
+            if t._broken or t._stale:
+                t.recover()
+            t._fresh = True
         except BaseException:
-            t.lock.release()
+            # Leave nothing of this transaction behind: a thread recorded as owner would skip
+            # the lock on its next call.
+            t._depth = 0
+            t._owner = None
+            try:
+                self._sigint.__exit__()
+            finally:
+                t.lock.release()
             raise
-        t._depth += 1
         return t
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         t = self._t
         t._depth -= 1
         try:
@@ -124,9 +209,22 @@ class _Transaction:
 
 
 class Transport:
-    """Byte pipe with terminators, an encoding, a timeout, a lock and an exchange log."""
+    """Byte pipe with terminators, an encoding, a timeout, a lock and an exchange log.
+
+    Keeping its place: a reply that comes late (after its timeout), a garbled or truncated reply,
+    or bytes nobody asked for mark the link *stale*; a link the instrument closed (or that failed
+    to write) is *broken*. The next transaction first calls :meth:`recover`: a broken link is
+    reopened (``reconnect_attempts`` tries with growing pauses, then ``on_reopen``, which an
+    instrument uses to re-read its state); a stale one is drained and handed to ``resync``, which
+    an instrument sets to its fence (queries with known answers, read until they show up).
+    Without a fence a stale network link is reopened, since a fresh connection carries no late
+    replies. A reply is never handed to a request other than its own.
+    """
 
     kind = "abstract"
+    #: A fresh connection starts a clean byte stream (sockets); a serial line does not: the
+    #: instrument may still be sending into it.
+    reopen_clears_stream = False
 
     def __init__(
         self,
@@ -138,6 +236,8 @@ class Transport:
         read_termination: str = "\n",
         encoding: str = "ascii",
         log_size: int = 256,
+        reconnect_attempts: int = 3,
+        reconnect_backoff: float = 0.2,
     ) -> None:
         self.address = address
         self.name = name or address
@@ -145,13 +245,25 @@ class Transport:
         self.write_termination = write_termination
         self.read_termination = read_termination
         self.encoding = encoding
+        self.reconnect_attempts = int(reconnect_attempts)
+        self.reconnect_backoff = float(reconnect_backoff)
         self.lock = threading.RLock()
         # Plain tuples: this runs twice per transaction; Exchange objects are made on reading.
         self._log: deque[tuple[float, str, bytes]] = deque(maxlen=log_size)
-        self._stale = False  # a reply may still be in flight after a timeout
+        self._stale = False  # a reply may still be in flight, or the stream is out of step
+        self._broken = False  # the link dropped: reopen before the next exchange
         self._depth = 0  # transaction nesting, guarded by the lock
         self._owner: int | None = None  # thread holding the outermost transaction
+        # Nothing exchanged yet in this transaction: bytes waiting before its first write are
+        # out of step (a read may legitimately collect the reply to an earlier write).
+        self._fresh = False
         self.is_open = False
+        #: Set by the instrument: find the reply stream's place again (runs inside a transaction).
+        self.resync: Callable[[], None] | None = None
+        #: Set by the instrument: first words after a reopen (re-read state, select reply port).
+        self.on_reopen: Callable[[], None] | None = None
+        self.recoveries = {"resync": 0, "reconnect": 0}
+        self._recovering = False  # inside recover(): the instrument's own calls do not recurse
 
     # -- what subclasses provide ------------------------------------------------------------
     def _open(self) -> None:
@@ -174,12 +286,20 @@ class Transport:
         """Drop whatever the instrument sent that nobody read (a late reply after a timeout)."""
         raise NotImplementedError
 
+    def _input_pending(self) -> bool:
+        """Bytes (or an end of stream) waiting before a transaction starts: out of step.
+
+        Cheap (no blocking); a transport that cannot tell says False. A closed peer marks the
+        link broken here, so a set is not written into a dead connection."""
+        return False
+
     # -- public ------------------------------------------------------------------------------
     def open(self) -> None:
         with self.lock:
             if not self.is_open:
                 self._open()
                 self.is_open = True
+                self._stale = self._broken = False
 
     def close(self) -> None:
         with self.lock:
@@ -195,10 +315,95 @@ class Transport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def broken(self) -> bool:
+        """The link dropped (or lost its place beyond repair); the next exchange reopens it."""
+        return self._broken
+
     def mark_stale(self) -> None:
-        """Drop whatever unread input is waiting before the next transaction starts (a driver that
-        finds the stream out of step, e.g. a bad frame or an unsolicited error line, calls this)."""
+        """The stream may be out of step (a bad frame, an unsolicited error line, a garbled
+        reply): the next transaction drains it and finds its place again before sending."""
         self._stale = True
+
+    def mark_broken(self) -> None:
+        """The link cannot be trusted: the next transaction reopens it."""
+        self._broken = True
+
+    def recover(self) -> None:
+        """Bring the link back in step now (the lock is taken; callable inside a transaction).
+
+        Broken: reopen with bounded retries, then ``on_reopen``; on a serial line the stream is
+        then resynchronised too. Stale: drain, then ``resync`` (or reopen a network link when
+        there is no fence). A failure leaves the link broken and raises ConnectError."""
+        with self.lock:
+            if self._recovering:
+                return
+            depth, self._depth = self._depth, max(self._depth, 1)  # nested calls skip the lock
+            self._recovering = True
+            try:
+                if self._broken:
+                    self._reopen()
+                    self._stale = not self.reopen_clears_stream
+                if self._stale or self._input_pending():
+                    self._stale = False
+                    self._fresh = False
+                    self._resync()
+            finally:
+                self._depth = depth
+                self._recovering = False
+
+    @property
+    def recovering(self) -> bool:
+        """True while the link is being reopened or resynchronised (no retries inside)."""
+        return self._recovering
+
+    def reconnect(self) -> None:
+        """Close and reopen the link now, then let the instrument re-read its state."""
+        with self.lock:
+            if not self.is_open:
+                raise ConnectError("not connected", instrument=self.name)
+            self._broken = True
+            self.recover()
+
+    def _reopen(self) -> None:
+        last: BaseException | None = None
+        for attempt in range(max(1, self.reconnect_attempts)):
+            if attempt:
+                time.sleep(self.reconnect_backoff * 2 ** (attempt - 1))
+            with contextlib.suppress(Exception):
+                self._close()
+            try:
+                self._open()
+                self._broken = False
+                self._stale = False
+                if self.on_reopen is not None:
+                    self.on_reopen()
+            except InstrumentCommunicationError as exc:
+                self._broken = True
+                last = exc
+                io_log.warning("%s: reconnect attempt %d failed: %s", self.name, attempt + 1, exc)
+                continue
+            self.recoveries["reconnect"] += 1
+            io_log.warning("%s: link reopened (attempt %d)", self.name, attempt + 1)
+            return
+        raise ConnectError(f"link lost and {max(1, self.reconnect_attempts)} reconnect attempt(s) failed: {last}",
+                           instrument=self.name)
+
+    def _resync(self) -> None:
+        io_log.warning("%s: out of step (late, garbled or unexpected reply): resynchronising", self.name)
+        try:
+            with contextlib.suppress(OSError):
+                self._discard_input()
+            if self.resync is not None:
+                self.resync()
+            elif self.reopen_clears_stream:
+                self._broken = True
+                self._reopen()
+        except InstrumentCommunicationError as exc:
+            self._broken = True
+            raise ConnectError(f"lost its place in the reply stream and could not find it again ({exc}); "
+                               "the link will be reopened", instrument=self.name) from exc
+        self.recoveries["resync"] += 1
 
     def transaction(self) -> _Transaction:
         """Hold the lock (and any Ctrl-C) across several reads and writes."""
@@ -216,23 +421,36 @@ class Transport:
 
     # The _unlocked methods run inside a transaction the caller holds; the public ones take it.
     def _write_unlocked(self, data: bytes) -> None:
+        if self._fresh:
+            self._fresh = False
+            if self._input_pending():
+                self.recover()
         self._record("->", data)
         try:
             self._send(data)
+        except ConnectError:
+            self._broken = True
+            raise
         except InstrumentCommunicationError:
             raise
         except OSError as exc:
+            self._broken = True
             raise ConnectError(f"write failed: {exc}", instrument=self.name, command=data) from exc
 
     def _read_unlocked(self, terminator: bytes) -> bytes:
+        self._fresh = False
         try:
             data = self._recv_until(terminator)
         except InstrumentTimeout:
             self._stale = True
             raise
+        except ConnectError:
+            self._broken = True
+            raise
         except InstrumentCommunicationError:
             raise
         except OSError as exc:
+            self._broken = True
             raise ConnectError(f"read failed: {exc}", instrument=self.name) from exc
         self._record("<-", data)
         return data
@@ -241,8 +459,7 @@ class Transport:
         try:
             text = raw.decode(self.encoding)
         except UnicodeDecodeError as exc:
-            from hilt.errors import ProtocolError
-
+            self._stale = True
             raise ProtocolError("reply is not valid text", instrument=self.name, reply=raw) from exc
         term = self.read_termination
         if term and text.endswith(term):
@@ -261,12 +478,17 @@ class Transport:
 
     def read_bytes(self, size: int) -> bytes:
         with self.transaction():
+            self._fresh = False
             try:
                 data = self._recv_exact(size)
             except InstrumentTimeout:
                 self._stale = True
                 raise
+            except ConnectError:
+                self._broken = True
+                raise
             except OSError as exc:
+                self._broken = True
                 raise ConnectError(f"read failed: {exc}", instrument=self.name) from exc
             self._record("<-", data)
             return data
@@ -304,10 +526,25 @@ class Transport:
         return InstrumentTimeout(f"no {what} within {self.timeout:g} s", instrument=self.name)
 
 
+def _socket_pending(sock: socket.socket) -> bool | None:
+    """Without blocking: True when bytes wait, None when the peer closed, False otherwise."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return None
+    return True if data else None
+
+
 class TcpTransport(Transport):
     """A plain TCP socket (``tcp://host:port``)."""
 
     kind = "tcp"
+    reopen_clears_stream = True
 
     def __init__(self, address: str, **settings: Any) -> None:
         super().__init__(address, **settings)
@@ -377,6 +614,18 @@ class TcpTransport(Transport):
             while self._sock.recv(65536):
                 pass
 
+    def _input_pending(self) -> bool:
+        if self._buffer:
+            return True
+        if self._sock is None:
+            self._broken = True
+            return True
+        state = _socket_pending(self._sock)
+        if state is None:
+            self._broken = True
+            return True
+        return state
+
 
 class SerialTransport(Transport):
     """pyserial: a device path, a pty path, or a URL such as ``socket://127.0.0.1:5000``."""
@@ -396,6 +645,7 @@ class SerialTransport(Transport):
         **settings: Any,
     ) -> None:
         super().__init__(address, **settings)
+        self.reopen_clears_stream = address.startswith("socket://")
         self.serial_settings = dict(
             baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits,
             xonxoff=xonxoff, rtscts=rtscts,
@@ -456,6 +706,24 @@ class SerialTransport(Transport):
     def _discard_input(self) -> None:
         self._port.reset_input_buffer()
 
+    def _input_pending(self) -> bool:
+        if self._port is None:
+            self._broken = True
+            return True
+        sock = getattr(self._port, "_socket", None)
+        if sock is not None:
+            state = _socket_pending(sock)
+            if state is None:
+                self._broken = True
+                return True
+            return state
+        try:
+            return self._port.in_waiting > 0
+        except (OSError, ValueError) as exc:  # the device went away (USB adapter unplugged)
+            io_log.warning("%s: %s", self.name, exc)
+            self._broken = True
+            return True
+
 
 class VisaTransport(Transport):
     """pyvisa resource; pyvisa-py (``@py``) unless another VISA library is named."""
@@ -466,6 +734,8 @@ class VisaTransport(Transport):
 
     def __init__(self, address: str, *, visa_library: str | None = None, **settings: Any) -> None:
         super().__init__(address, **settings)
+        self.reopen_clears_stream = address.upper().startswith("TCPIP")
+        self._session: Any = None  # pyvisa-py's session object, when that is the back end
         # "" is pyvisa's own choice: NI-VISA (or another IVI library) when installed, else
         # pyvisa-py. "@py" forces pyvisa-py; a path names a VISA library.
         self.visa_library = os.environ.get("HILT_VISA_LIBRARY", "") if visa_library is None else visa_library
@@ -499,6 +769,7 @@ class VisaTransport(Transport):
         """pyvisa-py reports a refused TCP connection as opened; ask the socket itself."""
         session = getattr(rm.visalib, "sessions", {}).get(self._res.session)
         sock = getattr(session, "interface", None)
+        self._session = session if isinstance(sock, socket.socket) else None
         if isinstance(sock, socket.socket):
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err:
@@ -510,9 +781,24 @@ class VisaTransport(Transport):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _close(self) -> None:
+        self._session = None
         if self._res is not None:
             self._res.close()
             self._res = None
+
+    def _input_pending(self) -> bool:
+        # Only pyvisa-py's socket sessions can be asked without a VISA read; it also reports a
+        # closed peer as a timeout, so the end of stream is looked for here, before a write.
+        session = self._session
+        if session is None:
+            return False
+        if getattr(session, "_pending_buffer", None):
+            return True
+        state = _socket_pending(session.interface)
+        if state is None:
+            self._broken = True
+            return True
+        return state
 
     def _visa_error(self, exc: Exception, what: str) -> InstrumentCommunicationError:
         import pyvisa.constants as vc
@@ -559,12 +845,15 @@ class VisaTransport(Transport):
         import pyvisa
 
         self._res.timeout = 50
-        self._visa_timeout = 0.05
         try:
             while True:
                 self._res.read_raw()
         except (pyvisa.errors.VisaIOError, OSError):
             pass
+        finally:
+            # Every read path (terminated or sized) must see the instrument's own timeout again.
+            self._res.timeout = self.timeout * 1000
+            self._visa_timeout = self.timeout
 
 
 def transport_kind(address: str) -> str:
