@@ -204,24 +204,86 @@ main.add_command(runs)
 @click.option("--dataset", default="digits", show_default=True, help="digits, mnist:DIR or fashion:DIR (IDX files).")
 @click.option("--dat-mode", type=click.Choice(["output", "internal", "block"]), default="internal", show_default=True)
 @click.option("--instrument", default=None, help="The photonic processor's name in the station.")
+@click.option("--batch-size", type=int, default=None, help="Samples per step (default: the loop's).")
+@click.option("--max-retries", type=int, default=None,
+              help="Retries of a step after a hardware fault before the run aborts (default 3).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, dataset: str, dat_mode: str,
-          instrument: str | None, runs_dir: str) -> None:
-    """Train a classifier on a station's MZI chip; the run file goes under --runs-dir."""
-    from hilt.loops.station import train_on_station
+          instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str) -> None:
+    """Train a classifier on a station's MZI chip; the run file goes under --runs-dir.
+
+    A run stopped early (a fault it could not ride out, Ctrl-C, a kill) continues with
+    ``hilt resume RUNFILE``.
+    """
+    from hilt.loops.station import new_run_path, train_on_station
     from hilt.station import Station
 
+    settings = {k: v for k, v in (("batch_size", batch_size), ("max_retries", max_retries)) if v is not None}
+    run_path = None
     try:
         with Station.from_yaml(station_file) as st:
+            run_path = new_run_path(st.name, loop, runs_dir)
             result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
-                                      lr=lr, seed=seed, dat_mode=dat_mode, runs_dir=runs_dir,
-                                      progress_bar=True)
+                                      lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
+                                      settings=settings, progress_bar=True)
     except HiltError as exc:
         click.echo(f"error: {exc}", err=True)
+        _resume_hint(run_path)
         sys.exit(1)
+    except KeyboardInterrupt:
+        _resume_hint(run_path)
+        raise
+    _report_training(loop, result)
+
+
+def _resume_hint(run_path: Path | None) -> None:
+    if run_path is not None and run_path.exists():
+        click.echo(f"run file {run_path}; continue it with: hilt resume {run_path}", err=True)
+
+
+def _report_training(loop: str, result: Any) -> None:
+    faults = f", {result.faults} hardware faults ridden out" if result.faults else ""
     click.echo(f"{loop}: accuracy {100 * result.accuracy:.1f}% on the physical system "
                f"(twin {100 * result.twin_accuracy:.1f}%), {result.physical_queries} physical queries, "
-               f"{result.seconds:.1f} s; run file {result.run_path}")
+               f"{result.seconds:.1f} s{faults}; run file {result.run_path}")
+
+
+@main.command()
+@click.argument("run_file", type=click.Path(dir_okay=False))
+@click.option("--station", "station_file", default=None, type=click.Path(dir_okay=False),
+              help="Use this station file instead of the one the run recorded.")
+@click.option("--max-retries", type=int, default=None,
+              help="Retries of a step after a hardware fault (default: what the run recorded).")
+def resume(run_file: str, station_file: str | None, max_retries: int | None) -> None:
+    """Continue a crashed or aborted run of ``hilt train`` from its last checkpoint.
+
+    The station is started from the station file the run recorded (as it was when the run
+    started), with the same loop, settings and seed; the run goes on in RUN_FILE. A completed
+    run is refused.
+    """
+    from hilt.errors import ConfigError
+    from hilt.loops.station import resume_run
+
+    path = Path(run_file)
+    try:
+        with_loop = _recorded_loop(path)
+        result = resume_run(path, station_file=station_file, max_retries=max_retries, progress_bar=True)
+    except HiltError as exc:
+        click.echo(f"error: {exc}", err=True)
+        if not isinstance(exc, ConfigError):  # refused before it started: nothing new to resume
+            _resume_hint(path)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _resume_hint(path)
+        raise
+    _report_training(with_loop, result)
+
+
+def _recorded_loop(path: Path) -> str:
+    from hilt.runfile import open_run
+
+    with open_run(path) as run:
+        return str((run.info.get("config") or {}).get("station_run", {}).get("loop", "run"))
 
 
 @main.command()

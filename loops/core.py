@@ -1,16 +1,26 @@
 """What every training loop shares: settings, the model (twin + head), control (pause / resume /
 abort), progress reports, evaluation on twin and hardware, and the epoch driver that
-checkpoints every epoch and resumes bit-exactly from a run file.
+checkpoints every epoch, rides out hardware faults, and resumes bit-exactly from a run file.
 
 A loop is a function of (processor, twin, data, settings) -> :class:`LoopResult` (+ run file);
 all randomness comes from generators seeded from ``settings.seed`` and saved in checkpoints, so
 a resumed run continues exactly where the uninterrupted one would be.
+
+Faults: when a step (or an evaluation on the hardware) fails with a communication error (a
+timeout, a dropped link, a garbled reply, the instrument refusing a command), the run pauses,
+records the fault in its run file, waits (``retry_backoff_s``, doubled each time), brings the
+link back if it dropped, undoes whatever the failed step had changed and runs the step again;
+after ``max_retries`` failed retries it stops. A :class:`~hilt.errors.LimitError` is never
+retried: the settings or the model ask for something the hardware must not do. However a run
+ends early, the hardware is put in its safe state and the run file is closed with the reason.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,11 +31,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from hilt.errors import InstrumentCommunicationError, LimitError
 from hilt.instruments.mesh_processor import MeshPhases, MeshProcessor, phases_of
 
 from .data import Dataset, amplitude_encode, batch_indices
 from .head import ClassifierHead, accuracy, task_loss
 from .recording import Recorder, capture_spec
+
+log = logging.getLogger("hilt.loops")
 
 
 class LoopAborted(Exception):
@@ -66,6 +79,11 @@ class LoopControl:
         if self._aborted.is_set():
             raise LoopAborted()
 
+    def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` (a back-off after a fault), cut short by :meth:`abort`."""
+        if self._aborted.wait(max(0.0, seconds)):
+            raise LoopAborted()
+
 
 @dataclass
 class Progress:
@@ -104,6 +122,11 @@ class TrainSettings:
     capture_samples: int = 8  # rows of each captured batch
     twin_method: str = "columns"  # MZIMesh forward path for training ("columns" or "matrix")
     progress_bar: bool = False
+    # A communication fault in a step: retry the step this many times (each after a back-off
+    # and, if the link dropped, a reconnect) before aborting the run to the safe state.
+    max_retries: int = 3
+    retry_backoff_s: float = 1.0  # wait before the first retry; doubled for each further one
+    retry_backoff_max_s: float = 30.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,6 +145,8 @@ class LoopResult:
     run_path: str | None = None
     aborted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    faults: int = 0  # communication faults met (and ridden out) during the run
+    reason: str = ""  # why the run ended early (empty when it completed)
 
     def summary(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "twin_accuracy": self.twin_accuracy,
@@ -215,6 +240,209 @@ def _queries(processor: MeshProcessor | None) -> tuple[int, int]:
 StepFn = Callable[[torch.Tensor, torch.Tensor, int], tuple[dict[str, float], dict[str, Any] | None]]
 
 
+def recover_processor(processor: Any) -> bool:
+    """Bring a processor's link back after a fault, if it dropped; True if it reconnected.
+
+    A processor with its own ``recover()`` does it itself; otherwise the instrument behind it
+    (``processor.driver``) is reconnected when it reports ``connected`` False. The instrument's
+    settings are not trusted afterwards: the retried step programs every phase again."""
+    recover = getattr(processor, "recover", None)
+    if callable(recover):
+        return bool(recover())
+    inst = getattr(processor, "driver", None)
+    if inst is None or getattr(inst, "connected", True):
+        return False
+    if hasattr(inst, "reconnect"):
+        inst.reconnect()
+    else:  # drivers without reconnect(): a fresh link and the instrument's first words again
+        inst.close()
+        inst.connect()
+    return True
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a run file's reason: the error's type, then its text."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _interrupt_reason(exc: BaseException) -> str:
+    # hilt.errors.Terminated (SIGTERM / SIGHUP) is a KeyboardInterrupt that names its signal.
+    for attr in ("signal_name", "signame", "signal", "signum"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int):
+            import signal
+
+            try:
+                return f"interrupted ({signal.Signals(value).name})"
+            except ValueError:
+                pass
+        elif isinstance(value, str) and value:
+            return f"interrupted ({value})"
+        elif value is not None and hasattr(value, "name"):
+            return f"interrupted ({value.name})"
+    m = re.search(r"\bSIG[A-Z]+\b", str(exc))
+    if m:
+        return f"interrupted ({m.group(0)})"
+    default = "SIGINT" if type(exc) is KeyboardInterrupt else "SIGTERM"
+    return f"interrupted ({default})"
+
+
+class _StepState:
+    """Everything a training step may change, copied before it runs, so that a step that failed
+    half-way (after, say, a predictor update) is retried from exactly where it started: the
+    model, extra modules, optimisers (moments and step counts), random generators."""
+
+    def __init__(self, model: nn.Module, modules: Mapping[str, nn.Module],
+                 optimizers: Mapping[str, torch.optim.Optimizer],
+                 generators: Mapping[str, torch.Generator]) -> None:
+        self.model, self.modules = model, modules
+        self.optimizers, self.generators = optimizers, generators
+        self._saved: dict[str, Any] | None = None
+
+    def save(self) -> None:
+        def copy_state(m: nn.Module) -> dict[str, torch.Tensor]:
+            return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+        self._saved = {
+            "model": copy_state(self.model),
+            "modules": {k: copy_state(m) for k, m in self.modules.items()},
+            # deepcopy: state_dict() hands out the live moment tensors, which step() updates
+            "optimizers": {k: copy.deepcopy(o.state_dict()) for k, o in self.optimizers.items()},
+            "generators": {k: g.get_state() for k, g in self.generators.items()},
+            "torch": torch.get_rng_state(),
+        }
+
+    def restore(self) -> None:
+        saved = self._saved
+        assert saved is not None
+        self.model.load_state_dict(saved["model"])
+        for k, m in self.modules.items():
+            m.load_state_dict(saved["modules"][k])
+        for k, o in self.optimizers.items():
+            # a copy again: load_state_dict adopts the tensors it is given, and a second
+            # retry must start from the same saved state
+            o.load_state_dict(copy.deepcopy(saved["optimizers"][k]))
+        for k, g in self.generators.items():
+            g.set_state(saved["generators"][k])
+        torch.set_rng_state(saved["torch"])
+
+
+class _FaultPolicy:
+    """Retries a hardware call (a step, an evaluation) through communication faults, recording
+    each one, and knows the fault the run finally gave up on."""
+
+    def __init__(self, settings: TrainSettings, rec: Recorder, processor: Any,
+                 control: LoopControl | None) -> None:
+        self.settings, self.rec, self.processor, self.control = settings, rec, processor, control
+        self.faults = 0
+        self.gave_up: BaseException | None = None  # the fault the run stopped on
+        self.gave_up_after = 0
+        self.recorded: set[int] = set()  # ids of errors already in the fault table
+
+    def record(self, error: BaseException, step: int, epoch: int, retry: int,
+               outcome: str) -> None:
+        self.recorded.add(id(error))
+        try:
+            self.rec.fault(error, step=step, epoch=epoch, retry=retry, outcome=outcome)
+        except Exception as exc:  # the run file failing must not hide the fault
+            log.error("could not record a fault in the run file: %s", exc)
+
+    def call(self, fn: Callable[[], Any], *, step: int, epoch: int,
+             state: _StepState | None = None) -> Any:
+        s = self.settings
+        retry = 0
+        if state is not None:
+            state.save()
+        while True:
+            try:
+                return fn()
+            except LimitError:
+                raise
+            except InstrumentCommunicationError as exc:
+                error: BaseException = exc
+            while True:  # back off and recover; a fault while recovering counts as a retry
+                self.faults += 1
+                if retry >= s.max_retries:
+                    self.record(error, step, epoch, retry, "aborted")
+                    self.gave_up, self.gave_up_after = error, retry
+                    if hasattr(error, "add_note"):
+                        error.add_note(f"hilt: the run gave up after {retry} retries "
+                                       f"(max_retries={s.max_retries})")
+                    raise error
+                self.record(error, step, epoch, retry, "retried")
+                retry += 1
+                delay = min(s.retry_backoff_s * 2 ** (retry - 1), s.retry_backoff_max_s)
+                log.warning("step %d: %s; retry %d of %d in %.3g s", step,
+                            describe_error(error), retry, s.max_retries, delay)
+                if self.control is not None:
+                    self.control.wait(delay)
+                elif delay > 0:
+                    time.sleep(delay)
+                if state is not None:
+                    state.restore()
+                try:
+                    if recover_processor(self.processor):
+                        log.warning("reconnected to the processor")
+                except LimitError:
+                    raise
+                except InstrumentCommunicationError as exc:
+                    error = exc
+                    continue
+                break
+            if self.control is not None:
+                self.control.checkpoint()
+
+
+def _ending(exc: BaseException, policy: _FaultPolicy) -> tuple[str, str]:
+    """The status and one-line reason a run ends with when ``exc`` stops it."""
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, and hilt.errors.Terminated (SIGTERM, SIGHUP)
+        return "aborted", _interrupt_reason(exc)
+    if isinstance(exc, LimitError):
+        return "aborted", (f"{describe_error(exc)} (a limit is never retried: check the settings "
+                           "and the calibration)")
+    if isinstance(exc, InstrumentCommunicationError):
+        where = getattr(exc, "command", None)
+        where = f" during {where!r}" if where else ""
+        n = policy.gave_up_after if exc is policy.gave_up else 0
+        return "aborted", f"{describe_error(exc)}{where}, after {n} retries"
+    return "failed", describe_error(exc)
+
+
+def _end_early(processor: Any, rec: Recorder, policy: _FaultPolicy, status: str, reason: str,
+               error: BaseException | None, step: int, epoch: int) -> str:
+    """Safe state, then close the run file with ``status`` and ``reason``, whatever fails.
+
+    With an ``error`` in flight nothing here raises (the caller re-raises the error, with any
+    safe-state failure attached as a note); without one (an operator's abort), a safe-state
+    failure is raised once the file is closed. Returns the reason as recorded."""
+    if error is not None and isinstance(error, (InstrumentCommunicationError, LimitError)) \
+            and id(error) not in policy.recorded:
+        policy.record(error, step, epoch, 0, "aborted")
+    safe_error: BaseException | None = None
+    if processor is not None:
+        try:
+            processor.safe_state()
+        except BaseException as exc:  # a second Ctrl-C included: the file still gets closed
+            safe_error = exc
+            log.error("safe state failed: %s", describe_error(exc))
+            policy.record(exc, -1, epoch, 0, "safe_state")
+            reason = f"{reason}; the safe state failed too: {describe_error(exc)}"
+            if error is not None and hasattr(error, "add_note"):
+                error.add_note(f"hilt: the safe state failed too: {describe_error(exc)}")
+    try:
+        rec.close(status, reason)
+    except Exception as exc:
+        log.error("could not close the run file: %s", describe_error(exc))
+        if error is None and safe_error is None:
+            raise
+        if error is not None and hasattr(error, "add_note"):
+            error.add_note(f"hilt: closing the run file failed: {describe_error(exc)}")
+    if error is None and safe_error is not None:
+        raise safe_error
+    return reason
+
+
 def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                optimizers: Mapping[str, torch.optim.Optimizer], data: Dataset,
                settings: TrainSettings, processor: MeshProcessor | None,
@@ -230,6 +458,12 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
     ``modules`` such as DAT's error predictors, optimisers, the shuffling generator and any
     ``generators``) are written at the end of every epoch; with ``resume=True`` and an existing
     run file the loop continues after its last checkpoint.
+
+    A step that fails with a communication fault is retried from the state before it (see the
+    module docstring); a run stopped by :meth:`LoopControl.abort` returns with ``aborted``; any
+    other early end (faults beyond ``max_retries``, a limit, Ctrl-C, a bug) puts the processor
+    in its safe state, closes the run file as ``aborted`` or ``failed`` with the reason, and
+    raises the error that ended it.
     """
     t_start = time.perf_counter()
     modules = dict(modules or {})
@@ -244,39 +478,48 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                         captures={"batches": capture_spec(n, getattr(model, "n_outputs", None))},
                         config=cfg,
                         seeds={"seed": int(settings.seed)})
+    policy = _FaultPolicy(settings, rec, processor, control)
+    state = _StepState(model, modules, optimizers, gens)
     start_epoch, step, history, prior_q, prior_calls = 0, 0, [], 0, 0
-    ck = rec.checkpoint
-    if ck is not None:
-        model.load_state_dict(ck.model_state["model"])
-        for name, m in modules.items():
-            m.load_state_dict(ck.model_state[name])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(ck.optim_state[name])
-        for name, g in gens.items():
-            g.set_state(ck.rng_state[name])
-        start_epoch = int(ck.extra["epoch"]) + 1
-        step = int(ck.step) + 1
-        history = list(ck.extra["history"])
-        prior_q, prior_calls = int(ck.extra["queries"]), int(ck.extra["calls"])
-
+    epoch = 0
     train_q, train_calls = prior_q, prior_calls
     bar = None
-    n_batches = (len(y_tr) + settings.batch_size - 1) // settings.batch_size
-    if settings.progress_bar:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=(settings.epochs - start_epoch) * n_batches, desc=method, leave=False)
     aborted = False
+    reason = ""
+    twin_acc, phys_acc = float("nan"), float("nan")
     try:
+        ck = rec.checkpoint
+        if ck is not None:
+            model.load_state_dict(ck.model_state["model"])
+            for name, m in modules.items():
+                m.load_state_dict(ck.model_state[name])
+            for name, opt in optimizers.items():
+                opt.load_state_dict(ck.optim_state[name])
+            for name, g in gens.items():
+                g.set_state(ck.rng_state[name])
+            start_epoch = int(ck.extra["epoch"]) + 1
+            step = int(ck.step) + 1
+            history = list(ck.extra["history"])
+            prior_q, prior_calls = int(ck.extra["queries"]), int(ck.extra["calls"])
+        train_q, train_calls = prior_q, prior_calls
+        n_batches = (len(y_tr) + settings.batch_size - 1) // settings.batch_size
+        if settings.progress_bar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=(settings.epochs - start_epoch) * n_batches, desc=method,
+                       leave=False)
         for epoch in range(start_epoch, settings.epochs):
             losses = []
             for b, idx in enumerate(batch_indices(len(y_tr), settings.batch_size, gens["shuffle"])):
                 if control is not None:
                     control.checkpoint()
                 q0, c0 = _queries(processor)
-                scalars, cap = step_fn(x_tr[idx], y_tr[idx], step)
+                scalars, cap = policy.call(
+                    lambda idx=idx, step=step: step_fn(x_tr[idx], y_tr[idx], step),
+                    step=step, epoch=epoch,
+                    state=state if processor is not None else None)  # no hardware, no faults
                 q1, c1 = _queries(processor)
-                train_q += q1 - q0
+                train_q += q1 - q0  # failed attempts too: they were made on the hardware
                 train_calls += c1 - c0
                 losses.append(scalars.get("loss", float("nan")))
                 rec.log(step, epoch=epoch, physical_queries=train_q, **scalars)
@@ -287,7 +530,8 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                                    for f, v in cap.items()})
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}", queries=train_q)
+                    bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}", queries=train_q,
+                                    **({"faults": policy.faults} if policy.faults else {}))
                 if progress is not None:
                     progress(Progress(method, epoch, settings.epochs, b, n_batches, step,
                                       losses[-1], train_q, time.perf_counter() - t_start))
@@ -298,8 +542,10 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
             if settings.eval_every_epoch:
                 metrics["twin_accuracy"] = evaluate_twin(model, x_te, y_te)
                 if processor is not None and deploy_eval:
-                    metrics["test_accuracy"] = evaluate_physical(processor, model, x_te, y_te,
-                                                                 settings.eval_batch)
+                    metrics["test_accuracy"] = policy.call(
+                        lambda: evaluate_physical(processor, model, x_te, y_te,
+                                                  settings.eval_batch),
+                        step=-1, epoch=epoch)
             history.append(metrics)
             if settings.lr_decay != 1.0:
                 # In the optimisers' own state, so checkpoints carry it and resume is exact.
@@ -318,29 +564,31 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                 progress(Progress(method, epoch, settings.epochs, n_batches - 1, n_batches,
                                   step - 1, metrics["loss"], train_q,
                                   time.perf_counter() - t_start, True, metrics))
+        twin_acc = evaluate_twin(model, x_te, y_te)
+        if processor is not None and deploy_eval:
+            # Before the run file is closed: a fault here is recorded and retried like any other.
+            phys_acc = policy.call(
+                lambda: evaluate_physical(processor, model, x_te, y_te, settings.eval_batch),
+                step=-1, epoch=epoch)
     except LoopAborted:
         aborted = True
-        if processor is not None:
-            processor.safe_state()
-        rec.close("aborted")
-    except BaseException:
-        if processor is not None:
-            processor.safe_state()
-        rec.close("aborted")
+        reason = _end_early(processor, rec, policy, "aborted", "aborted by the operator", None,
+                            step, epoch)
+        twin_acc = evaluate_twin(model, x_te, y_te)
+    except BaseException as exc:
+        status, why = _ending(exc, policy)
+        _end_early(processor, rec, policy, status, why, exc, step, epoch)
         raise
     finally:
         if bar is not None:
             bar.close()
     if not aborted:
         rec.close("completed")
-    twin_acc = evaluate_twin(model, x_te, y_te)
-    phys_acc = float("nan")
-    if processor is not None and deploy_eval and not aborted:
-        phys_acc = evaluate_physical(processor, model, x_te, y_te, settings.eval_batch)
     return LoopResult(method, phys_acc, twin_acc, train_q, train_calls,
                       time.perf_counter() - t_start, history,
                       {k: v.detach().clone() for k, v in model.state_dict().items()},
-                      None if rec.path is None else str(rec.path), aborted)
+                      None if rec.path is None else str(rec.path), aborted,
+                      faults=policy.faults, reason=reason)
 
 
 def head_and_phase_optimizer(model: PhotonicClassifier, settings: TrainSettings
@@ -354,8 +602,9 @@ def head_and_phase_optimizer(model: PhotonicClassifier, settings: TrainSettings
 
 __all__ = [
     "LoopAborted", "LoopControl", "LoopResult", "PhotonicClassifier", "Progress",
-    "ProgressCallback", "TrainSettings", "encode", "evaluate_physical", "evaluate_twin",
-    "head_and_phase_optimizer", "make_model", "measure", "run_epochs", "task_loss",
+    "ProgressCallback", "TrainSettings", "describe_error", "encode", "evaluate_physical",
+    "evaluate_twin", "head_and_phase_optimizer", "make_model", "measure", "recover_processor",
+    "run_epochs", "task_loss",
 ]
 
 

@@ -4,15 +4,54 @@ A :class:`Recorder` made with ``path=None`` records nothing and has no checkpoin
 from; otherwise it owns a :class:`hilt.runfile.writer.RunWriter`: a new run file, or (with
 ``resume=True`` and an existing file) the crashed / aborted run reopened, whose last checkpoint
 the loop continues from.
+
+A loop knows its settings but not the bench it runs on. What the run file must also hold about
+the bench (the station snapshot and station file, and how the run was started, so that
+``hilt resume`` can start it again) is handed down with :func:`run_context`, which
+:func:`hilt.loops.train_on_station` uses around the loop it calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the run files of the loops started inside :func:`run_context` also record."""
+
+    station_snapshot: Mapping[str, Any] | None = None
+    station_file: str | Path | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    overwrite: bool = True
+
+
+_CONTEXT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(
+    "hilt_run_context", default=None)
+
+
+@contextlib.contextmanager
+def run_context(*, station_snapshot: Mapping[str, Any] | None = None,
+                station_file: str | Path | None = None, config: Mapping[str, Any] | None = None,
+                overwrite: bool = True) -> Iterator[RunContext]:
+    """Inside this block, every new run file also stores ``station_snapshot`` (e.g.
+    ``station.snapshot()``), the ``station_file``'s path and text, and ``config`` (merged into
+    the run's ``config``); ``overwrite=False`` refuses to replace an existing file.
+
+    Only this thread's loops see it; it ends with the block."""
+    ctx = RunContext(station_snapshot, station_file, dict(config or {}), overwrite)
+    token = _CONTEXT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CONTEXT.reset(token)
 
 
 def capture_spec(n_ports: int, n_outputs: int | None = None) -> Any:
@@ -44,10 +83,12 @@ class Recorder:
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume and path.exists():
             return cls(RunWriter.resume(path))
-        return cls(RunWriter.create(path, scalars=list(scalars), captures=dict(captures or {}),
-                                    config=dict(config or {}), seeds=dict(seeds or {}),
-                                    station_snapshot=dict(station_snapshot or {}),
-                                    overwrite=overwrite))
+        ctx = _CONTEXT.get() or RunContext()
+        return cls(RunWriter.create(
+            path, scalars=list(scalars), captures=dict(captures or {}),
+            config={**dict(config or {}), **ctx.config}, seeds=dict(seeds or {}),
+            station_snapshot=dict(station_snapshot or ctx.station_snapshot or {}),
+            station_file=ctx.station_file, overwrite=overwrite and ctx.overwrite))
 
     @property
     def enabled(self) -> bool:
@@ -87,6 +128,16 @@ class Recorder:
         if self.writer is not None:
             self.writer.flush()
 
-    def close(self, status: str = "completed") -> None:
+    def fault(self, error: BaseException, *, step: int, epoch: int, retry: int,
+              outcome: str) -> None:
+        """One row of the run's fault table for ``error`` (see docs/run-file.md)."""
         if self.writer is not None:
-            self.writer.close(status)
+            self.writer.record_fault(
+                step=step, epoch=epoch, retry=retry, outcome=outcome,
+                instrument=getattr(error, "instrument", "") or "",
+                command=getattr(error, "command", None), error_type=type(error).__name__,
+                message=str(error))
+
+    def close(self, status: str = "completed", reason: str = "") -> None:
+        if self.writer is not None:
+            self.writer.close(status, reason)

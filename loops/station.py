@@ -4,22 +4,33 @@
 :class:`~hilt.instruments.mesh_processor.MeshProcessor` (phases -> heater volts through its heater
 calibration), builds the digital twin of the same architecture, and runs the chosen loop with its
 run file under ``runs_dir``. ``hilt train STATION --loop ...`` is this function on the command line.
+
+The run file records the station (its snapshot and the station file's text) and how the run was
+started, so :func:`resume_run` (``hilt resume RUNFILE``) can continue a crashed or aborted run
+from its last checkpoint with the same station, loop, settings and seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hilt.errors import ConfigError
+from hilt.errors import ConfigError, HiltError
 from hilt.instruments.mesh_processor import StationMeshProcessor
 
 from .core import LoopControl, LoopResult, TrainSettings
 from .data import Dataset, load_digits, load_idx_dataset
+from .recording import run_context
 
 LOOPS = ("insilico", "insitu", "spsa", "dat")
+PROCESSOR_MODEL = "photonic_processor"
+
+log = logging.getLogger("hilt.loops")
 
 
 def load_dataset(spec: str, seed: int = 0, n_features: int = 64) -> Dataset:
@@ -32,22 +43,68 @@ def load_dataset(spec: str, seed: int = 0, n_features: int = 64) -> Dataset:
     raise ConfigError(f"dataset {spec!r}: expected 'digits', 'mnist:DIR' or 'fashion:DIR'")
 
 
+def _inventory(station: Any) -> str:
+    return ", ".join(f"{n} ({i.model})" for n, i in station.instruments.items()) or "no instruments"
+
+
 def find_processor(station: Any, name: str | None = None) -> Any:
     """The station's photonic processor instrument (by name, or the only one there is)."""
+    where = f"station {station.name!r}" + (f" ({station.path})" if getattr(station, "path", None) else "")
     if name is not None:
-        return station[name]
-    found = [i for i in station.instruments.values() if i.model == "photonic_processor"]
+        inst = station.instruments.get(name)
+        if inst is None:
+            raise ConfigError(f"{where}: no instrument {name!r}; it has {_inventory(station)}")
+        if inst.model != PROCESSOR_MODEL:
+            raise ConfigError(f"{where}: instrument {name!r} is a {inst.model}, not a photonic "
+                              f"processor ({PROCESSOR_MODEL}); the station has {_inventory(station)}")
+        return inst
+    found = [i for i in station.instruments.values() if i.model == PROCESSOR_MODEL]
     if len(found) != 1:
-        raise ConfigError(f"station {station.name!r}: {len(found)} photonic processors; name one with --instrument")
+        raise ConfigError(f"{where}: {len(found)} photonic processors ({PROCESSOR_MODEL}) among "
+                          f"{_inventory(station)}; " + ("name one with --instrument" if found else
+                                                        "training needs one"))
     return found[0]
+
+
+def new_run_path(station_name: str, loop: str, runs_dir: str | Path = "runs") -> Path:
+    """A run-file name that no other run takes: ``<station>-<loop>-<date>-<time>-<ms>-<random>.h5``
+    (two runs started in the same millisecond still differ in the random part)."""
+    runs = Path(runs_dir)
+    while True:
+        now = time.time()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+        path = runs / f"{station_name}-{loop}-{stamp}-{secrets.token_hex(3)}.h5"
+        if not path.exists():
+            return path
+
+
+def _settings_for(cls: type[TrainSettings], base: dict[str, Any], overrides: Mapping[str, Any] | None,
+                  strict: bool = True) -> TrainSettings:
+    names = {f.name for f in dataclasses.fields(cls)}
+    given = dict(overrides or {})
+    unknown = sorted(set(given) - names)
+    if unknown and strict:
+        raise ConfigError(f"settings {', '.join(map(repr, unknown))}: not settings of {cls.__name__} "
+                          f"(known: {', '.join(sorted(names))})")
+    try:
+        return cls(**{**base, **{k: v for k, v in given.items() if k in names}})
+    except TypeError as exc:
+        raise ConfigError(f"settings: {exc}") from None
 
 
 def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None = None,
                      dataset: str = "digits", epochs: int = 3, lr: float = 0.005, seed: int = 0,
                      dat_mode: str = "internal", runs_dir: str | Path = "runs",
                      control: LoopControl | None = None, progress: Callable[..., Any] | None = None,
-                     progress_bar: bool = False) -> LoopResult:
-    """Train a classifier on the station's MZI chip with one loop; returns the loop's result."""
+                     progress_bar: bool = False, settings: Mapping[str, Any] | None = None,
+                     run_path: str | Path | None = None, resume: bool = False) -> LoopResult:
+    """Train a classifier on the station's MZI chip with one loop; returns the loop's result.
+
+    ``settings`` sets any other field of the loop's settings (e.g. ``{"batch_size": 64,
+    "max_retries": 5}``; see :class:`~hilt.loops.core.TrainSettings`). The run file goes to
+    ``run_path``, or to a new uniquely named file under ``runs_dir``; ``resume=True`` continues
+    the run in an existing ``run_path`` from its last checkpoint (what :func:`resume_run` does).
+    """
     from hilt.sims.physics import MZINetwork
 
     from .dat import DATSettings, train_dat
@@ -61,15 +118,105 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
     processor = StationMeshProcessor(chip)
     data = load_dataset(dataset, seed, n_features=processor.n_ports)
     twin = MZINetwork.build(processor.n_ports, processor.n_layers, seed=seed).twin()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_path = str(Path(runs_dir) / f"{station.name}-{loop}-{stamp}.h5")
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
-    common = dict(epochs=epochs, lr=lr, seed=seed, progress_bar=progress_bar)
-    kwargs = dict(run_path=run_path, control=control, progress=progress)
-    if loop == "insilico":
-        return train_insilico(twin, data, TrainSettings(**common), processor=processor, **kwargs)
-    if loop == "insitu":
-        return train_pat(processor, twin, data, TrainSettings(**common), **kwargs)
-    if loop == "spsa":
-        return train_zeroth_order(processor, twin, data, ZOSettings(**common), **kwargs)
-    return train_dat(processor, twin, data, DATSettings(mode=dat_mode, **common), **kwargs)
+    if run_path is None:
+        run_path = new_run_path(station.name, loop, runs_dir)
+    Path(run_path).parent.mkdir(parents=True, exist_ok=True)
+    common: dict[str, Any] = dict(epochs=epochs, lr=lr, seed=seed, progress_bar=progress_bar)
+    cls = {"spsa": ZOSettings, "dat": DATSettings}.get(loop, TrainSettings)
+    if loop == "dat":
+        common["mode"] = dat_mode
+    s = _settings_for(cls, common, settings)
+    kwargs: dict[str, Any] = dict(run_path=str(run_path), control=control, progress=progress,
+                                  resume=resume)
+    # How this run was started: what resume_run needs besides the loop's own settings.
+    started = {"loop": loop, "instrument": chip.name, "dataset": dataset, "seed": seed,
+               "dat_mode": dat_mode}
+    context: dict[str, Any] = {"config": {"station_run": started}, "overwrite": False}
+    if not (resume and Path(run_path).exists()):
+        try:
+            context["station_snapshot"] = station.snapshot()
+        except HiltError as exc:  # a station that cannot describe itself still trains
+            context["station_snapshot"] = {"error": str(exc)}
+        path = getattr(station, "path", None)
+        if path is not None:
+            context["station_file"] = Path(path).resolve()
+    with run_context(**context):
+        if loop == "insilico":
+            return train_insilico(twin, data, s, processor=processor, **kwargs)
+        if loop == "insitu":
+            return train_pat(processor, twin, data, s, **kwargs)
+        if loop == "spsa":
+            return train_zeroth_order(processor, twin, data, s, **kwargs)  # type: ignore[arg-type]
+        return train_dat(processor, twin, data, s, **kwargs)  # type: ignore[arg-type]
+
+
+def _recorded_station(run_path: Path, info: Mapping[str, Any], station_file: str | Path | None) -> Any:
+    from hilt.config import parse_station
+    from hilt.station import Station
+
+    if station_file is not None:
+        return Station.from_yaml(station_file)
+    text = str(info.get("station_file_text") or "")
+    recorded = str(info.get("station_file") or "")
+    if recorded and Path(recorded).is_file():
+        try:
+            current = Path(recorded).read_text()
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if not text or current == text:
+            return Station.from_yaml(recorded)
+        log.warning("%s changed since the run started; using the text the run recorded", recorded)
+    if text:
+        label = f"{recorded or 'station file'} (as recorded in {run_path})"
+        return Station(parse_station(text, label), recorded or None)
+    raise ConfigError(f"{run_path}: the run recorded no station file"
+                      + (f" and {recorded} is gone" if recorded else "") + "; name one with --station")
+
+
+def resume_run(run_path: str | Path, *, station_file: str | Path | None = None,
+               max_retries: int | None = None, control: LoopControl | None = None,
+               progress: Callable[..., Any] | None = None, progress_bar: bool = False) -> LoopResult:
+    """Continue a crashed, aborted or failed run of :func:`train_on_station` (``hilt train``)
+    from its last checkpoint, and finish it in the same run file.
+
+    The station is started again from the station file the run recorded (its text as it was,
+    if the file has changed or gone since; ``station_file`` uses another), with the same loop,
+    settings and seed, so the finished run is the one an uninterrupted run would have made.
+    ``max_retries`` replaces the recorded number of retries per fault. A completed run, or one
+    still running, is refused with a :class:`~hilt.errors.ConfigError`.
+    """
+    from hilt.runfile import open_run
+
+    path = Path(run_path)
+    with open_run(path) as run:
+        status = run.status
+        info = dict(run.info)
+        pid = run.sessions[-1]["pid"] if run.sessions else None
+    if status == "completed":
+        raise ConfigError(f"{path}: the run completed; there is nothing to resume")
+    if status == "running":
+        raise ConfigError(f"{path}: the run is still running (pid {pid}); stop it before resuming")
+    config = info.get("config") or {}
+    started = config.get("station_run")
+    if not started:
+        raise ConfigError(f"{path}: not a run of hilt train (it records no station run); resume "
+                          "it from Python with the loop's resume=True")
+    settings = dict(config.get("settings") or {})
+    settings["progress_bar"] = progress_bar
+    if max_retries is not None:
+        settings["max_retries"] = max_retries
+    loop = started["loop"]
+    from .dat import DATSettings
+    from .zeroth_order import ZOSettings
+
+    cls = {"spsa": ZOSettings, "dat": DATSettings}.get(loop, TrainSettings)
+    # Settings this hilt no longer knows are dropped; new ones keep their defaults.
+    known = {f.name for f in dataclasses.fields(cls)}
+    settings = {k: v for k, v in settings.items() if k in known}
+    with _recorded_station(path, info, station_file) as st:
+        return train_on_station(st, loop, instrument=started.get("instrument"),
+                                dataset=started.get("dataset", "digits"),
+                                seed=int(started.get("seed", settings.get("seed", 0))),
+                                dat_mode=started.get("dat_mode", "internal"), settings=settings,
+                                run_path=path, resume=True, control=control, progress=progress,
+                                progress_bar=progress_bar)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ def _size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{n} B"
+
+
+_FAULTS_SHOWN = 20
 
 
 @click.group("runs")
@@ -72,7 +77,9 @@ def show(file: Path, as_json: bool) -> None:
         return
     _line("run", f"{s['path']} ({s['run_id']})")
     _line("status", s["status"])
-    _line("layout", f"version {s['layout_version']}, written by hilt {s['hilt_version']}")
+    if s["reason"]:
+        _line("reason", s["reason"])
+    _line("layout", f"version {s['layout_version']}.{s['layout_minor']}, written by hilt {s['hilt_version']}")
     _line("started", s["start_time"])
     _line("ended", s["end_time"] or "-")
     _line("command", s["command_line"])
@@ -90,7 +97,21 @@ def show(file: Path, as_json: bool) -> None:
     _line("calibration", ", ".join(s["calibrations"]) or "-")
     for i, ses in enumerate(s["sessions"]):
         resumed = f", resumed from step {ses['resumed_from_step']}" if i else ""
-        _line(f"session {i}", f"pid {ses['pid']} on {ses['host']}: {ses['status']}{resumed}")
+        why = f" ({ses['reason']})" if ses["reason"] else ""
+        _line(f"session {i}", f"pid {ses['pid']} on {ses['host']}: {ses['status']}{resumed}{why}")
+    faults = s["faults"]
+    outcomes = collections.Counter(f["outcome"] for f in faults)
+    _line("faults", f"{len(faults)}" + (f" ({', '.join(f'{n} {o}' for o, n in outcomes.items())})"
+                                         if faults else ""))
+    shown = faults if len(faults) <= _FAULTS_SHOWN else faults[-_FAULTS_SHOWN:]
+    if len(shown) < len(faults):
+        click.echo(f"  ... {len(faults) - len(shown)} earlier faults (--json lists all)")
+    for f in shown:
+        when = datetime.datetime.fromtimestamp(f["time"]).strftime("%H:%M:%S.%f")[:-3]
+        where = f["instrument"] + (f" [{f['command']}]" if f["command"] else "")
+        step = f"step {f['step']}" if f["step"] >= 0 else "outside a step"
+        click.echo(f"  {when} {step}, retry {f['retry']}: {where} {f['error_type']}: "
+                   f"{f['message']} -> {f['outcome']}")
     _line("size", f"{_size(s['size_bytes'])} (+ {_size(s['companion_bytes'])} companion)")
 
 

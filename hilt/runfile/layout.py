@@ -1,6 +1,12 @@
-"""The run file's layout, version 1: names, dtypes and chunking shared by writer and reader.
+"""The run file's layout, version 1.1: names, dtypes and chunking shared by writer and reader.
 
 docs/run-file.md is the reference a plain-h5py user reads; this module is its executable form.
+
+Versioning: ``layout_version`` (the major) changes only when a reader of the old layout would
+misread the new one; readers refuse a major they do not know. ``layout_minor`` counts
+compatible additions (new datasets, attributes, status words): a reader ignores what it does not
+know, and reads a file of a lower minor by treating what that minor lacks as empty. A file
+without ``layout_minor`` is minor 0. Resuming an older-minor file upgrades it in place.
 Everything that grows during a run is created before SWMR starts, as a resizable chunked
 dataset; what cannot be created up front (checkpoints, calibration tables added mid-run) lives
 in the companion directory ``<run>.h5.d/`` and is indexed by a growing table in the run file.
@@ -26,12 +32,18 @@ FORMAT = "hilt-run"
 CHECKPOINT_FORMAT = "hilt-checkpoint"
 CALIBRATION_FORMAT = "hilt-calibration"
 LAYOUT_VERSION = 1
+#: 1: the fault table (``/faults``), the reason of every session's end (``/run/reasons``) and the
+#: ``failed`` status.
+LAYOUT_MINOR = 1
 
 # h5py's libver bounds: SWMR needs the 1.10 format; capping it there keeps files readable by
 # every HDF5 since 1.10 even when written by a newer library.
 LIBVER = ("v110", "v110")
 
-STATUSES = ("running", "completed", "aborted", "crashed")
+STATUSES = ("running", "completed", "aborted", "failed", "crashed")
+#: What a writer may close a run as: it ran to its end, it was stopped (by the operator, a
+#: signal, or a fault it gave up on) or it failed (an error that is not a fault: a bug).
+CLOSE_STATUSES = ("completed", "aborted", "failed")
 CAPTURE_FIELDS = ("inputs", "physical", "twin")
 INDEX_COLUMNS = ("step", "epoch", "sample", "time", "session")
 SCALAR_COLUMNS = ("step", "time", "session")
@@ -44,6 +56,15 @@ SESSION_DTYPE = np.dtype(
      ("resumed_from_step", "i8"), ("status", "S16")]
 )
 CHECKPOINT_DTYPE = np.dtype([("step", "i8"), ("time", "f8"), ("session", "i2"), ("file", "S256")])
+REASON_DTYPE = np.dtype("S1024")
+#: One row per fault a loop met (layout minor 1); each column is its own growing dataset.
+FAULT_COLUMNS: dict[str, np.dtype] = {
+    "time": np.dtype("f8"), "session": np.dtype("i2"), "step": np.dtype("i8"),
+    "epoch": np.dtype("i8"), "retry": np.dtype("i8"), "instrument": np.dtype("S64"),
+    "command": np.dtype("S128"), "error_type": np.dtype("S64"), "message": np.dtype("S512"),
+    "outcome": np.dtype("S16"),
+}
+FAULT_OUTCOMES = ("retried", "aborted", "safe_state")
 CALIBRATION_DTYPE = np.dtype([("name", "S64"), ("time", "f8"), ("session", "i2"), ("file", "S256")])
 INDEX_DTYPES = {"step": np.dtype("i8"), "epoch": np.dtype("i8"), "sample": np.dtype("i8"),
                 "time": np.dtype("f8"), "session": np.dtype("i2")}
@@ -69,6 +90,15 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+def clip_bytes(text: object, dtype: np.dtype) -> bytes:
+    """UTF-8 ``text`` cut to fit a fixed-length string column (never mid-character)."""
+    data = str(text).encode("utf-8", "backslashreplace")
+    size = np.dtype(dtype).itemsize
+    if len(data) <= size:
+        return data
+    return data[: size - 3].decode("utf-8", "ignore").encode() + b"..."
+
+
 def chunk_rows(row_shape: tuple[int, ...], dtype: np.dtype) -> int:
     row_bytes = max(1, math.prod(row_shape) * np.dtype(dtype).itemsize)
     return max(1, min(CHUNK_MAX_ROWS, CHUNK_TARGET_BYTES // row_bytes))
@@ -84,6 +114,8 @@ def fill_value(dtype: np.dtype) -> Any:
         return np.array(np.nan, dtype=dtype)[()]
     if dtype.kind == "i":
         return np.array(-1, dtype=dtype)[()]
+    if dtype.kind == "S":  # text never written reads as empty
+        return np.array(b"", dtype=dtype)[()]
     return np.array(0, dtype=dtype)[()]
 
 

@@ -14,6 +14,7 @@ Only committed rows are shown (``/run/committed``), so a reader never sees a hal
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -59,6 +60,23 @@ class CaptureBatch:
 
     def __len__(self) -> int:
         return len(self.step)
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """One fault a run met: when, where, what, and what the loop did next (``outcome``:
+    ``retried``, ``aborted`` or ``safe_state``; see docs/run-file.md)."""
+
+    time: float
+    session: int
+    step: int  # -1: outside a training step (evaluation, safe state)
+    epoch: int
+    retry: int  # retries of this step made before this fault
+    instrument: str
+    command: str
+    error_type: str
+    message: str
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -133,15 +151,20 @@ class RunReader:
             self.info[key] = value
         self.run_id: str = self.info["run_id"]
         self.layout_version: int = int(self.info["layout_version"])
+        #: Compatible additions since the major version (0: a file from before minors existed).
+        self.layout_minor: int = int(self.info.get("layout_minor", 0))
         self._declared: list[str] = list(self.info["scalar_names"])
         self.streams: dict[str, CaptureSpec] = {
             name: CaptureSpec.from_json(g.attrs["spec"]) for name, g in h5["captures"].items()
         }
         self._tables: list[str] = layout.json_attr(h5["run/committed"].attrs, "tables")
+        # The counts first, the datasets after: a live writer flushes rows before the counts
+        # that make them visible, so datasets opened after the counts were read hold at least
+        # that many rows (opened before, they might show fewer).
+        self._read_counts()
         self._datasets: list[h5py.Dataset] = []
         h5.visititems(lambda _n, obj: self._datasets.append(obj)
                       if isinstance(obj, h5py.Dataset) else None)
-        self._read_counts()
 
     def _read_counts(self) -> None:
         counts = self._h5["run/committed"][()]
@@ -157,15 +180,18 @@ class RunReader:
         if not self.live:
             return
         try:
+            # The counts first (see _load_structure), then every dataset.
+            self._h5["run/committed"].refresh()
+            self._h5["scalars/_extra_names"].refresh()
+            self._read_counts()
             for ds in self._datasets:
                 ds.refresh()
-            self._read_counts()
         except (OSError, RuntimeError) as exc:
             raise self._wrap("the live file", exc) from None
 
     @property
     def stored_status(self) -> str:
-        """``/run/status`` as written: running, completed or aborted."""
+        """``/run/status`` as written: running, completed, aborted or failed."""
         ds = self._h5["run/status"]
         if self.live:
             ds.refresh()
@@ -173,7 +199,7 @@ class RunReader:
 
     @property
     def status(self) -> str:
-        """running, completed, aborted, or crashed (says running, but no live writer)."""
+        """running, completed, aborted, failed, or crashed (says running, but no live writer)."""
         status = self.stored_status
         if status != "running":
             return status
@@ -185,6 +211,38 @@ class RunReader:
             return "running"
         # The writer may have closed cleanly between our two reads: look again.
         return "crashed" if self.stored_status == "running" else self.stored_status
+
+    @property
+    def reason(self) -> str:
+        """Why the run ended, in one line (the last session's reason; empty if it gave none, is
+        still running, or the file predates reasons)."""
+        if "reasons" not in self._h5["run"]:
+            return ""
+        ds = self._h5["run/reasons"]
+        if self.live:
+            ds.refresh()
+        n = ds.shape[0]
+        return ds[n - 1].decode("utf-8", "replace") if n else ""
+
+    def faults(self) -> list[FaultRecord]:
+        """Every committed row of the fault table, oldest first (empty for files without one)."""
+        n = self._counts.get("faults", 0)
+        if not n:
+            return []
+        g = self._h5["faults"]
+        try:
+            cols = {c: g[c][:n] for c in layout.FAULT_COLUMNS}
+        except (OSError, RuntimeError) as exc:
+            raise self._wrap("the fault table", exc) from None
+        out = []
+        for i in range(n):
+            row = {c: v[i] for c, v in cols.items()}
+            out.append(FaultRecord(
+                time=float(row["time"]), session=int(row["session"]), step=int(row["step"]),
+                epoch=int(row["epoch"]), retry=int(row["retry"]),
+                **{c: row[c].decode("utf-8", "replace")
+                   for c in ("instrument", "command", "error_type", "message", "outcome")}))
+        return out
 
     @property
     def heartbeat(self) -> float:
@@ -208,12 +266,14 @@ class RunReader:
     @property
     def sessions(self) -> list[dict[str, Any]]:
         rows = self._h5["run/sessions"][()]
+        reasons = self._h5["run/reasons"][()] if "reasons" in self._h5["run"] else []
         out = []
-        for r in rows:
+        for i, r in enumerate(rows):
             out.append({
                 "start": float(r["start"]), "end": None if np.isnan(r["end"]) else float(r["end"]),
                 "pid": int(r["pid"]), "host": r["host"].decode(),
                 "resumed_from_step": int(r["resumed_from_step"]), "status": r["status"].decode(),
+                "reason": reasons[i].decode("utf-8", "replace") if i < len(reasons) else "",
             })
         return out
 
@@ -376,8 +436,9 @@ class RunReader:
                 last[name] = float(col[-1])
         steps = self.steps()
         return {
-            "path": str(self.path), "status": self.status, "run_id": self.run_id,
-            "layout_version": self.layout_version, "hilt_version": self.info.get("hilt_version"),
+            "path": str(self.path), "status": self.status, "reason": self.reason,
+            "run_id": self.run_id, "layout_version": self.layout_version,
+            "layout_minor": self.layout_minor, "hilt_version": self.info.get("hilt_version"),
             "start_time": self.info.get("start_time"),
             "end_time": None if self.end_time is None else layout.iso(self.end_time),
             "command_line": self.info.get("command_line"), "seeds": self.info.get("seeds"),
@@ -391,12 +452,14 @@ class RunReader:
             },
             "checkpoints": [c.step for c in self.checkpoints()],
             "calibrations": self.calibration_names(), "sessions": self.sessions,
+            "faults": [dataclasses.asdict(f) for f in self.faults()],
             "size_bytes": size, "companion_bytes": comp_size,
         }
 
     def _metadata_json(self) -> str:
         meta = dict(self.info)
         meta["status"] = self.status
+        meta["reason"] = self.reason
         meta["end_time"] = self.end_time
         meta["sessions"] = self.sessions
         return layout.to_json("metadata", meta)
@@ -404,7 +467,8 @@ class RunReader:
     def export_npz(self, out: str | os.PathLike[str]) -> Path:
         """Every committed row (superseded ones too, with their ``session``) to one ``.npz``.
 
-        Keys: ``metadata`` (JSON text), ``scalars/<name>``, ``captures/<stream>/<column>``.
+        Keys: ``metadata`` (JSON text), ``scalars/<name>``, ``captures/<stream>/<column>``,
+        ``faults/<column>`` (when the run met faults).
         Streams are copied a chunk at a time, so runs bigger than memory export too.
         """
         out = Path(out)
@@ -413,6 +477,10 @@ class RunReader:
                 _npz_put(zf, "metadata", np.array(self._metadata_json()))
                 for name, col in self.scalars(include_superseded=True).items():
                     _npz_put(zf, f"scalars/{name}", col)
+                n_faults = self._counts.get("faults", 0)
+                for name in layout.FAULT_COLUMNS if n_faults else ():
+                    col = self._h5["faults"][name][:n_faults]
+                    _npz_put(zf, f"faults/{name}", col.astype(col.dtype.str))  # h5py's metadata off
                 for stream, spec in self.streams.items():
                     n = self.n_rows(stream)
                     g = self._h5["captures"][stream]

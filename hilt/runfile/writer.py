@@ -36,7 +36,7 @@ from hilt.runfile._companion import (
     write_atomic,
     write_checkpoint,
 )
-from hilt.runfile._errors import RunFileError
+from hilt.runfile._errors import RunFileError, short_reason
 from hilt.runfile._files import WriterLock, clear_write_flags, companion_dir, read_superblock
 from hilt.runfile._tree import save_tree
 from hilt.runfile.layout import CaptureSpec
@@ -54,7 +54,7 @@ def _close_forgotten_writers() -> None:
     # A script that exits without closing its run did not complete it.
     for w in list(_OPEN_WRITERS):
         try:
-            w.close("aborted")
+            w.close("aborted", "the program exited without closing the run")
         except Exception:  # best effort at interpreter exit
             pass
 
@@ -164,6 +164,7 @@ class RunWriter:
         }
         self._tables: list[str] = layout.json_attr(h5["run/committed"].attrs, "tables")
         self._rows = dict(zip(self._tables, (int(n) for n in h5["run/committed"][()]), strict=True))
+        self.faults_recorded = 0
         self._thread = threading.Thread(target=self._run, name=f"runfile:{path.name}", daemon=True)
         self._thread.start()
         _OPEN_WRITERS.add(self)
@@ -237,6 +238,7 @@ class RunWriter:
             a = h5.attrs
             a["hilt_format"] = layout.FORMAT
             a["layout_version"] = layout.LAYOUT_VERSION
+            a["layout_minor"] = layout.LAYOUT_MINOR
             a["hilt_version"] = _hilt_version()
             a["run_id"] = uuid.uuid4().hex
             a["start_time"] = layout.iso(now)
@@ -284,12 +286,9 @@ class RunWriter:
                 checkpoint = reader.load_checkpoint() if reader.checkpoints() else None
             if read_superblock(path).open_for_write:
                 clear_write_flags(path)
+            h5 = _reopen_for_append(path)
             try:
-                h5 = h5py.File(path, "r+", libver=layout.LIBVER,
-                               rdcc_nbytes=layout.CHUNK_CACHE_BYTES, rdcc_w0=1.0)
-            except OSError as exc:
-                raise RunFileError(f"{path}: cannot reopen for writing ({exc})") from None
-            try:
+                _upgrade_layout(h5)
                 session = _start_session(h5, checkpoint)
                 h5.flush()
                 h5.swmr_mode = True
@@ -426,6 +425,32 @@ class RunWriter:
         layout.check_name("calibration", name)
         self._queue.put(("calibration", name, snapshot(table)), 1 << 20, self._thread)
 
+    def record_fault(self, *, step: int = -1, epoch: int = -1, retry: int = 0, instrument: str = "",
+                     command: Any = None, error_type: str = "", message: str = "",
+                     outcome: str = "retried", when: float | None = None) -> None:
+        """One row of the fault table: what went wrong (``error_type``, ``message``), where
+        (``instrument``, the ``command`` or exchange if known, ``step``/``epoch``; -1 outside a
+        step), how many retries of that step came before it, and what the loop did next:
+        ``retried``, ``aborted`` (the run stopped on it) or ``safe_state`` (it happened while
+        making the hardware safe). Texts longer than their column are cut."""
+        self._check_open()
+        if outcome not in layout.FAULT_OUTCOMES:
+            raise RunFileError(f"fault outcome {outcome!r}: expected one of {layout.FAULT_OUTCOMES}")
+        if isinstance(command, bytes):
+            command = command.decode("utf-8", "backslashreplace")
+        cols = layout.FAULT_COLUMNS
+        row = {
+            "time": time.time() if when is None else float(when), "step": int(step),
+            "epoch": int(epoch), "retry": int(retry),
+            "instrument": layout.clip_bytes(instrument, cols["instrument"]),
+            "command": layout.clip_bytes("" if command is None else command, cols["command"]),
+            "error_type": layout.clip_bytes(error_type, cols["error_type"]),
+            "message": layout.clip_bytes(message, cols["message"]),
+            "outcome": outcome.encode(),
+        }
+        self.faults_recorded += 1
+        self._queue.put(("fault", row), 1024, self._thread)
+
     def flush(self) -> None:
         """Block until everything handed over so far is written and committed."""
         self._check_open()
@@ -436,24 +461,25 @@ class RunWriter:
                 break
         self._raise_if_failed()
 
-    def close(self, status: str = "completed") -> None:
-        """Drain, mark the run ``completed`` or ``aborted``, and close. Idempotent."""
-        if status not in ("completed", "aborted"):
-            raise RunFileError(f"close status must be 'completed' or 'aborted', not {status!r}")
+    def close(self, status: str = "completed", reason: str = "") -> None:
+        """Drain, mark the run ``completed``, ``aborted`` or ``failed`` with the ``reason`` (one
+        line for a person: why it ended), and close. Idempotent."""
+        if status not in layout.CLOSE_STATUSES:
+            raise RunFileError(f"close status must be one of {layout.CLOSE_STATUSES}, not {status!r}")
         with self._api_lock:
             if self._closed:
                 return
             self._closed = True
         _OPEN_WRITERS.discard(self)
         if self._thread.is_alive():
-            self._queue.put(("close", status), 0, self._thread)
+            self._queue.put(("close", status, str(reason)), 0, self._thread)
             self._thread.join()
         self._lock.release()
         self._raise_if_failed()
 
-    def abort(self) -> None:
+    def abort(self, reason: str = "") -> None:
         """Close as ``aborted`` (the run was stopped before its end; it can be resumed)."""
-        self.close("aborted")
+        self.close("aborted", reason)
 
     def __enter__(self) -> RunWriter:
         return self
@@ -464,7 +490,7 @@ class RunWriter:
             self.close("completed")
             return
         try:
-            self.close("aborted")
+            self.close("aborted", f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__)
         except RunFileError:
             pass  # the exception already in flight says more
 
@@ -487,6 +513,8 @@ class RunWriter:
                 items = self._queue.get_group(self._heartbeat_s, self._group_bytes)
                 barriers: list[threading.Event] = []
                 close_status: str | None = None
+                close_reason = ""
+                fault_rows: list[dict[str, Any]] = []
                 scalar_rows: list[tuple[Any, ...]] = []
                 captures: dict[str, list[tuple[Any, ...]]] = {}
                 for item in items:
@@ -501,15 +529,19 @@ class RunWriter:
                         self._write_calibration(item[1], item[2])
                     elif kind == "barrier":
                         barriers.append(item[1])
+                    elif kind == "fault":
+                        fault_rows.append(item[1])
                     elif kind == "close":
-                        close_status = item[1]
+                        close_status, close_reason = item[1], item[2]
                 if scalar_rows:
                     self._write_scalars(scalar_rows)
+                if fault_rows:
+                    self._write_faults(fault_rows)
                 for stream, batches in captures.items():
                     self._write_captures(stream, batches)
                 self._commit()
                 if close_status is not None:
-                    self._finish(close_status)
+                    self._finish(close_status, close_reason)
                 for b in barriers:
                     b.set()
                 if close_status is not None:
@@ -551,6 +583,15 @@ class RunWriter:
         else:
             g["_extra"].resize(start + n, axis=0)
         self._rows["scalars"] = start + n
+
+    def _write_faults(self, rows: list[dict[str, Any]]) -> None:
+        g = self._h5["faults"]
+        start = self._rows["faults"]
+        for name, dtype in layout.FAULT_COLUMNS.items():
+            col = np.full(len(rows), self.session, dtype=dtype) if name == "session" else \
+                np.array([r[name] for r in rows], dtype=dtype)
+            self._append(g[name], start, col)
+        self._rows["faults"] = start + len(rows)
 
     def _write_captures(self, stream: str, batches: list[tuple[Any, ...]]) -> None:
         g = self._h5["captures"][stream]
@@ -597,9 +638,10 @@ class RunWriter:
         h5["run/heartbeat"][0] = time.time()
         h5.flush()  # ... then the counts that make them visible
 
-    def _finish(self, status: str) -> None:
+    def _finish(self, status: str, reason: str) -> None:
         h5 = self._h5
         now = time.time()
+        h5["run/reasons"][self.session] = layout.clip_bytes(reason, layout.REASON_DTYPE)
         h5["run/end_time"][0] = now
         sessions = h5["run/sessions"]
         row = sessions[self.session]
@@ -648,13 +690,14 @@ def _build_layout(h5: h5py.File, scalar_names: list[str], specs: dict[str, Captu
     run.create_dataset("status", data=np.array([b"running"], dtype=layout.STATUS_DTYPE))
     run.create_dataset("end_time", data=np.array([np.nan]))
     run.create_dataset("heartbeat", data=np.array([now]))
-    tables = ["scalars", "checkpoints", "calibration", *(f"captures/{s}" for s in specs)]
+    tables = ["scalars", "checkpoints", "calibration", *(f"captures/{s}" for s in specs), "faults"]
     committed = run.create_dataset("committed", data=np.zeros(len(tables), dtype=np.int64))
     committed.attrs["tables"] = layout.to_json("tables", tables)
     sessions = _growing(run, "sessions", (), layout.SESSION_DTYPE, 64)
     sessions.resize(1, axis=0)
     sessions[0] = np.array((now, np.nan, os.getpid(), socket.gethostname().encode()[:64], -1,
                             b"running"), dtype=layout.SESSION_DTYPE)
+    _build_minor1(h5)
 
     sc = h5.create_group("scalars")
     for col in layout.SCALAR_COLUMNS:
@@ -684,6 +727,54 @@ def _build_layout(h5: h5py.File, scalar_names: list[str], specs: dict[str, Captu
         save_tree(tables_group, name, table)
 
 
+#: How long a resume waits for readers that have the file open (HDF5 locks it while they
+#: read) to let go: ``hilt runs list`` or a poll takes milliseconds, a viewer holds it open.
+REOPEN_WAIT_S = 5.0
+
+
+def _reopen_for_append(path: Path) -> h5py.File:
+    deadline = time.monotonic() + REOPEN_WAIT_S
+    while True:
+        try:
+            return h5py.File(path, "r+", libver=layout.LIBVER,
+                             rdcc_nbytes=layout.CHUNK_CACHE_BYTES, rdcc_w0=1.0)
+        except OSError as exc:
+            locked = "unable to lock file" in str(exc)
+            if locked and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            hint = (f"another program has it open (a viewer?) and did not let go within "
+                    f"{REOPEN_WAIT_S:g} s; close it and resume again" if locked else short_reason(exc))
+            raise RunFileError(f"{path}: cannot reopen for writing: {hint}") from None
+
+
+def _build_minor1(h5: h5py.File) -> None:
+    """What layout minor 1 added: ``/run/reasons`` (one row per session) and ``/faults``."""
+    n_sessions = h5["run/sessions"].shape[0]
+    reasons = _growing(h5["run"], "reasons", (), layout.REASON_DTYPE, 64)
+    reasons.resize(n_sessions, axis=0)
+    faults = h5.create_group("faults")
+    for name, dtype in layout.FAULT_COLUMNS.items():
+        _growing(faults, name, (), dtype, 256)
+
+
+def _upgrade_layout(h5: h5py.File) -> None:
+    """Bring an older-minor file being resumed up to this layout (before SWMR starts, the only
+    time datasets can be added)."""
+    if int(h5.attrs.get("layout_minor", 0)) >= layout.LAYOUT_MINOR:
+        return
+    if "faults" not in h5:
+        _build_minor1(h5)
+    committed = h5["run/committed"]
+    tables = layout.json_attr(committed.attrs, "tables")
+    if "faults" not in tables:
+        counts = [*committed[()].tolist(), 0]
+        del h5["run/committed"]
+        committed = h5["run"].create_dataset("committed", data=np.array(counts, dtype=np.int64))
+        committed.attrs["tables"] = layout.to_json("tables", [*tables, "faults"])
+    h5.attrs["layout_minor"] = layout.LAYOUT_MINOR
+
+
 def _start_session(h5: h5py.File, checkpoint: Checkpoint | None) -> int:
     """Before SWMR restarts: drop uncommitted rows, open a session row, mark running."""
     committed = h5["run/committed"]
@@ -704,10 +795,14 @@ def _start_session(h5: h5py.File, checkpoint: Checkpoint | None) -> int:
     resumed_from = -1 if checkpoint is None else checkpoint.step
     sessions[session] = np.array((now, np.nan, os.getpid(), socket.gethostname().encode()[:64],
                                   resumed_from, b"running"), dtype=layout.SESSION_DTYPE)
+    reasons = h5["run/reasons"]
+    reasons.resize(session + 1, axis=0)
+    reasons[session] = b""
     if sessions[session - 1]["status"] == b"running":
         prev = sessions[session - 1]
         prev["status"] = b"crashed"
         sessions[session - 1] = prev
+        reasons[session - 1] = b"crashed: the writer stopped without closing the run (killed, or the machine stopped)"
     h5["run/status"][0] = b"running"
     h5["run/end_time"][0] = np.nan
     h5["run/heartbeat"][0] = now
