@@ -29,13 +29,22 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import struct
+import time
 from typing import Any, ClassVar
 
 import numpy as np
 
-from hilt.errors import InstrumentError, LimitError, ProtocolError
+from hilt.errors import (
+    ConnectError,
+    InstrumentCommunicationError,
+    InstrumentError,
+    InstrumentTimeout,
+    LimitError,
+    ProtocolError,
+)
 from hilt.framing import (
     CRC_SIZE,
     ERROR_TYPE,
@@ -50,6 +59,8 @@ from hilt.instrument import Instrument
 from hilt.validators import is_real, real_vector
 
 INFO, SET_HEATERS, GET_HEATERS, RUN, LIGHT, SAFE = 0x01, 0x10, 0x11, 0x20, 0x30, 0x40
+
+log = logging.getLogger("hilt.drivers.photonic_processor")
 
 
 class PhotonicProcessor(Instrument):
@@ -70,28 +81,65 @@ class PhotonicProcessor(Instrument):
         self.heaters_per_layer = 0
 
     # -- frames --------------------------------------------------------------------------------
+    #: Requests that only read (safe to send again after a timeout or a dropped link).
+    IDEMPOTENT: ClassVar[frozenset[int]] = frozenset({INFO, GET_HEATERS, RUN})
+    #: Late replies to earlier requests dropped before giving up on the link.
+    MAX_STALE_FRAMES: ClassVar[int] = 16
+
     def exchange(self, ftype: int, payload: bytes = b"") -> bytes:
-        """Send one request frame and return the reply's payload (checked, errors raised)."""
+        """Send one request frame and return the reply's payload (checked, errors raised).
+
+        A reply carries its request's sequence number: a late reply to an earlier request (one
+        that timed out) is dropped, never returned. A bad frame leaves the link stale, so the
+        next exchange starts on a fresh connection. Read-only requests (INFO, GET_HEATERS, RUN)
+        are sent again after a timeout, a bad frame or a dropped link (``query_retries`` times);
+        settings never are."""
+        retries = self.query_retries if ftype in self.IDEMPOTENT and not self.transport.recovering else 0
+        first: InstrumentCommunicationError | None = None
+        for attempt in range(retries + 1):
+            try:
+                if attempt:
+                    time.sleep(self.retry_backoff * attempt)
+                    self.transport.recover()
+                return self._exchange_once(ftype, payload)
+            except (InstrumentTimeout, ConnectError, ProtocolError) as exc:
+                first = first or exc
+                log.warning("%s: request %#04x failed (%s)%s", self.name, ftype, exc,
+                            f"; sending it again ({attempt + 1}/{retries})" if attempt < retries else "")
+        assert first is not None
+        raise first
+
+    def _exchange_once(self, ftype: int, payload: bytes) -> bytes:
         seq = next(self._seq) & 0xFFFF
         request = Frame(ftype, seq, payload).encode()
         with self.transport.transaction() as t:
             t.write_raw(request)
-            head = t.read_bytes(HEADER_SIZE)
-            try:
-                rtype, rseq, length = parse_header(head)
-                rest = t.read_bytes(length + CRC_SIZE)
-                frame = check_frame(head, rest[:length], rest[length:])
-            except FrameError as exc:
-                t.mark_stale()  # resynchronise: whatever follows is suspect
-                raise ProtocolError(str(exc), instrument=self.name, command=f"type {ftype:#04x}", reply=head) from None
-        if frame.seq != seq:
-            raise ProtocolError(f"reply to request {frame.seq}, expected {seq}", instrument=self.name)
+            for _ in range(self.MAX_STALE_FRAMES + 1):
+                frame = self._read_frame(t, ftype)
+                if frame.seq == seq:
+                    break
+                log.warning("%s: dropped a late reply to request %d (waiting for %d)", self.name, frame.seq, seq)
+            else:
+                t.mark_broken()
+                raise ProtocolError(f"no reply to request {seq} among {self.MAX_STALE_FRAMES} late ones",
+                                    instrument=self.name)
+        rtype = frame.type
         if rtype == ERROR_TYPE:
             code, message = parse_error(frame.payload)
             raise InstrumentError(code, message, instrument=self.name, command=f"type {ftype:#04x}")
         if rtype != ftype | 0x80:
             raise ProtocolError(f"reply type {rtype:#04x} to request {ftype:#04x}", instrument=self.name)
         return frame.payload
+
+    def _read_frame(self, t: Any, ftype: int) -> Frame:
+        head = t.read_bytes(HEADER_SIZE)
+        try:
+            _, _, length = parse_header(head)
+            rest = t.read_bytes(length + CRC_SIZE)
+            return check_frame(head, rest[:length], rest[length:])
+        except FrameError as exc:
+            t.mark_stale()  # resynchronise: whatever follows is suspect
+            raise ProtocolError(str(exc), instrument=self.name, command=f"type {ftype:#04x}", reply=head) from None
 
     # -- life cycle ----------------------------------------------------------------------------
     def on_connect(self) -> None:

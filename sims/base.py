@@ -65,7 +65,7 @@ class LineSession(Session):
 
     def _answer(self, line: str) -> bytes:
         faults = self.sim.faults
-        if faults.drop:
+        if faults.take_drop():
             raise DropConnection
         with self.sim.lock:
             if faults.take_error():

@@ -49,7 +49,7 @@ class FramedSession(Session):
             return Frame(ERROR_TYPE, 0, error_payload(BAD_FRAME, str(exc))).encode()
         out = bytearray()
         for frame in frames:
-            if sim.faults.drop:
+            if sim.faults.take_drop():
                 raise DropConnection
             with sim.lock:
                 try:

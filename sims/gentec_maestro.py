@@ -76,7 +76,7 @@ class MaestroSession(Session):
 
     def _answer(self, command: str) -> str:
         sim = self.sim
-        if sim.faults.drop:
+        if sim.faults.take_drop():
             raise DropConnection
         with sim.lock:
             reply = sim.inject_error(command, self) if sim.faults.take_error() else sim.handle(command, self)

@@ -20,7 +20,7 @@ import tty
 
 from hilt.errors import SimulatorError
 from hilt.sims.base import DropConnection, Session, SimulatedInstrument
-from hilt.sims.faults import garble_bytes
+from hilt.sims.faults import garble_bytes, truncate_bytes
 
 log = logging.getLogger("hilt.sims")
 
@@ -37,13 +37,16 @@ class _ServerBase:
         self._threads.append(t)
 
     def _outgoing(self, reply: bytes) -> bytes | None:
-        """Apply delay and garble faults; None when the server is stopping."""
+        """Apply delay, garble and truncate faults; None when the server is stopping."""
         faults = self.sim.faults
-        if faults.delay > 0 and self._stop.wait(faults.delay):
+        delay = faults.take_delay()
+        if delay > 0 and self._stop.wait(delay):
             return None
         if faults.garble and reply:
             term = self.sim.reply_terminator.encode(self.sim.encoding)
             reply = garble_bytes(reply, term)
+        if faults.truncate and reply:
+            reply = truncate_bytes(reply)
         return reply
 
     def __enter__(self) -> _ServerBase:

@@ -34,10 +34,15 @@ def test_protocol_move_wait_and_read() -> None:
         stage.safe_state()
 
 
+FENCE = (b"VE?\r1MD?\r", b"ESP301 Version 3.0.2 6/5/13\r\n1\r\n")
+
+
 def test_protocol_controller_error_and_garbled_reply() -> None:
     with expected_protocol(NewportESP301, [
         (b"2PA3.00000\r", None), (b"TB?\r", b"207, 99, NEGATIVE SOFTWARE LIMIT DETECTED\r\n"),
+        (b"1TP?\r", b"\xd3\xc1\r\n"), FENCE, (b"1TP?\r", b"\xd3\xc1\r\n"), FENCE,
         (b"1TP?\r", b"\xd3\xc1\r\n"),
+        FENCE,  # the next transaction finds its place first
         (b"1MD?\r", b"2\r\n"),
     ], x_axis=1, y_axis=2) as stage:
         with pytest.raises(InstrumentError) as info:

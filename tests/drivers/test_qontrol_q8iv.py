@@ -54,6 +54,8 @@ def test_error_line_instead_of_a_reply_is_an_instrument_error() -> None:
     with expected_protocol(QontrolQ8iv, [
         CONNECT,
         (b"v3=7\n", b"E01:03\n"),
+        # After an error line the rest of the reply may still come: the fence finds the place.
+        (b"id?\nnchan?\n", b"Q8iv-0001\n8\n"),
         (b"vall?\n", b"+0.0000 V\n+0.0000 V\nE10:00\n"),
     ]) as q:
         with pytest.raises(QontrolError) as info:
@@ -121,6 +123,7 @@ def test_against_simulator(served, pty) -> None:
             q.channels[4].voltage.set(3.0)
         assert (info.value.code, info.value.channel) == (1, 4)
         assert sim.v[4] == pytest.approx(2.0, abs=2e-4)
+        assert q.channels[4].voltage.get() == pytest.approx(2.0, abs=2e-4)  # back in step
         sim.faults.error = True
         with pytest.raises(InstrumentError) as info:
             q.channels[0].voltage.set(1.0)

@@ -85,17 +85,40 @@ def test_status_bits_become_instrument_errors() -> None:
         assert info.value.code == 2 and "RAM" in info.value.meaning
 
 
+FENCE = (b"*IDN?\n*OPC?\n", b"Stanford_Research_Systems,SR830,s/n00001,ver1.07\r1\r")
+
+
 def test_garbled_replies_are_protocol_errors() -> None:
     with expected_protocol(SR830, [
         *CONNECT,
+        # A reply that is not text: the link finds its place (fence) and asks once more.
+        (b"OUTP? 1\n", b"\xff\xfe\r"), FENCE, (b"OUTP? 1\n", b"0.25\r"),
+        # Garbled every time: after two more tries the first error reaches the caller.
+        (b"OUTP? 1\n", b"\xff\xfe\r"), FENCE, (b"OUTP? 1\n", b"\xff\xfe\r"), FENCE,
         (b"OUTP? 1\n", b"\xff\xfe\r"),
+        FENCE,  # the next transaction starts by finding its place again
         (b"OUTP? 2\n", b"abc\r"),
         (b"SNAP? 1,2\n", b"0.1\r"),
         (b"SENS?\n", b"99\r"),
     ]) as li:
+        assert li.x() == 0.25
         for read in (li.x, li.y, li.snap, li.sensitivity.get):
             with pytest.raises(ProtocolError):
                 read()
+
+
+def test_late_reply_is_never_taken_for_the_next_one() -> None:
+    """A reply that comes after the timeout is dropped by the fence, not read as the next."""
+    with expected_protocol(SR830, [
+        *CONNECT,
+        (b"OUTP? 1\n", None),  # no reply in time ...
+        # ... the retry's fence: the late reply (0.5) arrives first and is dropped.
+        (b"*IDN?\n*OPC?\n", b"0.5\rStanford_Research_Systems,SR830,s/n00001,ver1.07\r1\r"),
+        (b"OUTP? 1\n", b"0.25\r"),
+        (b"OUTP? 2\n", b"-0.125\r"),
+    ], timeout=0.3) as li:
+        assert li.x() == 0.25
+        assert li.y() == -0.125
 
 
 @pytest.mark.parametrize("pty", [False, True])
@@ -136,6 +159,10 @@ def test_outx_gpib_silences_the_rs232_port(served) -> None:
     try:
         li.write("OUTX 1")
         with pytest.raises(InstrumentTimeout):
-            li.x()
+            li.transport.query("OUTP? 1")  # the bare link: the lock-in answers on GPIB only
+        # The driver finds no fence answer, reopens the link and its on_connect selects the
+        # RS-232 port again (OUTX 0): the read succeeds.
+        assert isinstance(li.x(), float)
+        assert li.transport.recoveries["reconnect"] == 1
     finally:
         li.close()
