@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from hilt.drivers.replies import number
 from hilt.errors import InstrumentError, ProtocolError
 from hilt.instrument import Instrument
 from hilt.parameters import Parameter
@@ -57,11 +58,28 @@ def reply_value(reply: str) -> str:
 
 
 def parse_number(reply: str) -> float:
+    """The value of ``Label : value``, or the last word of the reply, if it is exactly a finite
+    number (``Range : 1O`` or ``1e999`` is a garbled reply, not 1 or infinity)."""
     text = reply_value(reply)
-    m = _NUMBER.fullmatch(text) or _NUMBER.search(text.split()[-1] if text.split() else "")
-    if not m:
-        raise ValueError(reply)
-    return float(m.group(0))
+    words = text.split()
+    candidate = text if _NUMBER.fullmatch(text) else (words[-1] if words else "")
+    return number(candidate)
+
+
+def parse_whole(reply: str) -> int:
+    """A setting that is a whole number (range index, wavelength in nm): ``20.5`` is garbled."""
+    value = parse_number(reply)
+    if not value.is_integer():
+        raise ValueError(f"not a whole number: {reply!r}")
+    return int(value)
+
+
+def parse_flag(reply: str) -> bool:
+    """A 0/1 setting (autoscale, zero offset): anything else is garbled."""
+    value = parse_whole(reply)
+    if value not in (0, 1):
+        raise ValueError(f"not 0 or 1: {reply!r}")
+    return bool(value)
 
 
 class GentecMaestro(Instrument):
@@ -74,15 +92,15 @@ class GentecMaestro(Instrument):
     }
 
     wavelength = Parameter("*GWL", lambda inst, v: inst._set_verified(f"*PWC{v:05d}", "wavelength", v),
-                           unit="nm", vals=Ints(1, 99999), get_parser=lambda r: int(parse_number(r)),
+                           unit="nm", vals=Ints(1, 99999), get_parser=parse_whole,
                            doc="wavelength correction (5-digit nm field)")
     scale_index = Parameter("*GCR", lambda inst, v: inst._set_verified(f"*SCS{v:02d}", "scale_index", v),
-                            vals=Ints(0, 41), get_parser=lambda r: int(parse_number(r)),
+                            vals=Ints(0, 41), get_parser=parse_whole,
                             doc="range index (0 .. 41, see the manual's Set Range table)")
     autoscale = Parameter("*GAS", lambda inst, v: inst._set_verified(f"*SAS{int(v)}", "autoscale", v),
-                          vals=Bool(), get_parser=lambda r: bool(int(parse_number(r))),
+                          vals=Bool(), get_parser=parse_flag,
                           doc="autoscale on/off")
-    zero_offset = Parameter("*GZO", None, get_parser=lambda r: bool(int(parse_number(r))),
+    zero_offset = Parameter("*GZO", None, get_parser=parse_flag,
                             doc="zero offset active")
 
     def check_reply(self, command: str, reply: str) -> str:

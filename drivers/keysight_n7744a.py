@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hilt.drivers.replies import number, numbers
 from hilt.drivers.scpi import ScpiInstrument
 from hilt.errors import ConfigError, ProtocolError
 from hilt.instrument import InstrumentChannel
@@ -51,16 +52,16 @@ class PowerMeterPort(InstrumentChannel):
     wavelength = Parameter(":SENS{ch}:POW:WAV?",
                            lambda p, v: p.write(f":SENS{p.number}:POW:WAV {v * 1e9:.3f}NM",
                                                 check_errors=True),
-                           unit="m", vals=Numbers(1250e-9, 1650e-9),
+                           unit="m", get_parser=number, vals=Numbers(1250e-9, 1650e-9),
                            doc="wavelength the responsivity is calibrated for")
-    averaging_time = Parameter(":SENS{ch}:POW:ATIM?", ":SENS{ch}:POW:ATIM {value:.6g}", unit="s",
+    averaging_time = Parameter(":SENS{ch}:POW:ATIM?", ":SENS{ch}:POW:ATIM {value:.6g}", unit="s", get_parser=number,
                                vals=Numbers(1e-6, 10.0), doc="averaging time of one reading")
-    range = Parameter(":SENS{ch}:POW:RANG?", ":SENS{ch}:POW:RANG {value:.6g}", unit="dBm",
+    range = Parameter(":SENS{ch}:POW:RANG?", ":SENS{ch}:POW:RANG {value:.6g}", unit="dBm", get_parser=number,
                       vals=Numbers(-30.0, 10.0), doc="upper end of the measurement range")
     auto_range = Parameter(":SENS{ch}:POW:RANG:AUTO?", ":SENS{ch}:POW:RANG:AUTO {value}",
                            get_parser=parse_bool, set_map={True: "1", False: "0"}, vals=Bool(),
                            doc="automatic ranging")
-    power = Parameter(":READ{ch}:POW?", unit="W", snapshot=False, doc="one fresh reading")
+    power = Parameter(":READ{ch}:POW?", unit="W", get_parser=number, snapshot=False, doc="one fresh reading")
 
     @property
     def number(self) -> int:
@@ -111,7 +112,7 @@ class KeysightN7744A(ScpiInstrument):
     def _all(self, command: str) -> np.ndarray:
         reply = self.query(command)
         try:
-            values = np.array([float(x) for x in reply.split(",")])
+            values = np.array(numbers(reply))
         except ValueError:
             raise ProtocolError("expected comma-separated readings", instrument=self.name, command=command,
                                 reply=reply) from None

@@ -35,6 +35,7 @@ import re
 import time
 from typing import Any, ClassVar
 
+from hilt.drivers.replies import number
 from hilt.errors import InstrumentError, InstrumentTimeout, LimitError, ProtocolError
 from hilt.instrument import Instrument
 from hilt.parameters import Parameter
@@ -144,6 +145,8 @@ class XYStage(Instrument):
 class NewportESP301(XYStage):
     """ESP301 with the detector's x and y on two of its three axes."""
 
+    # VE? (firmware version) and 1MD? (motion done, 0 or 1): harmless, with distinct answers.
+    fence: ClassVar[tuple[tuple[str, str], ...] | None] = (("VE?", r".*Version.*"), ("1MD?", r"[01]"))
     model = "newport_esp301"
     simulator = "newport_esp301"
     transport_settings: ClassVar[dict[str, Any]] = {
@@ -152,9 +155,9 @@ class NewportESP301(XYStage):
     }
     check_errors_after_set = True
 
-    velocity = Parameter(lambda o: float(o.query(f"{o.axes['x']}VA?")), lambda o, v: o._both("VA", v),
+    velocity = Parameter(lambda o: o._number(f"{o.axes['x']}VA?"), lambda o, v: o._both("VA", v),
                          unit="mm/s", vals=Numbers(1e-4, 20.0), doc="move velocity of both axes")
-    acceleration = Parameter(lambda o: float(o.query(f"{o.axes['x']}AC?")), lambda o, v: o._both("AC", v),
+    acceleration = Parameter(lambda o: o._number(f"{o.axes['x']}AC?"), lambda o, v: o._both("AC", v),
                              unit="mm/s^2", vals=Numbers(1e-3, 1000.0), doc="acceleration (and deceleration)")
 
     def __init__(self, address: str, *, x_axis: int = 1, y_axis: int = 2, max_velocity: float = 20.0,
@@ -190,13 +193,16 @@ class NewportESP301(XYStage):
     def _start_home(self) -> None:
         self.write(f"{self.axes['x']}OR;{self.axes['y']}OR", check_errors=True)
 
-    def axis_position(self, axis: str) -> float:
-        command = f"{self.axes[axis]}TP?"
+    def _number(self, command: str) -> float:
+        """A query answered by one number (``1TP?`` -> ``5.00000``)."""
         reply = self.query(command)
         try:
-            return float(reply)
+            return number(reply)
         except ValueError:
-            raise ProtocolError("position is a number", instrument=self.name, command=command, reply=reply) from None
+            raise ProtocolError("expected a number", instrument=self.name, command=command, reply=reply) from None
+
+    def axis_position(self, axis: str) -> float:
+        return self._number(f"{self.axes[axis]}TP?")
 
     def _motion_done(self, axis: str) -> bool:
         command = f"{self.axes[axis]}MD?"

@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from hilt.drivers.newport_esp301 import XYStage
+from hilt.drivers.replies import number
 from hilt.errors import ConfigError, InstrumentError, ProtocolError
 from hilt.parameters import Parameter
 from hilt.validators import Numbers
@@ -107,7 +108,7 @@ class NewportSMC100(XYStage):
     def _value(self, addr: int, command: str) -> float:
         text = self.ask(addr, command)
         try:
-            return float(text)
+            return number(text)
         except ValueError:
             raise ProtocolError("not a number", instrument=self.name, command=f"{addr}{command}", reply=text) from None
 

@@ -54,9 +54,10 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from hilt.drivers.replies import index, number
 from hilt.errors import InstrumentError, LimitError, ProtocolError
 from hilt.instrument import Instrument
-from hilt.parameters import Parameter, parse_int
+from hilt.parameters import Parameter
 from hilt.transport import transport_kind
 from hilt.validators import Enum, Numbers, Validator
 
@@ -129,10 +130,11 @@ class TableValue(Validator):
 
 
 def _float_list(reply: str, n: int) -> list[float]:
-    parts = [p for p in reply.strip().split(",") if p.strip()]
+    """Exactly ``n`` comma-separated numbers (an empty field is a garbled reply, not skipped)."""
+    parts = reply.strip().split(",")
     if len(parts) != n:
         raise ValueError(f"expected {n} values")
-    return [float(p) for p in parts]
+    return [number(p) for p in parts]
 
 
 class SrsLockIn(Instrument):
@@ -140,6 +142,8 @@ class SrsLockIn(Instrument):
     sensitivity and time constant, OUTP?/SNAP? reads. Subclasses give tables and codes."""
 
     check_errors_after_set = True
+    # *IDN? and *OPC? are in the SR830 and SR860 manuals' common-command lists.
+    fence: ClassVar[tuple[tuple[str, str], ...] | None] = (("*IDN?", r"[^,]+,[^,]+.*"), ("*OPC?", r"\+?1"))
     sensitivity_table: ClassVar[TableValue]
     time_constant_table: ClassVar[TableValue]
     #: SNAP?/OUTP? codes by name.
@@ -153,9 +157,10 @@ class SrsLockIn(Instrument):
 
     # -- errors ------------------------------------------------------------------------------
     def _status(self, command: str) -> int:
+        """A status byte: an integer 0..255 (anything else is a garbled reply)."""
         reply = self.transport.query(command)
         try:
-            return parse_int(reply)
+            return index(reply, 256)
         except ValueError:
             raise ProtocolError("not a status byte", instrument=self.name, command=command, reply=reply) from None
 
@@ -192,7 +197,7 @@ class SrsLockIn(Instrument):
         command = f"OUTP? {self.output_codes[name]}"
         reply = self.query(command)
         try:
-            return float(reply)
+            return number(reply)
         except ValueError:
             raise ProtocolError("not a number", instrument=self.name, command=command, reply=reply) from None
 
@@ -247,7 +252,13 @@ class SrsLockIn(Instrument):
 
 
 def _table_parser(table: TableValue):  # type: ignore[no-untyped-def]
-    return lambda reply: table.table[parse_int(reply)]
+    """An index reply to the table's value; ValueError for a non-integer or an index outside the
+    table (``-1`` must not read as the last entry)."""
+    return lambda reply: table.table[index(reply, len(table.table))]
+
+
+def _filter_slope(reply: str) -> int:
+    return FILTER_SLOPES[index(reply, len(FILTER_SLOPES))]
 
 
 _SENS = TableValue(SENSITIVITIES, "V")
@@ -269,11 +280,11 @@ class SR830(SrsLockIn):
         "frequency": 9, "ch1": 10, "ch2": 11,
     }
 
-    frequency = Parameter("FREQ?", "FREQ {value:.6g}", unit="Hz", vals=Numbers(0.001, 102e3),
+    frequency = Parameter("FREQ?", "FREQ {value:.6g}", unit="Hz", get_parser=number, vals=Numbers(0.001, 102e3),
                           doc="internal reference frequency")
-    amplitude = Parameter("SLVL?", "SLVL {value:.3f}", unit="V", vals=Numbers(0.004, 5.0),
+    amplitude = Parameter("SLVL?", "SLVL {value:.3f}", unit="V", get_parser=number, vals=Numbers(0.004, 5.0),
                           doc="sine output amplitude (V rms; drives the chopper/modulator)")
-    phase = Parameter("PHAS?", "PHAS {value:.2f}", unit="deg", vals=Numbers(-360.0, 729.99),
+    phase = Parameter("PHAS?", "PHAS {value:.2f}", unit="deg", get_parser=number, vals=Numbers(-360.0, 729.99),
                       doc="reference phase shift")
     sensitivity = Parameter("SENS?", lambda inst, v: inst._set_index(_SENS, "SENS", v), unit="V",
                             vals=_SENS, get_parser=_table_parser(_SENS),
@@ -282,7 +293,7 @@ class SR830(SrsLockIn):
                               vals=_TC, get_parser=_table_parser(_TC),
                               doc="output filter time constant; only the table's values (10 us .. 30 ks)")
     filter_slope = Parameter("OFSL?", "OFSL {value}", unit="dB/oct",
-                             get_parser=lambda r: FILTER_SLOPES[parse_int(r)],
+                             get_parser=_filter_slope,
                              set_map={6: "0", 12: "1", 18: "2", 24: "3"},
                              vals=Enum(*FILTER_SLOPES),
                              doc="output filter slope")

@@ -37,8 +37,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from hilt.drivers.srs_sr830 import FILTER_SLOPES, SrsLockIn, TableValue, _table_parser
-from hilt.parameters import Parameter, parse_int
+from hilt.drivers.replies import number
+from hilt.drivers.srs_sr830 import (
+    FILTER_SLOPES,
+    SrsLockIn,
+    TableValue,
+    _filter_slope,
+    _table_parser,
+)
+from hilt.parameters import Parameter
 from hilt.validators import Enum, Numbers
 
 SENSITIVITIES_860: tuple[float, ...] = tuple(
@@ -74,11 +81,11 @@ class SR860(SrsLockIn):
     snap_max = 3
     minimum_amplitude = 1e-9
 
-    frequency = Parameter("FREQ?", "FREQ {value:.6g}", unit="Hz", vals=Numbers(0.001, 500e3),
+    frequency = Parameter("FREQ?", "FREQ {value:.6g}", unit="Hz", get_parser=number, vals=Numbers(0.001, 500e3),
                           doc="internal reference frequency")
-    amplitude = Parameter("SLVL?", "SLVL {value:.6g}", unit="V", vals=Numbers(1e-9, 2.0),
+    amplitude = Parameter("SLVL?", "SLVL {value:.6g}", unit="V", get_parser=number, vals=Numbers(1e-9, 2.0),
                           doc="sine output amplitude (V rms; drives the chopper/modulator)")
-    phase = Parameter("PHAS?", "PHAS {value:.4f}", unit="deg", vals=Numbers(-360000.0, 360000.0),
+    phase = Parameter("PHAS?", "PHAS {value:.4f}", unit="deg", get_parser=number, vals=Numbers(-360000.0, 360000.0),
                       doc="reference phase shift")
     sensitivity = Parameter("SCAL?", lambda inst, v: inst._set_index(_SENS, "SCAL", v), unit="V",
                             vals=_SENS, get_parser=_table_parser(_SENS),
@@ -87,7 +94,7 @@ class SR860(SrsLockIn):
                               vals=_TC, get_parser=_table_parser(_TC),
                               doc="output filter time constant; only the table's values (1 us .. 30 ks)")
     filter_slope = Parameter("OFSL?", "OFSL {value}", unit="dB/oct",
-                             get_parser=lambda r: FILTER_SLOPES[parse_int(r)],
+                             get_parser=_filter_slope,
                              set_map={6: "0", 12: "1", 18: "2", 24: "3"}, vals=Enum(*FILTER_SLOPES),
                              doc="output filter slope")
 

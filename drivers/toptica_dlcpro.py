@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from hilt.drivers.replies import number
 from hilt.errors import ConfigError, InstrumentError, LimitError, ProtocolError
 from hilt.instrument import Instrument
 from hilt.parameters import Parameter, parse_bool
@@ -61,7 +62,8 @@ def encode(value: Any) -> str:
 
 
 def parse_real(reply: str) -> float:
-    return float(reply.strip())
+    """A DeCoF real: a finite decimal number (``nan``, ``inf``, ``1_5`` are garbled replies)."""
+    return number(reply)
 
 
 def _decof(key: str, *, get_key: str | None = None, parser: Any = parse_real, settable: bool = True,
@@ -138,11 +140,8 @@ class TopticaDLCpro(Instrument):
         if BANNER.lower() not in banner.lower():
             raise ProtocolError("no DeCoF command line banner", instrument=self.name, reply=banner)
 
-    def query(self, command: str) -> str:
-        reply = self.transport.query(command).strip()
-        return self.check_reply(command, reply)
-
     def check_reply(self, command: str, reply: str) -> str:
+        reply = reply.strip()
         if reply.lower().startswith("error"):
             m = _ERROR.match(reply)
             code = int(m.group(1)) if m and m.group(1) else "?"
@@ -152,7 +151,12 @@ class TopticaDLCpro(Instrument):
 
     def write(self, command: str, *, check_errors: bool = False) -> None:
         # Every DeCoF command answers; a write that ignored the answer would desynchronise.
-        self.query(command)
+        self._once(command)
+
+    def _once(self, command: str) -> str:
+        """Send a command that changes something and read its answer: never sent twice (a
+        query, which only reads, is asked again after a timeout; see ``Instrument.query``)."""
+        return self.check_reply(command, self.transport.query(command))
 
     def param_ref(self, name: str) -> str:
         """The value of a DeCoF parameter, as the text the controller printed."""
@@ -170,7 +174,7 @@ class TopticaDLCpro(Instrument):
     def param_set(self, name: str, value: Any) -> None:
         """Set a DeCoF parameter; anything but ``0`` back is the controller refusing it."""
         command = f"(param-set! '{name} {encode(value)})"
-        reply = self.query(command)
+        reply = self._once(command)
         if reply != "0":
             try:
                 code: int | str = int(reply)
@@ -182,7 +186,7 @@ class TopticaDLCpro(Instrument):
     def exec(self, name: str, *args: Any) -> str:
         """Run a DeCoF command (``(exec 'name args...)``) and return its answer."""
         tail = "".join(" " + encode(a) for a in args)
-        return self.query(f"(exec '{name}{tail})")
+        return self._once(f"(exec '{name}{tail})")
 
     def identify(self) -> dict[str, str]:
         def text(name: str) -> str:
@@ -211,6 +215,10 @@ class TopticaDLCpro(Instrument):
 
     def _read_frequency(self) -> float:
         l1, l2 = self.wavelength1.get(), self.wavelength2.get()
+        for key, wl in (("wavelength1_act", l1), ("wavelength2_act", l2)):
+            if not wl > 0:
+                raise ProtocolError("a wavelength is positive", instrument=self.name,
+                                    command=f"(param-ref '{self.names[key]})", reply=repr(wl))
         return C * (1 / (l1 * 1e-9) - 1 / (l2 * 1e-9))
 
     # -- safety -----------------------------------------------------------------------------------

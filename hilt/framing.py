@@ -32,7 +32,14 @@ MAX_PAYLOAD = 256 * 1024 * 1024
 
 
 class FrameError(ValueError):
-    """Bytes that are not a valid frame (bad magic, version, length or CRC)."""
+    """Bytes that are not a valid frame (bad magic, version, length or CRC).
+
+    Raised by :func:`split_frames`, ``frames`` holds the good frames it had already taken off
+    the buffer before the bad bytes (which stay at the buffer's front)."""
+
+    def __init__(self, message: str, frames: list[Frame] | None = None) -> None:
+        super().__init__(message)
+        self.frames: list[Frame] = frames or []
 
 
 def crc16(data: bytes) -> int:
@@ -54,6 +61,8 @@ class Frame:
 
 def parse_header(head: bytes) -> tuple[int, int, int]:
     """(type, seq, payload length) of a 10-byte header; FrameError if it is not one."""
+    if len(head) != HEADER_SIZE:
+        raise FrameError(f"header of {len(head)} bytes, expected {HEADER_SIZE}")
     magic, version, ftype, seq, length = HEADER.unpack(head)
     if magic != MAGIC:
         raise FrameError(f"bad magic {magic.hex()}")
@@ -65,24 +74,37 @@ def parse_header(head: bytes) -> tuple[int, int, int]:
 
 
 def check_frame(head: bytes, payload: bytes, crc: bytes) -> Frame:
-    ftype, seq, _ = parse_header(head)
+    """The frame of a header, its payload and its CRC; FrameError if they do not make one (a
+    payload of another length than the header says, a CRC that does not match)."""
+    ftype, seq, length = parse_header(head)
+    if len(payload) != length:
+        raise FrameError(f"payload of {len(payload)} bytes, header says {length}")
+    if len(crc) != CRC_SIZE:
+        raise FrameError(f"CRC of {len(crc)} bytes, expected {CRC_SIZE}")
     (expected,) = struct.unpack(">H", crc)
-    actual = crc16(head[2:] + payload)
+    actual = crc16(bytes(head[2:]) + bytes(payload))
     if actual != expected:
         raise FrameError(f"CRC mismatch (frame says {expected:#06x}, bytes give {actual:#06x})")
     return Frame(ftype, seq, payload)
 
 
 def split_frames(buffer: bytearray) -> list[Frame]:
-    """Take every complete frame off the front of ``buffer`` (incomplete bytes stay)."""
-    frames = []
+    """Take every complete frame off the front of ``buffer`` (incomplete bytes stay).
+
+    Bytes that cannot start a frame raise FrameError; they stay at the front of the buffer, and
+    the good frames taken off before them ride on the error (``exc.frames``)."""
+    frames: list[Frame] = []
     while len(buffer) >= HEADER_SIZE:
-        _, _, length = parse_header(bytes(buffer[:HEADER_SIZE]))
-        end = HEADER_SIZE + length + CRC_SIZE
-        if len(buffer) < end:
-            break
-        frames.append(check_frame(bytes(buffer[:HEADER_SIZE]), bytes(buffer[HEADER_SIZE:end - CRC_SIZE]),
-                                  bytes(buffer[end - CRC_SIZE:end])))
+        try:
+            _, _, length = parse_header(bytes(buffer[:HEADER_SIZE]))
+            end = HEADER_SIZE + length + CRC_SIZE
+            if len(buffer) < end:
+                break
+            frame = check_frame(bytes(buffer[:HEADER_SIZE]), bytes(buffer[HEADER_SIZE:end - CRC_SIZE]),
+                                bytes(buffer[end - CRC_SIZE:end]))
+        except FrameError as exc:
+            raise FrameError(str(exc), frames) from None
+        frames.append(frame)
         del buffer[:end]
     return frames
 
@@ -93,6 +115,7 @@ def error_payload(code: int, message: str) -> bytes:
 
 
 def parse_error(payload: bytes) -> tuple[int, str]:
+    """(code, message) of an error reply's payload; FrameError if it has no code."""
     if len(payload) < 2:
         raise FrameError("error frame without a code")
     (code,) = struct.unpack(">H", payload[:2])
