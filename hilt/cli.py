@@ -227,13 +227,19 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
                                       lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
                                       settings=settings, progress_bar=True)
     except HiltError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _report_error(exc)
         _resume_hint(run_path)
         sys.exit(1)
     except KeyboardInterrupt:
         _resume_hint(run_path)
         raise
     _report_training(loop, result)
+
+
+def _report_error(exc: BaseException) -> None:
+    click.echo(f"error: {exc}", err=True)
+    for note in getattr(exc, "__notes__", ()):  # e.g. "the safe state failed too: ..."
+        click.echo(f"  {note}", err=True)
 
 
 def _resume_hint(run_path: Path | None) -> None:
@@ -269,7 +275,7 @@ def resume(run_file: str, station_file: str | None, max_retries: int | None) -> 
         with_loop = _recorded_loop(path)
         result = resume_run(path, station_file=station_file, max_retries=max_retries, progress_bar=True)
     except HiltError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _report_error(exc)
         if not isinstance(exc, ConfigError):  # refused before it started: nothing new to resume
             _resume_hint(path)
         sys.exit(1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -70,10 +71,11 @@ def new_run_path(station_name: str, loop: str, runs_dir: str | Path = "runs") ->
     """A run-file name that no other run takes: ``<station>-<loop>-<date>-<time>-<ms>-<random>.h5``
     (two runs started in the same millisecond still differ in the random part)."""
     runs = Path(runs_dir)
+    prefix = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{station_name}-{loop}")
     while True:
         now = time.time()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
-        path = runs / f"{station_name}-{loop}-{stamp}-{secrets.token_hex(3)}.h5"
+        path = runs / f"{prefix}-{stamp}-{secrets.token_hex(3)}.h5"
         if not path.exists():
             return path
 

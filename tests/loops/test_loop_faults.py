@@ -18,6 +18,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -108,6 +109,44 @@ def test_faults_are_retried_recorded_and_change_nothing(station_file: Path, tmp_
     assert shown.exit_code == 0, shown.output
     assert "faults:         2 (2 retried)" in shown.output
     assert "step 0, retry 1: chip [type 0x10] InstrumentError" in shown.output
+
+
+def test_a_simulator_restarted_under_a_run_is_reconnected(tmp_path: Path) -> None:
+    """The chip's controller goes away for half a second after step 1 and comes back on the
+    same port. The link's own reopening is cut to one attempt, so the loop itself has to back
+    off and reconnect: the run completes, the file lists the dropped link, nothing changed."""
+    from hilt.sims.server import serve
+
+    station = tmp_path / "flaky.yaml"
+    station.write_text(STATION + "    transport: {reconnect_attempts: 1}\n")
+    # Back-offs 0.2, 0.4, 0.8 ... s: the controller is back long before 8 retries are spent.
+    settings = {**FAST, "retry_backoff_s": 0.2, "max_retries": 8}
+    restarted = threading.Event()
+    with Station.from_yaml(station) as st:
+        clean = train_on_station(st, "insitu", epochs=1, runs_dir=tmp_path / "clean", settings=settings)
+        sim = st.simulators["chip"]
+
+        def power_cycle(p) -> None:  # noqa: ANN001
+            if p.step == 1:
+                port = st.servers["chip"].port
+                st.servers["chip"].stop()
+
+                def back() -> None:
+                    st.servers["chip"] = serve(sim, port=port)
+                    restarted.set()
+
+                threading.Timer(0.5, back).start()
+
+        result = train_on_station(st, "insitu", epochs=1, runs_dir=tmp_path / "runs",
+                                  settings=settings, progress=power_cycle)
+        assert restarted.wait(10)
+    assert_same_state(clean.model_state, result.model_state)
+    with open_run(result.run_path) as run:
+        assert run.status == "completed"
+        faults = run.faults()
+    assert result.faults == len(faults) >= 1
+    assert {(f.step, f.error_type, f.outcome) for f in faults} == {(2, "ConnectError", "retried")}
+    assert [f.retry for f in faults] == list(range(len(faults)))
 
 
 class FaultAfterRuns(StationMeshProcessor):
