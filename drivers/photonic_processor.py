@@ -70,8 +70,11 @@ class PhotonicProcessor(Instrument):
     simulator = "photonic_processor"
     transport_settings: ClassVar[dict[str, Any]] = {"timeout": 30.0}
 
-    def __init__(self, address: str | None = None, *, v_max: float = 8.0, **kwargs: Any) -> None:
+    def __init__(self, address: str | None = None, *, v_max: float = 8.0,
+                 max_input_power: float | None = None, **kwargs: Any) -> None:
         self.v_max = float(v_max)
+        if max_input_power is not None:
+            self.max_input_power = float(max_input_power)
         super().__init__(address, **kwargs)
         self._seq = itertools.count(1)
         self.info: dict[str, Any] = {}
@@ -110,6 +113,7 @@ class PhotonicProcessor(Instrument):
         raise first
 
     def _exchange_once(self, ftype: int, payload: bytes) -> bytes:
+        self.check_request(ftype, payload)  # a hand-built frame meets the same limits
         seq = next(self._seq) & 0xFFFF
         request = Frame(ftype, seq, payload).encode()
         with self.transport.transaction() as t:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from hilt.errors import InstrumentError, ProtocolError
+from hilt.errors import (
+    ConnectError,
+    InstrumentCommunicationError,
+    InstrumentError,
+    InstrumentTimeout,
+    ProtocolError,
+)
 from hilt.instrument import Instrument
 
 _ERROR_REPLY = re.compile(r'^\s*([-+]?\d+)\s*,\s*"?(.*?)"?\s*$')
@@ -42,6 +48,19 @@ class ScpiInstrument(Instrument):
                     first = (code, m.group(2))
         if first is not None:
             raise InstrumentError(first[0], first[1], instrument=self.name, command=command)
+
+    def on_query_failure(self, command: str, error: InstrumentCommunicationError) -> None:
+        """A SCPI instrument answers a query it refuses with silence and an error-queue entry:
+        after the timeout, find the stream's place and read the queue, so the error is reported
+        for this query (not blamed on the next command) and the query is not asked again."""
+        if not isinstance(error, InstrumentTimeout):
+            return
+        try:
+            with self.transaction():
+                self.transport.recover()
+                self.check_errors(command)
+        except (InstrumentTimeout, ConnectError, ProtocolError):
+            return  # still silent: the caller's retries (and their recovery) carry on
 
     def reset(self) -> None:
         """``*RST;*CLS``: the instrument's preset state with an empty error queue."""

@@ -108,11 +108,12 @@ def sim_serve(model: str, port: int, pty: bool, seed: int, name: str | None) -> 
         server = serve(cls(World(seed=seed), name=name), port=port, pty=pty)
     except HiltError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(server.address)
-    sys.stdout.flush()
     stop = threading.Event()
+    # Before the address is printed: a client that reads it may stop us at once.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    click.echo(server.address)
+    sys.stdout.flush()
     try:
         stop.wait()
     finally:

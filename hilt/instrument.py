@@ -315,10 +315,15 @@ class Instrument(ParameterOwner):
                 return self.check_reply(command, self.transport.query(command))
             except (InstrumentTimeout, ConnectError, ProtocolError) as exc:
                 first = first or exc
+                self.on_query_failure(command, exc)
                 log.warning("%s: %r failed (%s)%s", self.name, command, exc,
                             f"; asking again ({attempt + 1}/{retries})" if attempt < retries else "")
         assert first is not None
         raise first  # the first failure says what went wrong; the retries are in the log
+
+    def on_query_failure(self, command: str, error: InstrumentCommunicationError) -> None:
+        """Hook run when a query failed, before it is asked again: raise to stop the retries
+        (e.g. an instrument that answers a refused query with silence and an error-queue entry)."""
 
     def check_reply(self, command: str, reply: str) -> str:
         """Hook for protocols whose replies can carry an error (e.g. Qontrol's ``E10:0``)."""

@@ -206,3 +206,18 @@ def test_safe_state_after_the_instrument_restarted(link: Link) -> None:
         assert not link.sim.light_on and all(v.max() == 0 for v in link.sim.volts)
     else:
         assert link.inst.output.get() is False
+
+
+def test_a_refused_scpi_query_is_reported_for_itself_not_for_the_next_command(served) -> None:
+    """The instrument answers an unknown query with silence and an error-queue entry: the
+    driver reports that error for the query (once, after one timeout) and the next set is clean."""
+    from hilt.errors import InstrumentError
+
+    sim, address = served(SimE8257D)
+    with KeysightE8257D(address, timeout=TIMEOUT) as synth:
+        with pytest.raises(InstrumentError) as info:
+            synth.query(":FREQ:BOGUS?")
+        assert info.value.code == -113 and info.value.command == ":FREQ:BOGUS?"
+        assert sum(e.data == b":FREQ:BOGUS?\n" for e in synth.transport.exchanges) == 1  # not asked again
+        synth.frequency.set(11e9)  # its error check finds an empty queue
+        assert synth.frequency.get() == 11e9
