@@ -9,6 +9,7 @@ the traffic of every client:
   with ``delay_count`` > 0 only that many replies are delayed (a single late reply);
 * ``garble``: corrupt replies (flip bits in every reply byte but the terminator);
 * ``truncate``: send only the first half of each reply, without its terminator;
+  ``garble_count`` / ``truncate_count`` > 0 limit either to that many replies;
 * ``error``: make the next ``error_count`` commands fail with the instrument's own error
   (the simulator decides how its instrument reports it: an error queue entry, an ``Error:`` line,
   an ``E10:0`` message, ...).
@@ -27,7 +28,9 @@ class Faults:
     delay: float = 0.0
     delay_count: int = 0
     garble: bool = False
+    garble_count: int = 0
     truncate: bool = False
+    truncate_count: int = 0
     error: bool = False
     error_count: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -35,7 +38,7 @@ class Faults:
     def clear(self) -> None:
         self.drop = self.garble = self.error = self.truncate = False
         self.delay = 0.0
-        self.delay_count = self.drop_count = 0
+        self.delay_count = self.drop_count = self.garble_count = self.truncate_count = 0
         self.error_count = 1
 
     def take_error(self) -> bool:
@@ -50,16 +53,26 @@ class Faults:
             return True
 
 
+    def _take(self, flag: str) -> bool:
+        with self._lock:
+            if not getattr(self, flag):
+                return False
+            count = getattr(self, f"{flag}_count")
+            if count > 0:
+                setattr(self, f"{flag}_count", count - 1)
+                if count == 1:
+                    setattr(self, flag, False)
+            return True
+
     def take_drop(self) -> bool:
         """True when this command's connection is to be dropped (counting ``drop_count`` down)."""
-        with self._lock:
-            if not self.drop:
-                return False
-            if self.drop_count > 0:
-                self.drop_count -= 1
-                if self.drop_count == 0:
-                    self.drop = False
-            return True
+        return self._take("drop")
+
+    def take_garble(self) -> bool:
+        return self._take("garble")
+
+    def take_truncate(self) -> bool:
+        return self._take("truncate")
 
     def take_delay(self) -> float:
         """Seconds to hold the next reply (counting ``delay_count`` down when it is set)."""

@@ -42,10 +42,10 @@ class _ServerBase:
         delay = faults.take_delay()
         if delay > 0 and self._stop.wait(delay):
             return None
-        if faults.garble and reply:
+        if reply and faults.take_garble():
             term = self.sim.reply_terminator.encode(self.sim.encoding)
             reply = garble_bytes(reply, term)
-        if faults.truncate and reply:
+        if reply and faults.take_truncate():
             reply = truncate_bytes(reply)
         return reply
 
