@@ -282,8 +282,9 @@ class Transport:
     def _recv_exact(self, size: int) -> bytes:
         raise NotImplementedError
 
-    def _discard_input(self) -> None:
-        """Drop whatever the instrument sent that nobody read (a late reply after a timeout)."""
+    def _discard_input(self) -> bytes:
+        """Drop whatever the instrument sent that nobody read (a late reply after a timeout);
+        return what was dropped (as far as the transport can tell), for the log."""
         raise NotImplementedError
 
     def _input_pending(self) -> bool:
@@ -392,8 +393,14 @@ class Transport:
     def _resync(self) -> None:
         io_log.warning("%s: out of step (late, garbled or unexpected reply): resynchronising", self.name)
         try:
+            dropped = b""
             with contextlib.suppress(OSError):
-                self._discard_input()
+                dropped = self._discard_input()
+            if dropped:
+                # Nothing the instrument says is lost without a trace: an unsolicited error line
+                # or a late reply shows up in the log and the exchange ring.
+                self._record("<-", dropped)
+                io_log.warning("%s: dropped %d unread byte(s): %r", self.name, len(dropped), dropped[:200])
             if self.resync is not None:
                 self.resync()
             elif self.reopen_clears_stream:
@@ -606,13 +613,15 @@ class TcpTransport(Transport):
         del self._buffer[:size]
         return data
 
-    def _discard_input(self) -> None:
+    def _discard_input(self) -> bytes:
         assert self._sock is not None
+        dropped = bytearray(self._buffer)
         self._buffer.clear()
         self._sock.settimeout(0.0)
         with contextlib.suppress(OSError):
-            while self._sock.recv(65536):
-                pass
+            while chunk := self._sock.recv(65536):
+                dropped += chunk
+        return bytes(dropped)
 
     def _input_pending(self) -> bool:
         if self._buffer:
@@ -703,8 +712,15 @@ class SerialTransport(Transport):
             raise self._timeout_error(f"{size} bytes")
         return data
 
-    def _discard_input(self) -> None:
+    def _discard_input(self) -> bytes:
+        dropped = b""
+        with contextlib.suppress(Exception):  # only for the log: never fail the drain over it
+            waiting = self._port.in_waiting
+            if waiting:
+                self._port.timeout = 0
+                dropped = self._port.read(waiting)
         self._port.reset_input_buffer()
+        return dropped
 
     def _input_pending(self) -> bool:
         if self._port is None:
@@ -841,19 +857,21 @@ class VisaTransport(Transport):
         except pyvisa.errors.VisaIOError as exc:
             raise self._visa_error(exc, "read") from exc
 
-    def _discard_input(self) -> None:
+    def _discard_input(self) -> bytes:
         import pyvisa
 
         self._res.timeout = 50
+        dropped = bytearray()
         try:
             while True:
-                self._res.read_raw()
+                dropped += self._res.read_raw()
         except (pyvisa.errors.VisaIOError, OSError):
             pass
         finally:
             # Every read path (terminated or sized) must see the instrument's own timeout again.
             self._res.timeout = self.timeout * 1000
             self._visa_timeout = self.timeout
+        return bytes(dropped)
 
 
 def transport_kind(address: str) -> str:

@@ -221,3 +221,18 @@ def test_a_refused_scpi_query_is_reported_for_itself_not_for_the_next_command(se
         assert sum(e.data == b":FREQ:BOGUS?\n" for e in synth.transport.exchanges) == 1  # not asked again
         synth.frequency.set(11e9)  # its error check finds an empty queue
         assert synth.frequency.get() == 11e9
+
+
+def test_unsolicited_bytes_are_logged_and_never_read_as_a_reply(caplog: pytest.LogCaptureFixture) -> None:
+    """Bytes nobody asked for (a second line after a reply) are found before the next command
+    is written: the link finds its place with the fence, and the bytes are logged, not lost."""
+    from hilt.testing import expected_protocol
+
+    with caplog.at_level("WARNING", logger="hilt.io"), expected_protocol(KeysightE8257D, [
+        (b":OUTP?\n", b"0\njunk\n"),
+        (b"*IDN?\n*OPC?\n", b"Keysight Technologies,E8257D,US0001,C.06.28\n1\n"),
+        (b":OUTP?\n", b"1\n"),
+    ]) as synth:
+        assert synth.output.get() is False
+        assert synth.output.get() is True  # not "junk"
+    assert "dropped 5 unread byte(s): b'junk\\n'" in caplog.text
