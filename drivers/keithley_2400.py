@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from hilt.drivers.replies import numbers
 from hilt.drivers.scpi import ScpiInstrument
 from hilt.errors import ProtocolError
 from hilt.parameters import Parameter, parse_bool
@@ -45,7 +46,7 @@ class Keithley2400(ScpiInstrument):
         """One (voltage, current) reading; needs the output on."""
         reply = self.query(":READ?")
         try:
-            v, i = (float(x) for x in reply.split(","))
+            v, i = numbers(reply)
         except ValueError:
             raise ProtocolError("expected '<volts>,<amps>'", instrument=self.name, command=":READ?", reply=reply) from None
         return v, i

@@ -129,7 +129,11 @@ class PhotonicProcessor(Instrument):
                                     instrument=self.name)
         rtype = frame.type
         if rtype == ERROR_TYPE:
-            code, message = parse_error(frame.payload)
+            try:
+                code, message = parse_error(frame.payload)
+            except FrameError as exc:  # a whole, checked frame: the link is in step, the reply is bad
+                raise ProtocolError(str(exc), instrument=self.name, command=f"type {ftype:#04x}",
+                                    reply=frame.payload) from None
             raise InstrumentError(code, message, instrument=self.name, command=f"type {ftype:#04x}")
         if rtype != ftype | 0x80:
             raise ProtocolError(f"reply type {rtype:#04x} to request {ftype:#04x}", instrument=self.name)
@@ -146,18 +150,40 @@ class PhotonicProcessor(Instrument):
             raise ProtocolError(str(exc), instrument=self.name, command=f"type {ftype:#04x}", reply=head) from None
 
     # -- life cycle ----------------------------------------------------------------------------
+    #: INFO's sizes: each a positive JSON integer (not 2.5, true, -3 or Infinity), at most what
+    #: its field in the requests can carry (n_ports u16, layer u16, heater offset/count and batch u32).
+    INFO_SIZES: ClassVar[dict[str, int]] = {"n_ports": 0xFFFF, "n_layers": 0x10000,
+                                            "heaters_per_layer": 0xFFFFFFFF, "max_batch": 0xFFFFFFFF}
+
     def on_connect(self) -> None:
+        info = self._read_info()
+        for key, most in self.INFO_SIZES.items():
+            value = info.get(key)
+            if value is None and key == "max_batch":
+                continue  # optional: run() sends chunks of 1024 then
+            if type(value) is not int or not 1 <= value <= most:
+                raise ProtocolError(f"INFO reply not understood: {key} {value!r} is not an integer in 1..{most}",
+                                    instrument=self.name, command="INFO")
+        self.info = info
+        self.n_ports, self.n_layers = info["n_ports"], info["n_layers"]
+        self.heaters_per_layer = info["heaters_per_layer"]
+
+    def _read_info(self) -> dict[str, Any]:
+        """The INFO reply's JSON object (ProtocolError for anything else)."""
+        payload = self.exchange(INFO)
         try:
-            self.info = json.loads(self.exchange(INFO))
-            self.n_ports = int(self.info["n_ports"])
-            self.n_layers = int(self.info["n_layers"])
-            self.heaters_per_layer = int(self.info["heaters_per_layer"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProtocolError(f"INFO reply not understood: {exc}", instrument=self.name) from None
+            info = json.loads(payload)
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
+            raise ProtocolError(f"INFO reply not understood: {exc}", instrument=self.name, command="INFO",
+                                reply=payload[:64]) from None
+        if not isinstance(info, dict):
+            raise ProtocolError("INFO reply is not a JSON object", instrument=self.name, command="INFO",
+                                reply=payload[:64])
+        return info
 
     def identify(self) -> dict[str, str]:
         if not self.info:
-            self.info = json.loads(self.exchange(INFO))
+            self.info = self._read_info()
         return {k: str(self.info.get(k, "")) for k in ("vendor", "model", "serial", "firmware")}
 
     def snapshot_parameters(self) -> dict[str, Any]:
@@ -293,9 +319,9 @@ class PhotonicProcessor(Instrument):
         if not 0 <= layer < self.n_layers:
             raise self._refuse(f"layer {layer} outside 0..{self.n_layers - 1}", "heaters", layer)
         reply = self.exchange(GET_HEATERS, struct.pack(">H", layer))
-        (count,) = struct.unpack(">I", reply[:4])
-        if len(reply) != 4 + 4 * count:
-            raise ProtocolError("GET_HEATERS reply length", instrument=self.name)
+        if len(reply) < 4 or len(reply) != 4 + 4 * struct.unpack(">I", reply[:4])[0]:
+            raise ProtocolError("GET_HEATERS reply length", instrument=self.name, command="GET_HEATERS",
+                                reply=reply[:64])
         return np.frombuffer(reply[4:], dtype="<f4").astype(np.float64)
 
     def set_light(self, on: bool, power_mw: float = 1.0) -> None:
@@ -338,10 +364,14 @@ class PhotonicProcessor(Instrument):
             flags = 1 if internal else 0
             # x was checked whole above, as complex64: these are the bytes that were checked.
             reply = self.exchange(RUN, struct.pack(">BIH", flags, len(chunk), self.n_ports) + chunk.tobytes())
+            if len(reply) < 7:
+                raise ProtocolError("RUN reply shorter than its header", instrument=self.name, command="RUN",
+                                    reply=reply)
             batch, n, n_states = struct.unpack(">IHB", reply[:7])
             expected = (1 + n_states) * batch * n * 4
             if batch != len(chunk) or n != self.n_ports or len(reply) - 7 != expected:
-                raise ProtocolError("RUN reply shape does not match the request", instrument=self.name)
+                raise ProtocolError("RUN reply shape does not match the request", instrument=self.name,
+                                    command="RUN", reply=reply[:64])
             data = np.frombuffer(reply[7:], dtype="<f4").reshape(1 + n_states, batch, n)
             outs.append(data[0])
             states.append(list(data[1:]))

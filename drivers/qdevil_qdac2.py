@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hilt.drivers.replies import numbers
 from hilt.drivers.scpi import ScpiInstrument
 from hilt.errors import ConfigError, LimitError, ProtocolError
 from hilt.instrument import InstrumentChannel
@@ -102,13 +103,11 @@ class QDevilQDac2(ScpiInstrument):
         """Every channel's voltage from one compound query."""
         command = ";:".join(f"sour{k + 1}:volt?" for k in range(N_CHANNELS))
         reply = self.query(command)
-        parts = reply.split(";")
         try:
-            if len(parts) != N_CHANNELS:
+            # Strict: "nan", "inf", "1e999" and "1_5" are refused (a ramp from them would send junk).
+            volts = np.array(numbers(reply, ";"))
+            if volts.shape != (N_CHANNELS,):
                 raise ValueError
-            volts = np.array([float(p) for p in parts])
-            if not np.all(np.isfinite(volts)):
-                raise ValueError  # "nan" parses as a float; a ramp from it would send "nan"
             return volts
         except ValueError:
             raise ProtocolError(f"expected {N_CHANNELS} ';'-separated voltages", instrument=self.name,

@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hilt.drivers.replies import number as read_number
 from hilt.errors import ConfigError, InstrumentError, LimitError, ProtocolError
 from hilt.instrument import Instrument, InstrumentChannel
 from hilt.parameters import Parameter
@@ -95,11 +96,14 @@ def number(value: float) -> str:
 
 
 def _value(unit: str) -> Any:
+    """A reader of ``<number> [unit]`` replies; ValueError for another unit or a number out of
+    range (``1e999``, which would read as infinity)."""
+
     def parse(reply: str) -> float:
         m = _VALUE.match(reply)
         if not m or (m.group(2) not in (None, unit)):
             raise ValueError(reply)
-        return float(m.group(1))
+        return read_number(m.group(1))
 
     return parse
 
@@ -301,7 +305,16 @@ class QontrolQ8iv(Instrument):
 
     def full_scale(self) -> tuple[float, float]:
         """(volts, milliamps) full scale as the device reports them."""
-        return (_value("V")(self.query("vfull?")), _value("mA")(self.query("ifull?")))
+        return (self._query_value("vfull?", "V"), self._query_value("ifull?", "mA"))
+
+    def _query_value(self, command: str, unit: str) -> float:
+        """One ``<number> <unit>`` reply; anything else is a ProtocolError naming the reply."""
+        reply = self.query(command)
+        try:
+            return _value(unit)(reply)
+        except ValueError:
+            raise ProtocolError(f"expected '<value> {unit}'", instrument=self.name, command=command,
+                                reply=reply) from None
 
     # -- vectors ---------------------------------------------------------------------------
     def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]:
@@ -354,7 +367,11 @@ class QontrolQ8iv(Instrument):
             k = int(m.group(1)) * CHANNELS_PER_MODULE + int(m.group(2))
             if not 0 <= k < self.n_channels:
                 raise ProtocolError("channel out of range", instrument=self.name, command="vipall?", reply=line)
-            v[k], i[k] = float(m.group(3)), float(m.group(4))
+            try:
+                v[k], i[k] = read_number(m.group(3)), read_number(m.group(4))
+            except ValueError:  # e.g. "1.2.3 V": the pattern's [\d.]+ is not a number yet
+                raise ProtocolError("not a number in a vipall? line", instrument=self.name, command="vipall?",
+                                    reply=line) from None
         return v, i
 
     # -- safety ----------------------------------------------------------------------------

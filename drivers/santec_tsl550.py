@@ -21,17 +21,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from hilt.drivers.replies import number
 from hilt.drivers.scpi import ScpiInstrument
 from hilt.parameters import Parameter, parse_bool
 from hilt.validators import Bool, Numbers
 
 
 def _nm_to_m(reply: str) -> float:
-    return float(reply) * 1e-9
+    return number(reply) * 1e-9
 
 
 def _mw_to_w(reply: str) -> float:
-    return float(reply) * 1e-3
+    return number(reply) * 1e-3
 
 
 class SantecTSL550(ScpiInstrument):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hilt.errors import LimitError, ProtocolError
+from hilt.replies import integer, number
 from hilt.validators import Numbers, Validator, is_real
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class Parameter:
     ``format_context``, such as ``{ch}`` on a channel) or callables ``(owner[, value])``.
     ``ramp_step`` with ``ramp_rate`` (units per second) makes ``set`` walk to the target in steps
     no larger than ``ramp_step``: heaters and high-voltage outputs must not jump.
+    ``get_parser`` reads the reply; the default, :func:`hilt.replies.number`, takes a finite
+    decimal number only (never ``nan``, ``inf``, ``1e999`` or ``1_5``), so a garbled reply is a
+    ProtocolError rather than a value.
     """
 
     def __init__(
@@ -97,7 +101,7 @@ class Parameter:
         set_cmd: Command = None,
         *,
         unit: str = "",
-        get_parser: Callable[[str], Any] = float,
+        get_parser: Callable[[str], Any] = number,
         set_map: dict[Any, str] | None = None,
         vals: Validator | None = None,
         ramp_step: float | None = None,
@@ -212,7 +216,7 @@ class BoundParameter:
             reply = self.owner.query(self._get_cmd)
             try:
                 value = self.spec.get_parser(reply)
-            except (ValueError, TypeError, KeyError, IndexError) as exc:
+            except (ValueError, TypeError, KeyError, IndexError, OverflowError, ZeroDivisionError) as exc:
                 raise ProtocolError(
                     f"cannot parse {self.name}", instrument=self.owner.full_name, command=self._get_cmd, reply=reply
                 ) from exc
@@ -336,7 +340,8 @@ def parse_bool(reply: str) -> bool:
 
 
 def parse_int(reply: str) -> int:
-    return int(float(reply.strip()))
+    """An integer reply (``5``, ``+5``, ``5.000E+00``); ValueError for ``2.7``, ``inf`` or junk."""
+    return integer(reply)
 
 
 def parse_str(reply: str) -> str:

@@ -299,10 +299,6 @@ def _parameter_ids() -> list[tuple[str, str]]:
 
 
 PARAMETERS = _parameter_ids()
-#: Parameters read with parse_bool: it accepts only its listed words, so never a garbled number.
-BOOL_PARAMETERS = {(n, p) for n, p in PARAMETERS
-                   if p.rsplit(".", 1)[-1] in ("output", "modulation", "auto_range", "emission")
-                   or p.endswith("enabled")}
 
 
 def _param(inst: Instrument, path: str) -> BoundParameter:
@@ -350,25 +346,8 @@ def test_every_parameter_refuses_garbled_replies(bench: Bench, budget: settings,
     fuzz(budget, replies(), check)
 
 
-#: Driver modules other engineers own right now: their lenient parsers are reported, not fixed here.
-NOT_MINE = {"keithley_2400", "keysight_8164b", "santec_tsl550", "keysight_e8257d", "rs_sgs100a", "rs_sma100b",
-            "qdevil_qdac2", "qontrol_q8iv", "qontrol_q8b", "photonic_processor", "vdi_multiplier"}
-
-
-def _strict_cases() -> list[Any]:
-    out = []
-    for name, path in PARAMETERS:
-        marks = []
-        if name in NOT_MINE and (name, path) not in BOOL_PARAMETERS:
-            marks = [pytest.mark.xfail(strict=False, reason=(
-                "the parser is builtin float() (hilt/parameters.py's default get_parser) or the driver's "
-                "own lenient one: 'nan', 'inf', '1e999' and '1_5' (=15) read as numbers"))]
-        out.append(pytest.param(name, path, id=f"{name}.{path}", marks=marks))
-    return out
-
-
 @pytest.mark.parametrize("budget", PARAM_BUDGETS)
-@pytest.mark.parametrize(("name", "path"), _strict_cases())
+@pytest.mark.parametrize(("name", "path"), PARAMETERS, ids=[f"{n}.{p}" for n, p in PARAMETERS])
 def test_no_garbled_reply_reads_as_a_number(bench: Bench, budget: settings, name: str, path: str) -> None:
     """A numeric read is finite, and a reply with an underscore (``1_5``) is never read as 15."""
     p = _param(bench.drivers[name], path)
@@ -484,25 +463,13 @@ HAND_WRITTEN: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], None], 
     # *SOU is silent; an error line in place of the readback is followed by the readback itself.
     "gentec.zero": ("gentec_maestro", lambda i: i.zero(), _none,
                     lambda r: [None, r + (b"\r\nZero : 1" if r.strip().startswith(b"Invalid") else b"")]),
-    # Not ours to fix (see NOT_MINE_HAND_WRITTEN): the reports name the failing input.
     "keithley.measure": ("keithley_2400", lambda i: i.measure(),
                          lambda v: all(type(x) is float and math.isfinite(x) for x in v) or pytest.fail(repr(v)), 1),
     "qdac2.get_voltages": ("qdevil_qdac2", lambda i: i.get_voltages(),
                            lambda v: (v.shape == (24,) and bool(np.isfinite(v).all())) or pytest.fail(repr(v)), 1),
 }
-NOT_MINE_HAND_WRITTEN = {
-    "keithley.measure": "drivers/keithley_2400.py measure(): float() accepts 'nan', 'inf' and '1_5' (reads 15 V)",
-    "qdac2.get_voltages": "drivers/qdevil_qdac2.py get_voltages(): float() accepts 'nan', 'inf' and '1_5' (reads 15 V)",
-}
-
-
-def _hand_written_cases() -> list[Any]:
-    return [pytest.param(k, id=k, marks=[pytest.mark.xfail(strict=False, reason=NOT_MINE_HAND_WRITTEN[k])]
-                         if k in NOT_MINE_HAND_WRITTEN else []) for k in HAND_WRITTEN]
-
-
 @pytest.mark.parametrize("budget", CALL_BUDGETS)
-@pytest.mark.parametrize("case", _hand_written_cases())
+@pytest.mark.parametrize("case", list(HAND_WRITTEN))
 def test_hand_written_parsers_refuse_garbled_replies(bench: Bench, budget: settings, case: str) -> None:
     name, call, check, copies = HAND_WRITTEN[case]
     run_fuzz(bench, budget, name, call, check, copies=copies,
@@ -541,7 +508,7 @@ def test_toptica_banner_is_checked() -> None:
          examples=(b"DeCoF Command Line", b"", b"\xff\xfe", b"decof command line v2"))
 
 
-# -- Qontrol (drivers/qontrol.py, not ours: failures are reported) ----------------------------------------
+# -- Qontrol (drivers/qontrol.py) ------------------------------------------------------------------------
 QONTROL: dict[str, tuple[Callable[[Any], Any], Callable[[Any], None], int]] = {
     # case: (call, check of a returned value, lines per reply)
     "identify": (lambda q: q.identify(), _identity, 1),
@@ -555,16 +522,8 @@ QONTROL: dict[str, tuple[Callable[[Any], Any], Callable[[Any], None], int]] = {
 }
 
 
-QONTROL_BUGS = {
-    "full_scale": "drivers/qontrol.py full_scale(): _value(...) raises a bare ValueError on any reply that is "
-                  "not '<number> V' / '<number> mA' (e.g. 'vfull?' answered '+1.0000 V' then 'ifull?' answered "
-                  "'+1.0000 V'); it is called outside BoundParameter.get, so nothing wraps it in ProtocolError",
-}
-
-
 @pytest.mark.parametrize("budget", CALL_BUDGETS)
-@pytest.mark.parametrize("case", [pytest.param(k, marks=[pytest.mark.xfail(strict=False, reason=QONTROL_BUGS[k])]
-                                               if k in QONTROL_BUGS else []) for k in QONTROL])
+@pytest.mark.parametrize("case", list(QONTROL))
 def test_qontrol_replies(bench: Bench, budget: settings, case: str) -> None:
     call, check, lines = QONTROL[case]
 
@@ -577,7 +536,7 @@ def test_qontrol_replies(bench: Bench, budget: settings, case: str) -> None:
     fuzz(budget, replies(), one, examples=(b"+1.0000 V", b"E10:0", b"Q8iv-01F3: 0", b"0,0: +1.0 V, +1.0 mA"))
 
 
-# -- the photonic processor's payloads (drivers/photonic_processor.py, not ours: failures reported) --------
+# -- the photonic processor's payloads (drivers/photonic_processor.py) --------------------------------------
 def _reply_frame(rtype: int, payload: bytes) -> Callable[[bytes], bytes]:
     """A reply to whatever request arrives: same sequence number, the given type and payload."""
 
@@ -600,11 +559,6 @@ def chip(bench: Bench) -> Iterator[Any]:
     bench.raw("photonic_processor", lambda i: i.on_connect(), _reply_frame(0x81, json.dumps(_INFO).encode()))
 
 
-_PHOTONIC_BUG = ("drivers/photonic_processor.py: a short or odd payload escapes as struct.error/ValueError/"
-                 "OverflowError/FrameError instead of ProtocolError (see the failing example)")
-
-
-@pytest.mark.xfail(strict=False, reason=_PHOTONIC_BUG)
 @pytest.mark.parametrize("budget", CALL_BUDGETS)
 def test_photonic_get_heaters_payloads(bench: Bench, chip: Any, budget: settings) -> None:
     def one(payload: bytes) -> None:
@@ -615,7 +569,6 @@ def test_photonic_get_heaters_payloads(bench: Bench, chip: Any, budget: settings
     fuzz(budget, st.binary(max_size=40), one, examples=(b"", b"\x00\x00", struct.pack(">I", 1) + b"\x00" * 4))
 
 
-@pytest.mark.xfail(strict=False, reason=_PHOTONIC_BUG)
 @pytest.mark.parametrize("budget", CALL_BUDGETS)
 def test_photonic_run_payloads(bench: Bench, chip: Any, budget: settings) -> None:
     x = np.ones((2, 4), dtype=complex)
@@ -629,7 +582,6 @@ def test_photonic_run_payloads(bench: Bench, chip: Any, budget: settings) -> Non
          examples=(b"", b"\x00" * 6, struct.pack(">IHB", 2, 4, 0) + b"\x00" * 32))
 
 
-@pytest.mark.xfail(strict=False, reason=_PHOTONIC_BUG)
 @pytest.mark.parametrize("budget", CALL_BUDGETS)
 def test_photonic_error_frames(bench: Bench, chip: Any, budget: settings) -> None:
     def one(payload: bytes) -> None:
@@ -644,8 +596,6 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**70), 2**70) | 
                      max_leaves=6)
 
 
-@pytest.mark.xfail(strict=False, reason=_PHOTONIC_BUG + "; INFO with n_ports -3, 2.5, true or Infinity is "
-                   "accepted or raises OverflowError")
 @pytest.mark.parametrize("budget", CALL_BUDGETS)
 def test_photonic_info_payloads(bench: Bench, chip: Any, budget: settings) -> None:
     info = st.fixed_dictionaries({k: _JSON for k in ("n_ports", "n_layers", "heaters_per_layer")}) | _JSON
@@ -660,7 +610,9 @@ def test_photonic_info_payloads(bench: Bench, chip: Any, budget: settings) -> No
                 assert type(got) is int and got > 0, f"INFO {k}={got!r} accepted"
 
     fuzz(budget, info, one, examples=({"n_ports": -3, "n_layers": 1, "heaters_per_layer": 1},
-                                      {"n_ports": float("inf"), "n_layers": 1, "heaters_per_layer": 1}))
+                                      {"n_ports": float("inf"), "n_layers": 1, "heaters_per_layer": 1},
+                                      {"n_ports": 2.5, "n_layers": 1, "heaters_per_layer": 1},
+                                      {"n_ports": True, "n_layers": 1, "heaters_per_layer": 1}))
 
 
 # == 3. the frame codec ================================================================================
