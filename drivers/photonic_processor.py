@@ -63,6 +63,11 @@ INFO, SET_HEATERS, GET_HEATERS, RUN, LIGHT, SAFE = 0x01, 0x10, 0x11, 0x20, 0x30,
 log = logging.getLogger("hilt.drivers.photonic_processor")
 
 
+class ControllerStateLost(ConnectError):
+    """The link was reopened and the controller may have restarted: its heaters and light must
+    be set again before it measures (a loop's recovery does this and retries the step)."""
+
+
 class PhotonicProcessor(Instrument):
     """Vector/batch controller of a multi-layer MZI chip (hilt frame protocol over TCP)."""
 
@@ -79,6 +84,8 @@ class PhotonicProcessor(Instrument):
         self._seq = itertools.count(1)
         self.info: dict[str, Any] = {}
         self.samples_run = 0
+        #: What a reopened link left unknown ("light", layer numbers); run() refuses until set.
+        self.unset: set[Any] = set()
         self.n_ports = 0
         self.n_layers = 0
         self.heaters_per_layer = 0
@@ -105,6 +112,8 @@ class PhotonicProcessor(Instrument):
                     time.sleep(self.retry_backoff * attempt)
                     self.transport.recover()
                 return self._exchange_once(ftype, payload)
+            except ControllerStateLost:
+                raise  # asking again cannot help: the caller programs the chip again
             except (InstrumentTimeout, ConnectError, ProtocolError) as exc:
                 first = first or exc
                 log.warning("%s: request %#04x failed (%s)%s", self.name, ftype, exc,
@@ -117,6 +126,14 @@ class PhotonicProcessor(Instrument):
         seq = next(self._seq) & 0xFFFF
         request = Frame(ftype, seq, payload).encode()
         with self.transport.transaction() as t:
+            if ftype == RUN:
+                t.ensure_in_step()  # a reopen must be known before a RUN goes out
+                if self.unset:
+                    what = ", ".join((["the light"] if "light" in self.unset else [])
+                                     + [f"layer {u}" for u in sorted(u for u in self.unset if u != "light")])
+                    raise ControllerStateLost(f"the controller was reconnected and may have restarted: set {what} "
+                                       "again before running (a whole layer with set_heaters, the light "
+                                       "with set_light)", instrument=self.name)
             t.write_raw(request)
             for _ in range(self.MAX_STALE_FRAMES + 1):
                 frame = self._read_frame(t, ftype)
@@ -192,6 +209,14 @@ class PhotonicProcessor(Instrument):
 
     def safe_state(self) -> None:
         self.exchange(SAFE)
+        self.unset.clear()  # known again: every heater at 0 V, light off
+
+    def _on_reopen(self) -> None:
+        super()._on_reopen()
+        # The link was reopened: the controller may have restarted and lost its heaters and
+        # light. Until both are set again, run() refuses: a measurement of an unprogrammed chip
+        # would be a wrong value returned without an error.
+        self.unset = {"light", *range(self.n_layers)}
 
     # -- limits --------------------------------------------------------------------------------
     #: Input power bound for :meth:`run` when neither the INFO reply (``max_input_power``) nor
@@ -313,6 +338,8 @@ class PhotonicProcessor(Instrument):
         payload = struct.pack(">HII", int(layer), int(offset), v.size) + v.astype("<f4").tobytes()
         self.check_request(SET_HEATERS, payload)
         self.exchange(SET_HEATERS, payload)
+        if offset == 0 and v.size == self.heaters_per_layer:
+            self.unset.discard(int(layer))
 
     def get_heaters(self, layer: int) -> np.ndarray:
         layer = self._check_index(layer, "layer", "heaters")
@@ -336,6 +363,7 @@ class PhotonicProcessor(Instrument):
         payload = struct.pack(">Bf", 1 if on else 0, power)
         self.check_request(LIGHT, payload)
         self.exchange(LIGHT, payload)
+        self.unset.discard("light")
 
     # -- batches -------------------------------------------------------------------------------
     def run(self, inputs: np.ndarray, internal: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:

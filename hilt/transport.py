@@ -358,6 +358,15 @@ class Transport:
         """True while the link is being reopened or resynchronised (no retries inside)."""
         return self._recovering
 
+    def ensure_in_step(self) -> None:
+        """Inside a transaction, before its first write: bring the link in step now, so the
+        caller knows of a reopen before it sends (a driver that must not send into an unknown
+        state checks its own bookkeeping after this)."""
+        with self.lock:
+            if self._broken or self._stale or (self._fresh and self._input_pending()):
+                self._fresh = False
+                self.recover()
+
     def reconnect(self) -> None:
         """Close and reopen the link now, then let the instrument re-read its state."""
         with self.lock:

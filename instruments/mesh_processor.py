@@ -138,11 +138,15 @@ class StationMeshProcessor:
     """A :class:`MeshProcessor` on a station instrument (:class:`hilt.drivers.photonic_processor.PhotonicProcessor`).
 
     Phases become heater voltages through per-mesh :class:`HeaterCalibration` (nominal until the
-    calibration routine has fitted them; ``load_calibration`` reads its .npz).
+    calibration routine has fitted them; ``load_calibration`` reads its .npz). :meth:`prepare`
+    switches the light source on at ``light_mw``; a loop calls it before its first query and
+    :meth:`recover` after a fault, since a safe state or a controller restart turns it off.
     """
 
-    def __init__(self, driver: Any, calibration: list[HeaterCalibration] | None = None) -> None:
+    def __init__(self, driver: Any, calibration: list[HeaterCalibration] | None = None,
+                 light_mw: float = 1.0) -> None:
         self.driver = driver
+        self.light_mw = float(light_mw)
         self.n_ports = int(driver.n_ports)
         self.n_layers = int(driver.n_layers)
         self.measures_internal = bool(driver.info.get("measures_internal", False))
@@ -190,6 +194,19 @@ class StationMeshProcessor:
         for layer, v in enumerate(volts):
             self.driver.set_heaters(layer, v)
         self.queries.programming_calls += 1
+
+    def prepare(self) -> None:
+        """The light source on, at ``light_mw``: what every measurement needs."""
+        self.driver.set_light(True, self.light_mw)
+
+    def recover(self) -> bool:
+        """After a fault: reopen the link if it dropped, and switch the light on again (the
+        caller programs the phases again). True if the link was reopened."""
+        reconnected = not self.driver.connected
+        if reconnected:
+            self.driver.reconnect()
+        self.prepare()
+        return reconnected
 
     def run(self, inputs: np.ndarray, internal: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
         t0 = time.perf_counter()

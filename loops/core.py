@@ -502,6 +502,11 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
             history = list(ck.extra["history"])
             prior_q, prior_calls = int(ck.extra["queries"]), int(ck.extra["calls"])
         train_q, train_calls = prior_q, prior_calls
+        prepare = getattr(processor, "prepare", None)
+        if callable(prepare):
+            # The light may be off (a previous run's safe state, a restarted controller): on,
+            # before the first query, with the same fault handling as every step.
+            policy.call(prepare, step=step, epoch=start_epoch)
         n_batches = (len(y_tr) + settings.batch_size - 1) // settings.batch_size
         if settings.progress_bar:
             from tqdm.auto import tqdm

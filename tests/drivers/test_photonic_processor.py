@@ -158,3 +158,34 @@ def test_station_processor_refuses_nan_phases_before_any_frame() -> None:
         phases[1].theta[0] = np.nan
         with pytest.raises(LimitError, match="mesh 1: heater 0"):
             processor.load_phases(phases)
+
+
+def test_a_restarted_controller_is_reprogrammed_before_it_measures() -> None:
+    """The controller restarts (a fresh simulator on the same port: heaters at 0 V). The link
+    reopens by itself, but run() refuses until every layer and the light are set again: a
+    measurement of the unprogrammed chip would be a wrong value returned without an error."""
+    from hilt.errors import ConnectError
+    from hilt.sims.server import serve
+
+    server = serve(SimPhotonicProcessor(World(seed=4), n=4, layers=2))
+    x = np.eye(4, dtype=np.complex64)
+    try:
+        with PhotonicProcessor(server.address, timeout=0.5) as chip:
+            volts = [np.full(chip.heaters_per_layer, 1.5), np.full(chip.heaters_per_layer, 2.5)]
+            for layer, v in enumerate(volts):
+                chip.set_heaters(layer, v)
+            chip.set_light(True, 1.0)
+            before, _ = chip.run(x)
+            port = server.port
+            server.stop()
+            server = serve(SimPhotonicProcessor(World(seed=4), n=4, layers=2), port=port)  # power-cycled
+            with pytest.raises(ConnectError, match="set the light, layer 0, layer 1 again"):
+                chip.run(x)
+            assert chip.transport.recoveries["reconnect"] == 1
+            for layer, v in enumerate(volts):
+                chip.set_heaters(layer, v)
+            chip.set_light(True, 1.0)
+            after, _ = chip.run(x)
+            np.testing.assert_allclose(after, before, rtol=1e-6)
+    finally:
+        server.stop()

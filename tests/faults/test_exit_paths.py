@@ -167,3 +167,41 @@ def test_connected_is_false_once_the_link_dropped(served) -> None:
         assert synth.connected and synth.output.get() is False
     finally:
         synth.close()
+
+
+def _wait_until(condition, timeout: float = 60.0) -> None:
+    """Poll a condition of the simulated hardware (the child process gives no other signal)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_hilt_train_stopped_by_a_signal_leaves_the_chip_safe(served, tmp_path: Path, sig: signal.Signals) -> None:
+    """`hilt train` on a chip (served here, so its outputs can be read after the child is gone):
+    the signal ends the run as "aborted" with the signal named, heaters at 0 V and light off."""
+    from hilt.runfile import RunReader
+
+    chip, address = served(SimPhotonicProcessor, world=World(seed=0), n=16, layers=2)
+    station = tmp_path / "chip.yaml"
+    station.write_text(f'name: chipbench\ninstruments:\n  chip:\n    driver: photonic_processor\n    address: "{address}"\n')
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "hilt.cli", "train", str(station), "--loop", "insitu",
+                             "--epochs", "50", "--runs-dir", str(runs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_until(lambda: chip.light_on and max(float(v.max()) for v in chip.volts) > 0)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert not chip.light_on and all(float(v.max()) == 0 for v in chip.volts), err
+    [run_file] = runs.glob("*.h5")
+    with RunReader(run_file) as run:
+        assert run.status == "aborted"
+        assert sig.name in run.reason
+    assert "Traceback" not in err

@@ -100,7 +100,8 @@ def test_faults_are_retried_recorded_and_change_nothing(station_file: Path, tmp_
         assert [(f.step, f.retry, f.outcome) for f in faults] == [(0, 0, "retried"), (0, 1, "retried")]
         for f in faults:
             assert f.instrument == "chip" and f.error_type == "InstrumentError"
-            assert f.command == "type 0x10" and "injected fault" in f.message  # SET_HEATERS
+            # the run's first frame: the light switched on before training (LIGHT)
+            assert f.command == "type 0x30" and "injected fault" in f.message
         # hilt train's runs record the station they ran on
         assert run.info["station_file_text"] == STATION
         assert run.info["station_file"] == str(station_file.resolve())
@@ -108,7 +109,7 @@ def test_faults_are_retried_recorded_and_change_nothing(station_file: Path, tmp_
     shown = CliRunner().invoke(main, ["runs", "show", faulty.run_path])
     assert shown.exit_code == 0, shown.output
     assert "faults:         2 (2 retried)" in shown.output
-    assert "step 0, retry 1: chip [type 0x10] InstrumentError" in shown.output
+    assert "step 0, retry 1: chip [type 0x30] InstrumentError" in shown.output
 
 
 def test_a_simulator_restarted_under_a_run_is_reconnected(tmp_path: Path) -> None:
@@ -207,7 +208,8 @@ def test_more_faults_than_retries_abort_to_the_safe_state_with_the_reason(
     with open_run(only_run(tmp_path)) as run:
         assert run.status == "aborted"
         assert run.reason.startswith("InstrumentError: chip: error 6: execution error (injected fault)")
-        assert run.reason.endswith("during 'type 0x10', after 2 retries")
+        # The last try failed in the recovery (the light switched on again: LIGHT, 0x30).
+        assert run.reason.endswith("during 'type 0x30', after 2 retries")
         assert [(f.step, f.retry, f.outcome) for f in run.faults()] == [
             (2, 0, "retried"), (2, 1, "retried"), (2, 2, "aborted")]
         assert run.sessions[-1]["reason"] == run.reason
@@ -227,14 +229,15 @@ def test_a_failing_safe_state_does_not_hide_the_original_error(station_file: Pat
                              settings={**FAST, "max_retries": 1})
         assert sim.state()["light_on"]  # the safe state really did fail ...
         sim.faults.clear()  # ... and the station's own exit gets the chip safe
-    assert caught.value.command == "type 0x10"  # the step's error, not SAFE's (0x40)
+    # The run's own last error (the recovery's LIGHT, 0x30), not the safe state's (SAFE, 0x40).
+    assert caught.value.command == "type 0x30"
     notes = " ".join(caught.value.__notes__)
     assert "the safe state failed too: InstrumentError" in notes and "type 0x40" in notes
     with open_run(only_run(tmp_path)) as run:
         assert run.status == "aborted"  # closed, not left "running"
         assert "after 1 retries; the safe state failed too: InstrumentError" in run.reason
         assert [(f.retry, f.command, f.outcome) for f in run.faults()] == [
-            (0, "type 0x10", "retried"), (1, "type 0x10", "aborted"), (0, "type 0x40", "safe_state")]
+            (0, "type 0x10", "retried"), (1, "type 0x30", "aborted"), (0, "type 0x40", "safe_state")]
 
 
 def test_a_limit_is_never_retried(tmp_path: Path) -> None:
