@@ -9,7 +9,9 @@ controller on the same port. Afterwards it reads the run file and the simulated 
 * faults injected, and faults the run file recorded;
 * runs that completed (rode out every fault) and runs that ended early (with their reason);
 * captured batches lost: batches the loop stepped through minus capture rows in the file;
-* exits that left an output on: the chip's light or any heater after the station closed.
+* exits that left an output on: the chip's light or any heater after the station closed;
+* whether the trained parameters equal, bit for bit, those of the same run without faults (the
+  chip's errors here are static, with no detector noise, so a fault-free run is reproducible).
 
     python bench/reliability_bench.py                # 8 runs (about 2 minutes here)
     python bench/reliability_bench.py --runs 20 --json out.json
@@ -36,7 +38,7 @@ FAULTS = ("delay", "drop", "garble", "truncate", "error", "restart")
 STATION = """
 name: soak
 simulate: true
-world: {{seed: {seed}, errors: mild}}
+world: {{seed: {seed}, errors: dat-0.10}}
 instruments:
   chip:
     driver: photonic_processor
@@ -83,11 +85,13 @@ class Injector(threading.Thread):
             self.injected[kind] += 1
 
 
-def one_run(seed: int, workdir: Path, timeout: float, every: tuple[float, float], epochs: int) -> dict[str, Any]:
+def one_run(seed: int, workdir: Path, timeout: float, every: tuple[float, float] | None,
+            epochs: int) -> dict[str, Any]:
     from hilt import Station
     from hilt.loops import train_on_station
     from hilt.runfile import RunReader
 
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"soak-{seed}.yaml"
     path.write_text(textwrap.dedent(STATION.format(seed=seed, timeout=timeout)))
     run_path = workdir / f"soak-{seed}.h5"
@@ -96,17 +100,20 @@ def one_run(seed: int, workdir: Path, timeout: float, every: tuple[float, float]
     st = Station.from_yaml(path)
     st.connect()
     sim = st.simulators["chip"]
-    injector = Injector(st, seed, timeout, every)
-    injector.start()
+    injector = Injector(st, seed, timeout, every or (1e9, 1e9))
+    if every is not None:
+        injector.start()
+    result = None
     try:
-        train_on_station(st, "insitu", epochs=epochs, seed=seed, run_path=run_path,
+        result = train_on_station(st, "insitu", epochs=epochs, seed=seed, run_path=run_path,
                          settings={"batch_size": 64, "max_retries": 6, "retry_backoff_s": 0.05,
                                    "eval_every_epoch": False})
     except Exception as exc:  # the run ended early: what the file and the chip say is measured
         ended, error = "ended early", f"{type(exc).__name__}: {exc}"
     finally:
         injector.stop.set()
-        injector.join()
+        if injector.is_alive():
+            injector.join()
         sim.faults.clear()
         try:
             st.close()
@@ -125,7 +132,16 @@ def one_run(seed: int, workdir: Path, timeout: float, every: tuple[float, float]
             "injected": sum(injector.injected.values()), "by_kind": injector.injected,
             "recorded_faults": recorded_faults, "link_recoveries": recoveries, "steps": steps, "captured": captured,
             "captures_lost": max(0, steps - captured), "outputs_on_after_exit": outputs_on,
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "seconds": round(time.perf_counter() - t0, 1),
+            "model_state": None if result is None else result.model_state}
+
+
+def _same_state(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    import torch
+
+    if a is None or b is None or a.keys() != b.keys():
+        return False
+    return all(torch.equal(torch.as_tensor(a[k]), torch.as_tensor(b[k])) for k in a)
 
 
 def main() -> None:
@@ -139,12 +155,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.runs):
-            rows.append(one_run(seed, Path(tmp), args.timeout, tuple(args.every), args.epochs))
-            r = rows[-1]
+            clean = one_run(seed, Path(tmp) / "clean", args.timeout, None, args.epochs)
+            r = one_run(seed, Path(tmp), args.timeout, tuple(args.every), args.epochs)
+            r["same_as_fault_free"] = _same_state(r.pop("model_state"), clean["model_state"])
+            rows.append(r)
             print(f"run {seed}: {r['ended']:<11} injected {r['injected']:>3}  loop saw {r['recorded_faults']:>3}  "
                   f"link {r['link_recoveries']}  "
                   f"steps {r['steps']:>4}  captured {r['captured']:>4}  outputs on after exit: "
-                  f"{r['outputs_on_after_exit']}  {r['seconds']} s  {r['error'][:100]}", flush=True)
+                  f"{r['outputs_on_after_exit']}  same as fault-free: {r['same_as_fault_free']}  "
+                  f"{r['seconds']} s  {r['error'][:100]}", flush=True)
     by_kind = {k: sum(r["by_kind"][k] for r in rows) for k in FAULTS}
     summary = {
         "machine": f"{platform.machine()}, {platform.python_version()}",
@@ -157,6 +176,7 @@ def main() -> None:
         "link_reconnects": sum(r["link_recoveries"]["reconnect"] for r in rows),
         "captures_lost": sum(r["captures_lost"] for r in rows),
         "exits_with_an_output_on": sum(r["outputs_on_after_exit"] for r in rows),
+        "bit_identical_to_fault_free": sum(bool(r["same_as_fault_free"]) for r in rows),
         "rows": rows,
     }
     print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=2))
