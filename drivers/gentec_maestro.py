@@ -86,6 +86,7 @@ class GentecMaestro(Instrument):
     """MAESTRO monitor with one head: power reading, wavelength correction, range, zero."""
 
     model = "gentec_maestro"
+    kinds: ClassVar[tuple[str, ...]] = ("power_meter",)
     simulator = "gentec_maestro"
     transport_settings: ClassVar[dict[str, Any]] = {
         "baudrate": 115200, "write_termination": "", "read_termination": "\r\n", "timeout": 2.0,

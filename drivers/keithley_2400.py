@@ -26,6 +26,7 @@ class Keithley2400(ScpiInstrument):
     """Voltage source with current compliance and a V/I readback."""
 
     model = "keithley_2400"
+    kinds: ClassVar[tuple[str, ...]] = ("heater_driver",)
     simulator = "keithley_2400"
     transport_settings: ClassVar[dict[str, Any]] = {
         "baudrate": 9600, "read_termination": "\r", "write_termination": "\r", "timeout": 2.0,

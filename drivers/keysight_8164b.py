@@ -40,6 +40,7 @@ class Keysight8164B(ScpiInstrument):
     """A tunable laser in one slot of an 8164B: wavelength, power, output on/off."""
 
     model = "keysight_8164b"
+    kinds: ClassVar[tuple[str, ...]] = ("tunable_laser",)
     simulator = "keysight_8164b"
     transport_settings: ClassVar[dict[str, Any]] = {
         "read_termination": "\n", "write_termination": "\n", "timeout": 5.0,

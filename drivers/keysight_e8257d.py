@@ -26,6 +26,7 @@ class KeysightE8257D(ScpiInstrument):
     """PSG analog signal generator: CW frequency, power, RF output."""
 
     model = "keysight_e8257d"
+    kinds: ClassVar[tuple[str, ...]] = ("signal_source",)
     simulator = "keysight_e8257d"
     transport_settings: ClassVar[dict[str, Any]] = {
         "read_termination": "\n", "write_termination": "\n", "timeout": 2.0,

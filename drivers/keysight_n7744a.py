@@ -78,6 +78,7 @@ class KeysightN7744A(ScpiInstrument):
     """
 
     model = "keysight_n7744a"
+    kinds: ClassVar[tuple[str, ...]] = ("power_meter",)
     simulator = "keysight_n7744a"
     transport_settings: ClassVar[dict[str, Any]] = {
         "read_termination": "\n", "write_termination": "\n", "timeout": 5.0,

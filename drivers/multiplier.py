@@ -57,6 +57,7 @@ class VdiMultiplier(Instrument):
     """
 
     model = "vdi_multiplier"
+    kinds: ClassVar[tuple[str, ...]] = ("frequency_multiplier",)
     simulator = None
     virtual = True
     #: the chain's safe input drive (dBm): below it the multipliers do not saturate and the

@@ -51,6 +51,7 @@ class XYStage(Instrument):
     ``limits: {x: [-10, 10]}`` narrows the travel like any other soft limit.
     """
 
+    kinds: ClassVar[tuple[str, ...]] = ("motion_stage",)
     #: seconds between two motion-done polls
     poll_interval: float = 0.02
 

@@ -72,6 +72,7 @@ class PhotonicProcessor(Instrument):
     """Vector/batch controller of a multi-layer MZI chip (hilt frame protocol over TCP)."""
 
     model = "photonic_processor"
+    kinds: ClassVar[tuple[str, ...]] = ("photonic_processor",)
     simulator = "photonic_processor"
     transport_settings: ClassVar[dict[str, Any]] = {"timeout": 30.0}
 

@@ -60,6 +60,7 @@ class QDevilQDac2(ScpiInstrument):
     """QDAC-II as a 24-channel heater / bias driver with vector set and get."""
 
     model = "qdevil_qdac2"
+    kinds: ClassVar[tuple[str, ...]] = ("heater_driver",)
     simulator = "qdevil_qdac2"
     # The serial settings apply over USB and are dropped over LAN.
     transport_settings: ClassVar[dict[str, Any]] = {

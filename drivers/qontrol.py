@@ -145,6 +145,7 @@ class QontrolQ8iv(Instrument):
     """
 
     model = "qontrol_q8iv"
+    kinds: ClassVar[tuple[str, ...]] = ("heater_driver",)
     simulator = "qontrol_q8iv"
     # id? (device type and serial) then nchan? (a number): harmless, with distinct answers.
     fence: ClassVar[tuple[tuple[str, str], ...] | None] = (("id?", r"Q8\w*-\w+"), ("nchan?", r"\d+"))

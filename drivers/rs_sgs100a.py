@@ -34,6 +34,7 @@ class RohdeSchwarzSGS100A(ScpiInstrument):
     """SGS100A RF source: CW frequency, level, phase offset, RF output."""
 
     model = "rs_sgs100a"
+    kinds: ClassVar[tuple[str, ...]] = ("signal_source",)
     simulator = "rs_sgs100a"
     transport_settings: ClassVar[dict[str, Any]] = {
         "read_termination": "\n", "write_termination": "\n", "timeout": 2.0,

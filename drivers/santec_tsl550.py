@@ -39,6 +39,7 @@ class SantecTSL550(ScpiInstrument):
     """TSL-550: wavelength, power setpoint, measured power, laser diode on/off."""
 
     model = "santec_tsl550"
+    kinds: ClassVar[tuple[str, ...]] = ("tunable_laser",)
     simulator = "santec_tsl550"
     transport_settings: ClassVar[dict[str, Any]] = {
         "read_termination": "\r", "write_termination": "\r", "timeout": 5.0,

@@ -269,6 +269,7 @@ class SR830(SrsLockIn):
     """SR830 over RS-232 (default) or GPIB; reference, gain, filter, reads, auto functions."""
 
     model = "srs_sr830"
+    kinds: ClassVar[tuple[str, ...]] = ("lock_in",)
     simulator = "srs_sr830"
     transport_settings: ClassVar[dict[str, Any]] = {
         "baudrate": 9600, "write_termination": "\n", "read_termination": "\r", "timeout": 2.0,

@@ -69,6 +69,7 @@ class SR860(SrsLockIn):
     """SR860 over its raw TCP socket (or RS-232): reference, gain, filter, reads, auto functions."""
 
     model = "srs_sr860"
+    kinds: ClassVar[tuple[str, ...]] = ("lock_in",)
     simulator = "srs_sr860"
     transport_settings: ClassVar[dict[str, Any]] = {
         "write_termination": "\n", "read_termination": "\n", "timeout": 2.0,

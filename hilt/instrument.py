@@ -111,6 +111,8 @@ class Instrument(ParameterOwner):
     #: A virtual instrument has no link of its own (a multiplier chain driven through its
     #: synthesizer): no address, no simulator, ``transport`` is None.
     virtual: ClassVar[bool] = False
+    #: Device kinds this driver implements, by name (``hilt.instruments.kinds``; ADR 0008).
+    kinds: ClassVar[tuple[str, ...]] = ()
     #: Two or more (query, reply pattern) pairs with distinct answers; None: no fence (a network
     #: link is reopened instead, a serial line drained until quiet).
     fence: ClassVar[tuple[tuple[str, str], ...] | None] = None

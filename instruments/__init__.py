@@ -1,1 +1,29 @@
-"""hilt.instruments"""
+"""hilt.instruments: device kinds (``hilt.instruments.kinds``) and systems built from them."""
+
+from hilt.instruments.kinds import (
+    KINDS,
+    FrequencyMultiplier,
+    HeaterDriver,
+    LockIn,
+    MotionStage,
+    PhotonicProcessorKind,
+    PowerMeter,
+    SignalSource,
+    TunableLaser,
+    kind_of,
+    kinds_of,
+)
+
+__all__ = [
+    "KINDS",
+    "FrequencyMultiplier",
+    "HeaterDriver",
+    "LockIn",
+    "MotionStage",
+    "PhotonicProcessorKind",
+    "PowerMeter",
+    "SignalSource",
+    "TunableLaser",
+    "kind_of",
+    "kinds_of",
+]

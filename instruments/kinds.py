@@ -1,0 +1,354 @@
+"""Device kinds: what a panel, a calibration or a loop may rely on, whatever the instrument.
+
+A *kind* is a small typed interface (a runtime-checkable :class:`typing.Protocol`). A driver says
+which kinds it implements by name, ``kinds = ("signal_source",)``; a routine asks a station for a
+role or a kind and then uses only the members listed here, so it works with every instrument of
+that kind, real or simulated. ``isinstance(synth, SignalSource)`` is True when every member is
+there (methods callable).
+
+Units are SI unless a member says otherwise: frequency in Hz, wavelength in m, time in s,
+voltage in V, current in A, position in mm. Power is in **dBm** for RF signal sources and
+multiplier chains (what their front panels and data sheets use) and in **W** for lasers and
+power meters. Every member call is blocking: it returns once the instrument has taken the
+setting or given the reading (a stage's ``move_to(..., wait=False)`` is the one documented
+exception). ``safe_state()`` puts the instrument where a person can walk up to the bench: each
+kind says what that is.
+
+Parameters (``synth.frequency``) are :class:`~hilt.parameters.BoundParameter` objects:
+``.get()``, ``.set(value)``, ``.unit``, ``.validate(value)``; a setpoint outside the hardware
+range or the station's soft limits is a :class:`~hilt.errors.LimitError` before any byte is sent.
+
+The registry :data:`KINDS` maps each name to its Protocol; :func:`kind_of` looks one up. See
+``docs/kinds.md`` for which drivers implement which kinds, and ADR 0008.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from hilt.errors import ConfigError
+from hilt.parameters import BoundParameter
+
+__all__ = [
+    "KINDS",
+    "FrequencyMultiplier",
+    "HeaterDriver",
+    "LockIn",
+    "MotionStage",
+    "PhotonicProcessorKind",
+    "PowerMeter",
+    "SignalSource",
+    "TunableLaser",
+    "kind_of",
+    "kinds_of",
+    "members",
+]
+
+_NOT_MEMBERS = frozenset({"kind"})
+_MEMBERS: dict[type, tuple[str, ...]] = {}
+
+
+def members(kind: type | str) -> tuple[str, ...]:
+    """The names a conforming instrument must have (attributes and methods), sorted."""
+    proto = kind if isinstance(kind, type) else kind_of(kind)
+    cached = _MEMBERS.get(proto)
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    for klass in proto.__mro__:
+        if klass in (Protocol, object, _KindMeta) or not getattr(klass, "_is_protocol", False):
+            continue
+        names.update(vars(klass).get("__annotations__", {}))
+        names.update(k for k, v in vars(klass).items() if callable(v) or isinstance(v, property))
+    found = tuple(sorted(n for n in names if not n.startswith("_") and n not in _NOT_MEMBERS))
+    _MEMBERS[proto] = found
+    return found
+
+
+class _KindMeta(type(Protocol)):  # type: ignore[misc]
+    """``isinstance`` for kinds: every member present, methods callable (``kind`` is the
+    Protocol's own name, not something an instrument carries)."""
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        if "kind" not in vars(cls):
+            return super().__instancecheck__(instance)
+        proto_methods = {n for n in members(cls) if callable(getattr(cls, n, None))}
+        for name in members(cls):
+            if not hasattr(instance, name):
+                return False
+            if name in proto_methods and not callable(getattr(instance, name)):
+                return False
+        return True
+
+
+@runtime_checkable
+class SignalSource(Protocol, metaclass=_KindMeta):
+    """An RF/microwave signal generator (CW): Keysight PSG, R&S SGS100A/SMA100B, ...
+
+    * ``frequency``: CW output frequency, Hz (parameter).
+    * ``power``: output level, **dBm** (parameter).
+    * ``output``: RF output on (True) or off (False) (parameter).
+
+    Setting a parameter blocks until the instrument has taken it (errors are raised then).
+    Safe state: RF output off (frequency and level are left as they are).
+    """
+
+    kind: ClassVar[str] = "signal_source"
+    frequency: BoundParameter
+    power: BoundParameter
+    output: BoundParameter
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class FrequencyMultiplier(Protocol, metaclass=_KindMeta):
+    """A frequency-multiplier chain (e.g. a VDI AMC) driven by a :class:`SignalSource`.
+
+    * ``factor``: the multiplication N (``f_out = N x f_source``).
+    * ``source``: the signal source it multiplies (every byte goes through it).
+    * ``frequency``: *output* frequency, Hz (parameter; sets the source to ``f / N``).
+    * ``output``: the source's RF output on/off (parameter; the chain has no switch).
+    * ``expected_output_power(frequency)``: the chain's nominal output power at ``frequency``
+      (Hz), **dBm**, from its power curve; sends nothing.
+    * ``synthesizer_frequency(frequency)``: the source frequency giving ``frequency``; sends nothing.
+
+    Safe state: the source's RF output off.
+    """
+
+    kind: ClassVar[str] = "frequency_multiplier"
+    factor: int
+    source: Any
+    frequency: BoundParameter
+    output: BoundParameter
+
+    def expected_output_power(self, frequency: float) -> float: ...
+
+    def synthesizer_frequency(self, frequency: float) -> float: ...
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class LockIn(Protocol, metaclass=_KindMeta):
+    """A lock-in amplifier (SRS SR830, SR860, ...).
+
+    * ``frequency``: reference frequency, Hz; ``phase``: reference phase shift, degrees
+      (parameters).
+    * ``sensitivity``: full scale, V; ``time_constant``: output filter, s (parameters; only the
+      instrument's table values are accepted, anything else is a LimitError).
+    * ``x() y() r()``: outputs, V rms; ``theta()``: phase, degrees. Each reads the output now;
+      waiting for the filter to settle (a few time constants) is the caller's job.
+    * ``snap("x", "y", ...)``: several outputs sampled at one instant, in the order asked
+      (default X, Y), as a tuple of floats.
+    * ``auto_gain()``: the instrument picks the sensitivity; ``auto_phase()``: it zeroes theta.
+      Both block until the command is taken (the instrument may keep adjusting for a few time
+      constants).
+    * ``overloaded()``: True if an input, filter or output overload happened since the last
+      status read (reading clears it).
+
+    Safe state: the reference sine output (which usually drives a chopper or a modulator) at its
+    minimum amplitude; the lock-in has no other output.
+    """
+
+    kind: ClassVar[str] = "lock_in"
+    frequency: BoundParameter
+    phase: BoundParameter
+    sensitivity: BoundParameter
+    time_constant: BoundParameter
+
+    def x(self) -> float: ...
+
+    def y(self) -> float: ...
+
+    def r(self) -> float: ...
+
+    def theta(self) -> float: ...
+
+    def snap(self, *which: str) -> tuple[float, ...]: ...
+
+    def auto_gain(self) -> None: ...
+
+    def auto_phase(self) -> None: ...
+
+    def overloaded(self) -> bool: ...
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class PowerMeter(Protocol, metaclass=_KindMeta):
+    """An optical power meter or a THz detector with one or many ports (Keysight N7744A/N7745A,
+    Gentec-EO MAESTRO, ...).
+
+    * ``n_ports``: number of detector ports (1 for a single head).
+    * ``read_all()``: a fresh reading of every port, **W**, as a float array of shape
+      ``(n_ports,)``, taken in one read (one query where the instrument allows it), so all ports
+      see the same moment of the experiment.
+
+    Safe state: nothing to do (a meter has no output); it changes nothing on the bench.
+    """
+
+    kind: ClassVar[str] = "power_meter"
+    n_ports: int
+
+    def read_all(self) -> np.ndarray: ...
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class TunableLaser(Protocol, metaclass=_KindMeta):
+    """A tunable laser source (Keysight 8164B module, Santec TSL-550, ...).
+
+    * ``wavelength``: m (parameter).
+    * ``power``: output power setpoint, **W** (parameter).
+    * ``output``: laser on (True) / off (False) (parameter).
+
+    Safe state: laser output off.
+    """
+
+    kind: ClassVar[str] = "tunable_laser"
+    wavelength: BoundParameter
+    power: BoundParameter
+    output: BoundParameter
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class HeaterDriver(Protocol, metaclass=_KindMeta):
+    """A voltage (heater) driver with ``n_channels`` outputs: Qontrol Q8iv/Q8b, QDAC-II,
+    a Keithley 2400 as one channel, ...
+
+    * ``n_channels``: number of outputs; vectors below have this length, channel order.
+    * ``validate_voltages(v)``: every element checked against its channel's range and soft
+      limits, returned as floats; sends nothing (a LimitError names the channel).
+    * ``set_voltages(v)``: every output to ``v`` (V), checked first, in as few transactions as
+      the instrument allows; blocks until taken. An instrument with an output switch switches it
+      on. A driver with a per-step ramp walks there.
+    * ``get_voltages()``: every output's voltage, V, float array.
+    * ``get_currents()``: every output's current, **A**, float array (0 for an output that is
+      off).
+    * ``ramp_step``: largest voltage step (V) the safe-state ramp takes.
+
+    Safe state: every channel ramped to 0 V (steps of at most ``ramp_step``); an output switch,
+    if there is one, then off.
+    """
+
+    kind: ClassVar[str] = "heater_driver"
+    n_channels: int
+    ramp_step: float
+
+    def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]: ...
+
+    def set_voltages(self, values: Sequence[float] | np.ndarray) -> None: ...
+
+    def get_voltages(self) -> np.ndarray: ...
+
+    def get_currents(self) -> np.ndarray: ...
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class MotionStage(Protocol, metaclass=_KindMeta):
+    """A motion stage with named axes (Newport ESP301 or two SMC100s as an XY stage, ...).
+
+    * ``axis_names``: the axes, e.g. ``("x", "y")``; positions in mm, in this order.
+    * ``move_to(**targets, wait=True, timeout=None)``: absolute move, e.g. ``move_to(x=1.0)``;
+      axes not named stay. The travel limits are checked before any byte is sent. With
+      ``wait=False`` it returns once the move has started.
+    * ``wait_until_done(timeout=None)``: block until every axis has stopped
+      (InstrumentTimeout after ``timeout`` s).
+    * ``home(wait=True, timeout=None)``: home search (home defines position 0).
+    * ``position()``: a tuple of floats, mm, in ``axis_names`` order.
+    * ``is_moving()``: True while any axis moves.
+    * ``stop()``: stop every axis now.
+
+    Safe state: every axis stopped where it is.
+    """
+
+    kind: ClassVar[str] = "motion_stage"
+    axis_names: tuple[str, ...]
+
+    def move_to(self, *args: float | None, wait: bool = True, timeout: float | None = None,
+                **targets: float | None) -> None: ...
+
+    def wait_until_done(self, timeout: float | None = None) -> None: ...
+
+    def home(self, *, wait: bool = True, timeout: float | None = None) -> None: ...
+
+    def position(self) -> tuple[float, ...]: ...
+
+    def is_moving(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class PhotonicProcessorKind(Protocol, metaclass=_KindMeta):
+    """A programmable photonic processor (an MZI mesh chip behind a controller).
+
+    * ``describe()``: what the chip is, a dict with at least ``mesh`` (e.g. ``"clements"``),
+      ``n_ports``, ``n_layers``, ``activation`` and ``measures_internal`` (whether ``run`` can
+      return the intermediate layers' states). The twin is built from this report.
+    * ``n_ports``, ``n_layers``, ``heaters_per_layer``: sizes (ints).
+    * ``set_heaters(layer, volts, offset=0)``: heater voltages (V) of one layer from ``offset``,
+      every value checked first; ``get_heaters(layer)``: that layer's voltages, V.
+    * ``set_light(on, power_mw=1.0)``: the input light on/off at ``power_mw`` (mW).
+    * ``run(inputs, internal=False)``: input amplitudes ``(batch, n_ports)`` (complex) ->
+      ``(outputs, states)``: detected output intensities ``(batch, n_ports)`` and, with
+      ``internal=True`` on a chip that measures them, one ``(batch, n_ports)`` array per
+      intermediate layer (an empty list otherwise). Blocks until the whole batch is measured.
+
+    Safe state: every heater at 0 V, light off.
+    """
+
+    kind: ClassVar[str] = "photonic_processor"
+    n_ports: int
+    n_layers: int
+    heaters_per_layer: int
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def set_heaters(self, layer: int, volts: np.ndarray, offset: int = 0) -> None: ...
+
+    def get_heaters(self, layer: int) -> np.ndarray: ...
+
+    def set_light(self, on: bool, power_mw: float = 1.0) -> None: ...
+
+    def run(self, inputs: np.ndarray, internal: bool = False) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+    def safe_state(self) -> None: ...
+
+
+#: Every kind by name.
+KINDS: dict[str, type] = {
+    p.kind: p for p in (SignalSource, FrequencyMultiplier, LockIn, PowerMeter, TunableLaser, HeaterDriver,
+                        MotionStage, PhotonicProcessorKind)
+}
+
+
+def kind_of(name: str | type) -> type:
+    """The Protocol of a kind, from its name (``"lock_in"``) or the Protocol itself.
+
+    An unknown name is a ConfigError that lists the known ones.
+    """
+    if isinstance(name, type):
+        if name in KINDS.values():
+            return name
+        raise ConfigError(f"{name.__name__} is not a device kind (known: {', '.join(KINDS)})")
+    if name not in KINDS:
+        raise ConfigError(f"unknown device kind {name!r} (known: {', '.join(KINDS)})")
+    return KINDS[name]
+
+
+def kinds_of(instrument: Any) -> tuple[type, ...]:
+    """The Protocols an instrument (or driver class) declares, from its ``kinds`` names."""
+    return tuple(kind_of(n) for n in getattr(instrument, "kinds", ()))
