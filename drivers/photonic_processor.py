@@ -23,21 +23,34 @@ type   name            request payload                                          
 
 The driver speaks volts; :class:`hilt.instruments.mesh_processor.StationMeshProcessor` maps the
 loops' phases to volts through the heater calibration and counts physical queries.
+
+The chip says what it is: :meth:`PhotonicProcessor.describe` gives the mesh type, ports, layers,
+the activation between meshes, the output detectors and whether internal taps are measured, from
+the INFO reply; the loops build their digital twin from it
+(:func:`hilt.instruments.photonic_twin.twin_from_description`). A station file states what it
+expects with the ``expect`` option, and a chip that reports otherwise is refused on connect::
+
+    chip:
+      driver: photonic_processor
+      options: {expect: {mesh: clements, n_ports: 64, n_layers: 3}}
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import logging
 import math
 import struct
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hilt.errors import (
+    ConfigError,
     ConnectError,
     InstrumentCommunicationError,
     InstrumentError,
@@ -77,10 +90,16 @@ class PhotonicProcessor(Instrument):
     transport_settings: ClassVar[dict[str, Any]] = {"timeout": 30.0}
 
     def __init__(self, address: str | None = None, *, v_max: float = 8.0,
-                 max_input_power: float | None = None, **kwargs: Any) -> None:
+                 max_input_power: float | None = None, expect: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        """``expect``: what the station file says the chip is (any of :data:`EXPECTABLE`, e.g.
+        ``{"mesh": "clements", "n_ports": 64, "n_layers": 3}``); checked against the INFO reply
+        on every connect, and a chip that reports otherwise is refused with a ConfigError.
+        """
         self.v_max = float(v_max)
         if max_input_power is not None:
             self.max_input_power = float(max_input_power)
+        self.expect = _check_expect(expect, kwargs.get("name") or self.model)
         super().__init__(address, **kwargs)
         self._seq = itertools.count(1)
         self.info: dict[str, Any] = {}
@@ -90,6 +109,7 @@ class PhotonicProcessor(Instrument):
         self.n_ports = 0
         self.n_layers = 0
         self.heaters_per_layer = 0
+        self._description: dict[str, Any] = {}
 
     # -- frames --------------------------------------------------------------------------------
     #: Requests that only read (safe to send again after a timeout or a dropped link).
@@ -175,16 +195,84 @@ class PhotonicProcessor(Instrument):
 
     def on_connect(self) -> None:
         info = self._read_info()
+        description = self._check_info(info)
+        self.info = info
+        self.n_ports, self.n_layers = info["n_ports"], info["n_layers"]
+        self.heaters_per_layer = info["heaters_per_layer"]
+        self._description = self._compare_with_expect(description)
+
+    def _check_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """The description in an INFO reply; ProtocolError for a value the document does not allow."""
+        def malformed(key: str, value: Any, what: str) -> ProtocolError:
+            return ProtocolError(f"INFO reply not understood: {key} {value!r} is not {what}",
+                                 instrument=self.name, command="INFO")
+
         for key, most in self.INFO_SIZES.items():
             value = info.get(key)
             if value is None and key == "max_batch":
                 continue  # optional: run() sends chunks of 1024 then
             if type(value) is not int or not 1 <= value <= most:
-                raise ProtocolError(f"INFO reply not understood: {key} {value!r} is not an integer in 1..{most}",
-                                    instrument=self.name, command="INFO")
-        self.info = info
-        self.n_ports, self.n_layers = info["n_ports"], info["n_layers"]
-        self.heaters_per_layer = info["heaters_per_layer"]
+                raise malformed(key, value, f"an integer in 1..{most}")
+        desc: dict[str, Any] = {k: info[k] for k in ("n_ports", "n_layers", "heaters_per_layer")}
+        mesh = info.get("mesh")
+        if mesh is not None and (not isinstance(mesh, str) or not mesh):
+            raise malformed("mesh", mesh, "a mesh type (a string such as \"clements\")")
+        desc["mesh"] = mesh
+        internal = info.get("measures_internal", False)
+        if not isinstance(internal, bool):
+            raise malformed("measures_internal", internal, "true or false")
+        desc["measures_internal"] = internal
+        for key in ("activation", "detectors"):
+            value = info.get(key)
+            if value is not None:
+                problem = _component_problem(value)
+                if problem:
+                    raise malformed(key, value, problem)
+                value = dict(value)
+            desc[key] = value
+        detectors = desc["detectors"]
+        if detectors is not None and detectors.get("n", desc["n_ports"]) != desc["n_ports"]:
+            raise malformed("detectors.n", detectors["n"], f"the number of ports ({desc['n_ports']})")
+        return desc
+
+    def _compare_with_expect(self, desc: dict[str, Any]) -> dict[str, Any]:
+        """The description with the station's ``expect`` checked against it.
+
+        A field the chip reports must agree (ConfigError naming the instrument and the field);
+        a field it does not report (an older controller without ``mesh``) is taken from
+        ``expect``: the station file is then the only word on it.
+        """
+        desc = copy.deepcopy(desc)
+        for key, want in self.expect.items():
+            got = desc.get(key)
+            if got is None:
+                desc[key] = copy.deepcopy(want)
+                log.info("%s: the processor does not report %s; the station file says %r", self.name, key, want)
+                continue
+            if isinstance(want, dict):
+                for sub, value in want.items():
+                    if not _same(value, got.get(sub)):
+                        reported = "nothing" if got.get(sub) is None else _show(got.get(sub))
+                        raise ConfigError(f"{self.name}: station says {key}.{sub} {_show(value)}, "
+                                          f"the processor reports {reported}")
+            elif not _same(want, got):
+                raise ConfigError(f"{self.name}: station says {key} {_show(want)}, the processor reports {_show(got)}")
+        return desc
+
+    def describe(self) -> dict[str, Any]:
+        """What the chip is, from its INFO reply (``expect`` fills what an older chip leaves out).
+
+        Keys: ``mesh`` (``"clements"`` or ``"reck"``; None if neither the chip nor the station
+        says), ``n_ports``, ``n_layers``, ``heaters_per_layer``, ``activation`` (between meshes:
+        ``{"kind": "electro_optic", "alpha": .., "g": .., "phi_b": ..}`` or None), ``detectors``
+        (``{"kind": "photodiode", "n": .., "responsivity": ..}`` or None) and
+        ``measures_internal`` (the chip's taps read the intensities between meshes). A copy:
+        changing it changes nothing.
+        """
+        if not self._description:
+            info = self._read_info()
+            self._description = self._compare_with_expect(self._check_info(info))
+        return copy.deepcopy(self._description)
 
     def _read_info(self) -> dict[str, Any]:
         """The INFO reply's JSON object (ProtocolError for anything else)."""
@@ -206,7 +294,9 @@ class PhotonicProcessor(Instrument):
 
     def snapshot_parameters(self) -> dict[str, Any]:
         keys = ("n_ports", "n_layers", "heaters_per_layer", "measures_internal", "max_batch")
-        return {k: self.info.get(k) for k in keys} | {"samples_run": self.samples_run}
+        # Snapshot values are plain or {value, unit}: components as one line, kind(parameters).
+        described = {k: _component_text(self._description.get(k)) for k in ("mesh", "activation", "detectors")}
+        return {k: self.info.get(k) for k in keys} | described | {"samples_run": self.samples_run}
 
     def safe_state(self) -> None:
         self.exchange(SAFE)
@@ -408,3 +498,74 @@ class PhotonicProcessor(Instrument):
         out = np.concatenate(outs) if outs else np.zeros((0, self.n_ports), np.float32)
         layer_states = [np.concatenate([s[k] for s in states]) for k in range(len(states[0]))] if states and states[0] else []
         return out, layer_states
+
+
+# -- what the chip is ---------------------------------------------------------------------------
+#: Fields of :meth:`PhotonicProcessor.describe` a station file may state in ``expect``.
+EXPECTABLE: dict[str, str] = {
+    "mesh": "a mesh type such as clements or reck",
+    "n_ports": "a positive integer", "n_layers": "a positive integer",
+    "heaters_per_layer": "a positive integer", "measures_internal": "true or false",
+    "activation": "a kind (electro_optic) or {kind: ..., parameter: number, ...}",
+    "detectors": "a kind (photodiode) or {kind: ..., parameter: number, ...}",
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _component_problem(value: Any, partial: bool = False) -> str:
+    """Why ``value`` is not a component description ({kind: str, name: number, ...}); '' if it
+    is. ``partial``: the kind may be left out (an ``expect`` that states parameters only)."""
+    if not isinstance(value, Mapping):
+        return "an object with a kind"
+    if (not partial or "kind" in value) and (not isinstance(value.get("kind"), str) or not value["kind"]):
+        return "an object with a kind (a string)"
+    bad = [k for k, v in value.items() if k != "kind" and not _is_number(v)]
+    if bad:
+        return f"an object of finite numbers besides its kind ({bad[0]} is not)"
+    return ""
+
+
+def _check_expect(expect: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
+    """The ``expect`` option, checked when the station file is read (nothing is sent)."""
+    if expect is None:
+        return {}
+    if not isinstance(expect, Mapping):
+        raise ConfigError(f"{name}: expect must be a mapping of fields ({', '.join(EXPECTABLE)}), not {expect!r}")
+    out: dict[str, Any] = {}
+    for key, value in expect.items():
+        if key not in EXPECTABLE:
+            raise ConfigError(f"{name}: expect: unknown field {key!r} (known: {', '.join(EXPECTABLE)})")
+        if key in ("activation", "detectors") and isinstance(value, str):
+            value = {"kind": value}
+        ok = {"mesh": isinstance(value, str) and bool(value),
+              "measures_internal": isinstance(value, bool),
+              "activation": not _component_problem(value, partial=True),
+              "detectors": not _component_problem(value, partial=True)}.get(
+            key, type(value) is int and value >= 1)
+        if not ok:
+            raise ConfigError(f"{name}: expect: {key} {value!r} is not {EXPECTABLE[key]}")
+        out[key] = dict(value) if isinstance(value, Mapping) else value
+    return out
+
+
+def _same(want: Any, got: Any) -> bool:
+    if isinstance(want, bool) or isinstance(got, bool):
+        return want is got
+    if _is_number(want) and _is_number(got) and not (isinstance(want, int) and isinstance(got, int)):
+        # Parameters written in a station file are rounded (0.157 for 0.05 pi): agree to 1e-3.
+        return math.isclose(want, got, rel_tol=1e-3, abs_tol=1e-12)
+    return bool(want == got)
+
+
+def _component_text(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    params = ", ".join(f"{k}={_show(v)}" for k, v in value.items() if k != "kind")
+    return f"{value.get('kind')}({params})"
+
+
+def _show(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -107,7 +107,7 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
     ``run_path``, or to a new uniquely named file under ``runs_dir``; ``resume=True`` continues
     the run in an existing ``run_path`` from its last checkpoint (what :func:`resume_run` does).
     """
-    from hilt.sims.physics import MZINetwork
+    from hilt.instruments.photonic_twin import twin_from_description
 
     from .dat import DATSettings, train_dat
     from .insilico import train_insilico
@@ -119,7 +119,7 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
     chip = find_processor(station, instrument)
     processor = StationMeshProcessor(chip)
     data = load_dataset(dataset, seed, n_features=processor.n_ports)
-    twin = MZINetwork.build(processor.n_ports, processor.n_layers, seed=seed).twin()
+    twin = twin_from_description(chip.describe(), seed=seed, name=chip.name)  # the chip says what it is
     if run_path is None:
         run_path = new_run_path(station.name, loop, runs_dir)
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,14 @@
 """Simulated photonic processor: the hilt frame protocol in front of a multi-layer MZI chip.
 
 Bytes as in docs/protocols/photonic-processor.md (and :mod:`hilt.drivers.photonic_processor`).
-Behind them: an :class:`hilt.sims.physics.MZINetwork` of ``layers`` meshes of ``n`` ports with the
-electro-optic activation, carrying hidden systematic errors drawn once from the world's seed and
+Behind them: an :class:`hilt.sims.physics.MZINetwork` of ``layers`` meshes (``kind``:
+``clements`` or ``reck``) of ``n`` ports with the electro-optic activation between them
+(``activation``: its ``alpha``, ``g``, ``phi_b``; the :class:`~hilt.sims.physics.EOActivation`
+defaults otherwise), carrying hidden systematic errors drawn once from the world's seed and
 error preset (``errors`` overrides the world's). Heater voltages set the phases through the
 chip's true heater physics (offsets, efficiency spread, crosstalk); the loops' twin does not
-know any of it.
+know any of it. The INFO reply states the architecture (mesh, activation, detectors, taps), the
+nominal design a twin is built from, never the hidden errors.
 """
 
 from __future__ import annotations
@@ -32,20 +35,34 @@ class SimPhotonicProcessor(FramedInstrument):
     model = "photonic_processor"
     description = "MZI photonic processor, vector/batch interface (hilt frame protocol, TCP)"
 
+    #: Activation parameters the ``activation`` option may set (those of EOActivation).
+    ACTIVATION_PARAMETERS = ("alpha", "g", "phi_b")
+
     def __init__(self, *args: Any, n: int = 64, layers: int = 3, kind: str = "clements",
-                 errors: str | None = None, measures_internal: bool = True, max_batch: int = 1024,
-                 v_max: float = 8.0, **kwargs: Any) -> None:
+                 activation: dict[str, Any] | None = None, errors: str | None = None,
+                 measures_internal: bool = True, max_batch: int = 1024, v_max: float = 8.0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from hilt.sims.physics import MZINetwork
+        from hilt.sims.physics import EOActivation, MZINetwork
 
         self.n = int(n)
         self.n_layers = int(layers)
+        self.kind = kind
+        spec = dict(activation or {})
+        if spec.pop("kind", "electro_optic") != "electro_optic":
+            raise ValueError("activation: the simulated chip has the electro-optic activation "
+                             "(kind electro_optic) only")
+        unknown = sorted(set(spec) - set(self.ACTIVATION_PARAMETERS))
+        if unknown:
+            raise ValueError(f"activation: unknown parameter(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(self.ACTIVATION_PARAMETERS)})")
         self.errors = errors or self.world.errors
         self.measures_internal = measures_internal
         self.max_batch = max_batch
         self.v_max = v_max
         seed = int(self.world.rng(f"{self.name}.chip").integers(2**62))
         nominal = MZINetwork.build(self.n, self.n_layers, kind, seed=seed)
+        nominal.activation = EOActivation(**{k: float(v) for k, v in spec.items()})
         self.network = nominal.with_errors(self.errors, seed + 1)
         for p in self.network.parameters():
             p.requires_grad_(False)
@@ -55,6 +72,14 @@ class SimPhotonicProcessor(FramedInstrument):
         self.light_on = True
         self.light_mw = 1.0
         self.world.attach(self.name, self)
+
+    def describe(self) -> dict[str, Any]:
+        """The architecture keys of the INFO reply: what a twin of this chip is built from."""
+        act = self.network.activation
+        return {"mesh": self.kind,
+                "activation": {"kind": "electro_optic", "alpha": act.alpha, "g": act.g, "phi_b": act.phi_b},
+                "detectors": {"kind": "photodiode", "n": self.n,
+                              "responsivity": self.network.detectors.responsivity}}
 
     def _matrix(self, layer: int) -> torch.Tensor:
         if self._matrices[layer] is None:
@@ -84,7 +109,7 @@ class SimPhotonicProcessor(FramedInstrument):
             info = {"vendor": "hilt", "model": "PNP-64 simulated photonic processor", "serial": self.name,
                     "firmware": "1.0", "n_ports": self.n, "n_layers": self.n_layers,
                     "heaters_per_layer": self.heaters_per_layer, "measures_internal": self.measures_internal,
-                    "max_batch": self.max_batch, "v_max": self.v_max}
+                    "max_batch": self.max_batch, "v_max": self.v_max} | self.describe()
             return self.reply_type(ftype), json.dumps(info).encode()
         if ftype == SET_HEATERS:
             if len(payload) < 10:
