@@ -13,7 +13,6 @@ count samples and calls so loops can report what training cost on the hardware.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+
+from hilt.instruments.heater_calibration import (
+    HeaterCalibration,
+    load_heater_calibrations,
+    save_heater_calibrations,
+)
 
 
 @dataclass
@@ -115,25 +120,6 @@ class LocalMeshProcessor:
         """Nothing physical to protect in-process."""
 
 
-@dataclass
-class HeaterCalibration:
-    """``phase = phi0 + alpha * V^2 / R`` for each heater of one mesh (arrays)."""
-
-    phi0: np.ndarray
-    alpha: np.ndarray
-    resistance: float = 1000.0
-
-    @classmethod
-    def nominal(cls, n_heaters: int, alpha: float = math.pi / 0.025, resistance: float = 1000.0) -> HeaterCalibration:
-        """The design values (P_pi = 25 mW, 1 kOhm), before any calibration."""
-        return cls(np.zeros(n_heaters), np.full(n_heaters, alpha), resistance)
-
-    def voltages_for(self, phases: np.ndarray) -> np.ndarray:
-        """Voltages that set ``phases`` (taken mod 2 pi above phi0)."""
-        power = np.remainder(np.asarray(phases, dtype=np.float64) - self.phi0, 2 * math.pi) / self.alpha
-        return np.sqrt(power * self.resistance)
-
-
 class StationMeshProcessor:
     """A :class:`MeshProcessor` on a station instrument (:class:`hilt.drivers.photonic_processor.PhotonicProcessor`).
 
@@ -157,20 +143,19 @@ class StationMeshProcessor:
             self.load_calibration(driver.calibration_file)
 
     def load_calibration(self, path: str | Path) -> None:
+        """Read one heater calibration per mesh from a file (``phi0_k``, ``alpha_k``, ...; see
+        :mod:`hilt.instruments.heater_calibration`)."""
         from hilt.errors import ConfigError
 
         try:
-            with np.load(path) as data:
-                self.calibration = [HeaterCalibration(data[f"phi0_{k}"], data[f"alpha_{k}"], float(data["resistance"]))
-                                    for k in range(self.n_layers)]
-        except (OSError, KeyError, ValueError) as exc:
-            raise ConfigError(f"{self.driver.name}: calibration {path}: {exc}") from None
+            self.calibration = load_heater_calibrations(path, self.n_layers)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.driver.name}: {exc}") from None
 
-    def save_calibration(self, path: str | Path) -> None:
-        arrays: dict[str, Any] = {"resistance": np.float64(self.calibration[0].resistance)}
-        for k, cal in enumerate(self.calibration):
-            arrays[f"phi0_{k}"], arrays[f"alpha_{k}"] = cal.phi0, cal.alpha
-        np.savez(path, **arrays)
+    def save_calibration(self, path: str | Path) -> Path:
+        """Write the meshes' heater calibrations to ``path`` (atomically: the old file stays
+        whole until the new one is complete)."""
+        return save_heater_calibrations(path, self.calibration)
 
     def load_phases(self, phases: list[MeshPhases]) -> None:
         from hilt.errors import LimitError

@@ -19,6 +19,7 @@ from typing import Any
 from ._common import CalibrationAborted, CalibrationResult, ProgressFn
 from .fitting import FringeFit, fit_fringe
 from .mzi import (
+    HeaterCalibration,
     MeshModel,
     MZICalibration,
     calibrate_mzi_crosstalk,
@@ -113,6 +114,7 @@ __all__ = [
     "CalibrationResult",
     "DarkFlat",
     "FringeFit",
+    "HeaterCalibration",
     "MZICalibration",
     "MeshModel",
     "ProgressFn",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from hilt.errors import ConfigError, LimitError
+from hilt.instruments.heater_calibration import save_npz_atomically
 
 from ._common import (
     CalibrationAborted,
@@ -173,11 +174,7 @@ def _spec(input_shape: tuple[int, ...], physical_shape: tuple[int, ...]) -> Any:
 
 def _save_npz(ctx: Context, path: str | Path | None, kind: str, arrays: dict[str, Any]) -> Path:
     path = Path(path) if path is not None else Path(ctx.run.path).with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, format=np.array(kind), version=np.int64(1), **arrays)
-    tmp.replace(path)
-    return path
+    return save_npz_atomically(path, {"format": np.array(kind), "version": np.int64(1), **arrays})
 
 
 # -- lock-in phase and sensitivity ---------------------------------------------------------------

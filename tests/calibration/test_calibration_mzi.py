@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from hilt.errors import ConfigError
+from hilt.instruments import mesh_processor
+from hilt.instruments.heater_calibration import load_heater_calibrations
 from hilt.loops.calibration import (
     ROUTINES,
     MZICalibration,
@@ -134,10 +136,11 @@ def test_station_file_calibration_field_loads_it(heater_run, tmp_path: Path) -> 
         for server in st.servers.values():
             server.stop()
     np.testing.assert_allclose(cal.phi0, result.table["phi0"])
-    # What a mesh processor uses: the same phases give the same voltages.
-    hc = cal.heater_calibration()
+    # What a mesh processor reads from the same file: one table, the same voltages.
+    (mesh0,) = load_heater_calibrations(result.calibration_file, 1)
+    assert isinstance(mesh0, mesh_processor.HeaterCalibration)
     phases = np.linspace(0, 6, 64)
-    np.testing.assert_allclose(hc.voltages_for(phases), cal.voltages_for(phases))
+    np.testing.assert_allclose(mesh0.voltages_for(phases), cal.voltages_for(phases))
 
 
 def test_crosstalk_from_the_stored_heater_calibration(heater_run, station: Station, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
