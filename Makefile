@@ -20,6 +20,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+	# lint-imports: the layers point down (pyproject.toml [tool.importlinter], ADR 0008)
+	$(PY) .ci/lint_imports.py
 	$(VENV)/bin/ruff check .
 
 # The whole fault suite (the slow part is skipped by `make test`): see RELIABILITY.md.

@@ -30,7 +30,7 @@ def serve(model: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
     # round-trip time by 2x from one block to the next (same core: a context switch per reply).
     cpus = sorted(os.sched_getaffinity(0))
     pin = ["taskset", "-c", str(cpus[-1])] if len(cpus) > 1 and shutil.which("taskset") else []
-    proc = subprocess.Popen([*pin, sys.executable, "-m", "hilt.cli", "sim", "serve", model, *extra],
+    proc = subprocess.Popen([*pin, sys.executable, "-m", "hilt.gui.cli", "sim", "serve", model, *extra],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()

@@ -11,12 +11,14 @@ A station file names the instruments of a bench::
         address: TCPIP::192.168.1.20::5025::SOCKET
         limits: {frequency: [75e9, 110e9]}
         options: {frequency_option: "520"}
+    roles: {source: synth}    # what each instrument is for (hilt.roles); routines ask for roles
 
 A wrong file gets one line naming the file, the line, the instrument and the field, e.g.
 ``thz-lab.yaml:9: instruments.synth.driver: unknown driver 'e8257' (known: ...)``, before any
 simulator starts or any link opens. Refused, besides what the schema below says: a key given twice
 in one mapping, NaN or infinity anywhere, an instrument, role or world system that does not exist,
-a driver, simulator or world-system option that its class does not take (checked against the
+a station role (``roles:``) whose instrument's driver does not declare a kind the role accepts, a
+driver, simulator or world-system option that its class does not take (checked against the
 constructor's signature), and any value the driver, simulator or system refuses when built on its
 own (no link, no server: see :func:`validate_station`).
 """
@@ -33,7 +35,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hilt import registry
+from hilt import registry, roles
 from hilt.errors import ConfigError, HiltError, LimitError
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -53,15 +55,19 @@ class WorldConfig(BaseModel):
     @field_validator("systems")
     @classmethod
     def _known_kinds(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from hilt.sims.systems import system_kinds
-
+        if not value:
+            return value
+        try:
+            system_kinds = registry.load_simulation().system_kinds()
+        except ConfigError as exc:
+            raise _FieldError(("world", "systems"), str(exc)) from None
         for name, spec in value.items():
             kind = spec.get("kind")
             if kind is None:
-                raise _FieldError(("world", "systems", name), f"needs a 'kind' (one of: {', '.join(system_kinds())})")
-            if kind not in system_kinds():
+                raise _FieldError(("world", "systems", name), f"needs a 'kind' (one of: {', '.join(system_kinds)})")
+            if kind not in system_kinds:
                 raise _FieldError(("world", "systems", name, "kind"),
-                                  f"{kind!r} is not a known system (known: {', '.join(system_kinds())})")
+                                  f"{kind!r} is not a known system (known: {', '.join(system_kinds)})")
         return value
 
 
@@ -94,12 +100,30 @@ class InstrumentConfig(BaseModel):
         return value
 
 
+class RoleConfig(BaseModel):
+    """One role of a station (``roles:`` in the file): the instrument that fills it, and for a
+    role outside the standard table (:data:`hilt.roles.ROLES`) the kind it needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    instrument: str
+    kind: str | None = None
+
+
 class StationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "station"
     simulate: bool = False
     world: WorldConfig = WorldConfig()
     instruments: dict[str, InstrumentConfig]
+    #: role -> instrument (``detector: lockin``), or ``{instrument: NAME, kind: KIND}``.
+    roles: dict[str, RoleConfig] = {}
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _role_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {role: {"instrument": spec} if isinstance(spec, str) else spec for role, spec in value.items()}
+        return value
 
     @field_validator("instruments")
     @classmethod
@@ -120,6 +144,25 @@ class StationConfig(BaseModel):
             for role, other in inst.uses.items():
                 if other not in self.instruments or other == name:
                     raise _FieldError(("instruments", name, "uses", role), f"no other instrument named {other!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _roles_filled(self) -> StationConfig:
+        for role, spec in self.roles.items():
+            kinds = roles.accepted_kinds(role, spec.kind)
+            if kinds is None:
+                raise _FieldError(("roles", role), f"unknown role {role!r} (standard roles: {', '.join(roles.ROLES)}); "
+                                                   f"another role names its kind: {{instrument: {spec.instrument}, kind: KIND}}")
+            inst = self.instruments.get(spec.instrument)
+            if inst is None:
+                raise _FieldError(("roles", role), f"no instrument named {spec.instrument!r} in this station "
+                                                   f"(has: {', '.join(self.instruments)}); the role needs a "
+                                                   f"{roles.either(kinds)}")
+            declared = roles.declared_kinds(registry.load_driver(inst.driver))
+            if not set(kinds) & set(declared):
+                raise _FieldError(("roles", role), f"instrument {spec.instrument!r} (driver {inst.driver}) is not a "
+                                                   f"{roles.either(kinds)}, which the role needs (it declares: "
+                                                   f"{', '.join(declared) or 'no kinds'})")
         return self
 
     def is_simulated(self, name: str) -> bool:
@@ -470,23 +513,26 @@ def validate_station(config: StationConfig, path: str | Path = "<station>", root
     simulated = [n for n in order if config.is_simulated(n) and not drivers[n].virtual]
     wc = config.world
 
+    # The simulators' side (world, systems, simulator base class) comes from the simulation back
+    # end, never from importing hilt.sims: a bench of real instruments needs none installed.
+    simulation: Any = registry.load_simulation() if registry.has_simulation() else None
+    if simulation is None and (simulated or wc.systems):
+        first = simulated[0] if simulated else None
+        where = (("world", "systems") if first is None else ("instruments", first, "simulate")
+                 if config.instruments[first].simulate else ("simulate",))
+        raise refuse(where, registry.NO_SIMULATION)
     world: Any = None
     if simulated:
-        from hilt.sims.world import SimClock, World
-
         if wc.errors != "none":
-            from hilt.sims.physics.errors import PRESETS
-
-            if wc.errors not in PRESETS:
-                raise refuse(("world", "errors"), f"unknown error preset {wc.errors!r} (known: {', '.join(PRESETS)})")
-        world = World(seed=wc.seed, errors=wc.errors, clock=SimClock(wc.clock, wc.speed))
+            presets = simulation.error_presets()
+            if wc.errors not in presets:
+                raise refuse(("world", "errors"), f"unknown error preset {wc.errors!r} (known: {', '.join(presets)})")
+        world = simulation.new_world(seed=wc.seed, errors=wc.errors, clock=wc.clock, speed=wc.speed)
 
     if wc.systems:
-        from hilt.sims.systems import system_class
-
         for sname, spec in wc.systems.items():
             loc = ("world", "systems", sname)
-            cls = system_class(spec["kind"])
+            cls = simulation.system_class(spec["kind"])
             options = {k: v for k, v in spec.items() if k != "kind"}
             accepted = {k: v for k, v in _keywords(cls).items() if k not in ("world", "name")}
             _check_arguments(refuse, loc, options, accepted, f"a world system of kind {spec['kind']}")
@@ -515,16 +561,20 @@ def validate_station(config: StationConfig, path: str | Path = "<station>", root
             if role not in accepted:
                 raise refuse((*loc, "uses", role), f"driver {ic.driver} uses no {role!r}")
 
-        sim_cls = registry.load_simulator(driver_cls.simulator) if driver_cls.simulator else None
+        # Without a simulation back end (a bench of real instruments) sim: options cannot be
+        # checked, and are refused rather than ignored.
+        if driver_cls.simulator and simulation is None and ic.sim:
+            raise refuse((*loc, "sim"), registry.NO_SIMULATION)
+        sim_cls = (registry.load_simulator(driver_cls.simulator)
+                   if driver_cls.simulator and simulation is not None else None)
         if sim_cls is None:
             if ic.sim:
                 raise refuse((*loc, "sim"), f"driver {ic.driver!r} has no simulator")
             if name in simulated:
                 raise refuse((*loc, "simulate"), f"driver {ic.driver!r} has no simulator")
         else:
-            from hilt.sims.base import SimulatedInstrument
-
-            sim_accepted = {k: v for k, v in _keywords(sim_cls, SimulatedInstrument).items()
+            base = simulation.simulator_base if simulation is not None else None
+            sim_accepted = {k: v for k, v in _keywords(sim_cls, base).items()
                             if k not in ("world", "name")}
             _check_arguments(refuse, (*loc, "sim"), ic.sim, sim_accepted, f"the {driver_cls.simulator} simulator")
             system = ic.sim.get("system")

@@ -1,7 +1,8 @@
 """A station: the instruments of one bench, connected together, put safe together.
 
 ``Station.from_yaml(path)`` reads and validates a station file; as a context manager it starts
-the simulators the file asks for (all sharing one :class:`~hilt.sims.world.World`), connects every
+the simulators the file asks for (all sharing one simulated world, built by the simulation back end
+that ``hilt.sims`` registers: see :func:`hilt.registry.load_simulation`), connects every
 instrument (in parallel: a bench of serial devices and sockets connects in the time of the slowest),
 and on exit (normal, error or Ctrl-C) puts every instrument in its safe state and closes it.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import hilt
-from hilt import registry
+from hilt import registry, roles
 from hilt.config import StationConfig, build_order, load_station, validate_station
 from hilt.errors import ConfigError, ConnectError, HiltError, LimitError, SafeStateError
 from hilt.instrument import Instrument
@@ -51,6 +52,8 @@ class Station:
         self.simulators: dict[str, Any] = {}
         self.servers: dict[str, Any] = {}
         self.world: Any = None
+        #: The simulation back end (``hilt.simulation`` entry point) once simulators are started.
+        self._simulation: Any = None
         self.connected = False
         self._signals: exit_signals | None = None
 
@@ -78,6 +81,29 @@ class Station:
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.instruments.values())
 
+    def role(self, name: str) -> Instrument:
+        """The instrument that fills role ``name`` in the station file (``roles: {detector: lia}``).
+
+        A station file that does not name the role is a one-line :class:`ConfigError` saying
+        which kinds the role needs and what to add to the file."""
+        spec = self.config.roles.get(name)
+        if spec is None:
+            kinds = roles.accepted_kinds(name)
+            needs = f"an instrument of kind {roles.either(kinds)}" if kinds else "an instrument"
+            has = ", ".join(self.config.roles) or "none"
+            raise ConfigError(f"station {self.name!r}{self._from()} has no role {name!r} ({needs}; roles "
+                              f"it has: {has}): {roles.how_to_add(name, kinds)}")
+        return self[spec.instrument]
+
+    def by_kind(self, kind: Any) -> list[Instrument]:
+        """Every instrument of a kind, in station order: the kind's Protocol (``LockIn``) or its
+        name (``"lock_in"``); an instrument is of a kind its driver declares."""
+        wanted = roles.kind_name(kind)
+        return [inst for inst in self.instruments.values() if wanted in roles.declared_kinds(type(inst))]
+
+    def _from(self) -> str:
+        return f" ({self.path})" if self.path else ""
+
     # -- life cycle -----------------------------------------------------------------------------
     def __enter__(self) -> Station:
         self.connect()
@@ -102,20 +128,22 @@ class Station:
         A station made from a config object (not a file) is checked first, like a file: nothing
         starts unless the whole station can.
         """
-        from hilt.sims.server import serve
-        from hilt.sims.systems import build_system
-        from hilt.sims.world import SimClock, World
-
         if not self.__dict__.get("_checked"):
             validate_station(self.config, self.path or "station")
             self._checked = True
         wc = self.config.world
+        needed = bool(wc.systems) or any(
+            self.config.is_simulated(n) and not registry.load_driver(ic.driver).virtual
+            for n, ic in self.config.instruments.items())
+        if not needed and not registry.has_simulation():
+            return  # a bench of real instruments: no world, no simulators
+        simulation = self._simulation = registry.load_simulation()
         if self.world is None:
-            self.world = World(seed=wc.seed, errors=wc.errors, clock=SimClock(wc.clock, wc.speed))
+            self.world = simulation.new_world(seed=wc.seed, errors=wc.errors, clock=wc.clock, speed=wc.speed)
             for sname, spec in wc.systems.items():
                 options = {k: v for k, v in spec.items() if k != "kind"}
                 try:
-                    self.world.attach(sname, build_system(self.world, spec["kind"], name=sname, **options))
+                    self.world.attach(sname, simulation.build_system(self.world, spec["kind"], name=sname, **options))
                 except TypeError as exc:
                     raise ConfigError(f"{self.path or 'station'}: world.systems.{sname}: {exc}") from None
         for name, ic in self.config.instruments.items():
@@ -128,11 +156,11 @@ class Station:
                 raise ConfigError(f"{self._where(name)}.simulate: driver {ic.driver!r} has no simulator")
             sim_cls = registry.load_simulator(driver_cls.simulator)
             try:
-                sim = sim_cls(self.world, name=name, **ic.sim)
+                sim, server = simulation.start_simulator(self.world, sim_cls, name, ic.sim)
             except TypeError as exc:
                 raise ConfigError(f"{self._where(name)}.sim: {exc}") from None
             self.simulators[name] = sim
-            self.servers[name] = serve(sim)
+            self.servers[name] = server
 
     def _build(self, name: str) -> Instrument:
         ic = self.config.instruments[name]
@@ -228,7 +256,7 @@ class Station:
             for inst in reversed(list(self.instruments.values())):
                 inst.close()
             for server in self.servers.values():
-                server.stop()
+                self._simulation.stop(server)
             self.servers.clear()
             self.connected = False
             _open_stations.discard(self)

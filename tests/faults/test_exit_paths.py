@@ -190,7 +190,7 @@ def test_hilt_train_stopped_by_a_signal_leaves_the_chip_safe(served, tmp_path: P
     station = tmp_path / "chip.yaml"
     station.write_text(f'name: chipbench\ninstruments:\n  chip:\n    driver: photonic_processor\n    address: "{address}"\n')
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "hilt.cli", "train", str(station), "--loop", "insitu",
+    proc = subprocess.Popen([sys.executable, "-m", "hilt.gui.cli", "train", str(station), "--loop", "insitu",
                              "--epochs", "50", "--runs-dir", str(runs)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

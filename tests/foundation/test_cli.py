@@ -12,7 +12,7 @@ import serial
 from click.testing import CliRunner
 
 from hilt import registry
-from hilt.cli import main
+from hilt.gui.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ def test_sim_list_names_every_model_first() -> None:
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "hilt.cli", "sim", "serve", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "hilt.gui.cli", "sim", "serve", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
@@ -81,3 +81,13 @@ def test_station_check_fails_clearly(tmp_path: Path) -> None:
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: station 'station': 1 instrument(s) failed to connect")
+
+
+def test_station_list_shows_every_bundled_example_with_its_first_comment_line() -> None:
+    result = CliRunner().invoke(main, ["station", "list"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()}
+    assert set(rows) == {"thz-lab", "mzi-lab", "mzi-large"}
+    thz = rows["thz-lab"].split(maxsplit=2)
+    assert Path(thz[1]).name == "thz-lab.yaml" and Path(thz[1]).is_file()
+    assert thz[2].startswith("A THz diffractive-network bench")

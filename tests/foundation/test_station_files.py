@@ -20,9 +20,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from hilt.cli import main
 from hilt.config import load_station, parse_station
 from hilt.errors import ConfigError, ConnectError
+from hilt.gui.cli import main
 from hilt.station import Station
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -289,7 +289,7 @@ def test_station_check_prints_one_line_and_starts_nothing(name: str, base: str, 
 def test_station_check_on_a_binary_file_as_a_user_runs_it(tmp_path: Path) -> None:
     path = tmp_path / "photo.yaml"
     path.write_bytes(bytes(range(256)))
-    proc = subprocess.run([sys.executable, "-m", "hilt.cli", "station", "check", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "hilt.gui.cli", "station", "check", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stdout == ""

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hilt.cli import main
 from hilt.errors import LimitError
+from hilt.gui.cli import main
 from hilt.station import Station
 
 STATIONS = Path(__file__).resolve().parents[2] / "examples" / "stations"

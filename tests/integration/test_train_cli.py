@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hilt.cli import main
 from hilt.errors import ConfigError
+from hilt.gui.cli import main
 from hilt.loops.station import load_dataset, train_on_station
 from hilt.runfile import open_run
 from hilt.station import Station

@@ -28,8 +28,8 @@ import torch
 from click.testing import CliRunner
 
 from hilt import errors
-from hilt.cli import main
 from hilt.errors import ConfigError, InstrumentError, LimitError
+from hilt.gui.cli import main
 from hilt.instruments.mesh_processor import StationMeshProcessor
 from hilt.loops.dat import DATSettings, train_dat
 from hilt.loops.data import Dataset, load_digits
@@ -379,7 +379,7 @@ def test_resume_refuses_files_it_cannot_continue(tmp_path: Path) -> None:
 
 
 def _hilt(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hilt.cli", *args]
+    return [sys.executable, "-m", "hilt.gui.cli", *args]
 
 
 def _wait_for(cond, what: str, proc: subprocess.Popen, log: Path,  # noqa: ANN001

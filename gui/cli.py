@@ -1,4 +1,9 @@
-"""The ``hilt`` command line."""
+"""The ``hilt`` command line.
+
+It composes every layer (stations, simulators, calibration routines, training loops), so it sits
+at the top with the desktop app, as ``hilt.gui.cli`` (ADR 0008); run it as ``hilt ...`` or
+``python -m hilt.gui.cli ...``.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import click
 from hilt import __version__, registry
 from hilt.errors import HiltError
 
+# The example stations of a checkout (the repository's examples/, next to gui/).
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "stations"
 
 
@@ -358,6 +364,33 @@ def demo(quick: bool, json_path: str | None, runs_dir: str, system: str, local: 
     except HiltError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+@station.command("list")
+def station_list() -> None:
+    """The example stations that come with hilt, one per line: name, file, what it is.
+
+    Each is a complete station file, simulated (``simulate: true``): start with
+    ``hilt station check FILE`` or copy it and fill in your bench's addresses.
+    """
+    import yaml
+
+    files = sorted(EXAMPLES.glob("*.yaml"))
+    if not files:
+        raise click.ClickException(f"no example stations found in {EXAMPLES}")
+    rows = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        comments = [ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("#")]
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            data = None
+        name = str(data.get("name", path.stem)) if isinstance(data, dict) else path.stem
+        rows.append((name, str(path), comments[0] if comments else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    for name, file, description in rows:
+        click.echo(f"{name:<{widths[0]}}  {file:<{widths[1]}}  {description}".rstrip())
 
 
 @station.command("show")
