@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from hilt.instruments.mesh_processor import LocalMeshProcessor, phases_of
-from hilt.loops.core import LoopControl, TrainSettings, make_model
+from hilt.loops.core import (
+    LoopControl,
+    TrainSettings,
+    encode,
+    evaluate_physical,
+    evaluate_twin,
+    make_model,
+)
 from hilt.loops.dat import (
     DATSettings,
     corrected_forward,
@@ -261,7 +268,7 @@ class _SpyProcessor(LocalMeshProcessor):
         self.safe_calls += 1
 
 
-def test_abort_calls_safe_state_and_pause_blocks() -> None:
+def test_abort_calls_safe_state() -> None:
     data = tiny_data(32, 8)
     net = network()
     proc = _SpyProcessor(net.with_errors("dat-0.10", seed=1))
@@ -277,24 +284,89 @@ def test_abort_calls_safe_state_and_pause_blocks() -> None:
                   control=control, progress=progress)
     assert r.aborted and proc.safe_calls == 1 and seen == [0, 1]
 
+
+def _wait_until_paused(thread: threading.Thread, deadline_s: float = 30.0) -> None:
+    """Return once ``thread`` is inside :meth:`LoopControl.checkpoint` (its stack, as the
+    interpreter sees it), where a paused loop blocks: a condition, not a fixed wait."""
+    import sys
+    import time
+
+    code = LoopControl.checkpoint.__code__
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end and thread.is_alive():
+        frame = sys._current_frames().get(thread.ident)
+        while frame is not None:
+            if frame.f_code is code:
+                return
+            frame = frame.f_back
+        time.sleep(0.001)  # how often the condition above is polled; no timing is assumed
+    raise AssertionError("the loop never blocked in LoopControl.checkpoint()")
+
+
+def test_a_paused_loop_makes_no_query_until_resumed() -> None:
+    """Paused before its first query, and again from its own progress report after two steps,
+    the loop blocks before the next physical query: the chip counts no query while it is
+    paused, and the run makes every one of its queries once resumed."""
+    data = tiny_data(32, 8)
+    net = network()
+    proc = LocalMeshProcessor(net.with_errors("none", seed=1))
     control = LoopControl()
-    control.pause()
-    done = threading.Event()
+    paused_again = threading.Event()
+    at_pause: list[int] = []
+
+    def progress(p) -> None:  # noqa: ANN001
+        if p.step == 1 and not paused_again.is_set():
+            control.pause()  # in the loop's own thread: no query can slip in after this
+            at_pause.append(proc.queries.calls)
+            paused_again.set()
+
     result = {}
-
-    def target() -> None:
-        result["r"] = train_pat(LocalMeshProcessor(net.with_errors("none", seed=1)),
-                                net.twin(), data, TrainSettings(epochs=1, batch_size=8),
-                                control=control)
-        done.set()
-
-    th = threading.Thread(target=target)
+    control.pause()
+    th = threading.Thread(target=lambda: result.setdefault("r", train_pat(
+        proc, net.twin(), data, TrainSettings(epochs=1, batch_size=8), control=control,
+        progress=progress)))
     th.start()
-    assert not done.wait(0.3)  # paused before the first query
+    _wait_until_paused(th)
+    assert proc.queries.calls == 0 and proc.queries.samples == 0  # none before the first
     control.resume()
-    assert done.wait(30)
-    th.join()
-    assert not result["r"].aborted and result["r"].physical_queries == 32
+    assert paused_again.wait(60)
+    _wait_until_paused(th)  # the only checkpoint it can be in now is the blocking one
+    assert at_pause == [2] and proc.queries.calls == 2  # two steps; none since the pause
+    control.resume()
+    th.join(60)
+    assert not th.is_alive()
+    r = result["r"]
+    assert not r.aborted and r.physical_queries == 32 and r.physical_calls == 4
+
+
+def test_pat_and_dat_beat_the_deployed_model_on_an_erroneous_chip() -> None:
+    """The point of training with the chip in the loop: a model trained in silico loses accuracy
+    when deployed on a chip with phase-shifter and beam-splitter errors (sigma 0.10); physics-
+    aware training and DAT (with internal states) on that chip win most of it back.
+
+    Measured with these seeds (8 ports, 2 meshes, 4 classes, 240 training and 200 test
+    samples): twin 64.0 %, deployed 37.5 %, PAT 64.5 %, DAT 65.0 %. Two other network seeds
+    and another chip kept both margins above 14 points; the test asks for 10.
+    """
+    data = tiny_data(240, 200)
+    net = network(seed=0)
+    power = float(N)  # mean power 1 per port: where the EO activation works
+    insilico = train_insilico(net.twin(), data, TrainSettings(
+        epochs=10, batch_size=16, lr=0.01, input_power=power, eval_every_epoch=False))
+    model = make_model(net.twin(), data.n_classes)
+    model.load_state_dict(insilico.model_state)
+    _, _, x_test, y_test = encode(data, N, power)
+    chip = net.with_errors("dat-0.10", seed=2)
+    twin_accuracy = evaluate_twin(model, x_test, y_test)
+    deployed = evaluate_physical(LocalMeshProcessor(chip), model, x_test, y_test)
+    assert deployed < twin_accuracy - 0.15, "the chip's errors should cost the deployed model accuracy"
+    fine = dict(epochs=3, batch_size=16, lr=0.005, head_lr=0.0, input_power=power, eval_every_epoch=False)
+    pat = train_pat(LocalMeshProcessor(chip), net.twin(), data, TrainSettings(**fine),
+                    init_state=insilico.model_state)
+    dat = train_dat(LocalMeshProcessor(chip), net.twin(), data, DATSettings(mode="internal", **fine),
+                    init_state=insilico.model_state)
+    assert pat.accuracy >= deployed + 0.10, (deployed, pat.accuracy)
+    assert dat.accuracy >= deployed + 0.10, (deployed, dat.accuracy)
 
 
 def test_run_file_records_captures_and_checkpoints(tmp_path) -> None:
