@@ -36,6 +36,8 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+import numpy as np
+
 from hilt.drivers.replies import number
 from hilt.errors import InstrumentError, ProtocolError
 from hilt.instrument import Instrument
@@ -137,6 +139,13 @@ class GentecMaestro(Instrument):
             return parse_number(reply)
         except ValueError:
             raise ProtocolError("not a *CVU reply", instrument=self.name, command="*CVU", reply=reply) from None
+
+    #: One head: the power-meter kind's port count.
+    n_ports: ClassVar[int] = 1
+
+    def read_all(self) -> np.ndarray:
+        """The head's reading as a one-port array (W), one ``*CVU`` (the power-meter kind)."""
+        return np.array([self.power()])
 
     def zero(self) -> None:
         """``*SOU``: take the present reading as zero (block the beam first)."""

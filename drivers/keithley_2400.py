@@ -8,18 +8,23 @@ VOLTage,CURRent``, ``:READ?`` -> ``<v>,<i>`` in NR3) and section 12 "RS-232 inte
 ``:SYSTem:ERRor?`` -> ``<code>,"<message>"`` (appendix B lists the codes).
 
 Voltage is ramped (``ramp_step``/``ramp_rate``) because it heats a chip; the safe state ramps to
-0 V and switches the output off.
+0 V and switches the output off. As a heater driver (the ``heater_driver`` kind) it is one
+channel: :meth:`Keithley2400.set_voltages` takes a vector of one voltage and switches the output
+on (from 0 V, then ramped), :meth:`~Keithley2400.get_currents` answers in amperes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
+
+import numpy as np
 
 from hilt.drivers.replies import numbers
 from hilt.drivers.scpi import ScpiInstrument
-from hilt.errors import ProtocolError
+from hilt.errors import LimitError, ProtocolError
 from hilt.parameters import Parameter, parse_bool
-from hilt.validators import Bool, Numbers
+from hilt.validators import Bool, Numbers, real_vector
 
 
 class Keithley2400(ScpiInstrument):
@@ -42,6 +47,46 @@ class Keithley2400(ScpiInstrument):
     def on_connect(self) -> None:
         # Fixed source function and reply format, so :READ? always answers "<v>,<i>".
         self.write(":SOUR:FUNC VOLT;:FORM:ELEM VOLT,CURR", check_errors=True)
+
+    # -- the heater-driver kind: one channel ----------------------------------------------------
+    n_channels: ClassVar[int] = 1
+
+    @property
+    def ramp_step(self) -> float:
+        """Largest voltage step (V) of a ramp, the safe state's included."""
+        return float(self.voltage.spec.ramp_step or 0.0)
+
+    def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]:
+        """A vector of one voltage checked against the range and soft limits; sends nothing."""
+        try:
+            vector = real_vector(values, length=1, what="voltages")
+        except LimitError as exc:
+            raise LimitError(str(exc), instrument=self.name, parameter="voltages") from None
+        return [self.voltage.validate(float(vector[0]))]
+
+    def set_voltages(self, values: Sequence[float] | np.ndarray) -> None:
+        """The heater to ``values[0]`` volts, ramped. With the output off, the level is first
+        walked to 0 V (nothing sees it), the output switched on, and the level ramped from there:
+        the heater never jumps."""
+        (target,) = self.validate_voltages(values)
+        if not self.output.get():
+            self.voltage.set_safe(0.0)
+            self.output.set(True)
+        self.voltage.set(target)
+
+    def get_voltages(self) -> np.ndarray:
+        """The voltage on the heater (V), as a one-element array: the source level while the
+        output is on, 0 while it is off."""
+        if not self.output.get():
+            return np.zeros(1)
+        return np.array([self.voltage.get()])
+
+    def get_currents(self) -> np.ndarray:
+        """The heater current (A), as a one-element array: one ``:READ?`` while the output is
+        on, 0 (nothing sent) while it is off."""
+        if not self.output.get():
+            return np.zeros(1)
+        return np.array([self.measure()[1]])
 
     def measure(self) -> tuple[float, float]:
         """One (voltage, current) reading; needs the output on."""

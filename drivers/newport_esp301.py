@@ -52,6 +52,8 @@ class XYStage(Instrument):
     """
 
     kinds: ClassVar[tuple[str, ...]] = ("motion_stage",)
+    #: The axes, in the order :meth:`position` answers (the motion-stage kind).
+    axis_names: ClassVar[tuple[str, ...]] = ("x", "y")
     #: seconds between two motion-done polls
     poll_interval: float = 0.02
 

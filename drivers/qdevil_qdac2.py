@@ -10,6 +10,8 @@ Unverified (the QDAC-II manual and command reference are linked from Quantum Mac
 page but their text was not retrievable with the search tool): the channel-list form for many
 channels (``sour:volt <v>,(@1:24)`` is not used; compound messages are plain IEEE 488.2), the
 reply number format of ``sour<n>:volt?`` (parsed as any float), port 5025 and 921600 baud.
+The current readback ``read<n>?`` (an immediate current measurement, amperes) is what QCoDeS'
+QDAC-II driver (``read_current_A``) sends; its page in the command reference was not retrieved.
 
 The whole vector moves in one message: IEEE 488.2 compound messages, ``;``-separated program
 units each rooted with ``:`` (``sour1:volt 0.1;:sour2:volt 0.2;...``), and one compound query
@@ -112,6 +114,20 @@ class QDevilQDac2(ScpiInstrument):
             return volts
         except ValueError:
             raise ProtocolError(f"expected {N_CHANNELS} ';'-separated voltages", instrument=self.name,
+                                command=command, reply=reply) from None
+
+    def get_currents(self) -> np.ndarray:
+        """Every channel's output current (A), measured now, from one compound query of
+        ``read<n>?`` (an immediate current measurement per channel)."""
+        command = ";:".join(f"read{k + 1}?" for k in range(N_CHANNELS))
+        reply = self.query(command)
+        try:
+            amps = np.array(numbers(reply, ";"))
+            if amps.shape != (N_CHANNELS,):
+                raise ValueError
+            return amps
+        except ValueError:
+            raise ProtocolError(f"expected {N_CHANNELS} ';'-separated currents", instrument=self.name,
                                 command=command, reply=reply) from None
 
     def safe_state(self) -> None:

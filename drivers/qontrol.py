@@ -345,8 +345,8 @@ class QontrolQ8iv(Instrument):
         return self._all("vall?", "V")
 
     def get_currents(self) -> np.ndarray:
-        """Every channel's current (``iall?``), mA."""
-        return self._all("iall?", "mA")
+        """Every channel's current (``iall?``), in **A** (the device answers mA; converted)."""
+        return self._all("iall?", "mA") * 1e-3
 
     def _all(self, command: str, unit: str) -> np.ndarray:
         parse = _value(unit)

@@ -4,6 +4,7 @@ Same bytes as the instrument (see :mod:`hilt.drivers.qdevil_qdac2`): ``sour<n>:v
 ``sour<n>:volt?`` in plain decimal, compound messages, the SCPI error queue (-222 "Data out of
 range" for more than 10 V, -113 for an unknown header or a channel outside 1..24). Every change
 publishes the 24 voltages as a numpy array under ``<name>.voltages``, which the MZI chip reads.
+``read<n>?`` answers the channel's current (A) through its heater (``load_ohm``, 1 kOhm).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ class SimQDac2(ScpiInstrument):
     transport = "tcp"
     default_port = 5025
 
-    def __init__(self, *args: Any, serial: str = "00042", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, serial: str = "00042", load_ohm: float = 1000.0, **kwargs: Any) -> None:
         self.idn = f"QDevil,QDAC-II,{serial},13-1.57"
+        self.default_load = float(load_ohm)
         super().__init__(*args, **kwargs)
 
     def reset(self) -> None:
@@ -61,6 +63,15 @@ class SimQDac2(ScpiInstrument):
             raise ScpiValueError(-224, arg)
         self.mode[k] = modes[word]
         return None
+
+    @command("READ<n>", query=True)
+    def _read_current(self, arg: str, query: bool, n: str) -> str:
+        """An immediate current measurement (A): the voltage over the heater's load
+        (``<name>.load_ohm`` in the world, else the ``load_ohm`` option)."""
+        k = self._channel(n)
+        load = np.broadcast_to(np.asarray(self.world.get(f"{self.name}.load_ohm", self.default_load), float),
+                               (N_CHANNELS,))
+        return f"{self.v[k] / load[k]:.9g}"
 
     def state(self) -> dict[str, Any]:
         return {"voltages": self.v.tolist()}

@@ -10,6 +10,12 @@ from hilt.sims.gentec_maestro import SimMaestro
 from hilt.testing import expected_protocol
 
 
+def test_protocol_read_all_is_one_reading_of_the_one_port() -> None:
+    with expected_protocol(GentecMaestro, [(b"*CVU", b"Current Value : 0.00500095\r\n")]) as pm:
+        assert pm.n_ports == 1
+        assert pm.read_all().tolist() == [0.00500095]
+
+
 def test_protocol_reads_and_verified_sets() -> None:
     with expected_protocol(GentecMaestro, [
         (b"*VER", b"MAESTRO Version 1.00.12\r\n"),

@@ -27,6 +27,30 @@ def test_protocol_connect_ramp_and_read() -> None:
         assert k.measure() == (1.2, 1.2e-3)
 
 
+def test_protocol_heater_driver_vector_of_one() -> None:
+    with expected_protocol(Keithley2400, [
+        CONNECT, NO_ERROR,
+        # Output off: no current flows, nothing else is asked.
+        (b":OUTP?\r", b"0\r"),
+        # set_voltages with the output off: level walked to 0 V first, output on, then ramped.
+        (b":OUTP?\r", b"0\r"),
+        (b":SOUR:VOLT?\r", b"+5.000000E-01\r"),
+        (b":SOUR:VOLT 0\r", None), NO_ERROR,
+        (b":OUTP ON\r", None), NO_ERROR,
+        (b":SOUR:VOLT 0.4\r", None), NO_ERROR,
+        (b":SOUR:VOLT 0.8\r", None), NO_ERROR,
+        (b":OUTP?\r", b"1\r"),
+        (b":SOUR:VOLT?\r", b"+8.000000E-01\r"),
+        (b":OUTP?\r", b"1\r"),
+        (b":READ?\r", b"+8.000000E-01,+1.600000E-03\r"),
+    ]) as k:
+        assert k.n_channels == 1 and k.ramp_step == 0.5
+        assert k.get_currents().tolist() == [0.0]
+        k.set_voltages([0.8])
+        assert k.get_voltages().tolist() == [0.8]
+        assert k.get_currents().tolist() == [1.6e-3]
+
+
 def test_protocol_read_with_output_off_is_an_instrument_error() -> None:
     with expected_protocol(Keithley2400, [
         CONNECT, NO_ERROR,
@@ -44,6 +68,10 @@ def test_limits_refused_before_any_byte() -> None:
             k.voltage.set(-0.1)
         with pytest.raises(LimitError):
             k.compliance.set(2)
+        with pytest.raises(LimitError):
+            k.set_voltages([5.5])
+        with pytest.raises(LimitError):
+            k.set_voltages([1.0, 1.0])
 
 
 @pytest.mark.parametrize("pty", [False, True])

@@ -35,6 +35,18 @@ def test_protocol_channel_and_vectors() -> None:
             q.get_voltages()
 
 
+def test_protocol_current_readback() -> None:
+    currents_query = ";:".join(f"read{k + 1}?" for k in range(24)).encode() + b"\n"
+    with expected_protocol(QDevilQDac2, [
+        (currents_query, b"1e-3;" + b"0;" * 22 + b"-2.5E-06\n"),
+        (currents_query, b"1e-3;nan\n"),
+    ]) as q:
+        amps = q.get_currents()
+        assert amps.shape == (24,) and amps[0] == 1e-3 and amps[-1] == -2.5e-6 and not amps[1:-1].any()
+        with pytest.raises(ProtocolError):
+            q.get_currents()
+
+
 def test_protocol_error_queue() -> None:
     with expected_protocol(QDevilQDac2, [
         (b"sour1:volt 5\n", None), (b"syst:err?\n", b'-222,"Data out of range"\n'), NO_ERROR,

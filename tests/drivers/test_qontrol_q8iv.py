@@ -114,7 +114,7 @@ def test_against_simulator(served, pty) -> None:
         q.set_voltages(target)
         np.testing.assert_allclose(q.get_voltages(), target, atol=2e-4)
         np.testing.assert_allclose(world.get(f"{sim.name}.voltages"), target, atol=2e-4)
-        np.testing.assert_allclose(q.get_currents(), 1e3 * target / 500.0, atol=1e-3)
+        np.testing.assert_allclose(q.get_currents(), target / 500.0, atol=1e-6)  # amperes
         q.channels[9].voltage.set(1.25)
         assert q.channels[9].voltage.get() == pytest.approx(1.25, abs=2e-4)
         # The channel's hardware limit: the module clamps and answers E01.
