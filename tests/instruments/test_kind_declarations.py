@@ -62,3 +62,14 @@ def test_kinds_module_needs_nothing_above_the_core() -> None:
     tree = ast.parse(inspect.getsource(kinds))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not any(m and m.startswith(("hilt.drivers", "hilt.sims", "hilt.loops", "hilt.gui")) for m in imported)
+
+
+def test_docs_list_every_driver_under_each_kind_it_claims() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "kinds.md").read_text()
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", text, re.M)}
+    assert set(rows) == set(KINDS), "docs/kinds.md: one table row per kind"
+    for name in registry.driver_names():
+        for kind in registry.load_driver(name).kinds:
+            assert f"`{name}`" in rows[kind].rsplit("|", 2)[-2], f"docs/kinds.md: {name} missing under {kind}"
