@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hilt import roles
 from hilt.errors import ConfigError, HiltError
 from hilt.instruments.mesh_processor import StationMeshProcessor
 
@@ -29,7 +30,9 @@ from .data import Dataset, load_digits, load_idx_dataset
 from .recording import run_context
 
 LOOPS = ("insilico", "insitu", "spsa", "dat")
-PROCESSOR_MODEL = "photonic_processor"
+#: The role a training loop asks the station for, and the kind that fills it (hilt.roles).
+PROCESSOR_ROLE = "processor"
+PROCESSOR_KIND = "photonic_processor"
 
 log = logging.getLogger("hilt.loops")
 
@@ -48,23 +51,38 @@ def _inventory(station: Any) -> str:
     return ", ".join(f"{n} ({i.model})" for n, i in station.instruments.items()) or "no instruments"
 
 
+def _is_processor(inst: Any) -> bool:
+    return PROCESSOR_KIND in roles.declared_kinds(type(inst))
+
+
 def find_processor(station: Any, name: str | None = None) -> Any:
-    """The station's photonic processor instrument (by name, or the only one there is)."""
+    """The station's photonic processor: the instrument named (``hilt train --instrument``), else
+    the one the station file's ``processor`` role names, else the only instrument of the
+    ``photonic_processor`` kind. Anything else is a one-line ConfigError, raised before a byte
+    is sent, that names the role, the kind and what the station has."""
     where = f"station {station.name!r}" + (f" ({station.path})" if getattr(station, "path", None) else "")
     if name is not None:
         inst = station.instruments.get(name)
         if inst is None:
             raise ConfigError(f"{where}: no instrument {name!r}; it has {_inventory(station)}")
-        if inst.model != PROCESSOR_MODEL:
+        if not _is_processor(inst):
             raise ConfigError(f"{where}: instrument {name!r} is a {inst.model}, not a photonic "
-                              f"processor ({PROCESSOR_MODEL}); the station has {_inventory(station)}")
+                              f"processor (kind {PROCESSOR_KIND}); the station has {_inventory(station)}")
         return inst
-    found = [i for i in station.instruments.values() if i.model == PROCESSOR_MODEL]
-    if len(found) != 1:
-        raise ConfigError(f"{where}: {len(found)} photonic processors ({PROCESSOR_MODEL}) among "
-                          f"{_inventory(station)}; " + ("name one with --instrument" if found else
-                                                        "training needs one"))
-    return found[0]
+    named = getattr(getattr(station, "config", None), "roles", None) or {}
+    if PROCESSOR_ROLE in named:
+        inst = station.role(PROCESSOR_ROLE)
+        if not _is_processor(inst):
+            raise ConfigError(f"{where}: role {PROCESSOR_ROLE!r} is {inst.name!r}, a {inst.model}, not a photonic "
+                              f"processor (kind {PROCESSOR_KIND})")
+        return inst
+    found = station.by_kind(PROCESSOR_KIND)
+    if len(found) == 1:
+        return found[0]
+    which = f"{len(found)} are ({', '.join(i.name for i in found)})" if found else "none is"
+    raise ConfigError(f"{where}: training needs the role {PROCESSOR_ROLE!r} (a {PROCESSOR_KIND}): the station file "
+                      f"names no such role and, of {_inventory(station)}, {which}; add roles: "
+                      f"{{{PROCESSOR_ROLE}: NAME}} to the station file or pass --instrument NAME")
 
 
 def new_run_path(station_name: str, loop: str, runs_dir: str | Path = "runs") -> Path:

@@ -122,7 +122,7 @@ def make_safe(station: Any, names: Iterable[str]) -> list[str]:
     """Put the instruments a routine used in their safe state; failures logged and returned."""
     failed = []
     for name in names:
-        inst = station.instruments.get(name) if hasattr(station, "instruments") else None
+        inst = getattr(station, "instruments", {}).get(name)
         if inst is None or not getattr(inst, "connected", True):
             continue
         try:
@@ -133,19 +133,69 @@ def make_safe(station: Any, names: Iterable[str]) -> list[str]:
     return failed
 
 
-def find_instrument(station: Any, given: str | None, test: Callable[[Any], bool], what: str) -> str:
-    """The name of the instrument to use: ``given``, else the only one that passes ``test``."""
+@dataclass(frozen=True)
+class Need:
+    """What a routine needs from a station: the role it asks for, the kinds that can fill it for
+    this routine, and other roles that may hold such an instrument (a ``detector`` that is a
+    lock-in serves a routine that asks for the ``lockin``)."""
+
+    role: str
+    kinds: tuple[str, ...]
+    also: tuple[str, ...] = ()
+
+
+def find_role(station: Any, need: Need, given: str | None, routine: str) -> str:
+    """The name of the instrument that fills ``need`` for ``routine``, found without sending a byte.
+
+    In this order: ``given`` (the routine's option, ``-o heaters=NAME``), the station file's role
+    (``roles: {heaters: NAME}``), one of the ``also`` roles whose instrument is of a needed kind,
+    the only instrument of a needed kind. Anything else is a one-line
+    :class:`~hilt.errors.ConfigError` naming the role, the kinds it needs and how to give it.
+    """
+    from hilt import roles
     from hilt.errors import ConfigError
+
+    where = f"station {getattr(station, 'name', '?')!r}" + (f" ({station.path})" if getattr(station, "path", None) else "")
+    kinds = roles.either(need.kinds)
+
+    def kinds_of(name: str) -> tuple[str, ...]:
+        return roles.declared_kinds(type(station.instruments[name]))
+
+    def fits(name: str) -> bool:
+        return any(k in kinds_of(name) for k in need.kinds)
 
     if given is not None:
         if given not in station.instruments:
-            raise ConfigError(f"station {station.name!r} has no instrument {given!r} (for the {what})")
+            raise ConfigError(f"{where}: {routine}: option {need.role}={given}: no such instrument "
+                              f"(it has: {', '.join(station.instruments) or 'none'})")
+        if not fits(given):
+            raise ConfigError(f"{where}: {routine}: option {need.role}={given}: {given!r} is not a {kinds} "
+                              f"(its driver declares: {', '.join(kinds_of(given)) or 'no kinds'})")
         return given
-    found = [n for n, inst in station.instruments.items() if test(inst)]
-    if len(found) != 1:
-        raise ConfigError(f"station {station.name!r}: cannot tell which instrument is the {what} "
-                          f"(candidates: {found or 'none'}); pass it by name")
-    return found[0]
+    named = dict(getattr(getattr(station, "config", None), "roles", None) or {})
+    if need.role in named:
+        inst = station.role(need.role)
+        if not fits(inst.name):
+            raise ConfigError(f"{where}: {routine}: role {need.role!r} is {inst.name!r}, not a {kinds} "
+                              f"(its driver declares: {', '.join(kinds_of(inst.name)) or 'no kinds'})")
+        return inst.name
+    for other in need.also:
+        if other in named:
+            inst = station.role(other)
+            if fits(inst.name):
+                return inst.name
+    found: list[str] = []
+    for kind in need.kinds:
+        found += [inst.name for inst in station.by_kind(kind) if inst.name not in found]
+    if len(found) == 1:
+        return found[0]
+    also = "".join(f" or {other!r}" for other in need.also)
+    if found:
+        why = f"the station file names no role {need.role!r}{also} and {len(found)} instruments are a {kinds} ({', '.join(found)})"
+    else:
+        why = f"the station file names no role {need.role!r}{also} and no instrument is a {kinds}"
+    raise ConfigError(f"{where}: {routine} needs the role {need.role!r} (a {kinds}): {why}; add "
+                      f"roles: {{{need.role}: NAME}} to the station file or pass -o {need.role}=NAME")
 
 
 @contextmanager

@@ -3,14 +3,15 @@ calibration reads it: set the heaters, read every port at once, subtract the dar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from hilt.errors import ConfigError
 
-from ._common import Context, find_instrument
+from ._common import Context, Need, find_role
 
 
 @dataclass
@@ -27,14 +28,23 @@ class MZIBench:
     ctx: Context
     settle_s: float = 0.0
     averages: int = 1
+    #: Sets one channel alone, when the driver can (see :func:`one_channel_setter`).
+    set_channel: Callable[[int, float], None] | None = None
+    #: The last voltages sent to every channel.
+    voltages: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def read(self, voltages: np.ndarray | None = None, channel: int | None = None, value: float = 0.0) -> np.ndarray:
         """Set every channel (``voltages``) or one (``channel``: a single short command, the
         rest stays), then read every port, dark subtracted."""
         if voltages is not None:
             self.heaters.set_voltages(voltages)
+            self.voltages = np.asarray(voltages, dtype=float).copy()
         if channel is not None:
-            self.heaters.channels[channel].voltage.set(float(value))
+            self.voltages[channel] = float(value)
+            if self.set_channel is not None:
+                self.set_channel(channel, float(value))
+            else:
+                self.heaters.set_voltages(self.voltages)
         if self.settle_s > 0:
             import time
 
@@ -46,13 +56,39 @@ class MZIBench:
         return acc / self.averages - self.dark
 
 
+#: What the MZI routines ask a station for (``-o heaters=NAME`` and so on name others).
+HEATERS = Need("heaters", ("heater_driver",))
+METER = Need("meter", ("power_meter",), also=("detector",))
+LASER = Need("laser", ("tunable_laser",))
+
+
 def find_bench(station: Any, ctx: Context, opts: dict[str, Any]) -> MZIBench:
-    heaters = find_instrument(station, opts.get("heaters"), lambda i: hasattr(i, "set_voltages"), "heater driver")
-    meter = find_instrument(station, opts.get("meter"), lambda i: hasattr(i, "read_all"), "power meter")
-    laser = find_instrument(station, opts.get("laser"),
-                            lambda i: hasattr(i, "wavelength") and hasattr(i, "output") and hasattr(i, "power"), "laser")
-    return MZIBench(station, station[heaters], station[meter], station[laser], [heaters, laser, meter],
-                  0, np.zeros(0), ctx, float(opts.get("settle_s", 0.0)), int(opts.get("averages", 1)))
+    """The bench's heater driver, power meter and laser, by role or kind (nothing is sent);
+    a missing one is a one-line ConfigError naming the role and the kind it needs."""
+    heaters = find_role(station, HEATERS, opts.get("heaters"), ctx.routine)
+    meter = find_role(station, METER, opts.get("meter"), ctx.routine)
+    laser = find_role(station, LASER, opts.get("laser"), ctx.routine)
+    driver = station[heaters]
+    return MZIBench(station, driver, station[meter], station[laser], [heaters, laser, meter],
+                    0, np.zeros(0), ctx, float(opts.get("settle_s", 0.0)), int(opts.get("averages", 1)),
+                    one_channel_setter(driver), np.zeros(int(driver.n_channels)))
+
+
+def one_channel_setter(heaters: Any) -> Callable[[int, float], None] | None:
+    """A function that moves one channel of ``heaters`` alone, or None to send whole vectors.
+
+    The heater-driver kind sets vectors; a driver whose channels are parameters (Qontrol,
+    QDAC-II) can move one channel with one short command, which keeps a sweep of one heater at
+    one command a step on a daisy chain of many modules instead of one per module.
+    """
+    channels = getattr(heaters, "channels", None)
+    if channels is None:
+        return None
+
+    def set_one(channel: int, value: float) -> None:
+        channels[channel].voltage.set(value)
+
+    return set_one
 
 
 def mesh_size(bench: MZIBench, opts: dict[str, Any]) -> int:

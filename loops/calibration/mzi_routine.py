@@ -23,6 +23,7 @@ from ._common import (
     make_safe,
     running,
 )
+from .mzi_bench import find_bench
 from .mzi_sweeps import HeaterCalState, prepare
 
 
@@ -81,17 +82,21 @@ def heater_quality(state: HeaterCalState) -> tuple[dict[str, float], dict[str, f
 
 
 SCALARS = ["heater", "input_port", "r2", "residual_rel", "phi0", "alpha", "agreement", "aggressor", "crosstalk",
-            "phase_shift"]
+           "phase_shift"]
 
 
 def run_routine(routine: str, station: Any, out_dir: str | Path, progress: ProgressFn | None,
-         abort: threading.Event | None, opts: dict[str, Any],
-         body: Callable[[HeaterCalState, Context, CalibrationResult], None]) -> CalibrationResult:
+                abort: threading.Event | None, opts: dict[str, Any],
+                body: Callable[[HeaterCalState, Context, CalibrationResult], None]) -> CalibrationResult:
+    """Run ``body`` as the routine ``routine``: find the bench (a missing role raises a one-line
+    ConfigError before anything is sent), open the run file, and whatever happens leave the
+    bench's instruments safe and return the result."""
     ctx = Context(routine, progress, abort)
     result = CalibrationResult(routine, "failed")
+    bench = find_bench(station, ctx, opts)
     state: HeaterCalState | None = None
     try:
-        state = prepare(station, ctx, opts)
+        state = prepare(bench, opts)
         nch = state.n_channels
         captures = capture_specs(nch, state.bench.ports)
         with running(ctx, station, out_dir, config=opts, scalars=SCALARS, captures=captures):
@@ -103,15 +108,15 @@ def run_routine(routine: str, station: Any, out_dir: str | Path, progress: Progr
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         log.exception("%s failed", routine)
     finally:
-        if state is not None:
-            if state.select_input is not None and state.current_port not in (None, state.inputs[0]):
-                try:
-                    state.select_input(state.inputs[0])
-                except Exception as exc:
-                    result.notes.append(f"could not restore input {state.inputs[0]}: {exc}")
-            failed = make_safe(station, state.bench.names)
-            if failed:
-                result.notes.append("safe state failed: " + "; ".join(failed))
+        if state is not None and state.select_input is not None \
+                and state.current_port not in (None, state.inputs[0]):
+            try:
+                state.select_input(state.inputs[0])
+            except Exception as exc:
+                result.notes.append(f"could not restore input {state.inputs[0]}: {exc}")
+        failed = make_safe(station, bench.names)
+        if failed:
+            result.notes.append("safe state failed: " + "; ".join(failed))
     return finish(ctx, result)
 
 

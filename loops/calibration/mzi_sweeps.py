@@ -19,10 +19,9 @@ from hilt.instruments.heater_calibration import (
     load_heater_calibration,
 )
 
-from ._common import Context
 from .fitting import fit_fringe, offset_from
 from .mesh_model import MeshModel
-from .mzi_bench import MZIBench, find_bench, mesh_size
+from .mzi_bench import MZIBench, mesh_size
 
 
 @dataclass
@@ -61,7 +60,7 @@ class HeaterCalState:
         self.select_input: Callable[[int], None] | None = opts.get("select_input")
         self.inputs = [int(p) for p in (opts.get("inputs") or [int(opts.get("input_port", 0))])]
         self.current_port: int | None = None
-        self.n_channels = len(bench.heaters.channels)
+        self.n_channels = int(bench.heaters.n_channels)
         if self.n_channels < self.n_heaters:
             raise ConfigError(f"{bench.heaters.name}: {self.n_channels} channels for {self.n_heaters} heaters")
 
@@ -241,8 +240,8 @@ class HeaterCalState:
         return float(np.sqrt(np.mean(r**2)) / amp_rms) if amp_rms > 0 else math.inf
 
 
-def prepare(station: Any, ctx: Context, opts: dict[str, Any]) -> HeaterCalState:
-    bench = find_bench(station, ctx, opts)
+def prepare(bench: MZIBench, opts: dict[str, Any]) -> HeaterCalState:
+    """The state of a heater calibration on ``bench`` (nothing is sent)."""
     n = mesh_size(bench, opts)
     bench.ports = n
     mesh = MeshModel(n, str(opts.get("mesh", "clements")))

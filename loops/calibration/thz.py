@@ -30,8 +30,9 @@ from ._common import (
     CalibrationAborted,
     CalibrationResult,
     Context,
+    Need,
     ProgressFn,
-    find_instrument,
+    find_role,
     finish,
     log,
     make_safe,
@@ -54,6 +55,15 @@ def default_waiter(station: Any) -> Waiter:
     return time.sleep
 
 
+#: What the THz routines ask a station for, by the routine's option name (``-o lockin=NAME``).
+NEEDS = {
+    "multiplier": Need("multiplier", ("frequency_multiplier",)),
+    "lockin": Need("lockin", ("lock_in",), also=("detector",)),
+    "meter": Need("meter", ("power_meter",), also=("detector",)),
+    "stage": Need("stage", ("motion_stage",)),
+}
+
+
 class _Thz:
     """The instruments of a THz bench a routine uses, and the waits between readings."""
 
@@ -62,16 +72,11 @@ class _Thz:
         self.ctx = ctx
         self.wait: Waiter = opts.get("wait") or default_waiter(station)
         self.names: list[str] = []
-        finders = {
-            "multiplier": ("source (multiplier chain)", lambda i: hasattr(i, "expected_output_power")),
-            "lockin": ("lock-in", lambda i: hasattr(i, "auto_phase") and hasattr(i, "sensitivity")),
-            "meter": ("THz power meter", lambda i: hasattr(i, "zero") and hasattr(i, "power")),
-            "stage": ("detector stage", lambda i: hasattr(i, "move_to") and hasattr(i, "is_moving")),
-        }
         self.multiplier = self.lockin = self.meter = self.stage = None
-        for role in need:
-            what, test = finders[role]
-            name = find_instrument(station, opts.get(role), test, what)
+        # Every instrument is found (by role, else kind) before any is used: a missing one
+        # stops the routine in one line with nothing sent.
+        found = [(role, find_role(station, NEEDS[role], opts.get(role), ctx.routine)) for role in need]
+        for role, name in found:
             setattr(self, role, station[name])
             self.names.append(name)
         if self.multiplier is not None:
@@ -108,7 +113,10 @@ class _Thz:
     # -- the lock-in -----------------------------------------------------------------------------
     def settle(self) -> None:
         li = self.lockin
-        slope = int(round(float(li.filter_slope.get()))) if hasattr(li, "filter_slope") else 12
+        # The lock-in kind promises a time constant, not a filter slope: 12 dB/oct unless the
+        # instrument says otherwise.
+        slope_param = getattr(li, "filter_slope", None)
+        slope = int(round(float(slope_param.get()))) if slope_param is not None else 12
         self.wait(SETTLE_TAU.get(slope, 16.0) * float(li.time_constant.get()))
 
     def phasor(self, averages: int) -> tuple[complex, float]:
@@ -123,6 +131,11 @@ class _Thz:
             self.ctx.queries += 1
         z = np.array(zs)
         return complex(z.mean()), float(np.sqrt(np.mean(np.abs(z - z.mean()) ** 2) / 2)) if z.size > 1 else 0.0
+
+    # -- the meter -------------------------------------------------------------------------------
+    def meter_watts(self) -> float:
+        """One reading of the power meter's first port (the THz head), W."""
+        return float(np.asarray(self.meter.read_all(), dtype=float)[0])
 
     # -- the stage -------------------------------------------------------------------------------
     def move(self, x: float, y: float, timeout_s: float = 120.0) -> None:
@@ -145,9 +158,8 @@ def _run(routine: str, station: Any, out_dir: str | Path, progress: ProgressFn |
          captures: Callable[[_Thz], dict[str, Any]]) -> CalibrationResult:
     ctx = Context(routine, progress, abort)
     result = CalibrationResult(routine, "failed")
-    bench: _Thz | None = None
+    bench = _Thz(station, ctx, opts, need)  # a missing role raises here, before anything is sent
     try:
-        bench = _Thz(station, ctx, opts, need)
         with running(ctx, station, out_dir, config={k: v for k, v in opts.items() if k != "wait"},
                      scalars=scalars, captures=captures(bench)):
             body(bench, ctx, result)
@@ -158,10 +170,9 @@ def _run(routine: str, station: Any, out_dir: str | Path, progress: ProgressFn |
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
         log.exception("%s failed", routine)
     finally:
-        if bench is not None:
-            failed = make_safe(station, bench.names)
-            if failed:
-                result.notes.append("safe state failed: " + "; ".join(failed))
+        failed = make_safe(station, bench.names)
+        if failed:
+            result.notes.append("safe state failed: " + "; ".join(failed))
     return finish(ctx, result)
 
 
@@ -348,7 +359,7 @@ def _body_source(bench: _Thz, ctx: Context, result: CalibrationResult) -> None:
     ctx.total = freqs.size + 1
     bench.source_off()
     bench.wait(settle)
-    dark = float(np.mean([bench.meter.power() for _ in range(averages)]))
+    dark = float(np.mean([bench.meter_watts() for _ in range(averages)]))
     ctx.queries += averages
     ctx.report(f"meter dark {dark:.3g} W")
     _, p_in = bench.source_on(float(freqs[0]), opts.get("input_power"))
@@ -356,7 +367,7 @@ def _body_source(bench: _Thz, ctx: Context, result: CalibrationResult) -> None:
     for i, f in enumerate(freqs):
         m.frequency.set(float(f))
         bench.wait(settle)
-        reads = np.array([bench.meter.power() for _ in range(averages)])
+        reads = np.array([bench.meter_watts() for _ in range(averages)])
         ctx.queries += averages
         head_w = float(reads.mean()) - dark
         t = float(np.squeeze(transmission(f))) if transmission is not None else 1.0
