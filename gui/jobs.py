@@ -1,0 +1,137 @@
+"""Jobs: everything the app asks of an instrument runs on a worker thread, never the UI thread.
+
+A :class:`Job` runs one callable on its own thread, over the same Python API a script uses
+(``Station.connect``, ``run_calibration``, ``train_on_station``...). The window stays responsive
+while an instrument takes seconds to answer, and abort is always heard::
+
+    def train(control, report):
+        try:
+            return train_on_station(station, "dat", control=control, progress=report, ...)
+        finally:
+            station.safe_state()          # the job's own finally leaves the hardware safe
+
+    job = Job(train, "training")
+    job.progress.connect(plot.add_point)  # called on the UI thread (queued), one per report(...)
+    job.finished.connect(show_result)     # the callable's return value
+    job.failed.connect(show_error)        # one line: what went wrong
+    job.start()
+    ...
+    job.abort()                           # from the UI thread, at once: sets an event
+    job.wait()                            # joins the thread (the window does this on close)
+
+The callable receives two arguments:
+
+- ``control``, a :class:`hilt.loops.LoopControl`. The UI thread's :meth:`Job.pause`,
+  :meth:`Job.resume` and :meth:`Job.abort` set its thread-safe events directly, so a stop request
+  reaches a busy worker at its next ``control.checkpoint()`` rather than after the job ends (a
+  message queued to the worker would wait for that). Training loops take it as ``control=``; a
+  short job (connect, set a parameter) may ignore it.
+- ``report(value)``: call it from the worker to send anything to the UI; it is emitted as the
+  :attr:`Job.progress` signal, delivered on the UI thread through Qt's queued connection.
+
+Exactly one of :attr:`Job.finished` (with the return value) or :attr:`Job.failed` (with a
+one-line message) is emitted when the callable returns, then :attr:`Job.done`. An abort that
+ends the callable with :class:`hilt.loops.LoopAborted` counts as finished with ``None``: the user
+asked for it. :attr:`Job.error` keeps the exception for a caller that wants more than the line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from hilt.loops import LoopAborted, LoopControl
+
+log = logging.getLogger("hilt.gui")
+
+JobFn = Callable[[LoopControl, Callable[[object], None]], object]
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as the one line the app shows beside a control or in the status bar."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+class Job(QObject):
+    """One callable on its own worker thread; progress, result and failure come back as signals.
+
+    ``fn(control, report)`` runs on the thread; see the module's documentation. A job runs once.
+    """
+
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+    done = Signal()
+
+    def __init__(self, fn: JobFn, name: str = "job", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.fn = fn
+        self.name = name
+        self.control = LoopControl()
+        self.result: object = None
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._ended = threading.Event()
+
+    # -- the UI thread's side ------------------------------------------------------------------
+    def start(self) -> Job:
+        """Start the worker thread (once); returns the job."""
+        if self._thread is not None:
+            raise RuntimeError(f"job {self.name!r} was already started")
+        # A daemon thread: a job stuck in an instrument call must not keep a closed app alive;
+        # the window's close waits for jobs (with a bound) before it gets that far.
+        self._thread = threading.Thread(target=self._run, name=f"hilt-job-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def abort(self) -> None:
+        """Ask the job to stop at its next checkpoint; returns at once (thread-safe)."""
+        self.control.abort()
+
+    def pause(self) -> None:
+        """Hold the job at its next checkpoint until :meth:`resume` (or :meth:`abort`)."""
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    @property
+    def running(self) -> bool:
+        """True from :meth:`start` until the callable has returned or raised."""
+        return self._thread is not None and not self._ended.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join the worker thread; True once it has ended (False if ``timeout`` ran out first)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the worker's side ---------------------------------------------------------------------
+    def _report(self, value: object) -> None:
+        self.progress.emit(value)
+
+    def _run(self) -> None:
+        try:
+            self.result = self.fn(self.control, self._report)
+        except LoopAborted:
+            self.result = None
+            self._ended.set()
+            self.finished.emit(None)
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported, none kills the app
+            self.error = exc
+            self._ended.set()
+            log.warning("%s failed: %s", self.name, one_line(exc))
+            self.failed.emit(one_line(exc))
+        else:
+            self._ended.set()
+            self.finished.emit(self.result)
+        self.done.emit()
