@@ -100,6 +100,10 @@ class Progress:
     elapsed_s: float
     end_of_epoch: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
+    #: The batch's outputs when the step measured them (``physical`` and/or ``twin``, the first
+    #: ``capture_samples`` rows, as the run file records them), so a live view can show them
+    #: without reading the file; None at the end of an epoch and for a step that returned none.
+    outputs: dict[str, np.ndarray] | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -538,8 +542,12 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                     bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}", queries=train_q,
                                     **({"faults": policy.faults} if policy.faults else {}))
                 if progress is not None:
+                    outputs = None if cap is None else {
+                        f: np.asarray(v)[:max(1, settings.capture_samples)]
+                        for f, v in cap.items() if f != "inputs" and v is not None}
                     progress(Progress(method, epoch, settings.epochs, b, n_batches, step,
-                                      losses[-1], train_q, time.perf_counter() - t_start))
+                                      losses[-1], train_q, time.perf_counter() - t_start,
+                                      outputs=outputs))
                 step += 1
             metrics: dict[str, float] = {"epoch": float(epoch),
                                          "loss": float(np.mean(losses)) if losses else float("nan"),
