@@ -11,4 +11,6 @@ for layer in LAYERS:
     packages.append(f"hilt.{layer}")
     packages += [f"hilt.{layer}.{p}" for p in find_packages(layer)]
 
-setup(packages=packages, package_dir=package_dir, package_data={"hilt": ["py.typed"]})
+# The example stations ship inside the package (hilt/stations/*.yaml, read with importlib.resources).
+setup(packages=packages, package_dir=package_dir,
+      package_data={"hilt": ["py.typed"], "hilt.stations": ["*.yaml"]})

@@ -1,6 +1,9 @@
 """Calibrate the MZI chip of a station from Python: heaters, then thermal crosstalk.
 
-    python examples/calibrate_mzi.py [examples/stations/mzi-lab.yaml] [--out runs] [--points 64]
+    python examples/calibrate_mzi.py [STATION] [--out runs] [--points 64]
+
+STATION is a station file or a bundled station's name (default ``mzi-lab``, the simulated bench
+in ``hilt/stations/mzi-lab.yaml``; ``hilt station list`` shows them all).
 
 Each routine writes a run file (raw sweeps, fits, table) and an .npz that the station file's
 ``calibration:`` field of the heater driver can point to; the last lines printed show how.
@@ -17,14 +20,12 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from pathlib import Path
 
 import numpy as np
 
+from hilt import stations
 from hilt.loops.calibration import load_heater_calibration, run_calibration
 from hilt.station import Station
-
-HERE = Path(__file__).resolve().parent
 
 
 def progress(done: int, total: int, message: str) -> None:
@@ -33,7 +34,8 @@ def progress(done: int, total: int, message: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("station", nargs="?", default=str(HERE / "stations" / "mzi-lab.yaml"))
+    parser.add_argument("station", nargs="?", default="mzi-lab",
+                        help="a station file or a bundled station's name (default: mzi-lab)")
     parser.add_argument("--out", default="runs")
     parser.add_argument("--points", type=int, default=64, help="sweep points per heater")
     parser.add_argument("--all-inputs", action="store_true", help="light every chip input in turn")
@@ -42,7 +44,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # finish the reading, then stop safely
 
-    with Station.from_yaml(args.station) as station:
+    with Station.from_yaml(stations.find(args.station)) as station:
         options: dict = {"points": args.points, "abort": stop}
         if args.all_inputs:
             if station.world is None:

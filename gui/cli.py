@@ -7,9 +7,11 @@ at the top with the desktop app, as ``hilt.gui.cli`` (ADR 0008); run it as ``hil
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -21,11 +23,8 @@ from typing import Any
 
 import click
 
-from hilt import __version__, registry
+from hilt import __version__, registry, stations
 from hilt.errors import HiltError
-
-# The example stations of a checkout (the repository's examples/, next to gui/).
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "stations"
 
 
 class _HiltGroup(click.Group):
@@ -34,7 +33,9 @@ class _HiltGroup(click.Group):
     A hilt error (a broken station file, an instrument that does not answer) prints
     ``hilt: error: ...`` and exits 1. Anything else is a bug in hilt: one line saying so and where
     its traceback was written (with ``-vv`` the traceback is printed too), exit 1. Ctrl-C exits
-    130 without a word (the instruments were already put safe on the way out).
+    130 without a word (the instruments were already put safe on the way out). A reader that
+    stops early (``hilt station list | head -1``) ends the command without a word, exit 141, as a
+    Unix tool killed by SIGPIPE reads to the shell.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -44,6 +45,9 @@ class _HiltGroup(click.Group):
             raise  # click's own: usage errors (exit 2) and explicit exits speak for themselves
         except KeyboardInterrupt:
             ctx.exit(130)
+        except BrokenPipeError:
+            _quiet_stdout()
+            ctx.exit(141)
         except HiltError as exc:
             click.echo(f"hilt: error: {_one_line(exc)}", err=True)
             ctx.exit(1)
@@ -55,6 +59,17 @@ class _HiltGroup(click.Group):
             click.echo(f"hilt: error: {type(exc).__name__}: {_one_line(exc)} (this is a bug in hilt; "
                        f"{saved}; -vv prints it)", err=True)
             ctx.exit(1)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: whatever is left in its buffer is dropped at exit, not reported
+    as a second broken pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (click's test runner)
+        pass
 
 
 def _one_line(exc: BaseException) -> str:
@@ -169,18 +184,19 @@ def print_station(st: Any) -> bool:
 
 
 @station.command("check")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", metavar="STATION", type=click.Path(dir_okay=False))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the snapshot as JSON.")
 def station_check(file: str, json_out: str | None) -> None:
     """Check a station file, connect every instrument, print identity and state.
 
-    A broken file is refused with one line naming the file, line and field, before any simulator
-    starts or any link opens. Non-zero exit on any failure.
+    STATION is a station file, or the name of a bundled one (`hilt station list`). A broken file
+    is refused with one line naming the file, line and field, before any simulator starts or any
+    link opens. Non-zero exit on any failure.
     """
     from hilt.station import Station
 
     try:
-        with Station.from_yaml(file) as st:
+        with Station.from_yaml(stations.find(file)) as st:
             ok = print_station(st)
             if json_out:
                 Path(json_out).write_text(json.dumps(st.snapshot(), indent=2, default=str))
@@ -201,7 +217,7 @@ main.add_command(runs)
 
 # -- hilt train / demo -----------------------------------------------------------------------
 @main.command()
-@click.argument("station_file", type=click.Path(dir_okay=False))
+@click.argument("station_file", metavar="STATION", type=click.Path(dir_okay=False))
 @click.option("--loop", "loop", type=click.Choice(["insilico", "insitu", "spsa", "dat"]), default="dat",
               show_default=True, help="insilico: twin only, then deployed; insitu: physics-aware; "
                                       "spsa: zeroth-order; dat: dual adaptive training.")
@@ -219,8 +235,8 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
           instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str) -> None:
     """Train a classifier on a station's MZI chip; the run file goes under --runs-dir.
 
-    A run stopped early (a fault it could not ride out, Ctrl-C, a kill) continues with
-    ``hilt resume RUNFILE``.
+    STATION is a station file, or the name of a bundled one (`hilt station list`). A run stopped
+    early (a fault it could not ride out, Ctrl-C, a kill) continues with ``hilt resume RUNFILE``.
     """
     from hilt.loops.station import new_run_path, train_on_station
     from hilt.station import Station
@@ -228,7 +244,7 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
     settings = {k: v for k, v in (("batch_size", batch_size), ("max_retries", max_retries)) if v is not None}
     run_path = None
     try:
-        with Station.from_yaml(station_file) as st:
+        with Station.from_yaml(stations.find(station_file)) as st:
             run_path = new_run_path(st.name, loop, runs_dir)
             result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
                                       lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
@@ -264,7 +280,8 @@ def _report_training(loop: str, result: Any) -> None:
 @main.command()
 @click.argument("run_file", type=click.Path(dir_okay=False))
 @click.option("--station", "station_file", default=None, type=click.Path(dir_okay=False),
-              help="Use this station file instead of the one the run recorded.")
+              help="Use this station (a file or a bundled station's name) instead of the one the "
+                   "run recorded.")
 @click.option("--max-retries", type=int, default=None,
               help="Retries of a step after a hardware fault (default: what the run recorded).")
 def resume(run_file: str, station_file: str | None, max_retries: int | None) -> None:
@@ -280,6 +297,8 @@ def resume(run_file: str, station_file: str | None, max_retries: int | None) -> 
     path = Path(run_file)
     try:
         with_loop = _recorded_loop(path)
+        if station_file is not None:
+            station_file = str(stations.find(station_file))
         result = resume_run(path, station_file=station_file, max_retries=max_retries, progress_bar=True)
     except HiltError as exc:
         _report_error(exc)
@@ -300,7 +319,7 @@ def _recorded_loop(path: Path) -> str:
 
 
 @main.command()
-@click.argument("station_file", type=click.Path(dir_okay=False), required=False)
+@click.argument("station_file", metavar="STATION", type=click.Path(dir_okay=False), required=False)
 @click.argument("routine", required=False)
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="A routine option (value read as YAML), e.g. -o points=16 -o inputs=[0,7].")
@@ -308,7 +327,10 @@ def _recorded_loop(path: Path) -> str:
 @click.option("--list", "list_routines", is_flag=True, help="List the calibration routines.")
 def calibrate(station_file: str | None, routine: str | None, options: tuple[str, ...], runs_dir: str,
               list_routines: bool) -> None:
-    """Run a calibration ROUTINE on a station; writes a run file and a calibration file."""
+    """Run a calibration ROUTINE on a station; writes a run file and a calibration file.
+
+    STATION is a station file, or the name of a bundled one (`hilt station list`).
+    """
     from tqdm import tqdm
 
     from hilt.loops.calibration import describe, parse_options, routine_names, run_calibration
@@ -330,7 +352,7 @@ def calibrate(station_file: str | None, routine: str | None, options: tuple[str,
 
     try:
         opts = parse_options(routine, list(options))
-        with Station.from_yaml(station_file) as st:
+        with Station.from_yaml(stations.find(station_file)) as st:
             result = run_calibration(st, routine, out_dir=runs_dir, progress=progress, **opts)
     except HiltError as exc:
         bar.close()
@@ -370,43 +392,66 @@ def demo(quick: bool, json_path: str | None, runs_dir: str, system: str, local: 
 def station_list() -> None:
     """The example stations that come with hilt, one per line: name, file, what it is.
 
-    Each is a complete station file, simulated (``simulate: true``): start with
-    ``hilt station check FILE`` or copy it and fill in your bench's addresses.
+    Each is a complete station file, simulated (``simulate: true``): every command that takes a
+    station takes its name (``hilt station check NAME``, ``hilt train NAME``); or copy the file
+    and fill in your bench's addresses.
     """
     import yaml
 
-    files = sorted(EXAMPLES.glob("*.yaml"))
+    files = [stations.path(name) for name in stations.names()]
     if not files:
-        raise click.ClickException(f"no example stations found in {EXAMPLES}")
+        raise click.ClickException("no bundled stations found (hilt.stations holds no .yaml file)")
     rows = []
     for path in files:
         text = path.read_text(encoding="utf-8")
-        comments = [ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("#")]
+        # What it is: its opening comment, up to the first colon or full stop.
+        opening = itertools.takewhile(lambda ln: ln.startswith("#"), text.splitlines())
+        comment = " ".join(ln.lstrip("#").strip() for ln in opening)
+        head = re.split(r"[:.](?:\s|$)", comment, maxsplit=1)[0].strip()
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError:
             data = None
         name = str(data.get("name", path.stem)) if isinstance(data, dict) else path.stem
-        rows.append((name, str(path), comments[0] if comments else ""))
+        rows.append((name, str(path), head))
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     for name, file, description in rows:
         click.echo(f"{name:<{widths[0]}}  {file:<{widths[1]}}  {description}".rstrip())
 
 
 @station.command("show")
-@click.option("--station", "station_file", type=click.Path(dir_okay=False),
-              default=str(EXAMPLES / "thz-lab.yaml"), show_default=True)
+@click.option("--station", "station_file", type=click.Path(dir_okay=False), default="thz-lab",
+              show_default=True, help="A station file, or the name of a bundled one.")
 def station_show(station_file: str) -> None:
     """Start a (simulated) station and show every instrument's identity and state."""
     from hilt.station import Station
 
     try:
-        with Station.from_yaml(station_file) as st:
+        with Station.from_yaml(stations.find(station_file)) as st:
             click.echo(f"station {st.name!r} from {station_file}: {len(st.instruments)} instruments")
             print_station(st)
     except HiltError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+# -- hilt gui --------------------------------------------------------------------------------
+@main.command()
+@click.argument("station_file", metavar="[STATION]", required=False, type=click.Path(dir_okay=False))
+@click.option("--screenshot", type=click.Path(dir_okay=False),
+              help="Save the window as a PNG after --after seconds of a connected session, then exit.")
+@click.option("--after", type=float, default=3.0, show_default=True,
+              help="Seconds between connecting and taking the --screenshot.")
+def gui(station_file: str | None, screenshot: str | None, after: float) -> None:
+    """Open the desktop app on STATION and connect it.
+
+    STATION is a station file or a bundled station's name (`hilt station list`); without it the
+    simulated MZI example opens. With --screenshot the window is saved as a PNG and the app
+    exits (it works without a display: QT_QPA_PLATFORM=offscreen).
+    """
+    from hilt.gui.app import run_app
+
+    sys.exit(run_app(station_file, screenshot=screenshot, after=after))
 
 
 if __name__ == "__main__":

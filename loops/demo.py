@@ -1,9 +1,9 @@
 """The DAT paper's MZI benchmark on scikit-learn's digits (Zheng et al., arXiv:2212.06141).
 
 Three 64-port Clements meshes with electro-optic activations between them, read by
-photodetectors. By default every chip is the simulated station ``examples/stations/mzi-large.yaml``
-(the simulated photonic processor behind its frame protocol, driven through
-:class:`~hilt.drivers.photonic_processor.PhotonicProcessor` and
+photodetectors. By default every chip is the bundled simulated station ``mzi-large``
+(``hilt/stations/mzi-large.yaml``: the simulated photonic processor behind its frame protocol,
+driven through :class:`~hilt.drivers.photonic_processor.PhotonicProcessor` and
 :class:`~hilt.instruments.mesh_processor.StationMeshProcessor`), started once per error setting
 with the world's error preset overridden; ``local=True`` evaluates the same physics in-process
 (:class:`~hilt.instruments.mesh_processor.LocalMeshProcessor`), faster, for development.
@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from hilt import stations
 from hilt.instruments.mesh_processor import LocalMeshProcessor, MeshProcessor, StationMeshProcessor
 from hilt.sims.physics import MZINetwork, error_levels
 
@@ -46,8 +47,8 @@ from .insilico import train_insilico
 from .pat import train_pat
 from .zeroth_order import ZOSettings, train_zeroth_order
 
-#: The station the demo runs on (a checkout's examples/; pass ``DemoConfig.station`` otherwise).
-STATION_FILE = Path(__file__).resolve().parents[1] / "examples" / "stations" / "mzi-large.yaml"
+#: The station the demo runs on, bundled with hilt (pass ``DemoConfig.station`` for another).
+STATION_FILE = stations.path("mzi-large")
 
 DAT_MODES = {"dat": "output", "dat_internal": "internal", "dat_block": "block"}
 
@@ -76,7 +77,7 @@ class DemoConfig:
     n_train: int | None = None
     n_test: int | None = None
     local: bool = False  # True: LocalMeshProcessor in-process instead of the station
-    station: str | None = None  # station file (None: STATION_FILE)
+    station: str | None = None  # station file or bundled station's name (None: STATION_FILE)
     threads: int = 1
 
     @classmethod
@@ -105,7 +106,7 @@ def _chip(cfg: DemoConfig, net: MZINetwork, preset: str) -> Iterator[tuple[Any, 
         return
     from hilt.station import Station
 
-    path = Path(cfg.station) if cfg.station else STATION_FILE
+    path = stations.find(cfg.station) if cfg.station else STATION_FILE
     st = Station.from_yaml(path)
     st.config.world.errors = preset
     with st:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
+from hilt import stations
 from hilt.errors import ConfigError
 from hilt.instruments import mesh_processor
 from hilt.instruments.heater_calibration import load_heater_calibrations
@@ -23,7 +24,6 @@ from hilt.loops.calibration import (
 from hilt.runfile import open_run
 from hilt.station import Station
 
-STATIONS = Path(__file__).resolve().parents[2] / "examples" / "stations"
 POINTS = 24
 PHI0_TOL = 0.01  # rad (measured: 1e-3 at worst on this chip)
 ALPHA_TOL = 0.005  # relative (measured: 5e-5)
@@ -65,7 +65,7 @@ def assert_safe(st: Station) -> None:
 
 @pytest.fixture(scope="module")
 def station() -> Iterator[Station]:
-    with Station.from_yaml(STATIONS / "mzi-lab.yaml") as st:
+    with Station.from_yaml(stations.path("mzi-lab")) as st:
         yield st
 
 
@@ -123,7 +123,7 @@ def test_heater_run_file_holds_sweeps_fits_and_table(heater_run) -> None:  # typ
 
 def test_station_file_calibration_field_loads_it(heater_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result, _ = heater_run
-    config = yaml.safe_load((STATIONS / "mzi-lab.yaml").read_text())
+    config = yaml.safe_load((stations.path("mzi-lab")).read_text())
     config["instruments"]["heaters"]["calibration"] = str(result.calibration_file)
     path = tmp_path / "mzi-lab-calibrated.yaml"
     path.write_text(yaml.safe_dump(config))

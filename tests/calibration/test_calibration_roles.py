@@ -15,19 +15,18 @@ from typing import Any
 import pytest
 import yaml
 
+from hilt import stations
 from hilt.config import parse_station
 from hilt.errors import ConfigError
 from hilt.loops.calibration import parse_options, run_calibration
 from hilt.loops.station import find_processor
 from hilt.station import Station
 
-STATIONS = Path(__file__).resolve().parents[2] / "examples" / "stations"
-
 
 def mzi_lab(**change: Any) -> Station:
     """The example MZI bench with a spare laser (not coupled to the chip) and ``change`` applied
     to its top level (``roles=...``)."""
-    config = yaml.safe_load((STATIONS / "mzi-lab.yaml").read_text())
+    config = yaml.safe_load((stations.path("mzi-lab")).read_text())
     config["instruments"]["spare"] = dict(config["instruments"]["laser"])
     config.update(change)
     return Station(parse_station(yaml.safe_dump(config), "mzi-lab-spare.yaml"))

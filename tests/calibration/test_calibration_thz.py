@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import yaml
 
+from hilt import stations
 from hilt.loops.calibration import load_dark_flat, load_source_power, run_calibration
 from hilt.runfile import open_run
 from hilt.sims.thz_path import dbm_to_w
 from hilt.station import Station
 
-STATIONS = Path(__file__).resolve().parents[2] / "examples" / "stations"
 PHASE_TOL_DEG = 1.0  # measured: 0.3 deg with 32 readings at 10 s
 POINT_TOL_DB = 0.05  # measured: 0.005 dB
 CURVE_TOL_DB = 0.1  # between the measured points (Chebyshev fit of the deviation)
@@ -26,7 +26,7 @@ CURVE_TOL_DB = 0.1  # between the measured points (Chebyshev fit of the deviatio
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
-    config = yaml.safe_load((STATIONS / "thz-lab.yaml").read_text())
+    config = yaml.safe_load((stations.path("thz-lab")).read_text())
     config["world"]["clock"] = "manual"  # nothing moves unless a routine waits
     path = tmp_path_factory.mktemp("station") / "thz-lab-manual.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -11,10 +11,8 @@ import pyvisa
 import serial
 from click.testing import CliRunner
 
-from hilt import registry
+from hilt import registry, stations
 from hilt.gui.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sim_list_names_every_model_first() -> None:
@@ -67,7 +65,7 @@ def test_sim_serve_refuses_pty_for_a_socket_instrument() -> None:
 
 
 def test_station_check_passes_on_the_example() -> None:
-    result = CliRunner().invoke(main, ["station", "check", str(ROOT / "examples/stations/thz-lab.yaml")])
+    result = CliRunner().invoke(main, ["station", "check", str(stations.path("thz-lab"))])
     assert result.exit_code == 0, result.output
     assert "all instruments OK" in result.output
     assert "Keysight Technologies E8257D" in result.output

@@ -20,14 +20,13 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from hilt import stations
 from hilt.config import load_station, parse_station
 from hilt.errors import ConfigError, ConnectError
 from hilt.gui.cli import main
 from hilt.station import Station
 
-ROOT = Path(__file__).resolve().parents[2]
-
-# A small MZI bench (the shape of examples/stations/mzi-lab.yaml); line numbers matter below.
+# A small MZI bench (the shape of the bundled hilt/stations/mzi-lab.yaml); line numbers matter below.
 MZI = """\
 name: mzi-lab
 simulate: true
@@ -297,7 +296,7 @@ def test_station_check_on_a_binary_file_as_a_user_runs_it(tmp_path: Path) -> Non
         f"error: {path}:2: not a text file (byte 0x80 at offset 128 is not UTF-8); a station file is YAML text"]
 
 
-@pytest.mark.parametrize("example", sorted((ROOT / "examples/stations").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("example", [stations.path(n) for n in stations.names()], ids=lambda p: p.stem)
 def test_example_stations_pass_the_check_without_starting(example: Path) -> None:
     with nothing_started():
         config = load_station(example)

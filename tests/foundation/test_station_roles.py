@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from hilt import stations
 from hilt.config import load_station, parse_station
 from hilt.errors import ConfigError
 from hilt.instruments.kinds import LockIn, PowerMeter, SignalSource
 from hilt.roles import ROLES
 from hilt.station import Station
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # A bench with a synthesizer, a multiplier over it, a lock-in and a power meter (lines matter).
 BENCH = """\
@@ -95,7 +92,7 @@ def test_a_role_entry_with_an_unknown_field_is_refused() -> None:
 
 
 def test_the_example_stations_declare_their_roles() -> None:
-    roles = {name: {r: c.instrument for r, c in load_station(ROOT / "examples" / "stations" / f"{name}.yaml").roles.items()}
+    roles = {name: {r: c.instrument for r, c in load_station(stations.path(name)).roles.items()}
              for name in ("thz-lab", "mzi-lab", "mzi-large")}
     assert roles == {
         "thz-lab": {"source": "synth", "multiplier": "multiplier", "detector": "lockin", "lockin": "lockin",

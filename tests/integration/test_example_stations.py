@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from hilt import stations
 from hilt.errors import LimitError
 from hilt.gui.cli import main
 from hilt.station import Station
 
-STATIONS = Path(__file__).resolve().parents[2] / "examples" / "stations"
-
 
 @pytest.mark.parametrize("name", ["thz-lab.yaml", "mzi-lab.yaml", "mzi-large.yaml"])
 def test_station_check_is_clean(name: str) -> None:
-    result = CliRunner().invoke(main, ["station", "check", str(STATIONS / name)])
+    result = CliRunner().invoke(main, ["station", "check", str(stations.path(name))])
     assert result.exit_code == 0, result.output
     assert result.output.rstrip().endswith("all instruments OK")
 
@@ -28,7 +25,7 @@ def settle(st: Station, time_constants: float = 10.0) -> None:
 
 
 def test_thz_power_reaches_the_lockin_through_the_multiplier() -> None:
-    with Station.from_yaml(STATIONS / "thz-lab.yaml") as st:
+    with Station.from_yaml(stations.path("thz-lab")) as st:
         st.lockin.sensitivity.set(1.0)
         st.multiplier.frequency.set(90e9)
         assert st.synth.frequency.get() == pytest.approx(15e9)
@@ -54,7 +51,7 @@ def test_thz_power_reaches_the_lockin_through_the_multiplier() -> None:
 
 
 def test_mzi_heater_voltages_change_what_the_power_meter_reads() -> None:
-    with Station.from_yaml(STATIONS / "mzi-lab.yaml") as st:
+    with Station.from_yaml(stations.path("mzi-lab")) as st:
         st.laser.output.set(True)
         st.heaters.set_voltages(np.zeros(64))
         before = st.pm.read_all()

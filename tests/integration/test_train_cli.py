@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from hilt import stations
 from hilt.errors import ConfigError
 from hilt.gui.cli import main
 from hilt.loops.station import load_dataset, train_on_station
@@ -65,7 +66,7 @@ def test_bad_loop_and_dataset_are_config_errors(station_file: Path) -> None:
 def test_calibrate_cli_lists_and_runs(tmp_path: Path) -> None:
     listing = CliRunner().invoke(main, ["calibrate", "--list"])
     assert listing.exit_code == 0 and "mzi_heaters" in listing.output
-    station = Path(__file__).resolve().parents[2] / "examples" / "stations" / "mzi-lab.yaml"
+    station = stations.path("mzi-lab")
     result = CliRunner().invoke(main, ["calibrate", str(station), "mzi_heaters", "-o", "points=8",
                                        "--runs-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output

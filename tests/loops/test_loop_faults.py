@@ -27,7 +27,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from hilt import errors
+from hilt import errors, stations
 from hilt.errors import ConfigError, InstrumentError, LimitError
 from hilt.gui.cli import main
 from hilt.instruments.mesh_processor import StationMeshProcessor
@@ -51,7 +51,6 @@ instruments:
 """
 # 1347 training samples: 6 steps an epoch; no per-epoch evaluation; retries without waiting.
 FAST = {"batch_size": 256, "eval_every_epoch": False, "retry_backoff_s": 0.0, "max_retries": 2}
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "stations"
 
 
 @pytest.fixture
@@ -297,7 +296,7 @@ def test_run_names_never_collide(station_file: Path, tmp_path: Path) -> None:
 
 
 def test_train_on_a_station_without_that_processor_names_what_it_has(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["train", str(EXAMPLES / "mzi-lab.yaml"), "--instrument",
+    result = CliRunner().invoke(main, ["train", str(stations.path("mzi-lab")), "--instrument",
                                        "heaters", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "Traceback" not in result.output and result.exception is None or \

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from hilt import stations
 from hilt.sims.mzi_chip import MZIChip
 from hilt.sims.physics import HeaterModel, MZIMesh
 from hilt.sims.world import SimClock, World
 
-STATION = Path(__file__).resolve().parents[2] / "examples" / "stations" / "mzi-lab.yaml"
+STATION = stations.path("mzi-lab")
 
 
 def lit_world(seed: int = 7, errors: str = "mild", power: float = 1e-3) -> World:
