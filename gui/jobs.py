@@ -33,6 +33,10 @@ Exactly one of :attr:`Job.finished` (with the return value) or :attr:`Job.failed
 one-line message) is emitted when the callable returns, then :attr:`Job.done`. An abort that
 ends the callable with :class:`hilt.loops.LoopAborted` counts as finished with ``None``: the user
 asked for it. :attr:`Job.error` keeps the exception for a caller that wants more than the line.
+
+:func:`running_jobs` lists every job that has started and not yet ended, in the order they
+started; the main window asks before it closes over any of them (``background=True`` jobs, such
+as the Station dock's live readouts, are stopped without asking).
 """
 
 from __future__ import annotations
@@ -49,6 +53,18 @@ log = logging.getLogger("hilt.gui")
 
 JobFn = Callable[[LoopControl, Callable[[object], None]], object]
 
+# Jobs between start() and the end of their callable; guarded by _lock (workers remove themselves).
+_running: dict[int, Job] = {}
+_lock = threading.Lock()
+
+
+def running_jobs(*, background: bool = True) -> list[Job]:
+    """Every job started and not yet ended, oldest first; ``background=False`` leaves out the
+    background ones (live readouts), i.e. the ones a user would be asked about."""
+    with _lock:
+        jobs = list(_running.values())
+    return [j for j in jobs if background or not j.background]
+
 
 def one_line(exc: BaseException) -> str:
     """An exception as the one line the app shows beside a control or in the status bar."""
@@ -60,6 +76,7 @@ class Job(QObject):
     """One callable on its own worker thread; progress, result and failure come back as signals.
 
     ``fn(control, report)`` runs on the thread; see the module's documentation. A job runs once.
+    ``background=True`` marks a job nobody needs to be asked about before it is stopped.
     """
 
     progress = Signal(object)
@@ -67,10 +84,12 @@ class Job(QObject):
     failed = Signal(str)
     done = Signal()
 
-    def __init__(self, fn: JobFn, name: str = "job", parent: QObject | None = None) -> None:
+    def __init__(self, fn: JobFn, name: str = "job", parent: QObject | None = None, *,
+                 background: bool = False) -> None:
         super().__init__(parent)
         self.fn = fn
         self.name = name
+        self.background = background
         self.control = LoopControl()
         self.result: object = None
         self.error: BaseException | None = None
@@ -85,6 +104,8 @@ class Job(QObject):
         # A daemon thread: a job stuck in an instrument call must not keep a closed app alive;
         # the window's close waits for jobs (with a bound) before it gets that far.
         self._thread = threading.Thread(target=self._run, name=f"hilt-job-{self.name}", daemon=True)
+        with _lock:
+            _running[id(self)] = self
         self._thread.start()
         return self
 
@@ -121,6 +142,14 @@ class Job(QObject):
 
     def _run(self) -> None:
         try:
+            self._call()
+        finally:
+            with _lock:
+                _running.pop(id(self), None)
+        self.done.emit()
+
+    def _call(self) -> None:
+        try:
             self.result = self.fn(self.control, self._report)
         except LoopAborted:
             self.result = None
@@ -134,4 +163,3 @@ class Job(QObject):
         else:
             self._ended.set()
             self.finished.emit(self.result)
-        self.done.emit()

@@ -1,0 +1,49 @@
+"""The app under test: a main window with its settings in a temporary file, closed after the test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from hilt.gui.app import MainWindow, settings_for
+
+CONNECT_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+def settings_file(tmp_path):
+    return str(tmp_path / "hilt-gui.ini")
+
+
+@pytest.fixture
+def window(qtbot, settings_file):
+    w = MainWindow(settings_for(settings_file))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()  # a second close is a no-op; a test that closed it already is fine
+
+
+@pytest.fixture
+def connect(qtbot):
+    """``connect(window, name)``: pick a bundled station by typing its name into the list, click
+    Connect, wait until the tree shows the instruments; returns the station."""
+
+    def pick_and_connect(window, name: str = "mzi-lab"):
+        panel = window.station_panel
+        panel.choice.setFocus()
+        qtbot.keyClicks(panel.choice, name)
+        assert panel.chosen() == name
+        qtbot.mouseClick(panel.connect_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.disconnect_button.isEnabled() and panel.tree.topLevelItemCount() > 0,
+                        timeout=CONNECT_TIMEOUT_MS)
+        return window.station
+
+    return pick_and_connect
+
+
+@pytest.fixture
+def heater_volts():
+    """``heater_volts(station)``: what the simulated chip's heaters see (the world, not the driver)."""
+    return lambda station: np.asarray(station.world.get("heaters.voltages"), dtype=float)

@@ -1,0 +1,104 @@
+"""The main window: its docks and tabs, the layout it remembers, and closing it over a running job."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
+
+from hilt.gui.app import TABS, MainWindow, settings_for
+from hilt.gui.jobs import Job
+
+
+def test_docks_and_tabs(window):
+    assert window.station_dock.windowTitle() == "Station"
+    assert window.log_dock.windowTitle() == "Log"
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [title for title, _ in TABS]
+    assert [title for title, _ in TABS][:3] == ["Calibration", "Training", "Runs"]
+
+
+def test_the_window_remembers_its_layout_and_last_station(qtbot, settings_file):
+    first = MainWindow(settings_for(settings_file))
+    qtbot.addWidget(first)
+    first.show()
+    height = first.minimumSizeHint().height() + 17  # a height the window can take, not its default
+    first.resize(first.width(), height)
+    qtbot.waitUntil(lambda: first.height() == height)
+    # the user closes the Log dock with its own close button
+    close_log = first.log_dock.findChild(QAbstractButton, "qt_dockwidget_closebutton")
+    qtbot.mouseClick(close_log, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not first.log_dock.isVisible())
+    first.station_panel.choice.setFocus()
+    qtbot.keyClicks(first.station_panel.choice, "thz-lab")
+    first.close()
+
+    again = MainWindow(settings_for(settings_file))
+    qtbot.addWidget(again)
+    again.show()
+    assert again.station_panel.chosen() == "thz-lab"
+    assert again.height() == height
+    assert again.station_dock.isVisible() and not again.log_dock.isVisible()
+    again.close()
+
+
+def test_closing_mid_job_asks_then_stops_the_job_and_puts_the_station_safe(qtbot, window, connect, heater_volts):
+    station = connect(window)
+    station.heaters.set_voltages([1.0] * 64)  # a job left the heaters on (set here: the test's own doing)
+    stopped = threading.Event()
+
+    def long_job(control, report):
+        try:
+            while True:
+                control.checkpoint()
+                control.wait(0.02)
+        finally:
+            stopped.set()
+
+    job = Job(long_job, "a long calibration").start()
+    asked = []
+
+    def answer_yes():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer_yes)
+            return
+        asked.append(box.text())
+        qtbot.mouseClick(box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer_yes)
+    window.close()
+    assert asked and "a long calibration" in asked[0]
+    assert stopped.is_set() and not job.running
+    assert not heater_volts(station).any() and not station.connected
+
+
+def test_closing_mid_job_can_be_refused(qtbot, window):
+    release = threading.Event()
+    job = Job(lambda control, report: release.wait(10), "a short wait").start()
+
+    def answer_no():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer_no)
+            return
+        qtbot.mouseClick(box.button(QMessageBox.StandardButton.No), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer_no)
+    window.close()
+    assert window.isVisible() and job.running
+    release.set()
+    assert job.wait(5)
+
+
+def test_hilt_gui_screenshot_writes_a_png(tmp_path):
+    shot = tmp_path / "window.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HILT_GUI_SETTINGS": str(tmp_path / "s.ini")}
+    done = subprocess.run([sys.executable, "-m", "hilt.gui.cli", "gui", "--screenshot", str(shot), "--after", "0.5"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 10_000  # a window, not an empty picture

@@ -1,0 +1,96 @@
+"""The Station dock, driven as a user drives it: pick the simulated MZI station, connect, read the
+tree, set a heater, be refused, put everything safe. What the instruments did is read from the
+simulated world."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QPushButton
+
+LEFT = Qt.MouseButton.LeftButton
+
+
+def open_channel(qtbot, panel, key):
+    """Click a channel's row and open it with the right arrow key, as a user does."""
+    item = panel.item(key)
+    panel.tree.scrollToItem(item)
+    rect = panel.tree.visualItemRect(item)
+    qtbot.mouseClick(panel.tree.viewport(), LEFT, pos=rect.center())
+    assert panel.tree.currentItem() is item
+    qtbot.keyClick(panel.tree, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: item.isExpanded())
+
+
+def type_and_set(qtbot, panel, key, text):
+    spin = panel.findChild(QDoubleSpinBox, f"set:{key}")
+    assert spin is not None, f"no control for {key}"
+    spin.setFocus()
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(spin.lineEdit(), text)
+    qtbot.mouseClick(panel.findChild(QPushButton, f"apply:{key}"), LEFT)
+    return panel.findChild(QLabel, f"error:{key}")
+
+
+def test_connect_shows_every_instrument_with_kind_badge_and_light(qtbot, window, connect):
+    station = connect(window, "mzi-lab")
+    panel = window.station_panel
+    assert window.station is station and station.connected
+    rows = {panel.tree.topLevelItem(i).text(0): panel.tree.topLevelItem(i)
+            for i in range(panel.tree.topLevelItemCount())}
+    assert set(rows) == {"laser", "heaters", "pm"}
+    assert rows["laser"].text(2) == "tunable_laser"
+    assert rows["heaters"].text(2) == "heater_driver"
+    assert rows["pm"].text(2) == "power_meter"
+    assert all(row.text(1) == "sim" for row in rows.values())
+    assert "Qontrol" in rows["heaters"].text(3)  # its identity, as the instrument reports it
+    assert all(row.toolTip(0) == "connected" for row in rows.values())
+    assert rows["heaters"].childCount() == 64
+    # live readings arrive without anyone asking: every heater channel reads 0 V
+    qtbot.waitUntil(lambda: rows["heaters"].child(63).text(3) == "0 V", timeout=5000)
+    assert rows["laser"].child(0).text(0) == "wavelength" and rows["laser"].child(0).text(3).endswith("µm")
+
+
+def test_set_a_heater_then_be_refused_then_safe_state(qtbot, window, connect, heater_volts):
+    station = connect(window)
+    panel = window.station_panel
+    open_channel(qtbot, panel, "heaters.ch3")
+
+    error = type_and_set(qtbot, panel, "heaters.ch3.voltage", "2.5")
+    qtbot.waitUntil(lambda: abs(heater_volts(station)[3] - 2.5) < 1e-3, timeout=5000)
+    qtbot.waitUntil(lambda: error.text() == "", timeout=5000)
+    assert np.count_nonzero(heater_volts(station)) == 1
+
+    # 10 V is inside the hardware's 12 V but beyond the station file's 8 V limit: refused, unsent.
+    error = type_and_set(qtbot, panel, "heaters.ch3.voltage", "10")
+    qtbot.waitUntil(lambda: "soft limits" in error.text(), timeout=5000)
+    assert "10" in error.text()
+    assert abs(heater_volts(station)[3] - 2.5) < 1e-3
+
+    qtbot.mouseClick(panel.safe_button, LEFT)
+    qtbot.waitUntil(lambda: not heater_volts(station).any(), timeout=10_000)
+    qtbot.waitUntil(lambda: "safe state" in panel.status.text(), timeout=5000)
+    assert station.world.get("laser.output") is False
+
+
+def test_the_log_dock_shows_messages_and_traffic_on_request(qtbot, window, connect):
+    connect(window)
+    log = window.log_panel
+    qtbot.waitUntil(lambda: "station mzi-lab connected" in log.text(), timeout=5000)
+    assert "hilt.io" not in log.text()
+    qtbot.mouseClick(log.traffic, LEFT)
+    # the live readings are instrument traffic: they appear once asked for
+    qtbot.waitUntil(lambda: "hilt.io" in log.text(), timeout=5000)
+    qtbot.mouseClick(log.traffic, LEFT)
+
+
+def test_closing_the_window_puts_the_station_safe_and_disconnects(qtbot, window, connect, heater_volts):
+    station = connect(window)
+    panel = window.station_panel
+    open_channel(qtbot, panel, "heaters.ch0")
+    type_and_set(qtbot, panel, "heaters.ch0.voltage", "3")
+    qtbot.waitUntil(lambda: heater_volts(station)[0] > 2.9, timeout=5000)
+    window.close()
+    assert not heater_volts(station).any()
+    assert not station.connected and not station.servers
+    assert window.station is None
