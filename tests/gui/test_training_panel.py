@@ -72,8 +72,8 @@ def fill_form(qtbot, panel: TrainingPanel, loop: str, epochs: int, batch: int,  
 
 
 def points(curve) -> int:  # noqa: ANN001
-    x, _ = curve.getData()
-    return 0 if x is None else len(x)
+    """Every point the curve holds (getData() gives only those in view)."""
+    return 0 if curve.xData is None else len(curve.xData)
 
 
 def blocked_in_pause(panel: TrainingPanel) -> bool:
@@ -147,8 +147,8 @@ def test_a_completed_training_plots_accuracy_per_epoch(qtbot, panel: TrainingPan
     assert panel.status_label.text().startswith("Completed")
     assert points(panel.loss_curve) == 6  # 1347 samples, 256 a batch
     # One epoch: its accuracy on the twin and on the hardware, at the epoch's last step.
-    x, y = panel.physical_accuracy_curve.getData()
-    assert list(x) == [5] and 0 <= y[0] <= 100
+    curve = panel.physical_accuracy_curve
+    assert list(curve.xData) == [5] and 0 <= curve.yData[0] <= 100
     assert points(panel.twin_accuracy_curve) == 1
     assert panel.time_left_label.text() == "0 s"
     # SPSA measures the hardware only: physical bars, no twin, no difference.
