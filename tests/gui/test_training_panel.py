@@ -13,6 +13,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
+from hilt.gui.runs_panel import RunsPanel
 from hilt.gui.training_panel import TrainingPanel
 from hilt.runfile import open_run
 from hilt.station import Station
@@ -133,8 +134,28 @@ def test_start_pause_resume_abort_leaves_the_chip_safe(qtbot, panel: TrainingPan
     with open_run(panel.run_path) as run:
         assert run.status == "aborted" and run.reason == "aborted by the operator"
         assert run.n_rows("batches") >= steps * 8 - 8  # 8 samples a batch (capture_samples)
-        physical = run.captures("batches").physical
-        assert physical.shape[1:] == (16,) and np.isfinite(physical).all()
+        caps = run.captures("batches")
+        assert caps.physical.shape[1:] == (16,) and np.isfinite(caps.physical).all()
+
+    # The Runs tab lists it in the runs folder, opens it on a double click and scrubs to its
+    # first capture: the hardware's and the twin's outputs of step 0.
+    runs_tab = RunsPanel()
+    qtbot.addWidget(runs_tab)
+    runs_tab.folder_edit.setFocus()
+    qtbot.keyClick(runs_tab.folder_edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(runs_tab.folder_edit, str(runs))
+    qtbot.keyClick(runs_tab.folder_edit, Qt.Key.Key_Return)
+    assert [runs_tab.table.item(0, c).text() for c in (0, 1)] == [panel.run_path.name, "aborted"]
+    rect = runs_tab.table.visualItemRect(runs_tab.table.item(0, 0))
+    qtbot.mouseClick(runs_tab.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(runs_tab.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert "aborted by the operator" in runs_tab.header.text()
+    runs_tab.capture_slider.setFocus()
+    qtbot.keyClick(runs_tab.capture_slider, Qt.Key.Key_Home)
+    assert runs_tab.capture_label.text().startswith("step 0 (epoch 0)")
+    np.testing.assert_allclose(runs_tab.capture_view.shown["physical"], caps.physical[0])
+    np.testing.assert_allclose(runs_tab.capture_view.shown["twin"], caps.twin[0])
+    runs_tab.close()
 
 
 def test_a_completed_training_plots_accuracy_per_epoch(qtbot, panel: TrainingPanel,  # noqa: ANN001
