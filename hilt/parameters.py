@@ -220,6 +220,12 @@ class BoundParameter:
                 raise ProtocolError(
                     f"cannot parse {self.name}", instrument=self.owner.full_name, command=self._get_cmd, reply=reply
                 ) from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            # Finite replies can still give nothing finite once converted (a frequency computed
+            # from a wavelength of 1e-308): never hand a NaN or an infinity to the caller.
+            raise ProtocolError(f"{self.name} reads as {value} (from replies that are out of any range)",
+                                instrument=self.owner.full_name, command=self._get_cmd
+                                if isinstance(self._get_cmd, str) else None)
         self.cache, self.cache_time = value, time.time()
         return value
 

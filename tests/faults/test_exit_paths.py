@@ -27,8 +27,13 @@ from hilt.sims.world import World
 from hilt.transport import open_transport
 
 SCRIPT = """
+import signal
 import sys
 from hilt import Station
+
+# What a terminal gives a script: a shell that starts the test run in the background hands its
+# children SIGINT ignored, and Python keeps it so.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 with Station.from_yaml(sys.argv[1]) as st:
     st.heaters.set_voltages([4.0] * 8)
