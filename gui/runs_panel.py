@@ -285,7 +285,8 @@ class RunsPanel(QWidget):
                 if j in (2, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, j, item)
-        self.folder_message.setText(f"{len(self._rows)} run files in {folder}" if self._rows
+        n = len(self._rows)
+        self.folder_message.setText(f"{n} run file{'s' if n != 1 else ''} in {folder}" if n
                                     else f"no run files in {folder}")
 
     def _open_row(self, row: int) -> None:

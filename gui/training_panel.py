@@ -214,6 +214,9 @@ class TrainingPanel(QWidget):
     def apply_settings(self, settings: Mapping[str, Any]) -> None:
         """Fill the form (the Runs tab's "Run again with these settings"); keys left out keep
         their values: loop, dat_mode, dataset, epochs, lr, batch_size, seed, runs_dir."""
+        if self.running:  # the form is the running job's: it changes when the job has ended
+            self._set_status("A training is running: abort it or let it end, then run again.")
+            return
         s = dict(settings)
         if "loop" in s and self.loop_box.findData(s["loop"]) >= 0:
             self.loop_box.setCurrentIndex(self.loop_box.findData(s["loop"]))
@@ -303,7 +306,6 @@ class TrainingPanel(QWidget):
 
     def _finished(self, result: Any) -> None:
         self.result = result
-        self._end()
         if result is None:
             self._set_status(f"Aborted; hardware safe. Run file {self.run_path}")
         elif result.aborted:
@@ -314,13 +316,15 @@ class TrainingPanel(QWidget):
                 f"Completed: accuracy {100 * result.accuracy:.1f} % on the hardware (twin "
                 f"{100 * result.twin_accuracy:.1f} %), {result.physical_queries} physical "
                 f"queries, {result.seconds:.1f} s. Run file {result.run_path}")
+        self._end()
 
     def _failed(self, message: str) -> None:
-        self._end()
         where = f" Run file {self.run_path}" if self.run_path and self.run_path.exists() else ""
         self._set_status(f"Failed: {message}.{where}")
+        self._end()
 
     def _end(self) -> None:
+        """The job is over (its status already shown): last draw, form back, run_ended."""
         self.timer.stop()
         self._redraw()
         self._set_state("idle")
