@@ -38,7 +38,10 @@ def test_connect_shows_every_instrument_with_kind_badge_and_light(qtbot, window,
     assert window.station is station and station.connected
     rows = {panel.tree.topLevelItem(i).text(0): panel.tree.topLevelItem(i)
             for i in range(panel.tree.topLevelItemCount())}
-    assert set(rows) == {"laser", "heaters", "pm"}
+    assert list(rows) == list(station.instruments)  # every instrument of the file, in its order
+    assert {"laser", "heaters", "pm"} <= set(rows)
+    for name, inst in station.instruments.items():
+        assert rows[name].text(2) == (", ".join(type(inst).kinds) or "(no kind)")
     assert rows["laser"].text(2) == "tunable_laser"
     assert rows["heaters"].text(2) == "heater_driver"
     assert rows["pm"].text(2) == "power_meter"
