@@ -28,6 +28,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "meter": ("power_meter",),
     "laser": ("tunable_laser",),
     "heaters": ("heater_driver",),
+    # the heaters of a chip's input modulators (amplitude and phase per input port)
+    "modulators": ("heater_driver",),
     "stage": ("motion_stage",),
     "processor": ("photonic_processor",),
 }

@@ -15,13 +15,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from torch import nn
+
 from hilt.errors import ConfigError
 from hilt.sims.physics import EOActivation, MZINetwork, Photodetectors, mesh_layout
 
 #: Mesh types a twin can be built for.
 MESHES = ("clements", "reck")
 #: Activations between meshes a twin can be built with, and their parameters.
-ACTIVATIONS: dict[str, tuple[str, ...]] = {"electro_optic": ("alpha", "g", "phi_b")}
+#: ``none``: nothing between meshes (a one-mesh bench, or meshes joined by waveguides only).
+ACTIVATIONS: dict[str, tuple[str, ...]] = {"electro_optic": ("alpha", "g", "phi_b"), "none": ()}
 #: Output detectors a twin can be built with, and their parameters.
 DETECTORS: dict[str, tuple[str, ...]] = {"photodiode": ("n", "responsivity")}
 
@@ -67,7 +70,8 @@ def twin_from_description(desc: Mapping[str, Any], seed: int = 0, *, name: str =
     ``activation``, optionally ``detectors`` and ``heaters_per_layer``). The phases start from
     ``seed``: the same seed gives the same twin, and for a Clements chip with the default
     electro-optic activation the twin ``MZINetwork.build(n_ports, n_layers, seed=seed).twin()``.
-    Activation parameters the description leaves out take :class:`~hilt.sims.physics.EOActivation`'s
+    Activation ``none`` joins the meshes with nothing (a one-mesh bench reports it). Activation
+    parameters the description leaves out take :class:`~hilt.sims.physics.EOActivation`'s
     defaults; a missing ``detectors`` entry means unit-responsivity photodiodes. Anything it
     cannot build is a one-line :class:`~hilt.errors.ConfigError` that starts with ``name``.
     """
@@ -87,11 +91,12 @@ def twin_from_description(desc: Mapping[str, Any], seed: int = 0, *, name: str =
     expected_heaters = mesh_layout(n, mesh).n_heaters
     if heaters is not None and heaters != expected_heaters:
         raise _refuse(name, f"{heaters} heaters per layer; a {n}-port {mesh} mesh has {expected_heaters}")
-    _, act = _parameters(name, "activation", desc.get("activation"), ACTIVATIONS)
+    act_kind, act = _parameters(name, "activation", desc.get("activation"), ACTIVATIONS)
     _, det = _parameters(name, "detectors", desc.get("detectors") or "photodiode", DETECTORS)
     if det.pop("n", n) != n:
         raise _refuse(name, f"{desc['detectors'].get('n')} detectors on {n} ports")
     # The same generator draws as MZINetwork.build: a given seed keeps giving the same twin.
     built = MZINetwork.build(n, layers, mesh, seed=seed)
-    network = MZINetwork(list(built.meshes), EOActivation(**act), Photodetectors(n, **det))
+    activation = EOActivation(**act) if act_kind == "electro_optic" else nn.Identity()
+    network = MZINetwork(list(built.meshes), activation, Photodetectors(n, **det))
     return network.twin()

@@ -4,6 +4,13 @@
 :class:`~hilt.instruments.mesh_processor.MeshProcessor` (phases -> heater volts through its heater
 calibration), builds the digital twin of the same architecture, and runs the chosen loop with its
 run file under ``runs_dir``. ``hilt train STATION --loop ...`` is this function on the command line.
+A station with no photonic processor but the bench roles ``laser``, ``heaters``, ``modulators`` and
+``meter`` (a small MZI bench with input modulators, the bundled ``mzi-lab``) trains on
+:class:`~hilt.instruments.bench_processor.BenchMeshProcessor`, built from those roles.
+
+DAT's ``internal`` and ``block`` modes fit the intensities between meshes, which only a processor
+with taps measures; on one without (``measures_internal`` False, as every bench) DAT falls back
+to ``output`` mode and logs one line saying so (a warning on ``hilt.loops``).
 
 The run file records the station (its snapshot and the station file's text) and how the run was
 started, so :func:`resume_run` (``hilt resume RUNFILE``) can continue a crashed or aborted run
@@ -23,6 +30,8 @@ from typing import Any
 
 from hilt import roles
 from hilt.errors import ConfigError, HiltError
+from hilt.instruments.bench_processor import ROLES as BENCH_ROLES
+from hilt.instruments.bench_processor import BenchMeshProcessor
 from hilt.instruments.mesh_processor import StationMeshProcessor
 
 from .core import LoopControl, LoopResult, TrainSettings
@@ -45,6 +54,34 @@ def load_dataset(spec: str, seed: int = 0, n_features: int = 64) -> Dataset:
     if kind in ("mnist", "fashion") and root:
         return load_idx_dataset(root, n_features=n_features, name="fashion-mnist" if kind == "fashion" else "mnist")
     raise ConfigError(f"dataset {spec!r}: expected 'digits', 'mnist:DIR' or 'fashion:DIR'")
+
+
+def fit_to_ports(data: Dataset, n_ports: int) -> Dataset:
+    """``data`` as a processor with fewer ports than classes can read it (one port per class):
+    the first ``n_ports`` classes, and square images average-pooled onto a grid of ``n_ports``
+    cells (8 ports: 4 rows x 2 columns). Logged on ``hilt.loops``; other data is returned as is
+    (more features than ports are truncated by the encoder, as before)."""
+    if data.n_classes <= n_ports:
+        return data
+    import math
+
+    import torch
+
+    side = math.isqrt(data.n_features)
+    cols = max(c for c in range(1, math.isqrt(n_ports) + 1) if n_ports % c == 0)
+    rows = n_ports // cols
+
+    def pooled(x: Any) -> Any:
+        if side * side != data.n_features or data.n_features <= n_ports:
+            return x
+        t = torch.as_tensor(x, dtype=torch.float32).reshape(-1, 1, side, side)
+        return torch.nn.functional.adaptive_avg_pool2d(t, (rows, cols)).reshape(len(x), -1).numpy()
+
+    train, test = data.y_train < n_ports, data.y_test < n_ports
+    log.warning("%s: %d classes on %d ports: training on classes 0-%d, images pooled to %dx%d",
+                data.name, data.n_classes, n_ports, n_ports - 1, rows, cols)
+    return Dataset(f"{data.name}-{n_ports}", pooled(data.x_train[train]), data.y_train[train],
+                   pooled(data.x_test[test]), data.y_test[test], n_ports)
 
 
 def _inventory(station: Any) -> str:
@@ -83,6 +120,26 @@ def find_processor(station: Any, name: str | None = None) -> Any:
     raise ConfigError(f"{where}: training needs the role {PROCESSOR_ROLE!r} (a {PROCESSOR_KIND}): the station file "
                       f"names no such role and, of {_inventory(station)}, {which}; add roles: "
                       f"{{{PROCESSOR_ROLE}: NAME}} to the station file or pass --instrument NAME")
+
+
+def station_processor(station: Any, name: str | None = None) -> tuple[Any, dict[str, Any], str]:
+    """What training runs on: ``(processor, its description, its name)``. The photonic processor
+    :func:`find_processor` finds; else, on a station without one whose file names the bench roles
+    ``laser``, ``heaters``, ``modulators`` and ``meter``, a
+    :class:`~hilt.instruments.bench_processor.BenchMeshProcessor` of them."""
+    named = getattr(getattr(station, "config", None), "roles", None) or {}
+    bench = all(role in named for role in BENCH_ROLES)
+    if name is None and bench and PROCESSOR_ROLE not in named and not station.by_kind(PROCESSOR_KIND):
+        processor = BenchMeshProcessor.from_station(station)
+        return processor, processor.describe(), processor.name
+    try:
+        chip = find_processor(station, name)
+    except ConfigError as exc:
+        if name is not None or bench:
+            raise
+        missing = ", ".join(r for r in BENCH_ROLES if r not in named)
+        raise ConfigError(f"{exc}; or, for a bench of instruments, name the roles {missing}") from None
+    return StationMeshProcessor(chip), chip.describe(), chip.name
 
 
 def new_run_path(station_name: str, loop: str, runs_dir: str | Path = "runs") -> Path:
@@ -134,22 +191,29 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
 
     if loop not in LOOPS:
         raise ConfigError(f"loop {loop!r}: expected one of {', '.join(LOOPS)}")
-    chip = find_processor(station, instrument)
-    processor = StationMeshProcessor(chip)
-    data = load_dataset(dataset, seed, n_features=processor.n_ports)
-    twin = twin_from_description(chip.describe(), seed=seed, name=chip.name)  # the chip says what it is
+    processor, description, chip_name = station_processor(station, instrument)
+    data = fit_to_ports(load_dataset(dataset, seed, n_features=processor.n_ports), processor.n_ports)
+    twin = twin_from_description(description, seed=seed, name=chip_name)  # the chip says what it is
+    if loop == "dat" and dat_mode != "output" and not getattr(processor, "measures_internal", True):
+        log.warning("%s measures no intensities between meshes: DAT runs in output mode, not %s",
+                    chip_name, dat_mode)
+        dat_mode_used = "output"
+    else:
+        dat_mode_used = dat_mode
     if run_path is None:
         run_path = new_run_path(station.name, loop, runs_dir)
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
     common: dict[str, Any] = dict(epochs=epochs, lr=lr, seed=seed, progress_bar=progress_bar)
     cls = {"spsa": ZOSettings, "dat": DATSettings}.get(loop, TrainSettings)
     if loop == "dat":
-        common["mode"] = dat_mode
+        common["mode"] = dat_mode_used
     s = _settings_for(cls, common, settings)
     kwargs: dict[str, Any] = dict(run_path=str(run_path), control=control, progress=progress,
                                   resume=resume)
     # How this run was started: what resume_run needs besides the loop's own settings.
-    started = {"loop": loop, "instrument": chip.name, "dataset": dataset, "seed": seed,
+    # A bench is found again from its roles; a processor instrument by its name.
+    recorded = None if isinstance(processor, BenchMeshProcessor) else chip_name
+    started = {"loop": loop, "instrument": recorded, "dataset": dataset, "seed": seed,
                "dat_mode": dat_mode}
     context: dict[str, Any] = {"config": {"station_run": started}, "overwrite": False}
     if not (resume and Path(run_path).exists()):

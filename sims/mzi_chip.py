@@ -12,7 +12,26 @@ A world system (``kind: mzi_chip``) joining three kinds of simulators:
   ``bandwidth``, plus ``coupling_loss_db``) into ``input_port`` (an index, ``"uniform"``, or a
   vector of amplitudes), unless an input modulator publishes ``<chip>.input_amplitudes``;
 * power meters read :meth:`MZIChip.meter_powers`: output ``k`` of the mesh lands on the meters
-  named in ``meter`` in order, each taking as many consecutive outputs as it has ports.
+  named in ``meter`` in order, each taking as many consecutive outputs as it has ports;
+* input modulators (option ``modulators``: a heater driver, e.g. a QDAC-II, publishing
+  ``<driver>.voltages``): the laser light goes through a 1xN splitter, and on each input port
+  ``k`` through an amplitude MZI (channel ``2k``) and a phase shifter (channel ``2k + 1``).
+
+The modulator model, per input port ``k`` (field as a fraction of the coupled laser field)::
+
+    x_k = sqrt(s_k) * sin(phi_a,k / 2) * exp(i phi_p,k)
+    phi = phi0 + alpha (1 + e) V^2 / R          (alpha, R: the chip's HeaterModel)
+
+``s_k`` is the splitter's share (1/n, with a hidden imbalance of the ``beam_splitter`` level),
+``phi0`` a hidden offset (``phase_shifter`` level) and ``e`` a hidden efficiency error
+(``heater_efficiency`` level), drawn once from the world's seed. A port at full transmission
+(``phi_a = pi``) carries ``1/n`` of the coupled power. What lights the chip, in order: amplitudes
+written by hand to ``<chip>.input_amplitudes`` (a fibre switch; the calibration routines do
+this); the modulators, while any of their channels is driven; ``input_port``. With every
+modulator channel at 0 V (the driver's power-on and safe state) the simulated bench routes the
+laser past the modulators into ``input_port``, so a heater calibration that lights one input
+runs with the modulators idle. That bypass is a convention of this simulation, not a claim
+about a real bench.
 
 The physics is :class:`~hilt.sims.physics.MZIMesh` with its hidden errors
 (``.with_errors(levels, seed)``: heater phase offsets and efficiencies, thermal crosstalk,
@@ -67,7 +86,7 @@ class MZIChip:
     """An ``n``-mode MZI mesh driven by heater simulators, lit by a laser, read by power meters."""
 
     #: Options that name instruments of the station (checked when the station file is read).
-    instrument_options: ClassVar[tuple[str, ...]] = ("heaters", "laser", "meter")
+    instrument_options: ClassVar[tuple[str, ...]] = ("heaters", "laser", "meter", "modulators")
 
     def __init__(self, world: Any, *, name: str = "chip", n: int = 8, kind: str = "clements",
                  heaters: str | Sequence[str] = ("heaters",), laser: str = "laser",
@@ -75,7 +94,7 @@ class MZIChip:
                  errors: str | dict[str, Any] | None = None, insertion_loss_db: float = 0.1,
                  coupling_loss_db: float = 0.0, center_wavelength: float = 1550e-9,
                  bandwidth: float = 70e-9, resistance: float = 1000.0, p_pi: float = 0.025,
-                 detector_scale_w: float = 1e-3) -> None:
+                 detector_scale_w: float = 1e-3, modulators: str | None = None) -> None:
         if isinstance(n, bool) or int(n) != n or n < 2:
             raise ConfigError(f"n must be a whole number of modes, 2 or more, not {n!r}")
         self.world = world
@@ -85,6 +104,9 @@ class MZIChip:
         self.heater_sources = _names(heaters)
         self.laser = laser
         self.meters = _names(meter)
+        if modulators is not None and not isinstance(modulators, str):
+            raise ConfigError(f"modulators must name one heater driver, not {modulators!r}")
+        self.modulators = modulators
         self.input_port = input_port
         self.coupling_loss_db = float(coupling_loss_db)
         self.center_wavelength = float(center_wavelength)
@@ -94,6 +116,7 @@ class MZIChip:
         # One seed for the chip's hidden errors, fixed by (world seed, chip name) alone.
         self.errors_seed = int(world.rng(f"{name}.errors").integers(0, 2**62))
         heater = HeaterModel(alpha=math.pi / p_pi, resistance=float(resistance), v_max=12.0)
+        self.heater = heater
         with torch.no_grad():
             self.twin = MZIMesh(self.n, kind, insertion_loss_db, heater, init="identity")
             self.device = self.twin.with_errors(self.levels, self.errors_seed)
@@ -104,6 +127,12 @@ class MZIChip:
         self.dark_w = detector.dark.double().numpy() * self.detector_scale_w
         self.noise_w = float(detector.noise_std) * self.detector_scale_w
         self._noise = world.rng(f"{name}.noise")
+        # The input modulators' hidden errors, from their own stream (the mesh's stay as they were).
+        g = world.rng(f"{name}.modulator_errors")
+        self.modulator_offset = self.levels.phase_shifter * g.standard_normal((self.n, 2))
+        self.modulator_efficiency = 1.0 + self.levels.heater_efficiency * g.standard_normal((self.n, 2))
+        share = np.clip(1.0 + self.levels.beam_splitter * g.standard_normal(self.n), 0.0, None)
+        self.splitter = share / share.sum()
         self._drifts = bool(torch.any(self.errors.drift_rad_per_hour != 0))
         self._lock = threading.RLock()
         self._version = 0
@@ -149,9 +178,32 @@ class MZIChip:
             return 0.0
         return float(self.world.get(f"{self.laser}.power_w", 0.0)) * self.coupling()
 
+    def modulator_voltages(self) -> np.ndarray | None:
+        """The modulators' channel voltages (V), ``2 n`` of them (amplitude, phase per port);
+        None without modulators or while every channel is at 0 V (the bypass, module docstring)."""
+        if self.modulators is None:
+            return None
+        v = np.asarray(self.world.get(f"{self.modulators}.voltages", np.zeros(0)), dtype=float).ravel()
+        out = np.zeros(2 * self.n)
+        k = min(v.size, out.size)
+        out[:k] = v[:k]
+        return out if np.any(out != 0) else None
+
+    def modulated_field(self, voltages: np.ndarray) -> np.ndarray:
+        """Input amplitudes (fraction of the coupled laser field) the modulators make at
+        ``voltages`` (2 n: amplitude MZI, phase shifter, per port); the module docstring's model."""
+        v = np.asarray(voltages, dtype=float).reshape(self.n, 2)
+        phase = self.modulator_offset + self.heater.alpha * self.modulator_efficiency * v**2 / self.heater.resistance
+        return np.sqrt(self.splitter) * np.sin(phase[:, 0] / 2) * np.exp(1j * phase[:, 1])
+
     def input_field(self) -> np.ndarray:
-        """Normalised input amplitudes (unit total power)."""
+        """Input amplitudes: unit total power for a port, ``uniform`` or amplitudes by hand;
+        from the modulators, the fraction of the coupled field each port carries."""
         given = self.world.get(f"{self.name}.input_amplitudes")
+        if given is None:
+            mod = self.modulator_voltages()
+            if mod is not None:
+                return self.modulated_field(mod)
         scheme: Any = self.input_port if given is None else given
         if isinstance(scheme, str):
             if scheme != "uniform":

@@ -25,8 +25,12 @@ from hilt.station import Station
 
 def mzi_lab(**change: Any) -> Station:
     """The example MZI bench with a spare laser (not coupled to the chip) and ``change`` applied
-    to its top level (``roles=...``)."""
+    to its top level (``roles=...``); without its input modulators, so that the heaters are the
+    only heater driver (as a bench lit through a fibre switch)."""
     config = yaml.safe_load((stations.path("mzi-lab")).read_text())
+    config["instruments"].pop("modulators")
+    config["world"]["systems"]["chip"].pop("modulators")
+    config["roles"].pop("modulators")
     config["instruments"]["spare"] = dict(config["instruments"]["laser"])
     config.update(change)
     return Station(parse_station(yaml.safe_dump(config), "mzi-lab-spare.yaml"))

@@ -47,7 +47,7 @@ def test_standard_roles_name_the_kinds_of_adr_0008() -> None:
         "source": ("signal_source",), "multiplier": ("frequency_multiplier",),
         "detector": ("lock_in", "power_meter"), "lockin": ("lock_in",), "meter": ("power_meter",),
         "laser": ("tunable_laser",), "heaters": ("heater_driver",), "stage": ("motion_stage",),
-        "processor": ("photonic_processor",),
+        "processor": ("photonic_processor",), "modulators": ("heater_driver",),
     }
 
 
@@ -97,7 +97,7 @@ def test_the_example_stations_declare_their_roles() -> None:
     assert roles == {
         "thz-lab": {"source": "synth", "multiplier": "multiplier", "detector": "lockin", "lockin": "lockin",
                     "meter": "meter", "stage": "stage"},
-        "mzi-lab": {"laser": "laser", "heaters": "heaters", "meter": "pm"},
+        "mzi-lab": {"laser": "laser", "heaters": "heaters", "meter": "pm", "modulators": "modulators"},
         "mzi-large": {"processor": "chip"},
     }
 

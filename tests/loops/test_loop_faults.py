@@ -302,7 +302,8 @@ def test_train_on_a_station_without_that_processor_names_what_it_has(tmp_path: P
     assert "Traceback" not in result.output and result.exception is None or \
         isinstance(result.exception, SystemExit)
     assert "instrument 'heaters' is a qontrol_q8iv, not a photonic processor" in result.output
-    assert "laser (keysight_8164b), heaters (qontrol_q8iv), pm (keysight_n7744a)" in result.output
+    assert ("laser (keysight_8164b), heaters (qontrol_q8iv), modulators (qdevil_qdac2), pm (keysight_n7744a)"
+            in result.output)
     assert not list(tmp_path.glob("*.h5"))
 
 
