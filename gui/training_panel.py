@@ -368,8 +368,9 @@ class TrainingPanel(QWidget):
         if len(s):
             self.loss_curve.setData(s[:, 0], s[:, 1])
             self.queries_curve.setData(s[:, 0], s[:, 2])
-            self.rate_curve.setData(s[:, 0], snap.query_rate(), connect="finite")
-            rate = snap.query_rate()[-1] if len(s) > 1 else float("nan")
+            rates = snap.query_rate()
+            self.rate_curve.setData(s[:, 0], rates, connect="finite")
+            rate = rates[-1] if len(s) > 1 else float("nan")
             rate_text = f" ({rate:,.0f} / s)" if np.isfinite(rate) else ""
             self.queries_label.setText(f"{int(s[-1, 2]):,}{rate_text}")
             self.progress_label.setText(
