@@ -16,8 +16,25 @@ import numpy as np
 
 log = logging.getLogger("hilt.calibration")
 
-#: ``progress(done, total, message)``: called after every physical step of a routine.
-ProgressFn = Callable[[int, int, str], None]
+#: ``progress(done, total, message)``: called after every physical step of a routine. A callback
+#: that also takes a ``data`` keyword (``progress(done, total, message, data=None)``) receives
+#: what the routine measures as it goes, each a dict: a sweep point (``{"sweep": stream,
+#: "heater": h, "x": volts, "y": port powers}``) or a fitted curve (``{"fit": h, "x": volts,
+#: "y": powers (points, ports)}``); the app's Calibration tab plots them live.
+ProgressFn = Callable[..., None]
+
+
+def _takes_data(fn: Any) -> bool:
+    """True if the progress callback ``fn`` accepts a ``data`` keyword."""
+    import inspect
+
+    if fn is None:
+        return False
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin such as print: text only
+        return False
+    return any(p.name == "data" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 class CalibrationAborted(Exception):
@@ -82,6 +99,7 @@ class Context:
     def __init__(self, routine: str, progress: ProgressFn | None, abort: threading.Event | None) -> None:
         self.routine = routine
         self.progress_fn = progress
+        self.data_fn = progress if _takes_data(progress) else None
         self.abort = abort or threading.Event()
         self.queries = 0
         self.done = 0
@@ -94,6 +112,16 @@ class Context:
         """Raise :class:`CalibrationAborted` if the caller asked to stop."""
         if self.abort.is_set():
             raise CalibrationAborted(f"{self.routine}: aborted")
+
+    def data(self, **payload: Any) -> None:
+        """Send a measured point or a fitted curve to a progress callback that takes ``data``
+        (see :data:`ProgressFn`); nothing is computed or sent when none does."""
+        if self.data_fn is None:
+            return
+        try:
+            self.data_fn(min(self.done, self.total), self.total, "", data=payload)
+        except Exception:  # a broken live plot must not stop the hardware routine
+            log.exception("%s: progress callback failed", self.routine)
 
     def report(self, message: str, step: int = 1) -> None:
         self.done += step

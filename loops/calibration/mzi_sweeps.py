@@ -19,6 +19,8 @@ from hilt.instruments.heater_calibration import (
     load_heater_calibration,
 )
 
+from .fitting import _design as design
+from .fitting import _project as project
 from .fitting import fit_fringe, offset_from
 from .mesh_model import MeshModel
 from .mzi_bench import MZIBench, mesh_size
@@ -114,6 +116,7 @@ class HeaterCalState:
             # The set-up once as a vector, then only the swept channel moves.
             rows.append(self.bench.read(chan) if i == 0 else self.bench.read(channel=cfg.heater, value=v))
             inputs.append(chan)
+            self.bench.ctx.data(sweep=stream, heater=cfg.heater, step=step, x=float(v), y=rows[-1].copy())
         powers = np.array(rows)
         if self.bench.ctx.run is not None:
             self.bench.ctx.run.capture(stream, step=step, sample_idx=np.arange(len(rows)),
@@ -168,6 +171,7 @@ class HeaterCalState:
         cfg.powers = self.measure(cfg, v, step=step)
         cfg.v2 = v**2
         fit = fit_fringe(cfg.v2, cfg.powers, self.alpha_range, linear=True)
+        self.report_fit(cfg, fit.alpha, linear=True)
         cfg.measured, cfg.r2, cfg.residual_rel = fit.c, fit.r2, fit.residual_rel
         self.cal.alpha[h] = fit.alpha * self.cal.resistance
         self.cal.phi0[h], cfg.agreement = self.offset(cfg, fit.c)
@@ -176,6 +180,18 @@ class HeaterCalState:
         self.cal.reference[h] = ref
         self.configs[h] = cfg
         return cfg
+
+    def report_fit(self, cfg: HeaterSweep, alpha: float, linear: bool = False, points: int = 200) -> None:
+        """The fitted fringe as a smooth curve, for a live plot (only when one listens)."""
+        if self.bench.ctx.data_fn is None or cfg.v2 is None or cfg.powers is None:
+            return
+        coef, _ = project(cfg.v2, cfg.powers, alpha, linear)
+        v = self.sweep_v(points)
+        x2 = v**2
+        d = design(x2, alpha, linear)
+        if linear:  # the drift column is scaled by the sweep's own largest V^2
+            d[:, 3] = x2 / max(float(np.max(cfg.v2)), 1e-12)
+        self.bench.ctx.data(fit=cfg.heater, x=v, y=d @ coef)
 
     def believed_phases(self, voltages: np.ndarray) -> np.ndarray:
         return self.cal.phases(voltages, crosstalk=True)
@@ -201,6 +217,7 @@ class HeaterCalState:
         cfg.powers = self.measure(cfg, v, step=step)
         cfg.v2 = v**2
         fit = fit_fringe(cfg.v2, cfg.powers, self.alpha_range)
+        self.report_fit(cfg, fit.alpha)
         cfg.measured, cfg.r2, cfg.residual_rel = fit.c, fit.r2, fit.residual_rel
         self.cal.alpha[mzi] = fit.alpha * self.cal.resistance
         phi0, cfg.agreement = self.offset(cfg, fit.c)
