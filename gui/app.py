@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
     """The main window. :attr:`station` is the connected station (or None)."""
 
     stationChanged = Signal(object)  # noqa: N815 - Qt's naming
+    #: Seconds the "still running, close?" box waits for an answer before keeping the window open.
+    confirm_timeout_s = 120.0
 
     def __init__(self, settings: QSettings | None = None, station: str | None = None) -> None:
         super().__init__()
@@ -111,10 +113,30 @@ class MainWindow(QMainWindow):
             self.tab_widgets[title] = widget
             self.tabs.addTab(widget, title)
         self.setCentralWidget(self.tabs)
+        self._link_tabs()
         self.statusBar()
         self._closed = False
 
         self._restore(station)
+
+    def _link_tabs(self) -> None:
+        """Runs -> Training: "Run again with these settings" fills the form and shows it;
+        Training -> Runs: a finished training's file opens in the Runs tab."""
+        training = self.tab_widgets.get("Training")
+        runs = self.tab_widgets.get("Runs")
+        if training is None or runs is None or not hasattr(runs, "run_again"):
+            return
+
+        def run_again(settings: dict[str, Any]) -> None:
+            training.apply_settings(settings)
+            self.tabs.setCurrentWidget(training)
+
+        def run_ended(path: str) -> None:
+            if path:
+                runs.open_run(path)
+
+        runs.run_again.connect(run_again)
+        training.run_ended.connect(run_ended)
 
     # -- the station ---------------------------------------------------------------------------
     @property
@@ -153,6 +175,16 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     # -- closing -------------------------------------------------------------------------------
+    def _owns(self, job: Any) -> bool:
+        """A job started from this window (its panels parent their jobs); another window's job
+        (a second window, a script's) is not this window's to ask about or stop."""
+        parent = job.parent()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parent()
+        return False
+
     def _confirm_close(self, busy: list[Any]) -> bool:
         names = ", ".join(job.name for job in busy)
         box = QMessageBox(QMessageBox.Icon.Question, "Close hilt",
@@ -160,13 +192,16 @@ class MainWindow(QMainWindow):
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setObjectName("confirmClose")
         box.setDefaultButton(QMessageBox.StandardButton.No)
+        # Unanswered, the box gives up as "No" (keep running): a close that nobody confirms
+        # must never block the program, and never stop the job.
+        QTimer.singleShot(int(self.confirm_timeout_s * 1000), box.reject)
         return box.exec() == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self._closed:
             event.accept()
             return
-        busy = running_jobs(background=False)
+        busy = [job for job in running_jobs(background=False) if self._owns(job)]
         if busy and not self._confirm_close(busy):
             event.ignore()
             return

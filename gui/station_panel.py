@@ -172,7 +172,7 @@ class StationPanel(QWidget):
     # -- jobs ----------------------------------------------------------------------------------
     def _run(self, fn: Callable[..., Any], name: str, *, on_done: Callable[[Any], None] | None = None,
              on_fail: Callable[[str], None] | None = None, background: bool = False) -> Job:
-        job = Job(fn, name, background=background)
+        job = Job(fn, name, self, background=background)
         self.jobs.append(job)
         if on_done is not None:
             job.finished.connect(on_done)

@@ -355,7 +355,7 @@ def test_the_twin_built_from_the_description_is_the_chip_without_its_errors(serv
     ({"mesh": "butterfly"}, "mesh 'butterfly' (known: clements, reck)"),
     ({"mesh": None}, "the processor does not report its mesh type"),
     ({"activation": None}, "the processor does not report its activation"),
-    ({"activation": {"kind": "saturable_absorber"}}, "activation 'saturable_absorber' (known: electro_optic)"),
+    ({"activation": {"kind": "saturable_absorber"}}, "activation 'saturable_absorber' (known: electro_optic, none)"),
     ({"activation": {"kind": "electro_optic", "gain": 1.0}}, "unknown parameter(s) gain (known: alpha, g, phi_b)"),
     ({"detectors": {"kind": "camera"}}, "detectors 'camera' (known: photodiode)"),
     ({"heaters_per_layer": 12}, "12 heaters per layer; a 4-port clements mesh has 16"),

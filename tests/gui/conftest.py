@@ -22,7 +22,25 @@ def window(qtbot, settings_file):
     qtbot.addWidget(w)
     w.show()
     yield w
+    _stop_jobs()
     w.close()  # a second close is a no-op; a test that closed it already is fine
+
+
+def _stop_jobs() -> None:
+    """Whatever a test left running is stopped before its window closes: a window closing over
+    a job asks first (a modal box), and at teardown nobody is there to answer."""
+    from hilt.gui.jobs import running_jobs
+
+    for job in running_jobs():
+        job.abort()
+    for job in running_jobs():
+        job.wait(30)
+
+
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test():
+    yield
+    _stop_jobs()
 
 
 @pytest.fixture

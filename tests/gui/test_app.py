@@ -58,7 +58,7 @@ def test_closing_mid_job_asks_then_stops_the_job_and_puts_the_station_safe(qtbot
         finally:
             stopped.set()
 
-    job = Job(long_job, "a long calibration").start()
+    job = Job(long_job, "a long calibration", window).start()  # started from the window
     asked = []
 
     def answer_yes():
@@ -78,7 +78,7 @@ def test_closing_mid_job_asks_then_stops_the_job_and_puts_the_station_safe(qtbot
 
 def test_closing_mid_job_can_be_refused(qtbot, window):
     release = threading.Event()
-    job = Job(lambda control, report: release.wait(10), "a short wait").start()
+    job = Job(lambda control, report: release.wait(10), "a short wait", window).start()
 
     def answer_no():
         box = QApplication.activeModalWidget()
@@ -102,3 +102,12 @@ def test_hilt_gui_screenshot_writes_a_png(tmp_path):
     assert done.returncode == 0, done.stderr[-1000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 10_000  # a window, not an empty picture
+
+
+def test_run_again_fills_the_training_form_and_shows_it(window):
+    training, runs = window.tab_widgets["Training"], window.tab_widgets["Runs"]
+    window.tabs.setCurrentWidget(runs)
+    runs.run_again.emit({"loop": "spsa", "epochs": 7, "seed": 3})
+    assert window.tabs.currentWidget() is training
+    assert training.settings()["loop"] == "spsa"
+    assert (training.settings()["epochs"], training.settings()["seed"]) == (7, 3)
