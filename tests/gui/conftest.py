@@ -8,6 +8,10 @@ from PySide6.QtCore import Qt
 
 from hilt.gui.app import MainWindow, settings_for
 
+# pytest-qt closes a test's windows before fixtures end: a window closing over a job still asks,
+# and nobody answers at teardown; the box gives up as "keep open" after this many seconds.
+MainWindow.confirm_timeout_s = 2.0
+
 CONNECT_TIMEOUT_MS = 30_000
 
 
