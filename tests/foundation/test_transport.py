@@ -158,7 +158,16 @@ def test_concurrent_callers_never_interleave(served) -> None:
     assert problems == []
 
 
-def test_ctrl_c_waits_for_the_transaction(served) -> None:
+@pytest.fixture
+def terminal_sigint():
+    """What a terminal gives: a shell that runs the suite in the background hands it SIGINT
+    ignored, and Python keeps it so (then no Ctrl-C would reach the code under test)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_waits_for_the_transaction(served, terminal_sigint) -> None:
     sim, address = served(SimE8257D)
     with KeysightE8257D(address) as synth:
         replies = []
