@@ -43,7 +43,6 @@ import json
 import logging
 import math
 import struct
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -54,7 +53,6 @@ from hilt.errors import (
     ConnectError,
     InstrumentCommunicationError,
     InstrumentError,
-    InstrumentTimeout,
     LimitError,
     ProtocolError,
 )
@@ -125,22 +123,12 @@ class PhotonicProcessor(Instrument):
         next exchange starts on a fresh connection. Read-only requests (INFO, GET_HEATERS, RUN)
         are sent again after a timeout, a bad frame or a dropped link (``query_retries`` times);
         settings never are."""
-        retries = self.query_retries if ftype in self.IDEMPOTENT and not self.transport.recovering else 0
-        first: InstrumentCommunicationError | None = None
-        for attempt in range(retries + 1):
-            try:
-                if attempt:
-                    time.sleep(self.retry_backoff * attempt)
-                    self.transport.recover()
-                return self._exchange_once(ftype, payload)
-            except ControllerStateLost:
-                raise  # asking again cannot help: the caller programs the chip again
-            except (InstrumentTimeout, ConnectError, ProtocolError) as exc:
-                first = first or exc
-                log.warning("%s: request %#04x failed (%s)%s", self.name, ftype, exc,
-                            f"; sending it again ({attempt + 1}/{retries})" if attempt < retries else "")
-        assert first is not None
-        raise first
+        return self.retrying(lambda: self._exchange_once(ftype, payload), f"request {ftype:#04x}",
+                             retries=self.query_retries if ftype in self.IDEMPOTENT else 0)
+
+    def on_query_failure(self, command: str, error: InstrumentCommunicationError) -> None:
+        if isinstance(error, ControllerStateLost):
+            raise error  # asking again cannot help: the caller programs the chip again
 
     def _exchange_once(self, ftype: int, payload: bytes) -> bytes:
         self.check_request(ftype, payload)  # a hand-built frame meets the same limits

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 
 from hilt.gui.plots import PHYSICAL_COLOR, OutputView, fast_plot, pen
 from hilt.runfile import RunFileError, RunReader, open_run
+from hilt.runfile.cli import format_size
 
 #: A live run is looked at again this often (ms).
 LIVE_REFRESH_MS = 1000
@@ -53,16 +54,6 @@ LIVE_REFRESH_MS = 1000
 METHOD_LOOPS = {"insilico": "insilico", "pat": "insitu", "dat": "dat", "dat_internal": "dat",
                 "dat_block": "dat"}
 COLUMNS = ("name", "status", "steps", "size", "reason")
-
-
-def format_size(n: int) -> str:
-    """Bytes as ``hilt runs list`` shows them (kB, MB: powers of 1000)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 @dataclass(frozen=True)

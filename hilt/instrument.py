@@ -14,7 +14,8 @@ import logging
 import re
 import time
 from collections import deque
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from hilt.errors import (
     ConnectError,
@@ -28,6 +29,8 @@ from hilt.parameters import BoundParameter, Parameter
 from hilt.transport import Transport, exit_signals, open_transport
 
 log = logging.getLogger("hilt.instrument")
+
+T = TypeVar("T")
 
 
 class ParameterOwner:
@@ -307,21 +310,29 @@ class Instrument(ParameterOwner):
 
         A query only reads, so after a timeout, a garbled reply or a dropped link it is sent
         again (``query_retries`` times, after the link has found its place or reopened)."""
+        return self.retrying(lambda: self.check_reply(command, self.transport.query(command)), command)
+
+    def retrying(self, call: Callable[[], T], what: str, *, retries: int | None = None) -> T:
+        """Run ``call``, an exchange that only reads, and run it again after a timeout, a garbled
+        reply or a dropped link: ``retries`` times (default :attr:`query_retries`; never while
+        the link itself is being recovered), each time after the link found its place or
+        reopened. :meth:`on_query_failure` sees every failure first and may stop the retries by
+        raising. The first failure is the one raised; the retries are in the log."""
+        n = 0 if self.transport.recovering else (self.query_retries if retries is None else retries)
         first: InstrumentCommunicationError | None = None
-        retries = 0 if self.transport.recovering else self.query_retries
-        for attempt in range(retries + 1):
+        for attempt in range(n + 1):
             try:
                 if attempt:
                     time.sleep(self.retry_backoff * attempt)
                     self.transport.recover()
-                return self.check_reply(command, self.transport.query(command))
+                return call()
             except (InstrumentTimeout, ConnectError, ProtocolError) as exc:
                 first = first or exc
-                self.on_query_failure(command, exc)
-                log.warning("%s: %r failed (%s)%s", self.name, command, exc,
-                            f"; asking again ({attempt + 1}/{retries})" if attempt < retries else "")
+                self.on_query_failure(what, exc)
+                log.warning("%s: %s failed (%s)%s", self.name, what, exc,
+                            f"; trying again ({attempt + 1}/{n})" if attempt < n else "")
         assert first is not None
-        raise first  # the first failure says what went wrong; the retries are in the log
+        raise first
 
     def on_query_failure(self, command: str, error: InstrumentCommunicationError) -> None:
         """Hook run when a query failed, before it is asked again: raise to stop the retries

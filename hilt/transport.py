@@ -294,6 +294,15 @@ class Transport:
         link broken here, so a set is not written into a dead connection."""
         return False
 
+    def _socket_input_pending(self, sock: socket.socket) -> bool:
+        """:meth:`_input_pending` for a link that is a socket underneath: a closed peer marks the
+        link broken (and counts as pending, so the transaction recovers first)."""
+        state = _socket_pending(sock)
+        if state is None:
+            self._broken = True
+            return True
+        return state
+
     # -- public ------------------------------------------------------------------------------
     def open(self) -> None:
         with self.lock:
@@ -638,11 +647,7 @@ class TcpTransport(Transport):
         if self._sock is None:
             self._broken = True
             return True
-        state = _socket_pending(self._sock)
-        if state is None:
-            self._broken = True
-            return True
-        return state
+        return self._socket_input_pending(self._sock)
 
 
 class SerialTransport(Transport):
@@ -737,11 +742,7 @@ class SerialTransport(Transport):
             return True
         sock = getattr(self._port, "_socket", None)
         if sock is not None:
-            state = _socket_pending(sock)
-            if state is None:
-                self._broken = True
-                return True
-            return state
+            return self._socket_input_pending(sock)
         try:
             return self._port.in_waiting > 0
         except (OSError, ValueError) as exc:  # the device went away (USB adapter unplugged)
@@ -819,11 +820,7 @@ class VisaTransport(Transport):
             return False
         if getattr(session, "_pending_buffer", None):
             return True
-        state = _socket_pending(session.interface)
-        if state is None:
-            self._broken = True
-            return True
-        return state
+        return self._socket_input_pending(session.interface)
 
     def _visa_error(self, exc: Exception, what: str) -> InstrumentCommunicationError:
         import pyvisa.constants as vc

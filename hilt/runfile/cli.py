@@ -14,7 +14,8 @@ from hilt.runfile._errors import RunFileError
 from hilt.runfile.reader import RunReader
 
 
-def _size(n: int) -> str:
+def format_size(n: int) -> str:
+    """Bytes in kB, MB, GB (powers of 1000), as ``hilt runs`` shows them."""
     size = float(n)
     for unit in ("B", "kB", "MB", "GB"):
         if size < 1000 or unit == "GB":
@@ -41,7 +42,7 @@ def list_runs(directory: Path) -> None:
     """
     rows: list[tuple[str, str, str, str]] = []
     for path in sorted(directory.glob("*.h5")):
-        size = _size(path.stat().st_size)
+        size = format_size(path.stat().st_size)
         try:
             with RunReader(path) as run:
                 rows.append((path.name, run.status, str(run.steps().size), size))
@@ -112,7 +113,7 @@ def show(file: Path, as_json: bool) -> None:
         step = f"step {f['step']}" if f["step"] >= 0 else "outside a step"
         click.echo(f"  {when} {step}, retry {f['retry']}: {where} {f['error_type']}: "
                    f"{f['message']} -> {f['outcome']}")
-    _line("size", f"{_size(s['size_bytes'])} (+ {_size(s['companion_bytes'])} companion)")
+    _line("size", f"{format_size(s['size_bytes'])} (+ {format_size(s['companion_bytes'])} companion)")
 
 
 @runs.command("export")
@@ -127,4 +128,4 @@ def export(file: Path, out: Path, fmt: str) -> None:
             written = run.export_npz(out) if fmt == "npz" else run.export_netcdf(out)
     except RunFileError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {written} ({_size(written.stat().st_size)})")
+    click.echo(f"wrote {written} ({format_size(written.stat().st_size)})")
