@@ -171,15 +171,22 @@ class _Transaction:
 
     def __enter__(self) -> Transport:
         t = self._t
-        t.lock.acquire()
-        if t._depth > 0:
+        if t._owner == threading.get_ident():  # nested in this thread's own transaction
+            t.lock.acquire()
             t._depth += 1
             return t
-        t._owner = threading.get_ident()
-        t._depth = 1
+        # Signals are held before the lock is taken: a Ctrl-C or SIGTERM landing between taking
+        # it and recording the transaction would leave the lock held and this thread as owner.
         self._sigint = hold_sigint()
+        self._sigint.__enter__()
         try:
-            self._sigint.__enter__()
+            t.lock.acquire()
+        except BaseException:
+            self._sigint.__exit__()
+            raise
+        try:
+            t._owner = threading.get_ident()
+            t._depth = 1
             if not t.is_open:
                 raise ConnectError("not connected", instrument=t.name)
             if t._broken or t._stale:

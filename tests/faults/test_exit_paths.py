@@ -207,6 +207,6 @@ def test_hilt_train_stopped_by_a_signal_leaves_the_chip_safe(served, tmp_path: P
     assert not chip.light_on and all(float(v.max()) == 0 for v in chip.volts), err
     [run_file] = runs.glob("*.h5")
     with RunReader(run_file) as run:
-        assert run.status == "aborted"
+        assert run.status == "aborted", run.reason
         assert sig.name in run.reason
     assert "Traceback" not in err
