@@ -12,10 +12,8 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 
 import click
 
-from hilt import __version__, registry, stations
+from hilt import __version__, stations
 from hilt.errors import HiltError
 
 
@@ -99,48 +97,6 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
-# -- hilt sim ---------------------------------------------------------------------------------
-@main.group()
-def sim() -> None:
-    """Instrument simulators."""
-
-
-@sim.command("list")
-def sim_list() -> None:
-    """Every simulator model, one per line: name, transport, description."""
-    for name in registry.simulator_names():
-        cls = registry.load_simulator(name)
-        click.echo(f"{name:<24} {cls.transport:<7} {cls.description}")
-
-
-@sim.command("serve")
-@click.argument("model")
-@click.option("--port", type=int, default=0, help="TCP port (default: chosen by the OS).")
-@click.option("--pty", is_flag=True, help="Serve a serial instrument on a pseudo-terminal.")
-@click.option("--seed", type=int, default=0, help="Seed of the simulated world.")
-@click.option("--name", default=None, help="Instrument name in the world (default: the model).")
-def sim_serve(model: str, port: int, pty: bool, seed: int, name: str | None) -> None:
-    """Serve one simulator; the first line printed is the address a client uses."""
-    from hilt.sims.server import serve
-    from hilt.sims.world import World
-
-    try:
-        cls = registry.load_simulator(model)
-        server = serve(cls(World(seed=seed), name=name), port=port, pty=pty)
-    except HiltError as exc:
-        raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    # Before the address is printed: a client that reads it may stop us at once.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    click.echo(server.address)
-    sys.stdout.flush()
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-
-
 # -- hilt station -----------------------------------------------------------------------------
 @main.group()
 def station() -> None:
@@ -213,6 +169,11 @@ def station_check(file: str, json_out: str | None) -> None:
 from hilt.runfile.cli import runs  # noqa: E402 - a subcommand group, kept next to its reader
 
 main.add_command(runs)
+
+# -- hilt sim: its own module (simulator commands grow with the simulators) ----------------------
+from hilt.gui.cli_sim import sim  # noqa: E402
+
+main.add_command(sim)
 
 
 # -- hilt train / demo -----------------------------------------------------------------------
