@@ -9,11 +9,14 @@ Servers (TCP, pty) live in :mod:`hilt.sims.server` and know nothing of any instr
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, ClassVar
 
 from hilt.sims.faults import Faults
 from hilt.sims.world import World
+
+log = logging.getLogger("hilt.sims")
 
 
 class Session:
@@ -74,6 +77,10 @@ class LineSession(Session):
                 reply = self.sim.handle(line, self)
         if reply is None:
             return b""
+        if isinstance(reply, bytes):
+            # A binary reply (a lock-in's buffer dump) is sent as the simulator built it, terminator
+            # included or not, as its manual says.
+            return reply
         return (reply + self.sim.reply_terminator).encode(self.sim.encoding)
 
 
@@ -102,6 +109,8 @@ class SimulatedInstrument:
         self.lock = threading.RLock()
         self.options = options
         self.rng = self.world.rng(self.name)
+        #: Commands received that this simulator does not implement -> how many times.
+        self.unknown_commands: dict[str, int] = {}
 
     def new_session(self) -> Session:
         return self.session_class(self)
@@ -110,9 +119,28 @@ class SimulatedInstrument:
         """Text sent when a client connects (e.g. a banner and a prompt)."""
         return ""
 
-    def handle(self, line: str, session: Session) -> str | None:
-        """The reply to one command line, without terminator; None for no reply."""
+    def handle(self, line: str, session: Session) -> str | bytes | None:
+        """The reply to one command line, without terminator; None for no reply.
+
+        A ``bytes`` reply is sent verbatim (binary block transfers): no terminator is added.
+        """
         raise NotImplementedError
+
+    def unknown_command(self, command: str) -> None:
+        """Note a command this simulator does not implement.
+
+        Every simulator calls this where its instrument meets a command it does not know, then
+        answers the way the instrument's manual says it answers one (an error-queue entry, a
+        status bit, an error line, silence). The first time each distinct command arrives it is
+        logged at WARNING on ``hilt.sims`` with the simulator's name, so a user whose script stops
+        on a missing command sees which one at once; ``unknown_commands`` counts them all.
+        """
+        key = " ".join(command.split())[:120]
+        first = key not in self.unknown_commands
+        self.unknown_commands[key] = self.unknown_commands.get(key, 0) + 1
+        if first:
+            log.warning("%s (simulated %s): %r is not implemented by the simulator; answered as the "
+                        "instrument answers an unknown command", self.name, self.model, key)
 
     def inject_error(self, line: str, session: Session) -> str | None:
         """Answer ``line`` the way this instrument answers a command it cannot execute."""

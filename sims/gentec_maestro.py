@@ -131,6 +131,7 @@ class SimMaestro(SimulatedInstrument):
     def handle(self, line: str, session: Session) -> str | None:
         text = line.strip()
         if not text.startswith("*") or len(text) < 4:
+            self.unknown_command(text[:4])
             return "Invalid Command"
         mnemonic, arg = text[1:4].upper(), text[4:]
         if mnemonic in QUERIES and arg:
@@ -182,6 +183,7 @@ class SimMaestro(SimulatedInstrument):
         if mnemonic in WIDTHS:  # settings the model keeps no state for
             float(arg)
             return None
+        self.unknown_command("*" + mnemonic)
         return "Invalid Command"
 
     def inject_error(self, line: str, session: Session) -> str | None:

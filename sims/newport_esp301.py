@@ -184,6 +184,7 @@ class SimESP301(SimulatedInstrument):
         query = arg == "?"
         handler = getattr(self, f"_cmd_{cmd}", None)
         if handler is None:
+            self.unknown_command(cmd + ("?" if query else ""))
             raise EspError(6)
         if cmd in ("TB", "TE", "VE", "ST") and not axis_text:
             return handler(None, arg, query)

@@ -95,6 +95,7 @@ class SimSMC100(SimulatedInstrument):
         handler = getattr(self, f"_cmd_{cmd}", None)
         try:
             if handler is None:
+                self.unknown_command(cmd + ("?" if arg == "?" else ""))
                 raise SmcError("A")
             reply = handler(ctl, arg)
         except SmcError as exc:

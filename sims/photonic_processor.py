@@ -158,6 +158,7 @@ class SimPhotonicProcessor(FramedInstrument):
                 self._matrices[layer] = None
             self.light_on = False
             return self.reply_type(ftype), b""
+        self.unknown_command(f"frame type {ftype:#04x}")
         raise FrameReplyError(UNKNOWN_TYPE, f"type {ftype:#04x}")
 
     def state(self) -> dict[str, Any]:

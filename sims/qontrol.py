@@ -95,6 +95,7 @@ class SimQontrolQ8iv(SimulatedInstrument):
                 raise _Error(10)
             name, ch_text, op, value = m.group(1).upper(), m.group(2), m.group(3), m.group(4)
             if name not in _NAMES:
+                self.unknown_command(name + (op if op == "?" else ""))
                 raise _Error(10, int(ch_text or 0))
             ch = int(ch_text) if ch_text else None
             reply = self._dispatch(name, ch, op, value)

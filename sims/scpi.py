@@ -220,6 +220,7 @@ class ScpiInstrument(SimulatedInstrument):
             except ScpiValueError as exc:
                 self.push_error(exc.code, exc.detail)
                 return None
+        self.unknown_command(header + ("?" if is_query else ""))
         self.push_error(-113, header)
         return None
 

@@ -271,6 +271,7 @@ class SrsLockInSim(SimulatedInstrument):
             args = [a.strip() for a in rest.split(",")] if rest else []
             handler = self._handlers().get(mnemonic)
             if handler is None:
+                self.unknown_command(mnemonic + ("?" if query else ""))
                 raise CommandError
             return handler(query, args)
         except CommandError:

@@ -133,7 +133,9 @@ class SimDLCpro(SimulatedInstrument):
             self._set(name, _parse(arg))
             return "0"
         if op == "exec":
+            self.unknown_command(f"(exec '{name})")
             raise DecofError(-2, name)
+        self.unknown_command(f"({op} ...)")
         raise DecofError(-1, op)
 
     def _get(self, name: str) -> Any:
@@ -144,6 +146,7 @@ class SimDLCpro(SimulatedInstrument):
         if name == self.names["photocurrent"]:
             return self._photocurrent_ma()
         if name not in self.values:
+            self.unknown_command(f"(param-ref '{name})")
             raise DecofError(-2, name)
         return self.values[name]
 
@@ -151,6 +154,7 @@ class SimDLCpro(SimulatedInstrument):
         if name in self.read_only:
             raise DecofError(-5, name)
         if name not in self.values:
+            self.unknown_command(f"(param-set! '{name} ...)")
             raise DecofError(-2, name)
         old = self.values[name]
         if isinstance(old, bool) != isinstance(value, bool) or isinstance(old, str) != isinstance(value, str):
