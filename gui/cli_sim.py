@@ -52,3 +52,7 @@ def sim_serve(model: str, port: int, pty: bool, seed: int, name: str | None) -> 
         stop.wait()
     finally:
         server.stop()
+
+from hilt.gui.cli_sim_station import serve_station  # noqa: E402
+
+sim.add_command(serve_station)
