@@ -26,6 +26,8 @@ from __future__ import annotations
 import cmath
 import math
 import re
+import struct
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -38,8 +40,9 @@ SR830_TIME_CONSTANTS = tuple(float(f"{m * 10.0**e:.12g}") for e in range(-5, 5) 
 #: Equivalent noise bandwidth x tau of 1..4 cascaded RC sections (6..24 dB/oct).
 ENBW_TIMES_TAU = (1 / 4, 1 / 8, 3 / 32, 5 / 64)
 
-ESR_INP, ESR_QRY, ESR_EXE, ESR_CMD = 0, 2, 4, 5
-LIAS_INPUT, LIAS_FILTER, LIAS_OUTPUT, LIAS_UNLOCK = 0, 1, 2, 3
+ESR_INP, ESR_QRY, ESR_EXE, ESR_CMD, ESR_PON = 0, 2, 4, 5, 7
+LIAS_INPUT, LIAS_FILTER, LIAS_OUTPUT, LIAS_UNLOCK, LIAS_TRIGGER = 0, 1, 2, 3, 6
+STB_SCN, STB_IFC, STB_ERR, STB_LIA, STB_MAV, STB_ESB, STB_SRQ = 0, 1, 2, 3, 4, 5, 6
 
 
 class CommandError(Exception):
@@ -107,7 +110,11 @@ class SrsLockInSim(SimulatedInstrument):
         self._watching = False
         self._settled = False
         self.esr = self.errs = self.lias = 0
+        # Enable registers (*ESE, *SRE, ERRE, LIAE) and *PSC: cleared at power-on.
+        self.ese = self.sre = self.erre = self.liae = 0
+        self.psc = 1
         self.reset()
+        self.esr |= 1 << ESR_PON  # the instrument has just been powered on
 
     # -- state ------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -211,6 +218,8 @@ class SrsLockInSim(SimulatedInstrument):
     def _event(self, change: Callable[[], None] | None = None) -> None:
         """Advance to now under the old conditions, apply ``change``, then take the new input."""
         now = self.world.clock.now()
+        # Samples the data buffer took since the last event see the conditions before this one.
+        self._store_due(now)
         self._advance(now)
         if change is not None:
             change()
@@ -221,13 +230,22 @@ class SrsLockInSim(SimulatedInstrument):
             if self._settled:
                 self._event()
 
-    def _sample(self) -> tuple[float, float]:
-        """One reading of (X, Y): filtered signal + fresh noise, saturating at full scale."""
-        self._event()
-        y = self._stages[-1]
+    def _store_due(self, now: float) -> None:
+        """Take the data-buffer samples due up to ``now`` (the lock-ins with a buffer override)."""
+
+    def noise_density(self) -> float:
+        """Input-referred noise density (V/rtHz): the lock-in's own and the detector's."""
         system = self._system()
-        density = math.hypot(self.input_noise, system.noise_density() if system is not None else 0.0)
-        sigma = density * math.sqrt(ENBW_TIMES_TAU[self.slope_index] / self.tau)
+        return math.hypot(self.input_noise, system.noise_density() if system is not None else 0.0)
+
+    def _sample(self) -> tuple[float, float]:
+        """One reading of (X, Y) now: filtered signal + fresh noise, saturating at full scale."""
+        self._event()
+        return self._noisy(self._stages[-1])
+
+    def _noisy(self, y: complex) -> tuple[float, float]:
+        """(X, Y) of the filter output ``y`` with fresh noise; overloads set their LIAS bits."""
+        sigma = self.noise_density() * math.sqrt(ENBW_TIMES_TAU[self.slope_index] / self.tau)
         nx, ny = self.rng.standard_normal(2)
         x, yy = y.real + sigma * nx, y.imag + sigma * ny
         if abs(self._u) > self.input_range_v:
@@ -247,8 +265,8 @@ class SrsLockInSim(SimulatedInstrument):
                 "aux": 0.0, "frequency": self.frequency}
 
     # -- protocol ----------------------------------------------------------------------------------------
-    def handle(self, line: str, session: Session) -> str | None:
-        replies = []
+    def handle(self, line: str, session: Session) -> str | bytes | None:
+        replies: list[str | bytes] = []
         for part in line.split(";"):
             if not part.strip():
                 continue
@@ -257,12 +275,18 @@ class SrsLockInSim(SimulatedInstrument):
                 replies.append(reply)
         if not replies or not self._replies_here():
             return None
-        return self.reply_separator.join(replies)
+        if not any(isinstance(r, bytes) for r in replies):
+            return self.reply_separator.join(replies)  # type: ignore[arg-type]
+        # A binary transfer among the replies: text replies keep their own terminators.
+        out = bytearray()
+        for r in replies:
+            out += r if isinstance(r, bytes) else (r + self.reply_terminator).encode(self.encoding)
+        return bytes(out)
 
     def _replies_here(self) -> bool:
         return True
 
-    def execute(self, text: str) -> str | None:
+    def execute(self, text: str) -> str | bytes | None:
         m = _COMMAND.match(text)
         try:
             if m is None:
@@ -284,11 +308,12 @@ class SrsLockInSim(SimulatedInstrument):
         self.esr |= 1 << ESR_EXE
         return None
 
-    def _handlers(self) -> dict[str, Callable[[bool, list[str]], str | None]]:
+    def _handlers(self) -> dict[str, Callable[[bool, list[str]], str | bytes | None]]:
         return {
             "*IDN": self._idn, "*RST": self._rst, "*CLS": self._cls, "*ESR": self._esr,
-            "*STB": self._stb, "*ESE": self._ignore, "*SRE": self._ignore, "*OPC": self._opc,
-            "ERRS": self._errs, "LIAS": self._lias,
+            "*STB": self._stb, "*ESE": self._enable("ese"), "*SRE": self._enable("sre"),
+            "ERRE": self._enable("erre"), "LIAE": self._enable("liae"), "*PSC": self._psc,
+            "*OPC": self._opc, "ERRS": self._errs, "LIAS": self._lias,
             "FREQ": self._freq, "SLVL": self._slvl, "PHAS": self._phas,
             self.sens_mnemonic: self._sens, "OFLT": self._oflt, "OFSL": self._ofsl,
             "OUTP": self._outp, "SNAP": self._snap, "APHS": self._aphs,
@@ -341,9 +366,43 @@ class SrsLockInSim(SimulatedInstrument):
             self.lias = 0
         return reply
 
+    def _scanning(self) -> bool:
+        """Whether data storage is in progress (the SCN bit of the serial poll status is its NOT)."""
+        return False
+
+    def status_byte(self) -> int:
+        """The serial poll status byte: each summary bit is its register ANDed with its enable."""
+        value = (0 if self._scanning() else 1 << STB_SCN) | 1 << STB_IFC
+        value |= (1 << STB_ERR if self.errs & self.erre else 0) | (1 << STB_LIA if self.lias & self.liae else 0)
+        value |= 1 << STB_ESB if self.esr & self.ese else 0
+        if value & self.sre & ~(1 << STB_SRQ):
+            value |= 1 << STB_SRQ
+        return value
+
     def _stb(self, query: bool, args: list[str]) -> str:
-        value = 0b11 | (4 if self.errs else 0) | (8 if self.lias else 0) | (32 if self.esr else 0)
-        return self._register(value, query, args)[0]
+        self._event()  # a scan that ended since the last command shows now
+        return self._register(self.status_byte(), query, args)[0]
+
+    def _enable(self, attr: str) -> Callable[[bool, list[str]], str | None]:
+        """An enable register: ``X i`` sets it, ``X i,j`` sets bit i to j, ``X? [i]`` reads it."""
+
+        def handler(query: bool, args: list[str]) -> str | None:
+            value = getattr(self, attr)
+            if query:
+                return self._register(value, True, args)[0]
+            if len(args) == 2:
+                bit, on = _int_arg(args, 0, 7), _int_arg(args, 0, 1, 1)
+                setattr(self, attr, (value & ~(1 << bit)) | (on << bit))
+            else:
+                setattr(self, attr, _int_arg(args, 0, 255))
+            return None
+        return handler
+
+    def _psc(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.psc)
+        self.psc = _int_arg(args, 0, 1)
+        return None
 
     def _freq(self, query: bool, args: list[str]) -> str | None:
         if query:
@@ -446,9 +505,57 @@ class SrsLockInSim(SimulatedInstrument):
                 "slope_db": 6 * (self.slope_index + 1), "system": self.system_name}
 
 
+#: Points per display channel in the SR830's data buffer.
+SR830_BUFFER_POINTS = 16383
+#: SRAT index of triggered sampling (0..13 are 62.5 mHz x 2^i).
+SRAT_TRIGGER = 14
+
+
+def sr830_sample_rate(index: int) -> float:
+    """SRAT 0..13: 62.5 mHz .. 512 Hz in powers of two."""
+    return 2.0 ** (index - 4)
+
+
+def trcl_bytes(value: float) -> bytes:
+    """One point in the SR830's non-normalised format: int16 mantissa m (LSB first), exponent
+    byte e, a zero byte; value = m * 2**(e - 124)."""
+    if value == 0 or not math.isfinite(value):
+        return struct.pack("<hBB", 0, 124, 0)
+    e = 110 + math.floor(math.log2(abs(value)))  # puts |m| in [2^14, 2^15)
+    e = max(0, min(248, e))
+    m = round(value * 2.0 ** (124 - e))
+    if abs(m) > 32767:
+        e = min(248, e + 1)
+        m = round(value * 2.0 ** (124 - e))
+    return struct.pack("<hBB", max(-32768, min(32767, m)), e, 0)
+
+
+def trca_number(value: float) -> str:
+    """A TRCA? point as the manual prints one: ``-1.234567e-009`` (three exponent digits)."""
+    mantissa, exponent = f"{value:+.6e}".split("e")
+    return f"{mantissa}e{int(exponent):+04d}"
+
+
 class SimSR830(SrsLockInSim):
+    """SR830 with its data storage (manual chapter 5, "Data storage commands" and "Data transfer
+    commands"; :data:`SR830_BUFFER_POINTS` points per channel).
+
+    ``SRAT i`` samples both displays at 62.5 mHz x 2^i (i = 0..13) in SIMULATED time, or on each
+    ``TRIG`` (i = 14); ``SEND 0`` stops at a full buffer (1 shot), ``SEND 1`` loops, keeping the
+    newest points; ``TSTR 1`` makes a trigger start the scan; ``STRT``/``PAUS``/``REST``/``STRD``
+    (start after 0.5 s). The displays hold what ``DDEF`` puts there (CH1 X, R, X noise, Aux 1,
+    Aux 2; CH2 Y, theta, Y noise, Aux 3, Aux 4; the ratio argument is kept, not applied). Read-out:
+    ``SPTS?``, ``TRCA?`` (ASCII, each point followed by a comma), ``TRCB?`` (IEEE float32, LSB
+    first, no terminator) and ``TRCL?`` (the instrument's 4-byte non-normalised format), ``OUTR?``.
+    ``FAST`` is kept but streams nothing: fast transfer is a GPIB feature and this port is RS-232.
+
+    Unverified: where the first point of a scan falls (taken at the start instant), the storage
+    settings after ``*RST`` (1 Hz, loop, no trigger start) and the noise displays (shown as the
+    model's input noise density in V/rtHz).
+    """
+
     model = "srs_sr830"
-    description = "SRS SR830 DSP lock-in (RS-232, CR replies; optional THz-path coupling)"
+    description = "SRS SR830 DSP lock-in (RS-232, CR replies; data buffer; optional THz-path coupling)"
     transport = "serial"
     input_terminators = (b"\n", b"\r")
     reply_terminator = "\r"
@@ -461,8 +568,158 @@ class SimSR830(SrsLockInSim):
         "frequency": 1000.0, "amplitude": 1.0, "sens_index": 26, "tc_index": 8, "slope_index": 1,
     }
 
-    def _handlers(self) -> dict[str, Callable[[bool, list[str]], str | None]]:
-        return {**super()._handlers(), "OUTX": self._outx}
+    def reset(self) -> None:
+        super().reset()
+        self.srat, self.send, self.tstr, self.fast = 4, 1, 0, 0
+        self.ddef = [[0, 0], [0, 0]]  # per channel: display code, ratio code
+        self._storage_reset()
+
+    def _storage_reset(self) -> None:
+        self.buffer: deque[tuple[float, float]] = deque(maxlen=SR830_BUFFER_POINTS)
+        self.scan = "reset"  # reset | armed (waiting for a trigger) | running | paused | done
+        self._t0 = 0.0
+        self._k = 0
+
+    def _scanning(self) -> bool:
+        return self.scan in ("running", "armed")
+
+    def _start(self, t0: float) -> None:
+        self.scan, self._t0, self._k = "running", t0, 0
+
+    # -- storage in simulated time ------------------------------------------------------------
+    def _store_due(self, now: float) -> None:
+        if self.scan != "running" or self.srat == SRAT_TRIGGER:
+            return
+        rate = sr830_sample_rate(self.srat)
+        due = math.floor((now - self._t0) * rate + 1e-9) + 1 - self._k
+        if due <= 0:
+            return
+        if self.send == 0:
+            due = min(due, SR830_BUFFER_POINTS - len(self.buffer))
+        elif due > SR830_BUFFER_POINTS:  # a loop keeps only the newest points: skip the rest
+            self._k += due - SR830_BUFFER_POINTS
+            due = SR830_BUFFER_POINTS
+        for _ in range(due):
+            self._store(self._t0 + self._k / rate)
+            self._k += 1
+        if self.send == 0 and len(self.buffer) >= SR830_BUFFER_POINTS:
+            self.scan = "done"
+
+    def _store(self, t: float) -> None:
+        self._advance(t)
+        self.buffer.append(self._displays(*self._noisy(self._stages[-1])))
+
+    def _displays(self, x: float, y: float) -> tuple[float, float]:
+        r = math.hypot(x, y)
+        if self.lias & (1 << LIAS_OUTPUT):
+            r = min(r, self.sensitivity)
+        ch1 = (x, r, self.noise_density(), 0.0, 0.0)[self.ddef[0][0]]
+        ch2 = (y, math.degrees(math.atan2(y, x)), self.noise_density(), 0.0, 0.0)[self.ddef[1][0]]
+        return ch1, ch2
+
+    # -- commands -----------------------------------------------------------------------------
+    def _handlers(self) -> dict[str, Callable[[bool, list[str]], str | bytes | None]]:
+        return {**super()._handlers(), "OUTX": self._outx,
+                "SRAT": self._setting("srat", 0, 14), "SEND": self._setting("send", 0, 1),
+                "TSTR": self._setting("tstr", 0, 1), "FAST": self._setting("fast", 0, 2),
+                "TRIG": self._trig, "STRT": self._strt, "PAUS": self._paus, "REST": self._rest,
+                "STRD": self._strd, "SPTS": self._spts, "TRCA": self._trca, "TRCB": self._trcb,
+                "TRCL": self._trcl, "DDEF": self._ddef, "OUTR": self._outr}
+
+    def _setting(self, attr: str, lo: int, hi: int) -> Callable[[bool, list[str]], str | None]:
+        def handler(query: bool, args: list[str]) -> str | None:
+            if query:
+                return str(getattr(self, attr))
+            value = _int_arg(args, lo, hi)
+            self._event()  # points due under the old setting are stored under it
+            setattr(self, attr, value)
+            return None
+        return handler
+
+    @staticmethod
+    def _action(query: bool) -> None:
+        if query:
+            raise CommandError
+
+    def _trig(self, query: bool, args: list[str]) -> None:
+        self._action(query)
+        self._event()
+        now = self.world.clock.now()
+        if self.scan == "armed":
+            self._start(now)
+        elif self.scan == "running" and self.srat == SRAT_TRIGGER:
+            if self.send == 1 or len(self.buffer) < SR830_BUFFER_POINTS:
+                self.buffer.append(self._displays(*self._noisy(self._stages[-1])))
+                self.lias |= 1 << LIAS_TRIGGER
+            if self.send == 0 and len(self.buffer) >= SR830_BUFFER_POINTS:
+                self.scan = "done"
+
+    def _strt(self, query: bool, args: list[str]) -> None:
+        self._action(query)
+        self._event()
+        if self.scan == "reset" and self.tstr and self.srat != SRAT_TRIGGER:
+            self.scan = "armed"
+        elif self.scan in ("reset", "paused"):
+            self._start(self.world.clock.now())
+
+    def _strd(self, query: bool, args: list[str]) -> None:
+        self._action(query)
+        self._event()
+        if self.scan in ("reset", "paused"):
+            self._start(self.world.clock.now() + 0.5)
+
+    def _paus(self, query: bool, args: list[str]) -> None:
+        self._action(query)
+        self._event()
+        if self.scan in ("running", "armed"):
+            self.scan = "paused"
+
+    def _rest(self, query: bool, args: list[str]) -> None:
+        self._action(query)
+        self._event()
+        self._storage_reset()
+
+    def _spts(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        self._event()
+        return str(len(self.buffer))
+
+    def _points(self, query: bool, args: list[str]) -> list[float]:
+        """The points ``TRC?? i,j,k`` asks for; out of range is an execution error."""
+        if not query:
+            raise CommandError
+        self._event()
+        channel = _int_arg(args, 1, 2)
+        first = _int_arg(args, 0, SR830_BUFFER_POINTS - 1, 1)
+        count = _int_arg(args, 1, SR830_BUFFER_POINTS, 2)
+        if first + count > len(self.buffer):
+            raise ExecutionError
+        return [self.buffer[i][channel - 1] for i in range(first, first + count)]
+
+    def _trca(self, query: bool, args: list[str]) -> str:
+        return "".join(trca_number(v) + "," for v in self._points(query, args))
+
+    def _trcb(self, query: bool, args: list[str]) -> bytes:
+        values = self._points(query, args)
+        return struct.pack(f"<{len(values)}f", *values)
+
+    def _trcl(self, query: bool, args: list[str]) -> bytes:
+        return b"".join(trcl_bytes(v) for v in self._points(query, args))
+
+    def _ddef(self, query: bool, args: list[str]) -> str | None:
+        channel = _int_arg(args, 1, 2)
+        if query:
+            return ",".join(str(v) for v in self.ddef[channel - 1])
+        self._event()
+        self.ddef[channel - 1] = [_int_arg(args, 0, 4, 1), _int_arg(args, 0, 4, 2) if len(args) > 2 else 0]
+        return None
+
+    def _outr(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        channel = _int_arg(args, 1, 2)
+        return _fmt(self._displays(*self._sample())[channel - 1])
 
     def _outx(self, query: bool, args: list[str]) -> str | None:
         if query:
