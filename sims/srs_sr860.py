@@ -7,19 +7,70 @@ names X, Y, R, THeta), ``SNAP?`` with 2 or 3 values, ``ASCL`` auto scale, ``ARNG
 several replies on one line separated by ``;``. Errors set ``*ESR`` bits (5 command error, 4
 execution error). This simulator serves TCP only; the SR860's RS-232 port (also LF) speaks the
 same bytes.
+
+Data capture (SR860 manual, chapter 4 "Data capture commands"): ``CAPTURECFG`` X | XY | RT | XYRT
+(0..3), ``CAPTURELEN`` in kbytes (1..4096; odd lengths are rounded up to whole 2 kB blocks),
+``CAPTURERATEMAX?`` and ``CAPTURERATE n`` (the maximum over 2^n, n = 0..20), ``CAPTURESTART
+acq,start`` (ONE | CONT; IMM | TRIG | SAMP), ``CAPTURESTOP``, ``CAPTURESTAT?`` (bit 0 recording,
+1 triggered, 2 wrapped), ``CAPTUREBYTES?``, ``CAPTUREPROG?`` (kbytes in 2 kB blocks),
+``CAPTUREVAL? n`` and ``CAPTUREGET? i,j`` (j kbytes from offset i kbytes as an IEEE 488.2 definite
+block ``#nccc...`` of little-endian float32, wrapping past the end; the capture must be stopped,
+else an execution error). ``TRIG`` is the software trigger. Samples are taken in SIMULATED time
+at the capture rate through the same output filter as ``OUTP?``, in chunks (a quarter time
+constant, at least 1 ms) within which the input is held.
+
+Unverified: the rule that sets ``CAPTURERATEMAX?`` from the time constant (here 1.25 MHz / 2^k,
+the fastest such rate not above 8/tau), ``CAPTURERATE?`` answering the rate in Hz, the default
+length (256 kB), the line feed sent after a binary block, and the ``CAPTUREBYTES?`` count of a
+wrapped continuous capture (the buffer size).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from hilt.sims.srs_sr830 import SrsLockInSim
+import numpy as np
+
+from hilt.sims.srs_sr830 import (
+    ENBW_TIMES_TAU,
+    LIAS_OUTPUT,
+    CommandError,
+    ExecutionError,
+    SrsLockInSim,
+    _int_arg,
+)
 
 SR860_SENSITIVITIES = tuple(
     float(f"{m * 10.0**e:.12g}") for e in range(0, -10, -1) for m in (1, 0.5, 0.2))[:28]
 SR860_TIME_CONSTANTS = tuple(float(f"{m * 10.0**e:.12g}") for e in range(-6, 5) for m in (1, 3))
 
 _NAMES = {"X": 0, "Y": 1, "R": 2, "THETA": 3, "TH": 3, "T": 3}
+
+CAPTURE_CONFIGS = ("X", "XY", "RT", "XYRT")
+CAPTURE_ACQ = ("ONE", "CONT")
+CAPTURE_START = ("IMM", "TRIG", "SAMP")
+CAPTURE_MAX_RATE = 1.25e6
+CAPTURE_BLOCK = 2048
+
+
+def _token(args: list[str], pos: int, names: tuple[str, ...]) -> int:
+    """An argument given as its index or as a name (``CONT``, ``CONTinuous``, ``1``)."""
+    try:
+        word = args[pos].strip().upper()
+    except IndexError:
+        raise ExecutionError from None
+    for i, name in enumerate(names):
+        if word == str(i) or (word.startswith(name) and word.isalpha()):
+            return i
+    raise ExecutionError
+
+
+def ieee_block(data: bytes) -> bytes:
+    """IEEE 488.2 definite-length block: ``#`` digit-count, byte-count, bytes."""
+    count = str(len(data))
+    return b"#" + str(len(count)).encode() + count.encode() + data
 
 
 class SimSR860(SrsLockInSim):
@@ -45,6 +96,231 @@ class SimSR860(SrsLockInSim):
     defaults: ClassVar[dict[str, Any]] = {
         "frequency": 1000.0, "amplitude": 0.5, "sens_index": 0, "tc_index": 10, "slope_index": 1,
     }
+
+    def reset(self) -> None:
+        super().reset()
+        self.capture_cfg = 0
+        self.capture_kb = 256
+        self.capture_rate_n = 0
+        self._capture_reset()
+
+    def _capture_reset(self) -> None:
+        self.capture_data = np.zeros(self.capture_kb * 256, dtype="<f4")
+        self.capture_state = "idle"  # idle | armed | running | stopped
+        self.capture_acq = self.capture_start = 0
+        self._written = 0  # floats written since the start (may exceed the buffer: it wraps)
+        self._triggered = self._wrapped = False
+        self._c_t0 = 0.0
+        self._c_k = 0
+
+    # -- capture in simulated time ------------------------------------------------------------
+    def capture_rate_max(self) -> float:
+        k = max(0, math.ceil(math.log2(CAPTURE_MAX_RATE * self.tau / 8.0)))
+        return CAPTURE_MAX_RATE / 2.0**k
+
+    def capture_rate(self) -> float:
+        return self.capture_rate_max() / 2.0**self.capture_rate_n
+
+    def _values_per_sample(self) -> int:
+        return (1, 2, 2, 4)[self.capture_cfg]
+
+    def _scanning(self) -> bool:
+        return self.capture_state in ("running", "armed")
+
+    def _store_due(self, now: float) -> None:
+        if self.capture_state != "running" or self.capture_start == 2:
+            return
+        rate = self.capture_rate()
+        due = math.floor((now - self._c_t0) * rate + 1e-9) + 1 - self._c_k
+        per = self._values_per_sample()
+        capacity = self.capture_data.size // per
+        if due <= 0:
+            return
+        if self.capture_acq == 0:
+            due = min(due, capacity - self._written // per)
+        elif due > capacity:  # continuous: only the newest buffer-full survives
+            skip = due - capacity
+            self._c_k += skip
+            self._written += skip * per
+            due = capacity
+        times = self._c_t0 + (self._c_k + np.arange(due)) / rate
+        # The input is re-read once per chunk: a quarter time constant, but at least 1 ms (the
+        # world's inputs change on the scale of a stage move, not of a microsecond filter).
+        chunk = max(1, int(max(0.25 * self.tau, 1e-3) * rate))
+        for i in range(0, due, chunk):
+            self._capture(times[i:i + chunk])
+        self._c_k += due
+        if self.capture_acq == 0 and self._written >= capacity * per:
+            self.capture_state = "stopped"
+
+    def _capture(self, times: np.ndarray) -> None:
+        """Store samples at ``times``: the filter advanced to the first, the input held over them."""
+        self._advance(float(times[0]))
+        x = (times - times[0]) / self.tau
+        dev = [st - self._u for st in self._stages]
+        order = len(dev) - 1
+        acc = np.zeros(times.size, dtype=complex)
+        for j, d in enumerate(dev):
+            acc += d * x ** (order - j) / math.factorial(order - j)
+        y = self._u + np.exp(-x) * acc
+        sigma = self.noise_density() * math.sqrt(ENBW_TIMES_TAU[self.slope_index] / self.tau)
+        noise = self.rng.standard_normal((times.size, 2)) * sigma
+        xs, ys = y.real + noise[:, 0], y.imag + noise[:, 1]
+        s = self.sensitivity
+        if np.any(np.abs(xs) > s) or np.any(np.abs(ys) > s):
+            self.lias |= 1 << LIAS_OUTPUT
+        xs, ys = np.clip(xs, -s, s), np.clip(ys, -s, s)
+        self._write_samples(xs, ys)
+
+    def _write_samples(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        r, theta = np.hypot(xs, ys), np.degrees(np.arctan2(ys, xs))
+        columns = {0: (xs,), 1: (xs, ys), 2: (r, theta), 3: (xs, ys, r, theta)}[self.capture_cfg]
+        flat = np.stack(columns, axis=1).astype("<f4").ravel()
+        size = self.capture_data.size
+        for value_start in range(0, flat.size, size):
+            part = flat[value_start:value_start + size]
+            pos = self._written % size
+            first = min(part.size, size - pos)
+            self.capture_data[pos:pos + first] = part[:first]
+            self.capture_data[:part.size - first] = part[first:]
+            self._written += part.size
+        if self._written > size or (self._written == size and self.capture_acq == 0):
+            self._wrapped = True
+
+    # -- capture commands ---------------------------------------------------------------------
+    def _handlers(self) -> dict[str, Callable[[bool, list[str]], str | bytes | None]]:
+        return {**super()._handlers(), "CAPTURECFG": self._capturecfg, "CAPTURELEN": self._capturelen,
+                "CAPTURERATEMAX": self._capturerate_max, "CAPTURERATE": self._capturerate,
+                "CAPTURESTART": self._capture_start_cmd, "CAPTURESTOP": self._capture_stop,
+                "CAPTURESTAT": self._capturestat, "CAPTUREBYTES": self._capturebytes,
+                "CAPTUREPROG": self._captureprog, "CAPTUREVAL": self._captureval,
+                "CAPTUREGET": self._captureget, "TRIG": self._trig}
+
+    def _idle_setting(self) -> None:
+        """Capture settings change only while no capture runs (else an execution error)."""
+        self._event()
+        if self._scanning():
+            raise ExecutionError
+
+    def _capturecfg(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.capture_cfg)
+        word = args[0].strip().upper() if args else ""
+        if word.isdigit():
+            cfg = _int_arg(args, 0, 3)
+        elif word in CAPTURE_CONFIGS:
+            cfg = CAPTURE_CONFIGS.index(word)
+        else:
+            raise ExecutionError
+        self._idle_setting()
+        self.capture_cfg = cfg
+        self._capture_reset()
+        return None
+
+    def _capturelen(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.capture_kb)
+        kb = _int_arg(args, 1, 4096)
+        self._idle_setting()
+        self.capture_kb = kb + (kb % 2)
+        self._capture_reset()
+        return None
+
+    def _capturerate_max(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        return f"{self.capture_rate_max():.10g}"
+
+    def _capturerate(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return f"{self.capture_rate():.10g}"
+        n = _int_arg(args, 0, 20)
+        self._idle_setting()
+        self.capture_rate_n = n
+        return None
+
+    def _capture_start_cmd(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return f"{self.capture_acq},{self.capture_start}"
+        acq = _token(args, 0, CAPTURE_ACQ)
+        start = _token(args, 1, CAPTURE_START) if len(args) > 1 else 0
+        self._event()
+        cfg, kb, rate_n = self.capture_cfg, self.capture_kb, self.capture_rate_n
+        self._capture_reset()
+        self.capture_cfg, self.capture_kb, self.capture_rate_n = cfg, kb, rate_n
+        self.capture_acq, self.capture_start = acq, start
+        if start == 1:
+            self.capture_state = "armed"
+        else:
+            self._begin(self.world.clock.now())
+        return None
+
+    def _begin(self, t0: float) -> None:
+        self.capture_state, self._c_t0, self._c_k, self._triggered = "running", t0, 0, True
+
+    def _capture_stop(self, query: bool, args: list[str]) -> None:
+        if query:
+            raise CommandError
+        self._event()
+        if self._scanning():
+            self.capture_state = "stopped"
+
+    def _trig(self, query: bool, args: list[str]) -> None:
+        if query:
+            raise CommandError
+        self._event()
+        if self.capture_state == "armed":
+            self._begin(self.world.clock.now())
+        elif self.capture_state == "running" and self.capture_start == 2:
+            per = self._values_per_sample()
+            if self.capture_acq == 1 or self._written < self.capture_data.size // per * per:
+                x, y = self._noisy(self._stages[-1])
+                self._write_samples(np.array([x]), np.array([y]))
+            if self.capture_acq == 0 and self._written >= self.capture_data.size // per * per:
+                self.capture_state = "stopped"
+
+    def _capturestat(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        self._event()
+        return str((1 if self.capture_state == "running" else 0) | (2 if self._triggered else 0)
+                   | (4 if self._wrapped else 0))
+
+    def _capturebytes(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        self._event()
+        return str(min(self._written, self.capture_data.size) * 4)
+
+    def _captureprog(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        self._event()
+        if self._scanning():
+            raise ExecutionError
+        written = min(self._written, self.capture_data.size) * 4
+        return str(math.ceil(written / CAPTURE_BLOCK) * CAPTURE_BLOCK // 1024)
+
+    def _captureval(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        self._event()
+        per = self._values_per_sample()
+        n = _int_arg(args, 0, self.capture_data.size // per - 1)
+        return ",".join(f"{float(v):.11g}" for v in self.capture_data[n * per:(n + 1) * per])
+
+    def _captureget(self, query: bool, args: list[str]) -> bytes:
+        if not query:
+            raise CommandError
+        self._event()
+        if len(args) != 2 or self._scanning():
+            raise ExecutionError
+        offset, length = _int_arg(args, 0, self.capture_kb - 1), _int_arg(args, 1, 64, 1)
+        raw = self.capture_data.tobytes()
+        start = offset * 1024
+        data = bytes((raw + raw)[start:start + length * 1024]) if length * 1024 <= len(raw) else \
+            bytes(np.resize(np.frombuffer(raw[start:] + raw[:start], dtype=np.uint8), length * 1024))
+        return ieee_block(data) + self.reply_terminator.encode()
 
     def _code(self, text: str) -> int:
         word = text.strip().upper()

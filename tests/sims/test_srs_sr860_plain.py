@@ -1,0 +1,90 @@
+"""SR860 from a plain pyvisa-py client: data capture, status, unknown commands.
+
+Commands our driver never sends (CAPTURECFG, CAPTURELEN, CAPTURERATEMAX?, CAPTURERATE,
+CAPTURESTART/STOP, CAPTURESTAT?, CAPTUREBYTES?, CAPTUREPROG?, CAPTUREVAL?, CAPTUREGET?, TRIG,
+*STB?, *ESE), bytes as in the SR860 manual, chapter 4 "Data capture commands".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+
+from hilt.sims.srs_sr860 import SimSR860
+
+
+def settle(inst) -> None:  # type: ignore[no-untyped-def]
+    """Wait until every command sent so far has run (before the test moves the clock)."""
+    assert inst.query("*OPC?") == "1"
+
+
+def test_capture_fills_at_the_capture_rate_and_reads_back(visa_resource, clock) -> None:
+    sim, inst = visa_resource(SimSR860)
+    assert inst.query("OFLT?") == "10"  # 100 ms
+    rate_max = float(inst.query("CAPTURERATEMAX?"))
+    assert rate_max == pytest.approx(1.25e6 / 2**14)
+    inst.write("CAPTURECFG XY;CAPTURELEN 2;CAPTURERATE 1")
+    assert float(inst.query("CAPTURERATE?")) == pytest.approx(rate_max / 2)
+    inst.write("CAPTURESTART ONE,IMM")
+    settle(inst)
+    assert int(inst.query("CAPTURESTAT?")) & 3 == 3  # recording, triggered
+    clock.advance(1.0)
+    samples = math.floor(rate_max / 2 * 1.0) + 1
+    assert int(inst.query("CAPTUREBYTES?")) == 8 * samples  # X and Y, 4 bytes each
+    # The buffer can only be read when capture is stopped: a range (execution) error.
+    inst.write("*CLS;CAPTUREGET? 0,1")
+    assert int(inst.query("*ESR?")) & 16
+    clock.advance(10.0)  # 256 XY samples fill 2 kB: a one-shot capture stops by itself
+    assert inst.query("CAPTURESTAT?") == "6"  # triggered, wrapped; no longer recording
+    assert inst.query("CAPTUREBYTES?") == "2048"
+    assert inst.query("CAPTUREPROG?") == "2"
+    values = inst.query_binary_values("CAPTUREGET? 0,2", datatype="f", is_big_endian=False,
+                                      container=np.array)
+    assert values.size == 512
+    first = [float(v) for v in inst.query("CAPTUREVAL? 0").split(",")]
+    assert first == pytest.approx(values[:2].tolist(), rel=1e-6)
+    assert np.all(np.abs(values) < 1e-6)  # no system: the quiet input, filtered
+
+
+def test_capture_modes_and_software_trigger(visa_resource, clock) -> None:
+    sim, inst = visa_resource(SimSR860)
+    inst.write("CAPTURECFG XYRT;CAPTURELEN 2;CAPTURESTART CONT,SAMP")
+    settle(inst)
+    clock.advance(5.0)
+    assert inst.query("CAPTUREBYTES?") == "0"  # one sample per trigger: time stores nothing
+    inst.write("TRIG;TRIG")
+    assert inst.query("CAPTUREBYTES?") == "32"  # 2 samples x 4 values x 4 bytes
+    r_theta = [float(v) for v in inst.query("CAPTUREVAL? 1").split(",")][2:]
+    assert r_theta[0] >= 0 and -180 <= r_theta[1] <= 180
+    inst.write("CAPTURESTOP")
+    # Trigger start: armed (nothing recorded) until TRIG, then periodic.
+    inst.write("CAPTURECFG X;CAPTURESTART ONE,TRIG")
+    settle(inst)
+    clock.advance(2.0)
+    assert inst.query("CAPTURESTAT?") == "0"
+    inst.write("TRIG")
+    settle(inst)
+    clock.advance(1.0)
+    assert int(inst.query("CAPTUREBYTES?")) == 4 * (math.floor(float(inst.query("CAPTURERATE?"))) + 1)
+    # Continuous capture wraps and keeps going.
+    inst.write("CAPTURESTOP;CAPTURESTART CONT,IMM")
+    settle(inst)
+    clock.advance(60.0)
+    assert inst.query("CAPTURESTAT?") == "7"
+    # Settings that change the capture are refused while it runs.
+    inst.write("*CLS;CAPTURELEN 8")
+    assert int(inst.query("*ESR?")) & 16 and inst.query("CAPTURELEN?") == "2"
+
+
+def test_unknown_command_sets_the_command_error_bit_and_is_logged_once(visa_resource, caplog) -> None:
+    sim, inst = visa_resource(SimSR860)
+    inst.write("*CLS")
+    with caplog.at_level(logging.WARNING, logger="hilt.sims"):
+        inst.write("FROB 1")
+        inst.write("FROB 2")
+        assert inst.query("*ESR?") == "32"
+    assert len([r for r in caplog.records if "FROB" in r.getMessage()]) == 1
+    assert sim.unknown_commands == {"FROB": 2}
