@@ -37,6 +37,24 @@ class LimitError(HiltError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class UnitError(HiltError, ValueError):
+    """A value given as text that cannot be read as a number in the parameter's unit
+    (``"15 foo"``, ``"2 V"`` for a frequency, ``"15 mhz"`` which could be milli or mega);
+    refused before any byte is sent. Not a :class:`LimitError`: the value was never read, so
+    nothing can be said about its range. ``text`` is what was given, ``unit`` the parameter's
+    unit, ``expected`` what would have been read."""
+
+    def __init__(self, message: str, *, instrument: str = "", parameter: str = "", text: str = "",
+                 unit: str = "", expected: str = ""):
+        self.instrument = instrument
+        self.parameter = parameter
+        self.text = text
+        self.unit = unit
+        self.expected = expected
+        where = ".".join(p for p in (instrument, parameter) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
 class ConnectError(InstrumentCommunicationError):
     """The instrument could not be reached, or the link dropped."""
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hilt.errors import LimitError, ProtocolError
+from hilt.errors import LimitError, ProtocolError, UnitError
 from hilt.replies import integer, number
 from hilt.validators import Numbers, Validator, is_real
 
@@ -33,42 +33,124 @@ Command = str | Callable[..., Any] | None
 
 
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+#: A digit in a unit that is not an exponent ("2*GHz", "GHz 3"): an expression, not a unit.
+_NUMBER_IN_UNIT = re.compile(r"(?<![\^*\d])\d")
+#: Unit texts longer than this many letters are not tried in every case (2**n spellings).
+_MAX_CASED_LETTERS = 8
 
 
-def _to_unit(value: str, unit: str) -> float:
-    """A string setpoint as a number in the parameter's ``unit``.
+def to_unit(value: str, unit: str) -> float:
+    """A setpoint given as text, as a number in the parameter's ``unit``; sends nothing.
 
-    ``"<number> <unit>"`` is converted with pint: ``"10 GHz"`` -> 1e10 for a parameter in Hz,
-    ``"0 dBm"`` -> 1e-3 for one in W and 0 for one in dBm, ``"1 mW"`` -> 0 for one in dBm,
-    ``"20 degC"`` -> 293.15 for one in K. Units with an offset or a logarithm (dBm, dB, degC) are
-    read in their own unit: the number and the unit are taken apart before pint sees them, so
-    ``"0 dBm"`` is not the ambiguous product ``0 * dBm``. A bare number (``"4.5"``) is in the
-    parameter's own unit. A unit of another dimension (``"1 GHz"`` for a power) and anything that
-    is not ``<number> [unit]`` (no expressions) are a LimitError.
+    What is read (pint does the units):
+
+    * a plain number, ``"15e9"``, ``"-3"``, ``" 4.5 "``: in the parameter's own unit;
+    * a number and a unit, ``"15 GHz"``, ``"15GHz"``, ``"2.5 mV"``, ``"20 degC"``: converted,
+      so ``"10 GHz"`` is 1e10 for a parameter in Hz;
+    * units with an offset or a logarithm (dBm, dB, degC) in their own unit: ``"0 dBm"`` is 0
+      for a parameter in dBm and 1e-3 for one in W, ``"1 mW"`` is 0 for one in dBm. The number
+      and the unit are taken apart before pint sees them, so ``"0 dBm"`` is never the product
+      ``0 * dBm``.
+
+    Case: a unit is first read exactly as written, with pint's (SI's) case rules: ``mHz`` is
+    millihertz and ``MHz`` megahertz, ``ms`` milliseconds. Written in another case (``"15 ghz"``,
+    ``"3 DBM"``, ``"5 KHZ"``), every spelling of its letters is tried, keeping the letters typed in
+    upper case as typed, and those of the parameter's dimension are kept: one reading
+    (``ghz`` -> GHz, ``dbm`` -> dBm, ``Mhz`` -> MHz) is taken; two that differ (``mhz``: mHz or MHz;
+    ``MS`` for a time: ms or Ms) are refused, naming both. So a prefix whose case
+    matters (m/M, p/P) is never guessed.
+
+    Anything else is a :class:`~hilt.errors.UnitError` saying what was expected: an unknown
+    unit, a unit of another dimension (``"2 V"`` for a frequency), an expression
+    (``"2*GHz"``), a word (``"fast"``), NaN or infinity as text. A parameter whose own unit pint
+    does not know (``dB/oct``) takes a plain number or its own unit written out.
     """
+    expected = (f"'<number> [unit]' with a unit convertible to {unit}, e.g. '1.5e3' or '1.5e3 {unit}'" if unit
+                else "'<number>', a plain number")
     m = _QUANTITY.match(value)
     if m is None:
-        raise LimitError(f"cannot read {value!r} as a value in {unit or 'no unit'}: expected '<number> [unit]'")
+        raise UnitError(f"cannot read {value!r} as a value in {unit or 'no unit'}: expected {expected}",
+                        text=value, unit=unit, expected=expected)
     magnitude, text = float(m.group(1)), m.group(2)
     if not text:
         return magnitude
+    if unit and text == unit:
+        return magnitude
+    if _NUMBER_IN_UNIT.search(text) or text[0] in "*/^":
+        raise UnitError(f"cannot read {value!r} as a value in {unit or 'no unit'}: {text!r} is an expression, "
+                        f"not a unit; expected {expected}", text=value, unit=unit, expected=expected)
     import pint
 
     ureg = _unit_registry()
+    target = unit or "dimensionless"
     try:
-        quantity = ureg.Quantity(magnitude, text)
-        if not unit:
-            if not quantity.dimensionless:
-                raise LimitError(f"cannot read {value!r} as a plain number: it has the unit {text!r}")
-            return float(quantity.to("dimensionless").magnitude)
+        ureg.parse_units(target)
+    except (pint.errors.PintError, ValueError, AttributeError, TypeError):
+        raise UnitError(f"cannot read {value!r}: this parameter's unit {unit!r} is not one pint knows; give a "
+                        f"plain number in {unit} or write the unit as {unit!r}", text=value, unit=unit,
+                        expected=f"'<number>' or '<number> {unit}'") from None
+    exact = _reading(ureg, magnitude, text, target)
+    if isinstance(exact, float):
+        return exact
+    readings: dict[str, float] = {}
+    for spelling in _spellings(text):
+        if spelling == text:
+            continue
+        found = _reading(ureg, magnitude, spelling, target)
+        if isinstance(found, float) and math.isfinite(found) and spelling not in readings:
+            readings[spelling] = found
+    distinct: dict[float, str] = {}
+    for spelling, v in readings.items():
+        if not any(math.isclose(v, w, rel_tol=1e-12, abs_tol=0.0) for w in distinct):
+            distinct[v] = spelling
+    if len(distinct) == 1:
+        return next(iter(distinct))
+    if len(distinct) > 1:
+        options = " or ".join(f"'{m.group(1)} {s}' ({v:g} {unit})".replace(" )", ")") for v, s in distinct.items())
+        raise UnitError(f"{value!r} is ambiguous: {options}; write the unit's prefix in its own case "
+                        "(m milli, M mega, p pico, P peta)", text=value, unit=unit, expected=expected)
+    why = exact if isinstance(exact, str) else f"{text!r} is not a unit"
+    raise UnitError(f"cannot read {value!r} as a value in {unit or 'no unit'}: {why}; expected {expected}",
+                    text=value, unit=unit, expected=expected)
+
+
+def _reading(ureg: Any, magnitude: float, text: str, target: str) -> float | str:
+    """``magnitude`` in unit ``text`` converted to ``target``, or a sentence saying why not."""
+    import pint
+
+    try:
+        units = ureg.parse_units(text)
+    except (pint.errors.PintError, ValueError, AttributeError, TypeError, KeyError):
+        return f"{text!r} is not a unit"
+    try:
         # Converting to a log unit takes a logarithm: 0 mW is -inf dBm, which the finite check
         # refuses; numpy's warning about it says nothing more.
         with np.errstate(divide="ignore", invalid="ignore"):
-            return float(quantity.to(unit).magnitude)
-    except (pint.errors.PintError, ValueError, AttributeError, TypeError) as exc:
-        if isinstance(exc, LimitError):
-            raise
-        raise LimitError(f"cannot read {value!r} as a value in {unit}: {exc}") from None
+            converted = float(ureg.Quantity(magnitude, units).to(target).magnitude)
+        # 15 significant digits: "1550 nm" is 1.55e-06 m, not 1.5500000000000002e-06.
+        return float(f"{converted:.15g}")
+    except pint.errors.DimensionalityError:
+        return f"{text!r} ({units}) does not convert to {target}"
+    except (pint.errors.PintError, ValueError, ArithmeticError, TypeError) as exc:
+        return f"{text!r}: {exc}"
+
+
+def _spellings(text: str) -> list[str]:
+    """``text`` in every case its letters can take, a letter typed in upper case kept so (an
+    upper-case letter is a choice; a lower-case one may be a shortcut)."""
+    letters = [i for i, ch in enumerate(text) if ch.isalpha() and ch.islower()]
+    if len(letters) > _MAX_CASED_LETTERS:
+        return [text.lower(), text.upper()]
+    out = []
+    for mask in range(1 << len(letters)):
+        chars = list(text)
+        for bit, i in enumerate(letters):
+            if mask >> bit & 1:
+                chars[i] = chars[i].upper()
+        out.append("".join(chars))
+    if text.isupper() or not letters:  # "GHZ", "DBM": typed all in capitals, nothing was chosen
+        out += [s for s in _spellings(text.lower()) if s not in out]
+    return out
 
 
 _UREG: Any = None
@@ -184,12 +266,19 @@ class BoundParameter:
     def validate(self, value: Any) -> Any:
         """The value that would be sent, or a LimitError saying why not. Sends nothing.
 
-        Numbers may be given as strings with a unit (``"2.5 MHz"``, ``"-3 dBm"``; see
-        :func:`_to_unit`); booleans follow :class:`hilt.validators.Bool`'s rule.
+        Numbers may be given as strings, plain or with a unit (``"15e9"``, ``"2.5 MHz"``,
+        ``"-3 dBm"``; see :func:`to_unit`); text that cannot be read is a
+        :class:`~hilt.errors.UnitError` naming this parameter. Booleans follow
+        :class:`hilt.validators.Bool`'s rule.
         """
+        # A validator with a numeric range takes numbers (Numbers, Ints, a table of settings).
+        if isinstance(value, str) and self.vals is not None and self.vals.range is not None:
+            try:
+                value = to_unit(value, self.unit)
+            except UnitError as exc:
+                raise UnitError(str(exc), instrument=self.owner.full_name, parameter=self.name, text=exc.text,
+                                unit=exc.unit, expected=exc.expected) from None
         try:
-            if isinstance(value, str) and isinstance(self.vals, Numbers):
-                value = _to_unit(value, self.unit)
             if self.vals is not None:
                 value = self.vals.validate(value)
             if self.soft_limits is not None:

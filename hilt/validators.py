@@ -3,8 +3,10 @@
 The rules, the same for every driver:
 
 * a number is a real number (``int``, ``float``, numpy integer or float), never a ``bool`` and
-  never a string (strings with units are read by the parameter, see
-  :meth:`hilt.parameters.BoundParameter.validate`); NaN and infinities are refused;
+  never a string: text (``"15e9"``, ``"15 GHz"``, ``"-3 dBm"``) is read by the parameter before
+  its validator sees it, for every validator with a numeric :attr:`Validator.range` (see
+  :func:`hilt.parameters.to_unit`), and text that cannot be read is a
+  :class:`~hilt.errors.UnitError`; NaN and infinities are refused;
 * a boolean is ``True``/``False`` (Python or numpy), the integers ``0``/``1``, or one of the
   strings ``"on"``/``"off"``/``"1"``/``"0"``/``"true"``/``"false"`` (any case, surrounding
   spaces ignored). Nothing else: never the truthiness of an arbitrary value, so ``"off"`` is
@@ -37,6 +39,8 @@ class Validator:
 
     @property
     def range(self) -> tuple[float, float] | None:
+        """The hardware range of a validator that takes numbers; None for one that does not
+        (a parameter reads text as a number only for a validator with a range)."""
         return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hilt.drivers.keysight_e8257d import KeysightE8257D
-from hilt.errors import ConfigError, InstrumentError, LimitError
+from hilt.errors import ConfigError, InstrumentError, LimitError, UnitError
 from hilt.sims.keysight_e8257d import SimE8257D
 from hilt.testing import expected_protocol
 
@@ -48,7 +48,7 @@ def test_limits_refused_before_any_byte() -> None:
             synth.power.set(12)
         with pytest.raises(LimitError, match="not a number"):
             synth.power.set(None)
-        with pytest.raises(LimitError, match="cannot read"):
+        with pytest.raises(UnitError, match="cannot read"):
             synth.frequency.set("3 volts")
 
 
@@ -81,7 +81,7 @@ def test_protocol_power_in_dbm_strings() -> None:
         psg.power.set("0 dBm")
         psg.power.set("-3 dBm")
         psg.power.set("100 uW")
-        with pytest.raises(LimitError, match="'1 GHz' as a value in dBm"):
+        with pytest.raises(UnitError, match="'1 GHz' as a value in dBm"):
             psg.power.set("1 GHz")
         with pytest.raises(LimitError, match="not a boolean"):
             psg.output.set("off please")

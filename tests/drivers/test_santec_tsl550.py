@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hilt.drivers.santec_tsl550 import SantecTSL550
-from hilt.errors import InstrumentError, LimitError
+from hilt.errors import InstrumentError, LimitError, UnitError
 from hilt.sims.santec_tsl550 import SimTSL550
 from hilt.sims.world import World
 from hilt.testing import expected_protocol
@@ -70,7 +70,7 @@ def test_protocol_power_in_dbm_and_wavelength_in_nm_strings() -> None:
         laser.power.set("0 dBm")
         laser.wavelength.set("1550 nm")
         laser.output.set("off")
-        with pytest.raises(LimitError):
+        with pytest.raises(UnitError):
             laser.power.set("1 GHz")
         with pytest.raises(LimitError):
             laser.power.set(float("nan"))
