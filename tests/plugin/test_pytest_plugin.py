@@ -91,6 +91,21 @@ def test_the_station_may_come_from_the_ini_file_beside_it(lab: pytest.Pytester) 
     result.assert_outcomes(passed=1)
 
 
+def test_a_conftest_pins_the_file_for_its_folder(lab: pytest.Pytester) -> None:
+    other = lab.mkdir("thz")
+    (other / "conftest.py").write_text(
+        "import pytest\n"
+        "from hilt import stations\n\n"
+        "@pytest.fixture\n"
+        "def hilt_station_file():\n"
+        "    return stations.path('mzi-large')\n")
+    (other / "test_there.py").write_text(
+        "def test_there(hilt_station):\n    assert hilt_station.name == 'mzi-large'\n")
+    lab.makepyfile(test_here="def test_here(hilt_station):\n    assert hilt_station.name == 'mzi-lab'\n")
+    result = run(lab, "--hilt-station", "bench.yaml")
+    result.assert_outcomes(passed=2)
+
+
 BROKEN_SAFE_STATE = '''
 def test_a_driver_that_forgets_the_laser(monkeypatch, hilt_station):
     # monkeypatch is asked for first, so it is undone after the station closed: the station's safe
