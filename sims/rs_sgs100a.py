@@ -5,6 +5,14 @@ answered in plain decimal as R&S prints them (``1000000000``, ``-10``), ``1``/``
 the SCPI error queue with R&S's standard texts (``-222,"Data out of range"``). Publishes the same
 world keys as the E8257D simulator (``{name}.frequency``, ``{name}.power_dbm``, ``{name}.output``),
 so either can feed a multiplier chain and the THz path.
+
+What clients ask at connect (SGS100A / SMA100B user manuals, "Remote control commands": common
+commands, SYSTem and DIAGnostic): ``*IDN?``, ``*OPT?`` (installed options, comma separated, the
+frequency option first), ``*TST?``, ``SYST:ERR?``, ``SYST:ERR:ALL?``, ``SYST:ERR:COUN?``,
+``SYST:VERS?``, ``:DIAGnostic:INFO:OTIMe?`` (operating hours), ``:DIAGnostic:INFO:POCount?``
+(power-on count), ``:SYSTem:PRESet``.
+
+Unverified: the option names in ``*OPT?`` (``SGS-B112`` style) and the DIAG reply layouts.
 """
 
 from __future__ import annotations
@@ -47,7 +55,21 @@ class SimSGS100A(ScpiInstrument):
             raise ValueError(f"frequency_option {option!r}: expected one of {sorted(self.FREQUENCY_OPTIONS)}")
         self.min_frequency, self.max_frequency = self.FREQUENCY_OPTIONS[option]
         self.idn = f"Rohde&Schwarz,{self.IDN_MODEL},{serial},4.2.76.0-4.30.046.295"
+        prefix = self.IDN_MODEL[:3]
+        self.installed_options = ",".join(f"{prefix}-{o}" for o in (option, "B26"))
         super().__init__(*args, **kwargs)
+
+    @command(":DIAGnostic:INFO:OTIMe", query=True)
+    def _operating_hours(self, arg: str, query: bool) -> str:
+        return str(1234 + int(self.world.clock.now() // 3600))
+
+    @command(":DIAGnostic:INFO:POCount", query=True)
+    def _power_on_count(self, arg: str, query: bool) -> str:
+        return "321"
+
+    @command(":SYSTem:PRESet", query=False)
+    def _preset(self, arg: str, query: bool) -> None:
+        self.reset()
 
     def reset(self) -> None:
         self.frequency = 1e9

@@ -5,6 +5,14 @@ SCPI (IEEE 488.2 + SCPI-1999) headers have a long and a short form (``FREQuency`
 (``SENSe<n>``) and several commands per line separated by ``;``. A simulator declares its commands
 with :func:`command` on methods; :class:`ScpiInstrument` does the parsing, the IEEE 488.2 common
 commands and the error/event queue (``SYST:ERR?`` answering ``0,"No error"`` when empty).
+
+Common commands (IEEE 488.2 section 10): ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC``/``*OPC?``,
+``*WAI``, ``*ESR?``, ``*ESE``/``*ESE?``, ``*SRE``/``*SRE?``, ``*STB?`` (bit 2 error queue not
+empty, bit 4 MAV, bit 5 ESB = ESR AND ESE, bit 6 MSS), ``*TST?`` (``0``: self-test passed),
+``*OPT?`` (the class's :attr:`ScpiInstrument.installed_options`), ``*PSC``. SCPI-1999 system
+queries: ``SYSTem:ERRor[:NEXT]?``, ``SYSTem:ERRor:ALL?``, ``SYSTem:ERRor:COUNt?``,
+``SYSTem:ERRor:CODE[:NEXT]?``, ``SYSTem:ERRor:CODE:ALL?``, ``SYSTem:VERSion?``. A header and its
+argument are separated by any whitespace; headers are case-insensitive in long or short form.
 """
 
 from __future__ import annotations
@@ -147,6 +155,8 @@ class ScpiInstrument(SimulatedInstrument):
     """A simulated SCPI instrument: subclasses declare commands with :func:`command`."""
 
     idn: ClassVar[str] = "hilt,Simulated SCPI instrument,0,0"
+    #: ``*OPT?`` reply: the installed options, comma separated (``0`` when none).
+    installed_options: str = "0"
     error_queue_size: ClassVar[int] = 30
     _table: ClassVar[list[tuple[re.Pattern[str], bool | None, str]]] = []
 
@@ -166,6 +176,8 @@ class ScpiInstrument(SimulatedInstrument):
         super().__init__(*args, **kwargs)
         self.errors: deque[tuple[int, str]] = deque()
         self.esr = 0
+        self.ese = self.sre = 0
+        self.psc = 1
         self.reset()
 
     def reset(self) -> None:
@@ -203,7 +215,7 @@ class ScpiInstrument(SimulatedInstrument):
         return ";".join(replies) if replies else None
 
     def execute(self, text: str, session: Session) -> str | None:
-        header, _, arg = text.partition(" ")
+        header, arg = (text.split(None, 1) + [""])[:2]
         is_query = header.endswith("?")
         if is_query:
             header = header[:-1]
@@ -220,7 +232,7 @@ class ScpiInstrument(SimulatedInstrument):
             except ScpiValueError as exc:
                 self.push_error(exc.code, exc.detail)
                 return None
-        self.unknown_command(header + ("?" if is_query else ""))
+        self.unknown_command(header.upper() + ("?" if is_query else ""))
         self.push_error(-113, header)
         return None
 
@@ -240,12 +252,45 @@ class ScpiInstrument(SimulatedInstrument):
             value, self.esr = self.esr, 0
             return str(value)
         if header == "*STB" and is_query:
-            return str((4 if self.errors else 0) | (32 if self.esr else 0))
+            return str(self.status_byte())
+        if header in ("*ESE", "*SRE", "*PSC"):
+            attr = header[1:].lower()
+            if is_query:
+                return str(getattr(self, attr))
+            try:
+                value = int(float(arg))
+            except ValueError:
+                self.push_error(-104, f"{header} {arg!r}")
+                return None
+            if not 0 <= value <= 255:
+                self.push_error(-222, f"{header} {value}")
+                return None
+            setattr(self, attr, value)
+            return None
+        if header == "*TST" and is_query:
+            return "0"
+        if header == "*OPT" and is_query:
+            return self.installed_options
         if header == "*WAI":
             return None
         if is_query and re.fullmatch(r":?SYST(EM)?:ERR(OR)?(:NEXT)?", header):
             return self.pop_error()
+        if is_query and re.fullmatch(r":?SYST(EM)?:ERR(OR)?:ALL", header):
+            return ",".join(self.pop_error() for _ in range(max(1, len(self.errors))))
+        if is_query and re.fullmatch(r":?SYST(EM)?:ERR(OR)?:COUN(T)?", header):
+            return str(len(self.errors))
+        if is_query and re.fullmatch(r":?SYST(EM)?:ERR(OR)?:CODE(:NEXT)?", header):
+            return self.pop_error().split(",")[0]
+        if is_query and re.fullmatch(r":?SYST(EM)?:ERR(OR)?:CODE:ALL", header):
+            return ",".join(self.pop_error().split(",")[0] for _ in range(max(1, len(self.errors))))
+        if is_query and re.fullmatch(r":?SYST(EM)?:VERS(ION)?", header):
+            return "1999.0"
         return False
+
+    def status_byte(self) -> int:
+        """IEEE 488.2 status byte: error queue (bit 2), ESB (bit 5), MSS (bit 6)."""
+        value = (4 if self.errors else 0) | (32 if self.esr & self.ese else 0)
+        return value | (64 if value & self.sre else 0)
 
 
 def fmt(value: float) -> str:

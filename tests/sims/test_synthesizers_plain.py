@@ -1,0 +1,87 @@
+"""E8257D and SGS100A/SMA100B from plain pyvisa-py: what clients ask at connect, forms, errors.
+
+Commands our drivers never send: ``*OPT?``, ``*TST?``, ``*ESE``/``*STB?``, the SCPI-1999
+``SYSTem:ERRor`` family, ``SYSTem:VERSion?``, DIAGnostic information queries, ``SYSTem:PRESet``;
+and the same header in long, short, mixed-case and whitespace-padded forms.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from hilt.sims.keysight_e8257d import SimE8257D
+from hilt.sims.rs_sgs100a import SimSGS100A, SimSMA100B
+
+
+def test_psg_connect_queries(visa_resource) -> None:
+    sim, inst = visa_resource(SimE8257D, frequency_option="540")
+    assert inst.query("*IDN?").startswith("Keysight Technologies,E8257D,")
+    assert inst.query("*OPT?") == "540,1EA,UNT"
+    assert inst.query(":DIAGnostic:CPU:INFOrmation:OPTions?") == '"540,1EA,UNT"'
+    assert inst.query("diag:info:opt?") == '"540,1EA,UNT"'  # [:CPU] is optional, case is free
+    detail = inst.query(":DIAG:INFO:OPT:DET?")
+    assert detail.startswith('"540","1.0","Frequency range 250 kHz to 40 GHz"')
+    assert int(inst.query(":DIAG:INFO:OTIM?")) > 0
+    assert inst.query(":DIAG:INFO:CCO:PON?").isdigit()
+    assert inst.query(":DIAG:INFO:SDAT?").startswith('"')
+    assert inst.query("*TST?") == "0"
+    assert inst.query("SYST:VERS?") == "1999.0"
+    assert inst.query("SYST:ERR?") == '0,"No error"'
+
+
+@pytest.mark.parametrize("header", [
+    ":SOURce:FREQuency:CW", "SOUR:FREQ:CW", "FREQ", "freq:cw", "  :FREQuency:CW", "Freq:Fixed",
+])
+def test_psg_long_short_case_and_whitespace(visa_resource, header: str) -> None:
+    sim, inst = visa_resource(SimE8257D)
+    inst.write(f"{header}\t1.25 GHz")
+    assert float(inst.query(f"{header.strip()}?")) == 1.25e9
+    assert inst.query("SYST:ERR?") == '0,"No error"'
+
+
+def test_psg_error_queue_status_and_preset(visa_resource) -> None:
+    sim, inst = visa_resource(SimE8257D)
+    inst.write("*CLS;*ESE 32;*SRE 32")
+    inst.write("POW:AMPL 99")  # out of range: -222
+    inst.write("SOUR:BOGUS 1")  # undefined header: -113
+    assert inst.query("SYST:ERR:COUN?") == "2"
+    status = int(inst.query("*STB?"))
+    assert status & 4 and status & 32 and status & 64  # queue, ESB (CMD enabled), MSS
+    assert inst.query("SYST:ERR:ALL?") == (
+        '-222,"Data out of range;99 outside [-135, 25]",-113,"Undefined header;SOUR:BOGUS"')
+    assert inst.query("SYST:ERR:CODE?") == "0"
+    inst.write("FREQ 3 GHz;:OUTP ON")
+    inst.write(":SYST:PRES")
+    assert inst.query("OUTP?") == "0" and float(inst.query("FREQ?")) == 20e9
+
+
+def test_psg_unknown_command_is_an_error_queue_entry_logged_once(visa_resource, caplog) -> None:
+    sim, inst = visa_resource(SimE8257D)
+    with caplog.at_level(logging.WARNING, logger="hilt.sims"):
+        inst.write(":SOURce:AM:DEPTh 30")
+        inst.write(":source:am:depth 40")  # the same header again, in another case
+        assert inst.query("SYST:ERR?") == '-113,"Undefined header;:SOURce:AM:DEPTh"'
+        assert inst.query("SYST:ERR?") == '-113,"Undefined header;:source:am:depth"'
+    assert len([r for r in caplog.records if "AM:DEPTH" in r.getMessage()]) == 1
+    assert sim.unknown_commands == {":SOURCE:AM:DEPTH": 2}
+
+
+@pytest.mark.parametrize(("cls", "option", "opt_reply"), [
+    (SimSGS100A, "B106", "SGS-B106,SGS-B26"), (SimSMA100B, "B140", "SMA-B140,SMA-B26"),
+])
+def test_rs_connect_queries(visa_resource, cls: type, option: str, opt_reply: str) -> None:
+    sim, inst = visa_resource(cls, frequency_option=option)
+    assert inst.query("*IDN?").startswith("Rohde&Schwarz,")
+    assert inst.query("*OPT?") == opt_reply
+    assert int(inst.query("DIAG:INFO:OTIM?")) > 0
+    assert inst.query("diagnostic:info:pocount?").isdigit()
+    assert inst.query("SYST:ERR:ALL?") == '0,"No error"'
+    inst.write("SOURce1:FREQuency:CW 2e9;:SOUR:POW -20")
+    assert inst.query("FREQ?") == "2000000000" and inst.query("POW?") == "-20"
+    inst.write("SOUR2:FREQ 1e9")  # one RF path: suffix 2 does not exist
+    inst.write("SOUR:LFO:FREQ 1e3")  # LF generator: not simulated
+    assert inst.query("SYST:ERR:CODE:ALL?") == "-114,-113"
+    inst.write("*RST")
+    assert inst.query("OUTP?") == "0"
