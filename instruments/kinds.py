@@ -38,6 +38,7 @@ __all__ = [
     "HeaterDriver",
     "LockIn",
     "MotionStage",
+    "OpticalSwitch",
     "PhotonicProcessorKind",
     "PowerMeter",
     "SignalSource",
@@ -292,6 +293,27 @@ class MotionStage(Protocol, metaclass=_KindMeta):
 
 
 @runtime_checkable
+class OpticalSwitch(Protocol, metaclass=_KindMeta):
+    """A programmable fibre-optic switch: a common port routed to one of ``n_channels`` outputs
+    (1xN; JDS Uniphase SB, ...). On a photonic bench it picks which chip input gets the light.
+
+    * ``n_channels``: number of outputs, numbered ``1..n_channels`` as on the front panel.
+    * ``channel``: the output the common port is connected to (parameter, an int
+      ``1..n_channels``; an output outside is a LimitError before any byte is sent). Setting it
+      blocks until the switch has taken the route (a mechanical switch moves in tens of ms).
+
+    Safe state: nothing to do; the route stays where it is (a switch emits no light and holds no
+    energy; the laser's safe state is what turns the light off).
+    """
+
+    kind: ClassVar[str] = "optical_switch"
+    n_channels: int
+    channel: BoundParameter
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
 class PhotonicProcessorKind(Protocol, metaclass=_KindMeta):
     """A programmable photonic processor (an MZI mesh chip behind a controller).
 
@@ -331,7 +353,7 @@ class PhotonicProcessorKind(Protocol, metaclass=_KindMeta):
 #: Every kind by name.
 KINDS: dict[str, type] = {
     p.kind: p for p in (SignalSource, FrequencyMultiplier, LockIn, PowerMeter, TunableLaser, HeaterDriver,
-                        MotionStage, PhotonicProcessorKind)
+                        MotionStage, OpticalSwitch, PhotonicProcessorKind)
 }
 
 

@@ -312,7 +312,7 @@ def _param(inst: Instrument, path: str) -> BoundParameter:
 #: Well-formed replies, tried in order until one parses: the value's type is what every other reply
 #: that parses must give too. A new driver whose parameters read none of these adds its own here.
 GOOD_REPLIES = [b"1", b"+1.55000000E-006", b"1.5", b"#t", b"+4.5000 V", b"+4.5000 mA", b"Range : 1",
-                b"1TP1.5", b"2TP1.5", b"1VA1.5", b"1AC1.5"]
+                b"1TP1.5", b"2TP1.5", b"1VA1.5", b"1AC1.5", b"CLOSE 3;XDRS 0;SRE 0"]
 
 
 def _reference(bench: Bench, name: str, path: str) -> Any:

@@ -20,6 +20,7 @@ from hilt.instruments.kinds import (
     HeaterDriver,
     LockIn,
     MotionStage,
+    OpticalSwitch,
     PhotonicProcessorKind,
     PowerMeter,
     SignalSource,
@@ -147,6 +148,26 @@ def test_power_meter_contract(connected, name: str) -> None:
     pm.safe_state()
     assert bench.world.state().keys() == before.keys()  # a meter's safe state changes nothing
     assert pm.read_all().shape == (pm.n_ports,)
+
+
+# -- optical switches ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", drivers_of("optical_switch"))
+def test_optical_switch_contract(connected, name: str) -> None:
+    bench = connected(name)
+    switch: OpticalSwitch = bench.inst
+    n = switch.n_channels
+    assert isinstance(n, int) and n >= 2
+    for channel in (n, 1, 2):
+        switch.channel.set(channel)
+        assert switch.channel.get() == channel
+        assert bench.world.get(f"{name}.channel") == channel  # the route the world's light takes
+    before = [e for e in switch.transport.exchanges if e.direction == "->"]
+    for bad in (0, n + 1):
+        with pytest.raises(LimitError):
+            switch.channel.set(bad)
+    assert [e for e in switch.transport.exchanges if e.direction == "->"] == before
+    switch.safe_state()
+    assert bench.world.get(f"{name}.channel") == 2  # the safe state leaves the route
 
 
 # -- tunable lasers ------------------------------------------------------------------------------
