@@ -14,6 +14,21 @@ not start. ``ST`` stops an axis where it is (the deceleration ramp is not modell
 The detector position is published as ``world.set(f"{name}.position_fn", fn)`` with
 ``fn(t) -> (x_mm, y_mm)`` (axes ``x_axis``/``y_axis``), republished at every move so watchers see
 the change.
+
+Motor power (ESP301 manual, section 3 command reference): ``xxMO`` motor on, ``xxMF`` motor off
+(an axis moving stops where it is), ``xxMO?`` answers ``1``/``0``. A move or home search on an
+axis whose motor is off is refused with the axis error ``xx13`` MOTOR NOT ENABLED and the stage
+stays where it is; the motor states are published as ``{name}.motor_on`` ({axis: bool}). ``AB``
+aborts: every axis stops and every motor is switched off. ``TS`` answers the controller status
+byte as one ASCII character: bits 0..2 axis 1..3 in motion, bit 4 motor power of at least one
+axis on, bit 6 always set so the character is printable (the manual's example ``[P``). Also
+``xxDH[pos]`` (define home: the current position becomes ``pos``, default 0), ``xxDP?`` (the
+target), ``xxDV?`` (the programmed velocity), ``xxID?`` (the stage model). The simulator's motors
+start on (``motors_on=True``), as after a lab's setup sequence; ``motors_on=False`` starts them
+as after power-up.
+
+Unverified: bit 6 of the ``TS`` character, the ``ID?`` reply layout (``model, serial``), and
+whether ``MF`` during a move stops the axis at once (here: yes).
 """
 
 from __future__ import annotations
@@ -80,6 +95,9 @@ class SimAxis:
         self.velocity = velocity
         self.acceleration = acceleration
         self.max_velocity = max_velocity
+        self.motor_on = True
+        #: controller coordinate minus physical position (``DH`` redefines the coordinate only)
+        self.offset = 0.0
         self.left, self.right = left, right
         self.move = TrapezoidMove(position, position, 0.0, velocity, acceleration)
 
@@ -109,6 +127,8 @@ ESP_ERRORS = {
 }
 ESP_AXIS_ERRORS = {
     1: "PARAMETER OUT OF RANGE",
+    8: "MOTOR / STAGE NOT CONNECTED",
+    13: "MOTOR NOT ENABLED",
     6: "POSITIVE SOFTWARE LIMIT DETECTED",
     7: "NEGATIVE SOFTWARE LIMIT DETECTED",
     10: "MAXIMUM VELOCITY EXCEEDED",
@@ -136,22 +156,28 @@ class SimESP301(SimulatedInstrument):
 
     def __init__(self, *args: Any, x_axis: int = 1, y_axis: int = 2, velocity: float = 5.0,
                  acceleration: float = 20.0, travel: tuple[float, float] = (-25.0, 25.0),
-                 start: tuple[float, float] = (0.0, 0.0), **kwargs: Any) -> None:
+                 start: tuple[float, float] = (0.0, 0.0), motors_on: bool = True,
+                 stage_model: str = "ILS100CC", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.stage_model = stage_model
         self.x_axis, self.y_axis = int(x_axis), int(y_axis)
         self.axes = {n: SimAxis(velocity=velocity, acceleration=acceleration, left=travel[0], right=travel[1])
                      for n in range(1, self.n_axes + 1)}
         for n, p in ((self.x_axis, start[0]), (self.y_axis, start[1])):
             self.axes[n].move = TrapezoidMove(p, p, 0.0, velocity, acceleration)
+        for ax in self.axes.values():
+            ax.motor_on = bool(motors_on)
         self.errors: deque[int] = deque(maxlen=10)
         self._publish()
 
     # -- world ----------------------------------------------------------------------------------
     def position_fn(self, t: float) -> tuple[float, float]:
-        return (self.axes[self.x_axis].position(t), self.axes[self.y_axis].position(t))
+        x, y = self.axes[self.x_axis], self.axes[self.y_axis]
+        return (x.position(t) - x.offset, y.position(t) - y.offset)
 
     def _publish(self) -> None:
         self.world.set(f"{self.name}.position_fn", self.position_fn)
+        self.world.set(f"{self.name}.motor_on", {n: ax.motor_on for n, ax in self.axes.items()})
 
     def now(self) -> float:
         return self.world.clock.now()
@@ -186,7 +212,7 @@ class SimESP301(SimulatedInstrument):
         if handler is None:
             self.unknown_command(cmd + ("?" if query else ""))
             raise EspError(6)
-        if cmd in ("TB", "TE", "VE", "ST") and not axis_text:
+        if cmd in ("TB", "TE", "VE", "ST", "TS", "AB") and not axis_text:
             return handler(None, arg, query)
         if not axis_text:
             raise EspError(37)
@@ -205,6 +231,8 @@ class SimESP301(SimulatedInstrument):
 
     def _move(self, axis: int, target: float) -> None:
         ax = self.axes[axis]
+        if not ax.motor_on:
+            raise EspError(axis * 100 + 13)
         if target > ax.right:
             raise EspError(axis * 100 + 6)
         if target < ax.left:
@@ -231,6 +259,8 @@ class SimESP301(SimulatedInstrument):
 
     def _cmd_OR(self, axis: int, arg: str, query: bool) -> str | None:
         # Home search: the stage finds its home switch, which defines position 0.
+        if not self.axes[axis].motor_on:
+            raise EspError(axis * 100 + 13)
         self.axes[axis].start_move(0.0, self.now())
         self._publish()
         return None
@@ -293,6 +323,58 @@ class SimESP301(SimulatedInstrument):
             raise EspError(7)
         ax.right = value
         return None
+
+    def _cmd_MO(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            return "1" if ax.motor_on else "0"
+        ax.motor_on = True
+        self._publish()
+        return None
+
+    def _cmd_MF(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            return "1" if not ax.motor_on else "0"
+        ax.stop(self.now())
+        ax.motor_on = False
+        self._publish()
+        return None
+
+    def _cmd_AB(self, axis: int | None, arg: str, query: bool) -> str | None:
+        for ax in self.axes.values():
+            ax.stop(self.now())
+            ax.motor_on = False
+        self._publish()
+        return None
+
+    def _cmd_TS(self, axis: int | None, arg: str, query: bool) -> str | None:
+        t = self.now()
+        bits = sum(1 << (n - 1) for n, ax in self.axes.items() if ax.moving(t))
+        if any(ax.motor_on for ax in self.axes.values()):
+            bits |= 1 << 4
+        return chr(0x40 | bits)
+
+    def _cmd_DH(self, axis: int, arg: str, query: bool) -> str | None:
+        ax = self.axes[axis]
+        if query:
+            raise EspError(7)
+        if ax.moving(self.now()):
+            raise EspError(axis * 100 + 1)
+        here = self._number(arg) if arg else 0.0
+        ax.offset += here - ax.position(self.now())
+        ax.move = TrapezoidMove(here, here, self.now(), ax.velocity, ax.acceleration)
+        self._publish()
+        return None
+
+    def _cmd_DP(self, axis: int, arg: str, query: bool) -> str | None:
+        return f"{self.axes[axis].move.end:.5f}"
+
+    def _cmd_DV(self, axis: int, arg: str, query: bool) -> str | None:
+        return f"{self.axes[axis].velocity:.5f}"
+
+    def _cmd_ID(self, axis: int, arg: str, query: bool) -> str | None:
+        return f"{self.stage_model}, SN{axis:05d}"
 
     def _cmd_TE(self, axis: int | None, arg: str, query: bool) -> str | None:
         return str(self.errors.popleft() if self.errors else 0)

@@ -12,6 +12,16 @@ from HOMING); a move goes ``28`` MOVING then ``33`` READY from MOVING; ``ST`` st
 ``RS`` resets to ``0A``. A target beyond the software limits (``SL``/``SR``) is refused with
 ``G`` and the axis does not move. Moves run in SIMULATED time on trapezoidal profiles (``VA``,
 ``AC``) and the detector position is published as ``{name}.position_fn`` -> ``fn(t) -> (x, y)``.
+
+DISABLE state (manual, ``MM`` "Enter/Leave DISABLE state"): ``MM0`` from READY goes to ``3C``
+DISABLE from READY (from MOVING: the axis stops, ``3D``), the motor is not powered and moves are
+refused with ``J``; ``MM1`` returns to ``34`` READY from DISABLE; from NOT REFERENCED ``MM`` is
+refused with ``H``. Motor power per address is published as ``{name}.motor_on``. Also ``TH``
+(set-point position, ``1TH4.00000``) and ``TBx`` (the text of error letter x; without a letter,
+the last error, which it clears like ``TE``).
+
+Unverified: ``MM?`` answering the state code (``1MM3C``) and the ``TB`` reply layout
+(``1TBJ Command not allowed in DISABLE state``).
 """
 
 from __future__ import annotations
@@ -24,6 +34,24 @@ from hilt.sims.newport_esp301 import SimAxis
 
 NOT_REFERENCED = ("0A", "0B", "0C", "0D", "0E", "0F", "10", "11")
 READY = ("32", "33", "34", "35")
+DISABLE = ("3C", "3D", "3E")
+#: The SMC100 manual's command error letters (``TE``/``TB``).
+SMC_ERRORS = {
+    "@": "No error",
+    "A": "Unknown message code or floating point controller address",
+    "B": "Controller address not correct",
+    "C": "Parameter missing or out of range",
+    "D": "Command not allowed",
+    "E": "Home sequence already started",
+    "G": "Displacement out of limits",
+    "H": "Command not allowed in NOT REFERENCED state",
+    "I": "Command not allowed in CONFIGURATION state",
+    "J": "Command not allowed in DISABLE state",
+    "K": "Command not allowed in READY state",
+    "L": "Command not allowed in HOMING state",
+    "M": "Command not allowed in MOVING state",
+    "V": "Error during command execution",
+}
 
 _SMC_COMMAND = re.compile(r"^\s*(\d{1,2})\s*([A-Za-z]{2})\s*(.*?)\s*$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -79,6 +107,7 @@ class SimSMC100(SimulatedInstrument):
 
     def _publish(self) -> None:
         self.world.set(f"{self.name}.position_fn", self.position_fn)
+        self.world.set(f"{self.name}.motor_on", {a: c.axis.motor_on for a, c in self.controllers.items()})
 
     def now(self) -> float:
         return self.world.clock.now()
@@ -126,6 +155,8 @@ class SimSMC100(SimulatedInstrument):
         state = self._settle(ctl)
         if state in NOT_REFERENCED:
             raise SmcError("H")
+        if state in DISABLE:
+            raise SmcError("J")
         if state == "1E":
             raise SmcError("L")
 
@@ -161,7 +192,7 @@ class SimSMC100(SimulatedInstrument):
     def _cmd_OR(self, ctl: SmcController, arg: str) -> str | None:
         state = self._settle(ctl)
         if state not in NOT_REFERENCED:
-            raise SmcError({"1E": "L", "28": "M"}.get(state, "K"))
+            raise SmcError({"1E": "L", "28": "M", "3C": "J", "3D": "J", "3E": "J"}.get(state, "K"))
         ctl.homing = True
         ctl.axis.start_move(0.0, self.now())
         ctl.base_state = "32"
@@ -184,7 +215,38 @@ class SimSMC100(SimulatedInstrument):
         ctl.homing = False
         ctl.base_state = "0A"
         ctl.error = "@"
+        ctl.axis.motor_on = True
+        self._publish()
         return None
+
+    def _cmd_MM(self, ctl: SmcController, arg: str) -> str | None:
+        state = self._settle(ctl)
+        if arg == "?":
+            return state
+        if arg not in ("0", "1"):
+            raise SmcError("C")
+        if state in NOT_REFERENCED:
+            raise SmcError("H")
+        if state == "1E":
+            raise SmcError("L")
+        if arg == "0" and state not in DISABLE:
+            ctl.axis.stop(self.now())
+            ctl.base_state = "3D" if state == "28" else "3C"
+            ctl.axis.motor_on = False
+        elif arg == "1" and state in DISABLE:
+            ctl.base_state = "34"
+            ctl.axis.motor_on = True
+        self._publish()
+        return None
+
+    def _cmd_TH(self, ctl: SmcController, arg: str) -> str | None:
+        return f"{ctl.axis.move.end:.5f}"
+
+    def _cmd_TB(self, ctl: SmcController, arg: str) -> str | None:
+        letter = arg.strip().upper()
+        if not letter:
+            letter, ctl.error = ctl.error, "@"
+        return f"{letter} {SMC_ERRORS.get(letter, 'Unknown error')}"
 
     def _cmd_VA(self, ctl: SmcController, arg: str) -> str | None:
         if arg == "?":

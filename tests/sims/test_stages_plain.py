@@ -1,0 +1,122 @@
+"""ESP301 and SMC100 from a plain pyserial client: motor power, status, states, unknown commands.
+
+Commands our drivers never send: ESP301 ``MO``/``MF``/``MO?``, ``TS``, ``AB``, ``DH``, ``DP?``,
+``DV?``, ``ID?``; SMC100 ``MM`` (DISABLE state), ``MM?``, ``TH``, ``TB``. A stage whose motor is
+off refuses to move and the world's detector position does not change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hilt.sims.newport_esp301 import SimESP301
+from hilt.sims.newport_smc100 import SimSMC100
+
+
+def esp_ask(port, text: str) -> bytes:  # type: ignore[no-untyped-def]
+    port.write(text.encode() + b"\r")
+    line = port.read_until(b"\r\n")
+    assert line.endswith(b"\r\n"), f"{text}: no reply (got {line!r})"
+    return line[:-2]
+
+
+def esp_error(port) -> bytes:  # type: ignore[no-untyped-def]
+    return esp_ask(port, "TE?")
+
+
+def test_esp301_motor_off_refuses_to_move(serial_port, world, clock) -> None:
+    sim, port = serial_port(SimESP301, name="stage")
+    assert esp_ask(port, "1MO?") == b"1"
+    port.write(b"1MF\r")
+    assert esp_ask(port, "1MO?") == b"0"
+    assert world.get("stage.motor_on")[1] is False
+    port.write(b"1PA5.0\r")
+    assert esp_ask(port, "TB?").startswith(b"113, ") and esp_ask(port, "TB?").startswith(b"0, ")
+    port.write(b"1OR\r")
+    assert esp_error(port) == b"113"
+    clock.advance(5.0)
+    assert esp_ask(port, "1TP?") == b"0.00000"
+    assert world.get("stage.position_fn")(clock.now()) == (0.0, 0.0)
+    # Motor on: the move runs; TS shows axis 1 moving and motor power on.
+    port.write(b"1MO;1PA5.0\r")
+    assert esp_error(port) == b"0"
+    assert esp_ask(port, "TS") == bytes([0x40 | 0x10 | 0x01])
+    assert esp_ask(port, "1DP?") == b"5.00000" and esp_ask(port, "1DV?") == b"5.00000"
+    # Motor off mid-move: the axis stops where it is.
+    clock.advance(0.5)
+    port.write(b"1MF\r")
+    stopped = float(esp_ask(port, "1TP?"))
+    clock.advance(5.0)
+    assert float(esp_ask(port, "1TP?")) == stopped < 5.0
+    assert esp_ask(port, "TS") == bytes([0x40 | 0x10])  # axes 2 and 3 still powered
+    port.write(b"AB\r")
+    assert esp_ask(port, "TS") == b"@" and esp_ask(port, "2MO?") == b"0"
+
+
+def test_esp301_define_home_keeps_the_physical_position(serial_port, world, clock) -> None:
+    sim, port = serial_port(SimESP301, name="stage")
+    port.write(b"1PA2.0\r")
+    assert esp_error(port) == b"0"  # the move has started before the clock moves
+    clock.advance(5.0)
+    port.write(b"1DH10\r")
+    assert esp_ask(port, "1TP?") == b"10.00000"
+    assert world.get("stage.position_fn")(clock.now())[0] == 2.0
+    assert esp_ask(port, "2ID?").startswith(b"ILS100CC")
+
+
+def test_esp301_motors_off_at_power_up_option(serial_port) -> None:
+    sim, port = serial_port(SimESP301, motors_on=False)
+    assert esp_ask(port, "1MO?;2MO?") == b"0,0"
+    assert esp_ask(port, "TS") == b"@"
+
+
+def test_esp301_unknown_command_is_error_6_logged_once(serial_port, caplog) -> None:
+    sim, port = serial_port(SimESP301)
+    with caplog.at_level(logging.WARNING, logger="hilt.sims"):
+        port.write(b"1ZZ3\r1ZZ4\r")
+        assert esp_ask(port, "TE?") == b"6" and esp_ask(port, "TE?") == b"6"
+    assert len([r for r in caplog.records if "'ZZ'" in r.getMessage()]) == 1
+    assert sim.unknown_commands == {"ZZ": 2}
+
+
+def smc_ask(port, text: str) -> bytes:  # type: ignore[no-untyped-def]
+    port.write(text.encode() + b"\r\n")
+    line = port.read_until(b"\r\n")
+    assert line.endswith(b"\r\n"), f"{text}: no reply (got {line!r})"
+    return line[:-2]
+
+
+def test_smc100_disable_state_refuses_moves(serial_port, world, clock) -> None:
+    sim, port = serial_port(SimSMC100, name="stage")
+    assert smc_ask(port, "1TS") == b"1TS00000A"  # NOT REFERENCED after power-up
+    port.write(b"1MM0\r\n")
+    assert smc_ask(port, "1TE") == b"1TEH"  # no DISABLE from NOT REFERENCED
+    port.write(b"1OR\r\n")
+    assert smc_ask(port, "1TE") == b"1TE@"
+    clock.advance(10.0)
+    assert smc_ask(port, "1TS") == b"1TS000032"  # READY from HOMING
+    port.write(b"1MM0\r\n")
+    assert smc_ask(port, "1TS") == b"1TS00003C"  # DISABLE from READY
+    assert smc_ask(port, "1MM?") == b"1MM3C"
+    assert world.get("stage.motor_on")[1] is False
+    port.write(b"1PA4\r\n")
+    assert smc_ask(port, "1TE") == b"1TEJ"
+    clock.advance(5.0)
+    assert smc_ask(port, "1TP") == b"1TP0.00000"
+    assert world.get("stage.position_fn")(clock.now())[0] == 0.0
+    port.write(b"1MM1\r\n")
+    assert smc_ask(port, "1TS") == b"1TS000034"  # READY from DISABLE
+    port.write(b"1PA4\r\n")
+    assert smc_ask(port, "1TH") == b"1TH4.00000"
+    assert smc_ask(port, "1TS") == b"1TS000028"  # MOVING
+    port.write(b"1MM0\r\n")  # disabling mid-move stops the axis: DISABLE from MOVING
+    assert smc_ask(port, "1TS") == b"1TS00003D"
+    assert smc_ask(port, "1TBJ") == b"1TBJ Command not allowed in DISABLE state"
+
+
+def test_smc100_unknown_command_is_error_a_logged_once(serial_port, caplog) -> None:
+    sim, port = serial_port(SimSMC100)
+    with caplog.at_level(logging.WARNING, logger="hilt.sims"):
+        port.write(b"1QQ\r\n2QQ5\r\n")
+        assert smc_ask(port, "1TE") == b"1TEA" and smc_ask(port, "2TE") == b"2TEA"
+    assert len([r for r in caplog.records if "'QQ'" in r.getMessage()]) == 1
