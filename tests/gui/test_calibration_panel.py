@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from gui_actions import click, type_into
+from gui_actions import open_tab as open_calibration
 from PySide6.QtCore import Qt
 
 from hilt.gui.calibration_panel import CalibrationPanel
@@ -17,24 +19,8 @@ from hilt.runfile import open_run
 RUN_TIMEOUT_MS = 30_000
 
 
-def type_into(qtbot, widget, text: str) -> None:  # noqa: ANN001
-    """Replace a line edit's or spin box's text as a user would: select all, type."""
-    widget.setFocus()
-    qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(widget, text)
-    qtbot.keyClick(widget, Qt.Key.Key_Tab)
-
-
-def click(qtbot, widget) -> None:  # noqa: ANN001
-    assert widget.isEnabled(), widget.text()
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
 def open_tab(qtbot, window) -> CalibrationPanel:  # noqa: ANN001
-    bar = window.tabs.tabBar()
-    index = next(i for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Calibration")
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
-    panel = window.tabs.currentWidget()
+    panel = open_calibration(qtbot, window, "Calibration")
     assert isinstance(panel, CalibrationPanel)
     return panel
 

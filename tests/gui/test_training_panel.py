@@ -4,13 +4,13 @@ holds the captures; the chip is left safe."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from gui_actions import blocked_in_pause, points, type_into
 from PySide6.QtCore import Qt
 
 from hilt.gui.runs_panel import RunsPanel
@@ -50,14 +50,6 @@ def panel(qtbot, station: Station) -> Iterator[TrainingPanel]:  # noqa: ANN001
     assert widget.shutdown(30)  # no worker may outlive the station
 
 
-def type_into(qtbot, widget, text: str) -> None:  # noqa: ANN001
-    """Replace a line edit's or spin box's text as a user would: select all, type."""
-    widget.setFocus()
-    qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(widget, text)
-    qtbot.keyClick(widget, Qt.Key.Key_Tab)
-
-
 def fill_form(qtbot, panel: TrainingPanel, loop: str, epochs: int, batch: int,  # noqa: ANN001
               runs: Path) -> None:
     panel.loop_box.setFocus()
@@ -70,21 +62,6 @@ def fill_form(qtbot, panel: TrainingPanel, loop: str, epochs: int, batch: int,  
     assert panel.settings() == {"loop": loop, "dat_mode": "internal", "dataset": "digits",
                                 "epochs": epochs, "lr": 0.005, "batch_size": batch, "seed": 3,
                                 "runs_dir": str(runs)}
-
-
-def points(curve) -> int:  # noqa: ANN001
-    """Every point the curve holds (getData() gives only those in view)."""
-    return 0 if curve.xData is None else len(curve.xData)
-
-
-def blocked_in_pause(panel: TrainingPanel) -> bool:
-    """The worker thread waits inside LoopControl.checkpoint (the loop's pause point)."""
-    frame = sys._current_frames().get(panel.job._thread.ident)
-    while frame is not None:
-        if frame.f_code.co_name == "checkpoint" and frame.f_code.co_filename.endswith("core.py"):
-            return True
-        frame = frame.f_back
-    return False
 
 
 def test_start_pause_resume_abort_leaves_the_chip_safe(qtbot, panel: TrainingPanel,  # noqa: ANN001
