@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +44,13 @@ from .detection import Photodetectors
 from .errors import ErrorLevels, MZIErrors, draw_mzi_errors, error_levels
 
 TWO_PI = 2.0 * math.pi
+
+def intensity(z: torch.Tensor) -> torch.Tensor:
+    """``|z|^2`` of a complex tensor as the real part of ``z conj(z)``: no square root, and a
+    cheap backward (``abs().square()`` costs a hypot forward and a sign backward, together 2.5
+    times a 64 x 64 mesh's matmul at batch 1024; measured with bench/mzi_step_bench.py)."""
+    return (z * z.conj()).real
+
 
 # -- layout -------------------------------------------------------------------------------
 
@@ -280,7 +288,8 @@ def _apply_columns(x: torch.Tensor, partner: torch.Tensor, diag: torch.Tensor,
 def _column_product(partner: torch.Tensor, diag: torch.Tensor, off: torch.Tensor
                     ) -> torch.Tensor:
     """``M_{C-1} ... M_1 M_0`` of the dense column matrices, by pairwise (tree) products:
-    log2(C) batched matmuls instead of C sequential column updates."""
+    log2(C) batched matmuls instead of C sequential column updates. (Reference for
+    :func:`_grouped_transpose_product`, which :meth:`MZIMesh.transfer_matrix` uses.)"""
     n_cols, n = diag.shape
     mats = torch.diag_embed(diag) + torch.zeros(n_cols, n, n, dtype=diag.dtype).scatter(
         2, partner.unsqueeze(-1), off.unsqueeze(-1))
@@ -291,6 +300,158 @@ def _column_product(partner: torch.Tensor, diag: torch.Tensor, off: torch.Tensor
         if odd is not None:
             mats = torch.cat([mats, odd])
     return mats[0]
+
+
+@dataclass(frozen=True)
+class _BandPlan:
+    """Static index tensors for :class:`_GroupedProduct` on one layout.
+
+    The C columns are cut into G groups of K consecutive columns (idle columns pad the last
+    group). A group's running product ``X = M_j ... M_0`` (j < K) couples mode i only to modes
+    i - j .. i + j, so it is stored as a band, mode by mode: ``B[g, i, v] = X[g, i, i + v - K]``
+    (W = 2K + 1 entries per mode). A column ``y_i = D_i x_i + O_i x_partner(i)`` then updates
+    the band as ``B'[i, v] = D_i B[i, v] + O_i B[p, v + p - i]`` with p = partner(i): D and O
+    broadcast along v, and the partner's entries are one gather (``index``; clamped at the
+    band's edges, where the entry read is zero anyway)."""
+
+    k: int
+    g: int
+    n: int
+    index: tuple[torch.Tensor, ...]  # K of (G, n W): flat position in (n, W) each entry reads
+    upper: torch.Tensor  # (n_mzi,) flat position of each MZI's upper mode in (G K, n)
+    lower: torch.Tensor  # (n_mzi,) the same for its lower mode
+
+
+def _band_plan(idx: _ColumnIndex, n: int) -> _BandPlan:
+    partner = idx.partner
+    n_cols = partner.shape[0]
+    k = max(1, round(math.sqrt(n_cols)))  # balances the K updates and the G - 1 matmuls
+    g = -(-n_cols // k)
+    if g * k > n_cols:
+        partner = torch.cat([partner, torch.arange(n).repeat(g * k - n_cols, 1)])
+    w = 2 * k + 1
+    p = partner.view(g, k, n, 1)
+    v = torch.arange(w).view(1, 1, 1, w)
+    source = (v - p + torch.arange(n).view(1, 1, n, 1)).clamp(0, w - 1)  # v + i - p
+    flat = (p * w + source).reshape(g, k, n * w)
+    upper = idx.col * n + idx.upper
+    return _BandPlan(k, g, n, tuple(f.contiguous() for f in flat.unbind(1)), upper, upper + 1)
+
+
+class _GroupedProduct(torch.autograd.Function):
+    """A mesh's column product ``M_{C-1} ... M_0`` from its MZIs' entries (a, b, c, d), with a
+    hand-written backward.
+
+    Forward: every group of K consecutive columns pushes an identity through its columns at
+    once, in band storage (:class:`_BandPlan`: K elementwise updates of a (G, n, 2K + 1)
+    stack, no matmul), then the G group products, made dense, are multiplied pairwise (G - 1
+    matmuls in log2(G) batched calls). N = 64 Clements (C = 64): 8 band updates of 8 x 64 x 17
+    entries and 7 matmuls, against 63 dense 64 x 64 matmuls for the plain tree
+    (:func:`_column_product`). Backward: the same steps in reverse with their adjoints
+    (``grad * conj(.)``, torch's convention for complex gradients), without autograd's
+    per-operation bookkeeping, which cost more than the arithmetic at this size.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, plan: _BandPlan, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+                d: torch.Tensor) -> torch.Tensor:
+        k, g, n = plan.k, plan.g, plan.n
+        w = 2 * k + 1
+        # (2, G K, n): every column's D (idle modes and padding columns 1) and O.
+        ext = torch.zeros(2, g * k, n, dtype=a.dtype)
+        ext[0] = 1.0
+        pos = torch.cat([plan.upper, plan.lower])
+        ext[0].view(-1).index_copy_(0, pos, torch.cat([a, d]))
+        ext[1].view(-1).index_copy_(0, pos, torch.cat([b, c]))
+        ds = ext[0].view(g, k, n, 1).unbind(1)
+        os_ = ext[1].view(g, k, n, 1).unbind(1)
+        # bands[j]: the band before column j of each group (bands[k]: the groups' products);
+        # reads[j]: the partner entries column j read. Written in place: kept for backward.
+        bands = torch.zeros(k + 1, g, n, w, dtype=a.dtype)
+        bands[0, :, :, k] = 1.0
+        reads = torch.empty(k, g, n, w, dtype=a.dtype)
+        for j in range(k):
+            torch.gather(bands[j].view(g, n * w), 1, plan.index[j], out=reads[j].view(g, n * w))
+            torch.addcmul(bands[j] * ds[j], reads[j], os_[j], out=bands[j + 1])
+        # Band -> dense: X[i, i + v - K] = B[i, v], through a view with row stride n + 2K + 1.
+        dense = torch.zeros(g, n, n + 2 * k, dtype=a.dtype)
+        dense.as_strided((g, n, w), (n * (n + 2 * k), n + 2 * k + 1, 1)).copy_(bands[k])
+        x = dense[:, :, k:k + n]
+        levels = [x]
+        while x.shape[0] > 1:  # later group on the left
+            odd = x[-1:] if x.shape[0] % 2 else None
+            x = x[1:x.shape[0] // 2 * 2:2] @ x[0:x.shape[0] // 2 * 2:2]
+            if odd is not None:
+                x = torch.cat([x, odd])
+            levels.append(x)
+        ctx.plan = plan
+        ctx.save_for_backward(ext, bands, reads, *levels[:-1])
+        return x[0]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        plan: _BandPlan = ctx.plan
+        k, g, n = plan.k, plan.g, plan.n
+        w = 2 * k + 1
+        ext, bands, reads, *levels = ctx.saved_tensors
+        conj = ext.conj().resolve_conj()
+        ds = conj[0].view(g, k, n, 1).unbind(1)
+        os_ = conj[1].view(g, k, n, 1).unbind(1)
+        gx = grad.unsqueeze(0)
+        for x in reversed(levels):  # undo the pairwise products (later @ earlier), last first
+            m = x.shape[0] // 2
+            g_later = gx[:m] @ x[0:2 * m:2].mH
+            g_earlier = x[1:2 * m:2].mH @ gx[:m]
+            pairs = torch.stack([g_earlier, g_later], 1).reshape(2 * m, n, n)
+            gx = torch.cat([pairs, gx[m:]]) if x.shape[0] % 2 else pairs
+        # gbands[j]: the gradient of bands[j + 1], the output of column j.
+        gbands = torch.empty(k, g, n, w, dtype=grad.dtype)
+        gbands[k - 1] = 0.0
+        padded = torch.zeros(g, n, n + 2 * k, dtype=grad.dtype)
+        padded[:, :, k:k + n] = gx
+        gbands[k - 1] = padded.as_strided((g, n, w), (n * (n + 2 * k), n + 2 * k + 1, 1))
+        for j in range(k - 1, 0, -1):
+            gb = gbands[j]
+            torch.mul(gb, ds[j], out=gbands[j - 1])
+            gbands[j - 1].view(g, n * w).scatter_add_(1, plan.index[j],
+                                                      (gb * os_[j]).view(g, n * w))
+        # d(out)/dD = the band before the column, d(out)/dO = what it read; summed over v.
+        gd = (gbands * bands[:k].conj()).sum(-1).transpose(0, 1).reshape(-1)  # (G K n)
+        go = (gbands * reads.conj()).sum(-1).transpose(0, 1).reshape(-1)
+        return (None, gd[plan.upper], go[plan.upper], go[plan.lower], gd[plan.lower])
+
+
+class _TwinEntries(torch.autograd.Function):
+    """The ideal MZI's entries (a, b, c, d) from (theta, phi) with 50:50 couplers and no loss:
+    ``a = (e^{i(theta+phi)} - e^{i phi}) / 2``, ``b = i (e^{i theta} + 1) / 2``,
+    ``c = i (e^{i(theta+phi)} + e^{i phi}) / 2``, ``d = (1 - e^{i theta}) / 2`` (module
+    docstring), with the derivatives written out: autograd's polar backward cost more than
+    the whole forward."""
+
+    @staticmethod
+    def forward(ctx: Any, theta: torch.Tensor, phi: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        et = torch.polar(torch.ones_like(theta), theta)
+        ep = torch.polar(torch.ones_like(phi), phi)
+        ept = et * ep
+        ctx.save_for_backward(et, ep, ept)
+        return 0.5 * (ept - ep), 0.5j * (et + 1), 0.5j * (ept + ep), 0.5 * (1 - et)
+
+    @staticmethod
+    def backward(ctx: Any, ga: torch.Tensor, gb: torch.Tensor, gc: torch.Tensor,
+                 gd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        et, ep, ept = ctx.saved_tensors
+        # A real input x of a complex output y gets Re(conj(dy/dx) g) (torch's convention).
+        # d/dtheta: a -> i ept / 2, b -> -et / 2, c -> -ept / 2, d -> -i et / 2;
+        # d/dphi: a -> i (ept - ep) / 2, c -> -(ept + ep) / 2.
+        zero = torch.zeros((), dtype=et.dtype)
+        ga = ga if ga is not None else zero
+        gb = gb if gb is not None else zero
+        gc = gc if gc is not None else zero
+        gd = gd if gd is not None else zero
+        eptc, etc, epc = ept.conj(), et.conj(), ep.conj()
+        g_theta = 0.5 * (eptc * (-1j * ga - gc) - etc * (gb - 1j * gd)).real
+        g_phi = 0.5 * (-1j * (eptc - epc) * ga - (eptc + epc) * gc).real
+        return g_theta, g_phi
 
 
 class MZIMesh(nn.Module):
@@ -327,6 +488,7 @@ class MZIMesh(nn.Module):
         self.out_phase = nn.Parameter(out)
         self._neighbours = self._heater_neighbours()
         self._index = _column_index(self.layout)
+        self._plan = _band_plan(self._index, self.n)
         self._cache: tuple[tuple, torch.Tensor] | None = None
 
     # ---- construction
@@ -416,6 +578,9 @@ class MZIMesh(nn.Module):
     def _mzi_entries(self, theta: torch.Tensor, phi: torch.Tensor
                      ) -> tuple[torch.Tensor, ...]:
         nm = self.layout.n_mzi
+        if self.errors is None and self.insertion_loss_db == 0.0:
+            # Ideal 50:50 couplers, no loss (the twin): the closed form with c = s = 1/sqrt 2.
+            return _TwinEntries.apply(theta, phi)
         bs = self.errors.bs_error if self.errors is not None else torch.zeros(nm, 2)
         # Coupler k: bar amplitude sqrt((1 + eps_k) / 2), cross amplitude sqrt((1 - eps_k) / 2).
         c1, s1 = torch.sqrt((1 + bs[:, 0]) / 2), torch.sqrt((1 - bs[:, 0]) / 2)
@@ -465,17 +630,23 @@ class MZIMesh(nn.Module):
     def transfer_matrix(self, voltages: torch.Tensor | None = None) -> torch.Tensor:
         """U (n, n) with ``y = U x``. Built once per parameter set: cached when no gradient is
         being recorded (inference, hardware queries)."""
+        return self.transfer_matrix_t(voltages).T
+
+    def transfer_matrix_t(self, voltages: torch.Tensor | None = None) -> torch.Tensor:
+        """``U^T`` (n, n), contiguous: what ``x @ U^T`` multiplies (cached like
+        :meth:`transfer_matrix`, which is its transpose)."""
         recording = torch.is_grad_enabled() and (
             self.theta.requires_grad or self.phi.requires_grad or self.out_phase.requires_grad)
         if voltages is None and not recording and self._cache is not None \
                 and self._cache[0] == self._cache_key():
             return self._cache[1]
-        diag, off, out = self._factors(voltages)
-        u = torch.polar(torch.ones_like(out), out)[:, None] * _column_product(
-            self._index.partner, diag, off)
+        theta, phi, out = self._phases(voltages)
+        # U = diag(e^{i out}) P, so U^T = P^T scaled column by column.
+        ut = (_GroupedProduct.apply(self._plan, *self._mzi_entries(theta, phi))
+              * torch.polar(torch.ones_like(out), out)[:, None]).T.contiguous()
         if voltages is None and not recording:
-            self._cache = (self._cache_key(), u)
-        return u
+            self._cache = (self._cache_key(), ut)
+        return ut
 
     def forward(self, x: torch.Tensor, method: str = "matrix") -> torch.Tensor:
         """Output amplitudes for input amplitudes ``x`` (..., n). ``method='matrix'`` builds U
@@ -486,7 +657,7 @@ class MZIMesh(nn.Module):
         if method == "columns":
             return self.apply(x)
         # A contiguous U^T: complex matmul on a transposed view is ~10x slower on CPU.
-        return x @ self.transfer_matrix().T.contiguous()
+        return x @ self.transfer_matrix_t()
 
 
 class EOActivation(nn.Module):
@@ -515,7 +686,7 @@ class EOActivation(nn.Module):
         self.alpha, self.g, self.phi_b = float(alpha), float(g), float(phi_b)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        dphi = 0.5 * (self.g * z.abs().square() + self.phi_b)
+        dphi = 0.5 * (self.g * intensity(z) + self.phi_b)
         return (1j * math.sqrt(1.0 - self.alpha)) * torch.polar(torch.cos(dphi), -dphi) * z
 
     def extra_repr(self) -> str:
@@ -549,7 +720,7 @@ class MZINetwork(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor, method: str = "matrix") -> torch.Tensor:
-        return self.detectors(self.output_field(x, method).abs().square())
+        return self.detectors(intensity(self.output_field(x, method)))
 
     def twin(self) -> MZINetwork:
         return MZINetwork([m.twin() for m in self.meshes],  # type: ignore[attr-defined]
