@@ -19,11 +19,49 @@ def sim() -> None:
 
 
 @sim.command("list")
-def sim_list() -> None:
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Print how much of each instrument's command reference its simulator implements.")
+def sim_list(show_coverage: bool) -> None:
     """Every simulator model, one per line: name, transport, description."""
+    if show_coverage:
+        _print_coverage()
+        return
     for name in registry.simulator_names():
         cls = registry.load_simulator(name)
         click.echo(f"{name:<24} {cls.transport:<7} {cls.description}")
+
+
+def _print_coverage() -> None:
+    import logging
+
+    from hilt.sims.coverage import coverage
+
+    # Probing every command sends the unimplemented ones too: their warnings are the point of
+    # the table, not news.
+    logging.getLogger("hilt.sims").setLevel(logging.ERROR)
+    click.echo(f"{'model':<24} {'implemented':>11}  share  tested")
+    for name in registry.simulator_names():
+        cov = coverage(name)
+        if cov.reference is None:
+            click.echo(f"{name:<24} {'-':>11}  {'-':>5}  (no command reference recorded)")
+            continue
+        tested = sum(bool(c.tests) for c in cov.commands)
+        click.echo(f"{name:<24} {cov.implemented:>5} / {len(cov.commands):<3}  {cov.share:>5.0%}  "
+                   f"{tested} / {len(cov.commands)}")
+
+
+@sim.command("coverage-pages")
+@click.argument("directory", type=click.Path(file_okay=False), default="docs/simulators")
+def sim_coverage_pages(directory: str) -> None:
+    """Write one coverage page per simulator model (and an index) into DIRECTORY."""
+    import logging
+    from pathlib import Path
+
+    from hilt.sims.coverage import write_pages
+
+    logging.getLogger("hilt.sims").setLevel(logging.ERROR)
+    for path in write_pages(Path(directory)):
+        click.echo(path)
 
 
 @sim.command("serve")

@@ -1,0 +1,61 @@
+"""ESP301 command reference: *ESP301 Integrated 3-Axis Motion Controller/Driver User's Manual*,
+section 3 "Remote Mode", command summary: the motion and position control, motor, trajectory
+definition, travel limit and status/error commands. Left out: programming (stored programs),
+digital I/O, group (multi-axis interpolated) motion, servo tuning and stage set-up commands."""
+
+from hilt.sims.reference import Command, Reference
+
+_MOTION, _MOTOR, _TRAJ = "Motion and position control", "Motor", "Trajectory definition"
+_LIMITS, _STATUS = "Travel limits", "Status and errors"
+
+REFERENCE = Reference(
+    model="newport_esp301",
+    manual="Newport ESP301 User's Manual, section 3 (Remote Mode)",
+    syntax="mnemonic",
+    commands=tuple(Command(*row) for row in (
+        ("AB", _MOTION, "AB", "abort motion"),
+        ("DH", _MOTION, "1DH", "define home"),
+        ("MD", _MOTION, "1MD?", "motion done"),
+        ("MT", _MOTION, "1MT+", "move to hardware travel limit"),
+        ("MV", _MOTION, "1MV+", "move indefinitely"),
+        ("MZ", _MOTION, "1MZ+", "move to nearest index"),
+        ("OR", _MOTION, "1OR", "home search"),
+        ("OM", _MOTION, "1OM?", "home search mode"),
+        ("PA", _MOTION, "1PA?", "move absolute"),
+        ("PR", _MOTION, "1PR0", "move relative"),
+        ("ST", _MOTION, "1ST", "stop motion"),
+        ("WS", _MOTION, "1WS", "wait for stop"),
+        ("WT", _MOTION, "WT10", "wait"),
+        ("DP", _MOTION, "1DP?", "desired position"),
+        ("DV", _MOTION, "1DV?", "desired velocity"),
+        ("TP", _MOTION, "1TP?", "actual position"),
+        ("TV", _MOTION, "1TV?", "actual velocity"),
+        ("MO", _MOTOR, "1MO?", "motor on"),
+        ("MF", _MOTOR, "1MF?", "motor off"),
+        ("QM", _MOTOR, "1QM?", "motor type"),
+        ("QV", _MOTOR, "1QV?", "motor voltage"),
+        ("AC", _TRAJ, "1AC?", "acceleration"),
+        ("AG", _TRAJ, "1AG?", "deceleration"),
+        ("AU", _TRAJ, "1AU?", "maximum acceleration and deceleration"),
+        ("VA", _TRAJ, "1VA?", "velocity"),
+        ("VU", _TRAJ, "1VU?", "maximum velocity"),
+        ("OH", _TRAJ, "1OH?", "home search high speed"),
+        ("OL", _TRAJ, "1OL?", "home search low speed"),
+        ("JH", _TRAJ, "1JH?", "jog high speed"),
+        ("JW", _TRAJ, "1JW?", "jog low speed"),
+        ("JK", _TRAJ, "1JK?", "jerk rate"),
+        ("SL", _LIMITS, "1SL?", "left (negative) software limit"),
+        ("SR", _LIMITS, "1SR?", "right (positive) software limit"),
+        ("ZS", _LIMITS, "1ZS?", "software limit configuration"),
+        ("ZH", _LIMITS, "1ZH?", "hardware limit configuration"),
+        ("PH", _STATUS, "PH", "hardware status"),
+        ("MS", _STATUS, "1MS", "motor status"),
+        ("TS", _STATUS, "TS", "controller status"),
+        ("TX", _STATUS, "TX", "controller activity"),
+        ("TE", _STATUS, "TE?", "error code"),
+        ("TB", _STATUS, "TB?", "error message"),
+        ("VE", _STATUS, "VE?", "firmware version"),
+        ("ID", _STATUS, "1ID?", "stage model and serial number"),
+        ("RS", _STATUS, "RS", "reset the controller"),
+    )),
+)
