@@ -15,7 +15,11 @@ A world system (``kind: mzi_chip``) joining three kinds of simulators:
   named in ``meter`` in order, each taking as many consecutive outputs as it has ports;
 * input modulators (option ``modulators``: a heater driver, e.g. a QDAC-II, publishing
   ``<driver>.voltages``): the laser light goes through a 1xN splitter, and on each input port
-  ``k`` through an amplitude MZI (channel ``2k``) and a phase shifter (channel ``2k + 1``).
+  ``k`` through an amplitude MZI (channel ``2k``) and a phase shifter (channel ``2k + 1``);
+* a fibre switch (option ``switch``: an ``optical_switch`` simulator, e.g. ``jdsu_sb``,
+  publishing ``<switch>.channel``): the laser reaches the chip through the switch, whose output
+  ``c`` is spliced to chip input ``switch_ports[c]`` (by default output ``c`` to input ``c - 1``);
+  an output not spliced to the chip, or no route (channel 0), leaves the chip dark.
 
 The modulator model, per input port ``k`` (field as a fraction of the coupled laser field)::
 
@@ -27,10 +31,11 @@ The modulator model, per input port ``k`` (field as a fraction of the coupled la
 (``heater_efficiency`` level), drawn once from the world's seed. A port at full transmission
 (``phi_a = pi``) carries ``1/n`` of the coupled power. What lights the chip, in order: amplitudes
 written by hand to ``<chip>.input_amplitudes`` (a fibre switch; the calibration routines do
-this); the modulators, while any of their channels is driven; ``input_port``. With every
-modulator channel at 0 V (the driver's power-on and safe state) the simulated bench routes the
-laser past the modulators into ``input_port``, so a heater calibration that lights one input
-runs with the modulators idle. That bypass is a convention of this simulation, not a claim
+this); the modulators, while any of their channels is driven; the fibre switch's route, with
+a ``switch``; ``input_port`` without one. With every modulator channel at 0 V (the driver's
+power-on and safe state) the simulated bench routes the laser past the modulators into the
+input the switch selects (or ``input_port``), so a heater calibration that lights one input at a
+time runs with the modulators idle. That bypass is a convention of this simulation, not a claim
 about a real bench.
 
 The physics is :class:`~hilt.sims.physics.MZIMesh` with its hidden errors
@@ -82,11 +87,27 @@ def _check_input_port(port: Any, n: int) -> None:
         raise ConfigError(f"input_port must give {n} amplitudes (one per mode), not {np.size(port)}")
 
 
+def _switch_ports(ports: Any, n: int) -> dict[int, int]:
+    """``{switch output: chip input}``; by default output ``c`` (1..n) feeds input ``c - 1``."""
+    if ports is None:
+        return {c: c - 1 for c in range(1, n + 1)}
+    if not isinstance(ports, dict):
+        raise ConfigError(f"switch_ports must map switch outputs to chip inputs ({{1: 0, 2: 1}}), not {ports!r}")
+    out: dict[int, int] = {}
+    for channel, port in ports.items():
+        for what, v, lo, hi in (("switch output", channel, 1, None), ("chip input", port, 0, n - 1)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+                raise ConfigError(f"switch_ports: {what} {v!r} must be a whole number "
+                                  f"{lo}..{hi if hi is not None else 'N'}")
+        out[int(channel)] = int(port)
+    return out
+
+
 class MZIChip:
     """An ``n``-mode MZI mesh driven by heater simulators, lit by a laser, read by power meters."""
 
     #: Options that name instruments of the station (checked when the station file is read).
-    instrument_options: ClassVar[tuple[str, ...]] = ("heaters", "laser", "meter", "modulators")
+    instrument_options: ClassVar[tuple[str, ...]] = ("heaters", "laser", "meter", "modulators", "switch")
 
     def __init__(self, world: Any, *, name: str = "chip", n: int = 8, kind: str = "clements",
                  heaters: str | Sequence[str] = ("heaters",), laser: str = "laser",
@@ -94,7 +115,8 @@ class MZIChip:
                  errors: str | dict[str, Any] | None = None, insertion_loss_db: float = 0.1,
                  coupling_loss_db: float = 0.0, center_wavelength: float = 1550e-9,
                  bandwidth: float = 70e-9, resistance: float = 1000.0, p_pi: float = 0.025,
-                 detector_scale_w: float = 1e-3, modulators: str | None = None) -> None:
+                 detector_scale_w: float = 1e-3, modulators: str | None = None, switch: str | None = None,
+                 switch_ports: dict[int, int] | None = None) -> None:
         if isinstance(n, bool) or int(n) != n or n < 2:
             raise ConfigError(f"n must be a whole number of modes, 2 or more, not {n!r}")
         self.world = world
@@ -107,6 +129,10 @@ class MZIChip:
         if modulators is not None and not isinstance(modulators, str):
             raise ConfigError(f"modulators must name one heater driver, not {modulators!r}")
         self.modulators = modulators
+        if switch is not None and not isinstance(switch, str):
+            raise ConfigError(f"switch must name one optical switch, not {switch!r}")
+        self.switch = switch
+        self.switch_ports = _switch_ports(switch_ports, self.n)
         self.input_port = input_port
         self.coupling_loss_db = float(coupling_loss_db)
         self.center_wavelength = float(center_wavelength)
@@ -204,6 +230,12 @@ class MZIChip:
             mod = self.modulator_voltages()
             if mod is not None:
                 return self.modulated_field(mod)
+        if given is None and self.switch is not None:
+            port = self.switch_ports.get(int(self.world.get(f"{self.switch}.channel", 0) or 0))
+            x = np.zeros(self.n, dtype=complex)
+            if port is not None:
+                x[port] = 1.0
+            return x
         scheme: Any = self.input_port if given is None else given
         if isinstance(scheme, str):
             if scheme != "uniform":

@@ -28,8 +28,11 @@ The procedure (docs/calibration.md has the long form):
 
 What the light cannot show: with light in input ``p`` an MZI on modes (k, k+1) of column ``c``
 is reachable only if ``|k - p| <= c + 1`` roughly (light spreads by one mode a column), so with
-one fixed input some heaters stay dark; a station with an input switch (or a person moving the
-fibre) passes ``select_input`` and ``inputs``. Output phase shifters never change a power
+one fixed input some heaters stay dark. A station with a fibre switch in front of the chip's
+inputs (role ``input_switch``, kind ``optical_switch``) lets the routine light, one at a time,
+the inputs that together reach every MZI (options ``inputs``, ``switch``, ``switch_channels``;
+from Python ``select_input`` stands in for a switch). Every option is checked before anything is
+sent (:mod:`.mzi_options`). Output phase shifters never change a power
 reading, and the phi heaters of columns 0 and 1 cannot be put in an interferometer with one
 input lit: they keep their design values, flagged ``calibrated=False`` (docs/calibration.md).
 
@@ -89,7 +92,8 @@ def calibrate_mzi_heaters(station: Any, *, out_dir: str | Path = "runs", progres
                           meter: str | None = None, laser: str | None = None, n_modes: int | None = None,
                           mesh: str = "clements", points: int = 64, v_max: float = 8.0,
                           input_port: int = 0, inputs: Sequence[int] | None = None,
-                          select_input: Callable[[int], None] | None = None, averages: int = 1,
+                          select_input: Callable[[int], None] | None = None, switch: str | None = None,
+                          switch_channels: dict[int, int] | None = None, averages: int = 1,
                           settle_s: float = 0.0, min_r2: float = 0.95,
                           alpha_nominal: float = NOMINAL_ALPHA_W, resistance: float = NOMINAL_RESISTANCE,
                           phi: bool = True, wrap_tolerance: float = 0.15,
@@ -101,8 +105,8 @@ def calibrate_mzi_heaters(station: Any, *, out_dir: str | Path = "runs", progres
     the run file) for the station file's ``calibration:`` field. Safe state at the end.
     """
     opts = dict(heaters=heaters, meter=meter, laser=laser, n_modes=n_modes, mesh=mesh, points=points, v_max=v_max,
-                input_port=input_port, inputs=list(inputs) if inputs is not None else None,
-                select_input=select_input, averages=averages, settle_s=settle_s, min_r2=min_r2,
+                input_port=input_port, inputs=inputs,
+                select_input=select_input, switch=switch, switch_channels=switch_channels, averages=averages, settle_s=settle_s, min_r2=min_r2,
                 alpha_nominal=alpha_nominal, resistance=resistance, calibration_file=calibration_file,
                 phi=phi, wrap_tolerance=wrap_tolerance)
     return run_routine("mzi_heaters", station, out_dir, progress, abort, opts, _body_heaters)

@@ -32,6 +32,8 @@ class MZIBench:
     set_channel: Callable[[int, float], None] | None = None
     #: The last voltages sent to every channel.
     voltages: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: The fibre switch that picks the lit chip input (an ``optical_switch``), if the bench has one.
+    switch: Any = None
 
     def read(self, voltages: np.ndarray | None = None, channel: int | None = None, value: float = 0.0) -> np.ndarray:
         """Set every channel (``voltages``) or one (``channel``: a single short command, the
@@ -60,6 +62,8 @@ class MZIBench:
 HEATERS = Need("heaters", ("heater_driver",))
 METER = Need("meter", ("power_meter",), also=("detector",))
 LASER = Need("laser", ("tunable_laser",))
+#: The fibre switch in front of the chip's inputs (optional: a bench without one lights one input).
+SWITCH = Need("input_switch", ("optical_switch",))
 
 
 def find_bench(station: Any, ctx: Context, opts: dict[str, Any]) -> MZIBench:
@@ -69,9 +73,23 @@ def find_bench(station: Any, ctx: Context, opts: dict[str, Any]) -> MZIBench:
     meter = find_role(station, METER, opts.get("meter"), ctx.routine)
     laser = find_role(station, LASER, opts.get("laser"), ctx.routine)
     driver = station[heaters]
-    return MZIBench(station, driver, station[meter], station[laser], [heaters, laser, meter],
+    switch = find_switch(station, opts.get("switch"), ctx.routine)
+    names = [heaters, laser, meter] + ([switch.name] if switch is not None else [])
+    return MZIBench(station, driver, station[meter], station[laser], names,
                     0, np.zeros(0), ctx, float(opts.get("settle_s", 0.0)), int(opts.get("averages", 1)),
-                    one_channel_setter(driver), np.zeros(int(driver.n_channels)))
+                    one_channel_setter(driver), np.zeros(int(driver.n_channels)), switch)
+
+
+def find_switch(station: Any, given: str | None, routine: str) -> Any:
+    """The bench's input switch, or None: the option ``switch=NAME``, else the station's role
+    ``input_switch``, else its only ``optical_switch``; several and no role is a ConfigError
+    (nothing is sent). ``switch=none`` says: do not use one."""
+    if given is not None and str(given).lower() == "none":
+        return None
+    named = dict(getattr(getattr(station, "config", None), "roles", None) or {})
+    if given is None and SWITCH.role not in named and not station.by_kind("optical_switch"):
+        return None
+    return station[find_role(station, SWITCH, given, routine)]
 
 
 def one_channel_setter(heaters: Any) -> Callable[[int, float], None] | None:

@@ -121,7 +121,8 @@ def calibrate_mzi_crosstalk(station: Any, *, out_dir: str | Path = "runs", progr
                             heaters: str | None = None, meter: str | None = None, laser: str | None = None,
                             n_modes: int | None = None, mesh: str = "clements", points: int = 64,
                             v_max: float = 8.0, input_port: int = 0, inputs: Sequence[int] | None = None,
-                            select_input: Callable[[int], None] | None = None, averages: int = 1,
+                            select_input: Callable[[int], None] | None = None, switch: str | None = None,
+                            switch_channels: dict[int, int] | None = None, averages: int = 1,
                             settle_s: float = 0.0, min_r2: float = 0.95,
                             alpha_nominal: float = NOMINAL_ALPHA_W, resistance: float = NOMINAL_RESISTANCE,
                             phi: bool = True, wrap_tolerance: float = 0.15,
@@ -133,8 +134,8 @@ def calibrate_mzi_crosstalk(station: Any, *, out_dir: str | Path = "runs", progr
     The result (heaters and ``C``) is saved as one .npz.
     """
     opts = dict(heaters=heaters, meter=meter, laser=laser, n_modes=n_modes, mesh=mesh, points=points, v_max=v_max,
-                input_port=input_port, inputs=list(inputs) if inputs is not None else None,
-                select_input=select_input, averages=averages, settle_s=settle_s, min_r2=min_r2,
+                input_port=input_port, inputs=inputs,
+                select_input=select_input, switch=switch, switch_channels=switch_channels, averages=averages, settle_s=settle_s, min_r2=min_r2,
                 alpha_nominal=alpha_nominal, resistance=resistance, calibration_file=calibration_file,
                 phi=phi, wrap_tolerance=wrap_tolerance,
                 heater_calibration=heater_calibration, v_aggressor=v_aggressor,

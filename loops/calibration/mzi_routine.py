@@ -24,6 +24,7 @@ from ._common import (
     running,
 )
 from .mzi_bench import find_bench
+from .mzi_options import check_values
 from .mzi_sweeps import HeaterCalState, prepare
 
 
@@ -93,10 +94,13 @@ def run_routine(routine: str, station: Any, out_dir: str | Path, progress: Progr
     bench's instruments safe and return the result."""
     ctx = Context(routine, progress, abort)
     result = CalibrationResult(routine, "failed")
+    # Every option is checked before a byte is sent (a bad one raises ConfigError here: no run
+    # file, no safe state, nothing on any link).
+    opts = check_values(routine, opts)
     bench = find_bench(station, ctx, opts)
-    state: HeaterCalState | None = None
+    state: HeaterCalState | None = prepare(bench, opts)
+    assert state is not None
     try:
-        state = prepare(bench, opts)
         nch = state.n_channels
         captures = capture_specs(nch, state.bench.ports)
         with running(ctx, station, out_dir, config=opts, scalars=SCALARS, captures=captures):

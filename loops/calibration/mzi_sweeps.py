@@ -24,6 +24,7 @@ from .fitting import _project as project
 from .fitting import fit_fringe, offset_from
 from .mesh_model import MeshModel
 from .mzi_bench import MZIBench, mesh_size
+from .mzi_options import check_options, check_switch, selector, switch_channels
 
 
 @dataclass
@@ -49,8 +50,10 @@ class HeaterCalState:
     def __init__(self, bench: MZIBench, mesh: MeshModel, opts: dict[str, Any]) -> None:
         self.bench = bench
         self.mesh = mesh
-        self.opts = opts
         self.n_heaters = mesh.n_heaters
+        routine = bench.ctx.routine
+        opts = check_options(routine, opts, mesh.n, bench.heaters, self.n_heaters)
+        self.opts = opts
         alpha_w = float(opts.get("alpha_nominal", NOMINAL_ALPHA_W))
         self.cal = HeaterCalibration.nominal(self.n_heaters, alpha_w, float(opts.get("resistance", NOMINAL_RESISTANCE)))
         self.alpha_range = (0.5 * self.cal.alpha_v2[0], 2.0 * self.cal.alpha_v2[0])
@@ -59,12 +62,27 @@ class HeaterCalState:
         self.min_r2 = float(opts.get("min_r2", 0.95))
         self.wrap_tolerance = float(opts.get("wrap_tolerance", 0.15))
         self.configs: dict[int, HeaterSweep] = {}
-        self.select_input: Callable[[int], None] | None = opts.get("select_input")
-        self.inputs = [int(p) for p in (opts.get("inputs") or [int(opts.get("input_port", 0))])]
-        self.current_port: int | None = None
         self.n_channels = int(bench.heaters.n_channels)
         if self.n_channels < self.n_heaters:
             raise ConfigError(f"{bench.heaters.name}: {self.n_channels} channels for {self.n_heaters} heaters")
+        self.select_input: Callable[[int], None] | None = selector(opts, bench.switch, mesh.n)
+        given = opts.get("inputs")
+        if given is not None:
+            self.inputs = list(given)
+        elif self.select_input is not None:
+            # Every input it takes to light every MZI, the given input first.
+            self.inputs = mesh.covering_inputs(opts["input_port"])
+        else:
+            self.inputs = [opts["input_port"]]
+        self.current_port: int | None = None
+        # Refuse now what would stop the routine halfway: an input it cannot light.
+        others = sorted({port for port, _ in self.plan()} - {self.inputs[0]})
+        if others and self.select_input is None:
+            raise ConfigError(f"{routine}: inputs {self.inputs}: lighting input(s) {others} needs a fibre switch "
+                              "(an optical_switch instrument, station role input_switch) or a select_input function "
+                              "from Python; this station has neither (give one input, or add the switch)")
+        if bench.switch is not None and opts.get("select_input") is None:
+            check_switch(routine, bench.switch, switch_channels(opts, mesh.n), self.inputs)
 
     def sweep_v(self, points: int | None = None) -> np.ndarray:
         return np.sqrt(np.linspace(0.0, self.v_max**2, points or self.points))
@@ -260,8 +278,14 @@ class HeaterCalState:
 def prepare(bench: MZIBench, opts: dict[str, Any]) -> HeaterCalState:
     """The state of a heater calibration on ``bench`` (nothing is sent)."""
     n = mesh_size(bench, opts)
+    ports = int(getattr(bench.meter, "n_ports", n))
+    if n > ports:
+        raise ConfigError(f"{bench.ctx.routine}: option n_modes={n}: {bench.meter.name} reads {ports} ports")
     bench.ports = n
-    mesh = MeshModel(n, str(opts.get("mesh", "clements")))
+    try:
+        mesh = MeshModel(n, str(opts.get("mesh", "clements")))
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"{bench.ctx.routine}: option mesh={opts.get('mesh')!r}: {exc}") from None
     state = HeaterCalState(bench, mesh, opts)
     known = getattr(bench.heaters, "calibration_file", None)
     if known and Path(known).exists():

@@ -35,8 +35,9 @@ PHI_REL_TOL = 0.1
 N_MZI = 28
 
 
-def input_switch(st: Station):  # type: ignore[no-untyped-def]
-    """What a fibre switch (or a person moving the fibre) does: light into one chip input."""
+def by_hand(st: Station):  # type: ignore[no-untyped-def]
+    """A select_input function from Python (a person moving the fibre): light into one chip
+    input, written into the simulated world; undo with ``st.world.set("chip.input_amplitudes", None)``."""
     def select(port: int) -> None:
         amplitudes = np.zeros(8)
         amplitudes[port] = 1.0
@@ -73,8 +74,10 @@ def station() -> Iterator[Station]:
 def heater_run(station: Station, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("runs")
     progress: list[tuple[int, int, str]] = []
-    result = run_calibration(station, "mzi_heaters", out_dir=out, points=POINTS, inputs=range(8),
-                             select_input=input_switch(station), progress=lambda *a: progress.append(a))
+    # No inputs given: the routine picks the inputs that reach every MZI and lights each through
+    # the station's fibre switch (role input_switch), as `hilt calibrate mzi-lab mzi_heaters` does.
+    result = run_calibration(station, "mzi_heaters", out_dir=out, points=POINTS,
+                             progress=lambda *a: progress.append(a))
     return result, progress
 
 
@@ -106,7 +109,8 @@ def test_heaters_recover_the_hidden_offsets_and_efficiencies(heater_run, station
     assert result.after[key] < 0.1 * result.before[key]
     assert progress[-1][0] == progress[-1][1] and len(progress) == N_MZI + 21 + 1
     assert_safe(station)
-    assert station.world.get("chip.input_amplitudes")[0] == 1.0  # the input put back
+    assert station.world.get("switch.channel") == 1  # the first input put back
+    assert any("inputs [0, 2, 4, 6]" in n for n in result.notes), result.notes
 
 
 def test_heater_run_file_holds_sweeps_fits_and_table(heater_run) -> None:  # type: ignore[no-untyped-def]
@@ -145,8 +149,11 @@ def test_station_file_calibration_field_loads_it(heater_run, tmp_path: Path) -> 
 
 def test_crosstalk_from_the_stored_heater_calibration(heater_run, station: Station, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result, _ = heater_run
-    xt = run_calibration(station, "mzi_crosstalk", out_dir=tmp_path, points=POINTS, crosstalk_points=8, inputs=range(8),
-                         select_input=input_switch(station), heater_calibration=result.calibration_file)
+    try:  # inputs chosen from Python here (select_input), not through the station's switch
+        xt = run_calibration(station, "mzi_crosstalk", out_dir=tmp_path, points=POINTS, crosstalk_points=8,
+                             inputs=range(8), select_input=by_hand(station), heater_calibration=result.calibration_file)
+    finally:
+        station.world.set("chip.input_amplitudes", None)
     assert xt.status == "completed", xt.summary()
     _, _, c_true = truth(station)
     cal = load_heater_calibration(xt.calibration_file)
@@ -164,7 +171,7 @@ def test_crosstalk_from_the_stored_heater_calibration(heater_run, station: Stati
 
 
 def test_one_fixed_input_calibrates_what_it_reaches(station: Station, tmp_path: Path) -> None:
-    result = run_calibration(station, "mzi_heaters", out_dir=tmp_path, points=16,
+    result = run_calibration(station, "mzi_heaters", out_dir=tmp_path, points=16, switch="none",
                              calibration_file=tmp_path / "heaters.npz")
     assert result.status == "completed"
     assert result.calibration_file == (tmp_path / "heaters.npz").resolve()
@@ -197,6 +204,36 @@ def test_unknown_options_are_refused_before_anything_is_sent(station: Station) -
         run_calibration(station, "mzi_heaters", pointz=3)
     with pytest.raises(ConfigError, match="unknown calibration routine"):
         run_calibration(station, "mzi_everything")
+
+
+@pytest.mark.parametrize(("options", "why"), [
+    (["inputs=[0, 9]"], "9 is not one of the chip's input ports 0..7"),
+    (["inputs=x"], "expected a list of input ports"),
+    (["inputs=[0, 0]"], "given twice"),
+    (["v_max=10"], r"v_max=10 V: the heaters cannot take it .*outside the soft limits \[0, 8\]"),
+    (["points=abc"], "points='abc': expected a whole number 4..100000"),
+    (["points=2.5"], "expected a whole number"),
+    (["min_r2=2"], "min_r2=2: expected a number 0..1"),
+    (["phi=maybe"], "phi='maybe': expected true or false"),
+    (["mesh=foo"], "mesh='foo'"),
+    (["n_modes=12"], "n_modes=12: pm reads 8 ports"),
+    (["switch_channels={0: 9}"], r"input 0 is on switch output 9, which switch cannot take"),
+    (["switch=pm"], "'pm' is not a optical_switch"),
+    # Without the switch only the lit input can be used: refused now, not at step 20.
+    (["inputs=[0, 7]", "switch=none"], r"lighting input\(s\) \[7\] needs a fibre switch"),
+    (["v_aggressor=9"], "v_aggressor=9 V: the heaters cannot take it"),
+])
+def test_bad_options_are_refused_before_anything_is_sent(station: Station, tmp_path: Path, options: list[str],
+                                                         why: str) -> None:
+    from hilt.loops.calibration import parse_options
+
+    routine = "mzi_crosstalk" if options[0].startswith("v_aggressor") else "mzi_heaters"
+    links = {name: inst.transport for name, inst in station.instruments.items()}
+    before = {name: link.exchanges for name, link in links.items()}
+    with pytest.raises(ConfigError, match=why):
+        run_calibration(station, routine, out_dir=tmp_path, **parse_options(routine, options))
+    assert {name: link.exchanges for name, link in links.items()} == before  # not a byte, not even safe state
+    assert not list(tmp_path.iterdir())  # no run file
 
 
 def test_calibration_file_round_trip(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_heater_calibration_runs_plots_and_is_accepted(qtbot, window, connect, h
     qtbot.waitUntil(lambda: panel.state == "decide", timeout=RUN_TIMEOUT_MS)
 
     # The plot received the sweep (one scatter per meter port) and the fit over it.
-    assert panel.buffer.points_seen == 19 * 8  # 19 MZIs lit from input 0, 8 points each
+    assert panel.buffer.points_seen == 28 * 8  # every MZI, lit through the station's switch; 8 points each
     assert len(panel.point_curves) == 8
     x, y = panel.point_curves[0].getData()
     assert len(x) == 8 and np.all(np.isfinite(y))
@@ -71,7 +71,7 @@ def test_heater_calibration_runs_plots_and_is_accepted(qtbot, window, connect, h
     saved = (tmp_path / "cal" / "heaters.npz").resolve()
     assert saved.exists()
     cal = load_heater_calibration(saved)
-    assert cal.calibrated.sum() == 19
+    assert cal.calibrated.sum() == 28  # every theta heater (phi off)
     np.testing.assert_allclose(cal.phi0, panel.result.table["phi0"])
     assert station["heaters"].calibration_file == str(saved)  # the connected station uses it now
     assert "Accepted" in panel.status_label.text()
@@ -84,7 +84,7 @@ def test_heater_calibration_runs_plots_and_is_accepted(qtbot, window, connect, h
     click(qtbot, panel.again_button)
     qtbot.waitUntil(lambda: panel.state == "decide", timeout=RUN_TIMEOUT_MS)
     assert panel.fields["points"].widget.value() == 8
-    assert panel.buffer.points_seen == 19 * 8
+    assert panel.buffer.points_seen == 28 * 8
     assert panel.result.run_file != first_run
     click(qtbot, panel.reject_button)
     assert saved.read_bytes() == before  # the station's calibration is unchanged

@@ -136,3 +136,42 @@ def test_station_heaters_steer_what_the_meter_reads_in_one_query() -> None:
         st.laser.output.set(False)
         assert np.abs(st.pm.read_all()).max() < 1e-6
     assert st.world.get("heaters.voltages").max() == 0.0  # ramped down on the way out
+
+
+def test_a_fibre_switch_picks_the_lit_input() -> None:
+    world = lit_world()
+    chip = MZIChip(world, name="chip", switch="switch", switch_ports={1: 0, 2: 5, 3: 7})
+    u = chip.transfer_matrix()
+    for channel, port in ((1, 0), (2, 5), (3, 7)):
+        world.set("switch.channel", channel)
+        np.testing.assert_allclose(chip.output_powers(), 1e-3 * np.abs(u[:, port]) ** 2, rtol=1e-12)
+    for dark in (0, 4):  # no route, or an output not spliced to the chip
+        world.set("switch.channel", dark)
+        assert np.all(chip.output_powers() == 0)
+    # The default splicing: output c on input c - 1; the modulators, once driven, take over.
+    chip = MZIChip(world, name="chip", switch="switch")
+    world.set("switch.channel", 8)
+    np.testing.assert_allclose(chip.output_powers(), 1e-3 * np.abs(u[:, 7]) ** 2, rtol=1e-12)
+
+
+def test_a_switch_through_the_station_lights_the_input_it_is_set_to() -> None:
+    from hilt.station import Station
+
+    with Station.from_yaml(STATION) as st:
+        chip = st.world.system("chip")
+        st["laser"].power.set("1 mW")
+        st["laser"].output.set(True)
+        assert chip.input_power_w() > 0
+        for channel in (8, 3, 1):
+            st["switch"].channel.set(channel)
+            u = chip.transfer_matrix()  # (the chip drifts in real simulated time: read it now)
+            np.testing.assert_allclose(chip.output_powers(), chip.input_power_w() * np.abs(u[:, channel - 1]) ** 2,
+                                       rtol=1e-4)
+
+
+@pytest.mark.parametrize("ports", [{0: 1}, {1: 8}, {1: -1}, [1, 2], {True: 0}])
+def test_bad_switch_splicing_is_refused(ports) -> None:  # type: ignore[no-untyped-def]
+    from hilt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="switch"):
+        MZIChip(lit_world(), name="chip", switch="switch", switch_ports=ports)
