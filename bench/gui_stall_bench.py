@@ -3,8 +3,10 @@
 Opens the main window (offscreen unless a display is set) on a simulated station whose chip is a
 16-port, 2-layer photonic processor, connects it through the Station dock, starts a training in
 the Training tab (PAT, live plots at 30 Hz) and, on the UI thread, runs a 10 ms timer that
-records how late each tick fires. The station's 2 Hz live readings keep polling as they would.
-Prints the lateness percentiles for BENCHMARKS.md.
+records how late each tick fires, first for ``--baseline`` seconds with the station connected and
+idle (what the machine's other load costs), then while the training runs. The station's 2 Hz live
+readings keep polling as they would. Prints the lateness percentiles of both phases for
+BENCHMARKS.md.
 
     QT_QPA_PLATFORM=offscreen python bench/gui_stall_bench.py            # 20 s of training
     QT_QPA_PLATFORM=offscreen python bench/gui_stall_bench.py --seconds 60
@@ -41,6 +43,8 @@ def main() -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of training measured")
+    parser.add_argument("--baseline", type=float, default=10.0,
+                        help="seconds measured idle (connected, no training) first")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -56,31 +60,45 @@ def main() -> None:
     window.resize(1400, 900)
     window.show()
     panel = window.tab_widgets["Training"]
-    late: list[float] = []
+    # Two phases, same window, same timer: first idle (connected, live readings polling, no
+    # training: what the machine's own load costs the UI thread), then training.
+    phases: dict[str, dict[str, list[float]]] = {
+        "idle": {"late": [], "when": []}, "training": {"late": [], "when": []}}
     clock = QElapsedTimer()
-    state = {"last": 0.0, "measuring": False, "t0": 0.0}
+    state: dict[str, object] = {"last": 0.0, "phase": None, "t0": 0.0}
 
     def tick() -> None:
         now = clock.nsecsElapsed() / 1e6
-        if state["measuring"]:
-            late.append(max(0.0, now - state["last"] - 10.0))
+        phase = state["phase"]
+        if phase is not None:
+            phases[phase]["late"].append(max(0.0, now - state["last"] - 10.0))
+            phases[phase]["when"].append(now)
         state["last"] = now
 
-    def start_training(*_: object) -> None:
+    def restart_clock(phase: str) -> None:
+        clock.start()
+        state["last"] = 0.0
+        state["phase"] = phase
+
+    def measure_idle(*_: object) -> None:
+        window.tabs.setCurrentWidget(panel)
+        restart_clock("idle")
+        timer.start()
+        QTimer.singleShot(int(args.baseline * 1000), start_training)
+
+    def start_training() -> None:
+        state["phase"] = None
         panel.epochs_spin.setValue(50)  # longer than the measurement: it is aborted at the end
         panel.batch_spin.setValue(32)
         panel.runs_edit.setText(str(tmp / "runs"))
-        window.tabs.setCurrentWidget(panel)
         panel.start()
-        clock.start()
-        state["last"] = 0.0
-        state["measuring"] = True
+        restart_clock("training")
         state["t0"] = time.perf_counter()
-        timer.start()
         QTimer.singleShot(int(args.seconds * 1000), finish)
 
     def finish() -> None:
-        state["measuring"] = False
+        state["phase"] = None
+        state["seconds"] = time.perf_counter() - float(state["t0"])
         timer.stop()
         panel.abort()
         panel.shutdown()
@@ -89,19 +107,30 @@ def main() -> None:
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(tick)
-    window.station_panel.connectEnded.connect(start_training)
+    window.station_panel.connectEnded.connect(measure_idle)
     QTimer.singleShot(0, window.station_panel.connect_station)
     app.exec()
 
-    lateness = np.asarray(late)
-    steps = panel.buffer.version if getattr(panel, "buffer", None) is not None else None
+    def summary(phase: str) -> dict[str, object]:
+        late, when = np.asarray(phases[phase]["late"]), phases[phase]["when"]
+        if late.size == 0:
+            return {"ticks": 0}
+        return {
+            "ticks": int(late.size),
+            "p50_ms": round(float(np.percentile(late, 50)), 2),
+            "p99_ms": round(float(np.percentile(late, 99)), 2),
+            "max_ms": round(float(late.max()), 2),
+            # The five longest stalls: (ms after the phase started, ms late).
+            "worst": [(round(when[i]), round(float(late[i]), 1)) for i in np.argsort(late)[-5:][::-1]],
+        }
+
     result = {
-        "seconds": round(time.perf_counter() - state["t0"], 1),
-        "ticks": int(lateness.size),
-        "p50_ms": round(float(np.percentile(lateness, 50)), 2),
-        "p99_ms": round(float(np.percentile(lateness, 99)), 2),
-        "max_ms": round(float(lateness.max()), 2),
-        "buffer_version": steps,
+        "training_seconds": round(float(state.get("seconds", 0.0)), 1),
+        "steps_trained": panel.buffer.version if getattr(panel, "buffer", None) is not None else None,
+        "idle": summary("idle"),
+        "training": summary("training"),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
     if args.json:

@@ -8,13 +8,14 @@ takes a :meth:`TrainingBuffer.snapshot` about 30 times a second, only when somet
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 #: Colours: the hardware, the twin, and their difference (same in every tab).
 PHYSICAL_COLOR = (31, 119, 180)
@@ -24,15 +25,93 @@ DIFF_COLOR = (214, 39, 40)
 
 def fast_plot(plot: pg.PlotItem, *, x_label: str = "", y_label: str = "") -> pg.PlotItem:
     """pyqtgraph's settings for plots that grow while you watch: peak downsampling (a million
-    points draw as fast as a thousand), only what is in view is drawn, a grid, labels."""
+    points draw as fast as a thousand), only what is in view is drawn, a grid, labels, and axes
+    kept as pixmaps (an axis is a Python-painted item: redrawn on every frame it cost the UI
+    thread more than the curves; cached, it is redrawn only when its range changes)."""
     plot.setDownsampling(auto=True, mode="peak")
     plot.setClipToView(True)
     plot.showGrid(x=True, y=True, alpha=0.2)
+    for side in ("left", "bottom"):
+        plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     if x_label:
         plot.setLabel("bottom", x_label)
     if y_label:
         plot.setLabel("left", y_label)
     return plot
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is at least ``value`` (> 0)."""
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    base = 10.0 ** math.floor(math.log10(value))
+    return next(m * base for m in (1.0, 2.0, 5.0, 10.0) if m * base >= value * (1 - 1e-12))
+
+
+class GrowingView:
+    """Keep a live plot's data in view without moving its axes on every frame.
+
+    pyqtgraph's auto-range follows the data exactly, so a plot that gains a point a frame gets a
+    new range, new ticks and a redrawn axis a frame. Here the range moves in steps: the x range
+    from 0 to the next 1-2-5 number above the last x, the y range to 1-2-5 multiples around the
+    data, and only when the data leaves it. Once the user zooms or pans the plot is theirs; the
+    plot's "A" button (auto-range) hands it back.
+    """
+
+    def __init__(self, plot: pg.PlotItem, *, x: bool = True, y: bool = True) -> None:
+        self.plot, self.x, self.y = plot, x, y
+        self.following = True
+        self._x: tuple[float, float] | None = None
+        self._y: tuple[float, float] | None = None
+        vb = plot.getViewBox()
+        vb.sigRangeChangedManually.connect(self._user_moved)
+        self._own_axes()
+
+    def _own_axes(self) -> None:
+        """Switch off pyqtgraph's auto-range on the axes this view moves (and only those: a
+        plot whose x is linked to another keeps following it)."""
+        vb = self.plot.getViewBox()
+        if self.x:
+            vb.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)
+        if self.y:
+            vb.enableAutoRange(axis=pg.ViewBox.YAxis, enable=False)
+
+    def _user_moved(self, *_: object) -> None:
+        self.following = False
+
+    def reset(self) -> None:
+        self._x = self._y = None
+        self.following = True
+
+    def show(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
+        """Fit the view to these data, moving it only when they leave it."""
+        vb = self.plot.getViewBox()
+        auto_x, auto_y = vb.autoRangeEnabled()
+        if (self.x and auto_x) or (self.y and auto_y):  # the user pressed "A": follow again
+            self.reset()
+            self._own_axes()
+        if not self.following or len(x) == 0:
+            return
+        if self.x:
+            hi = nice_ceiling(float(np.nanmax(x)) + 1.0)
+            if self._x != (0.0, hi):
+                self._x = (0.0, hi)
+                self.plot.setXRange(0.0, hi, padding=0.02)
+        if self.y and y is not None:
+            finite = y[np.isfinite(y)]
+            if finite.size == 0:
+                return
+            lo, hi = float(finite.min()), float(finite.max())
+            if self._y is not None:
+                shown = self._y[1] - self._y[0]
+                inside = self._y[0] <= lo and hi <= self._y[1]
+                if inside and (hi - lo) >= 0.25 * shown:
+                    return  # still in view and not lost in it
+            step = nice_ceiling((hi - lo) / 5.0) if hi > lo else nice_ceiling(abs(hi) / 5.0 or 1.0)
+            self._y = (math.floor(lo / step) * step, math.ceil(hi / step) * step)
+            if self._y[0] == self._y[1]:
+                self._y = (self._y[0] - step, self._y[1] + step)
+            self.plot.setYRange(*self._y, padding=0.02)
 
 
 def pen(color: tuple[int, int, int]) -> Any:
@@ -207,6 +286,8 @@ class OutputView(QWidget):
         self.diff_plot = fast_plot(self.graphics.addPlot(row=1, col=0), x_label="port",
                                    y_label="physical - twin")
         self.diff_plot.setXLink(self.outputs_plot)
+        self.outputs_range = GrowingView(self.outputs_plot, x=False)
+        self.diff_range = GrowingView(self.diff_plot, x=False)
         for name, color, plot, dx in (("physical", PHYSICAL_COLOR, self.outputs_plot, -0.2),
                                       ("twin", TWIN_COLOR, self.outputs_plot, 0.2),
                                       ("difference", DIFF_COLOR, self.diff_plot, 0.0)):
@@ -261,3 +342,8 @@ class OutputView(QWidget):
                 item.setOpts(x=np.zeros(0), height=np.zeros(0))
             else:
                 item.setOpts(x=ports + item._dx, height=np.asarray(arr, dtype=float))
+        # Bars stand on zero: zero stays in view.
+        heights = [np.asarray(a, float).ravel() for a in (physical, twin) if a is not None]
+        self.outputs_range.show(ports, np.concatenate([*heights, [0.0]]))
+        if diff is not None:
+            self.diff_range.show(ports, np.append(np.asarray(diff, float).ravel(), 0.0))

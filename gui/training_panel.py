@@ -41,6 +41,7 @@ from hilt.gui.plots import (
     DIFF_COLOR,
     PHYSICAL_COLOR,
     TWIN_COLOR,
+    GrowingView,
     OutputView,
     TrainingBuffer,
     TrainingSnapshot,
@@ -177,6 +178,10 @@ class TrainingPanel(QWidget):
                                    y_label="queries / s")
         for p in (self.accuracy_plot, self.queries_plot, self.rate_plot):
             p.setXLink(self.loss_plot)  # one step axis: zoom one, all follow
+        # The step axis and the y axes move in 1-2-5 steps, not on every frame (GrowingView).
+        self.loss_view = GrowingView(self.loss_plot)
+        self.queries_view = GrowingView(self.queries_plot, x=False)
+        self.rate_view = GrowingView(self.rate_plot, x=False)
         self.accuracy_plot.addLegend(offset=(-10, 10))
         self.accuracy_plot.setYRange(0, 100)
         self.loss_curve = self.loss_plot.plot(pen=pen(PHYSICAL_COLOR))
@@ -351,6 +356,8 @@ class TrainingPanel(QWidget):
         for c in (self.loss_curve, self.twin_accuracy_curve, self.physical_accuracy_curve,
                   self.queries_curve, self.rate_curve):
             c.setData([], [])
+        for view in (self.loss_view, self.queries_view, self.rate_view):
+            view.reset()
         self.outputs_view.show_outputs(None, None)
         for label in (self.progress_label, self.queries_label, self.time_left_label):
             label.setText("-")
@@ -370,6 +377,9 @@ class TrainingPanel(QWidget):
             self.queries_curve.setData(s[:, 0], s[:, 2])
             rates = snap.query_rate()
             self.rate_curve.setData(s[:, 0], rates, connect="finite")
+            self.loss_view.show(s[:, 0], s[:, 1])
+            self.queries_view.show(s[:, 0], s[:, 2])
+            self.rate_view.show(s[:, 0], rates)
             rate = rates[-1] if len(s) > 1 else float("nan")
             rate_text = f" ({rate:,.0f} / s)" if np.isfinite(rate) else ""
             self.queries_label.setText(f"{int(s[-1, 2]):,}{rate_text}")
