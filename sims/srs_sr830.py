@@ -24,6 +24,7 @@ and ``{name}.amplitude`` (sine out, V).
 from __future__ import annotations
 
 import cmath
+import copy
 import math
 import re
 import struct
@@ -101,6 +102,16 @@ class SrsLockInSim(SimulatedInstrument):
     defaults: ClassVar[dict[str, Any]] = {}
     input_range_v: ClassVar[float] = 1.0
     reply_separator: ClassVar[str] = "\r"
+    #: Settings the instrument keeps that the model answers but does not act on (input grounding,
+    #: coupling, notch filters, reserve, key click...): mnemonic -> (lowest, highest, after *RST).
+    kept_settings: ClassVar[dict[str, tuple[int, int, int]]] = {}
+    #: Highest detection frequency (HARM x FREQ), Hz.
+    max_detection_hz: ClassVar[float] = 102e3
+    #: Aux outputs (AUXV) and their range, V.
+    aux_outputs: ClassVar[int] = 4
+    #: Number of the first aux channel (1 on the SR830, 0 on the SR860).
+    aux_base: ClassVar[int] = 1
+    aux_range: ClassVar[tuple[float, float]] = (-10.5, 10.5)
 
     def __init__(self, world: Any = None, *, system: str | None = None, input_noise: float = 6e-9,
                  **kwargs: Any) -> None:
@@ -126,6 +137,9 @@ class SrsLockInSim(SimulatedInstrument):
         self.tc_index = int(d["tc_index"])
         self.slope_index = int(d["slope_index"])
         self.outx = 0
+        self.harmonic = 1
+        self.kept = {name: default for name, (_, _, default) in self.kept_settings.items()}
+        self.aux_out = [0.0] * self.aux_outputs
         self._stages = [0j] * (self.slope_index + 1)
         self._u = 0j
         self._t_last = self.world.clock.now()
@@ -134,7 +148,8 @@ class SrsLockInSim(SimulatedInstrument):
 
     def _publish(self) -> None:
         self.world.update({f"{self.name}.frequency": self.frequency,
-                           f"{self.name}.amplitude": self.amplitude})
+                           f"{self.name}.amplitude": self.amplitude,
+                           f"{self.name}.aux_out": tuple(getattr(self, "aux_out", ()))})
 
     @property
     def sensitivity(self) -> float:
@@ -160,6 +175,10 @@ class SrsLockInSim(SimulatedInstrument):
         if system is None:
             return 0j
         raw = system.lockin_phasor(self.frequency, t)
+        if self.harmonic > 1:
+            # Detecting at n x the chopping frequency: a 50 % square wave's n-th harmonic is
+            # 1/n of its fundamental for odd n and absent for even n.
+            raw *= 1.0 / self.harmonic if self.harmonic % 2 else 0.0
         beat = system.beat_hz(self.frequency)
         if beat:
             # A free-running chopper off the reference beats; the filter passes |H(beat)| of it.
@@ -318,7 +337,48 @@ class SrsLockInSim(SimulatedInstrument):
             self.sens_mnemonic: self._sens, "OFLT": self._oflt, "OFSL": self._ofsl,
             "OUTP": self._outp, "SNAP": self._snap, "APHS": self._aphs,
             self.auto_gain_mnemonic: self._agan, **{m: self._ignore for m in self.auto_misc},
+            "HARM": self._harm, "AUXV": self._auxv, "OAUX": self._oaux,
+            **{name: self._kept(name) for name in self.kept_settings},
         }
+
+    def _kept(self, name: str) -> Callable[[bool, list[str]], str | None]:
+        lo, hi, _ = self.kept_settings[name]
+
+        def handler(query: bool, args: list[str]) -> str | None:
+            if query:
+                return str(self.kept[name])
+            self.kept[name] = _int_arg(args, lo, hi)
+            return None
+        return handler
+
+    def _harm(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.harmonic)
+        n = _int_arg(args, 1, 99999)
+        if n * self.frequency > self.max_detection_hz:
+            raise ExecutionError
+        self._event(lambda: setattr(self, "harmonic", n))
+        return None
+
+    def _aux_index(self, args: list[str]) -> int:
+        """Aux channel argument: 1..4 on the SR830, 0..3 on the SR860."""
+        first = self.aux_base
+        return _int_arg(args, first, first + self.aux_outputs - 1) - first
+
+    def _auxv(self, query: bool, args: list[str]) -> str | None:
+        i = self._aux_index(args)
+        if query:
+            return _fmt(self.aux_out[i])
+        self.aux_out[i] = round(_float_arg(args, *self.aux_range, pos=1), 3)
+        self._publish()
+        return None
+
+    def _oaux(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        self._aux_index(args)
+        # The aux inputs are wired to nothing in the simulated world: they read 0 V.
+        return _fmt(0.0)
 
     @staticmethod
     def _register(value: int, query: bool, args: list[str]) -> tuple[str, bool]:
@@ -408,6 +468,8 @@ class SrsLockInSim(SimulatedInstrument):
         if query:
             return _fmt(self.frequency)
         f = _float_arg(args, *self.frequency_range)
+        if f * self.harmonic > self.max_detection_hz:
+            raise ExecutionError
 
         def change() -> None:
             self.frequency = f
@@ -567,10 +629,19 @@ class SimSR830(SrsLockInSim):
     defaults: ClassVar[dict[str, Any]] = {
         "frequency": 1000.0, "amplitude": 1.0, "sens_index": 26, "tc_index": 8, "slope_index": 1,
     }
+    kept_settings: ClassVar[dict[str, tuple[int, int, int]]] = {
+        "FMOD": (0, 1, 1), "RSLP": (0, 2, 0), "ISRC": (0, 3, 0), "IGND": (0, 1, 0),
+        "ICPL": (0, 1, 0), "ILIN": (0, 3, 0), "RMOD": (0, 2, 1), "SYNC": (0, 1, 0),
+        "KCLK": (0, 1, 1), "ALRM": (0, 1, 1), "LOCL": (0, 2, 0), "OVRM": (0, 1, 0),
+    }
 
     def reset(self) -> None:
         super().reset()
         self.srat, self.send, self.tstr, self.fast = 4, 1, 0, 0
+        self.fpop = [0, 0]
+        self.oexp = [[0.0, 0], [0.0, 0], [0.0, 0]]  # X, Y, R: offset %, expand code (1, 10, 100)
+        if not hasattr(self, "setups"):
+            self.setups: dict[int, dict[str, Any]] = {}
         self.ddef = [[0, 0], [0, 0]]  # per channel: display code, ratio code
         self._storage_reset()
 
@@ -613,6 +684,9 @@ class SimSR830(SrsLockInSim):
         r = math.hypot(x, y)
         if self.lias & (1 << LIAS_OUTPUT):
             r = min(r, self.sensitivity)
+        s = self.sensitivity
+        # OEXP offsets (percent of full scale) and expands (x1, x10, x100) act on X, Y and R.
+        x, y, r = ((v - o / 100.0 * s) * 10 ** e for v, (o, e) in zip((x, y, r), self.oexp, strict=True))
         ch1 = (x, r, self.noise_density(), 0.0, 0.0)[self.ddef[0][0]]
         ch2 = (y, math.degrees(math.atan2(y, x)), self.noise_density(), 0.0, 0.0)[self.ddef[1][0]]
         return ch1, ch2
@@ -624,7 +698,55 @@ class SimSR830(SrsLockInSim):
                 "TSTR": self._setting("tstr", 0, 1), "FAST": self._setting("fast", 0, 2),
                 "TRIG": self._trig, "STRT": self._strt, "PAUS": self._paus, "REST": self._rest,
                 "STRD": self._strd, "SPTS": self._spts, "TRCA": self._trca, "TRCB": self._trcb,
-                "TRCL": self._trcl, "DDEF": self._ddef, "OUTR": self._outr}
+                "TRCL": self._trcl, "DDEF": self._ddef, "OUTR": self._outr, "FPOP": self._fpop,
+                "OEXP": self._oexp, "AOFF": self._aoff, "SSET": self._sset, "RSET": self._rset}
+
+    def _fpop(self, query: bool, args: list[str]) -> str | None:
+        channel = _int_arg(args, 1, 2)
+        if query:
+            return str(self.fpop[channel - 1])
+        self.fpop[channel - 1] = _int_arg(args, 0, 1, 1)
+        return None
+
+    def _oexp(self, query: bool, args: list[str]) -> str | None:
+        i = _int_arg(args, 1, 3)
+        if query:
+            offset, expand = self.oexp[i - 1]
+            return f"{offset:.2f},{expand}"
+        self._event()
+        self.oexp[i - 1] = [round(_float_arg(args, -105.0, 105.0, 1), 2), _int_arg(args, 0, 2, 2)]
+        return None
+
+    def _aoff(self, query: bool, args: list[str]) -> None:
+        """Auto offset: the offset that zeroes X, Y or R now."""
+        self._action(query)
+        i = _int_arg(args, 1, 3)
+        x, y = self._sample()
+        value = (x, y, math.hypot(x, y))[i - 1]
+        offset = max(-105.0, min(105.0, round(100.0 * value / self.sensitivity, 2))) + 0.0  # no -0.00
+        self.oexp[i - 1][0] = offset
+
+    _SETUP_ATTRS = ("frequency", "amplitude", "phase", "sens_index", "tc_index", "slope_index", "harmonic",
+                    "srat", "send", "tstr", "ddef", "fpop", "oexp", "kept", "aux_out")
+
+    def _sset(self, query: bool, args: list[str]) -> None:
+        """Save the settings in setup buffer 1..9."""
+        self._action(query)
+        self.setups[_int_arg(args, 1, 9)] = {a: copy.deepcopy(getattr(self, a)) for a in self._SETUP_ATTRS}
+
+    def _rset(self, query: bool, args: list[str]) -> None:
+        """Recall setup 1..9; a buffer never saved is an execution error."""
+        self._action(query)
+        saved = self.setups.get(_int_arg(args, 1, 9))
+        if saved is None:
+            raise ExecutionError
+
+        def change() -> None:
+            for attr, value in saved.items():
+                setattr(self, attr, copy.deepcopy(value))
+            self._stages = [self._stages[-1]] * (self.slope_index + 1)
+            self._publish()
+        self._event(change)
 
     def _setting(self, attr: str, lo: int, hi: int) -> Callable[[bool, list[str]], str | None]:
         def handler(query: bool, args: list[str]) -> str | None:

@@ -39,6 +39,7 @@ from hilt.sims.srs_sr830 import (
     CommandError,
     ExecutionError,
     SrsLockInSim,
+    _float_arg,
     _int_arg,
 )
 
@@ -96,9 +97,31 @@ class SimSR860(SrsLockInSim):
     defaults: ClassVar[dict[str, Any]] = {
         "frequency": 1000.0, "amplitude": 0.5, "sens_index": 0, "tc_index": 10, "slope_index": 1,
     }
+    aux_base = 0
+    max_detection_hz = 500e3
+    kept_settings: ClassVar[dict[str, tuple[int, int, int]]] = {
+        "TBMODE": (0, 1, 0), "HARMDUAL": (1, 99, 1), "BLADESLOTS": (0, 1, 0), "REFM": (0, 1, 0),
+        "RSRC": (0, 3, 0), "RTRG": (0, 2, 0), "REFZ": (0, 1, 0), "IVMD": (0, 1, 0), "ISRC": (0, 1, 0),
+        "ICPL": (0, 1, 0), "IGND": (0, 1, 0), "ICUR": (0, 1, 0), "SYNC": (0, 1, 0),
+    }
+    #: IRNG index -> voltage input range, V.
+    INPUT_RANGES: ClassVar[tuple[float, ...]] = (1.0, 0.3, 0.1, 0.03, 0.01)
+    #: CDSP parameter codes the simulator can show on a data channel (manual's CDSP table; the
+    #: rest read 0): 0 X, 1 Y, 2 R, 3 theta.
+    PARAMETERS: ClassVar[dict[int, str]] = {0: "x", 1: "y", 2: "r", 3: "theta"}
 
     def reset(self) -> None:
         super().reset()
+        self.irng = 0
+        self.input_range_v = self.INPUT_RANGES[0]
+        self.sine_offset = 0.0
+        self.blade_phase = 0.0
+        self.cout = [0, 0]  # output channel 0: X or R, channel 1: Y or theta
+        self.cexp = [0, 0, 0]
+        self.cofa = [0, 0, 0]
+        self.cofp = [0.0, 0.0, 0.0]
+        self.crat = [0, 0, 0]
+        self.cdsp = [0, 1, 2, 3]  # data channels 1..4: X, Y, R, theta
         self.capture_cfg = 0
         self.capture_kb = 256
         self.capture_rate_n = 0
@@ -194,7 +217,117 @@ class SimSR860(SrsLockInSim):
                 "CAPTURESTART": self._capture_start_cmd, "CAPTURESTOP": self._capture_stop,
                 "CAPTURESTAT": self._capturestat, "CAPTUREBYTES": self._capturebytes,
                 "CAPTUREPROG": self._captureprog, "CAPTUREVAL": self._captureval,
-                "CAPTUREGET": self._captureget, "TRIG": self._trig}
+                "CAPTUREGET": self._captureget, "TRIG": self._trig,
+                "IRNG": self._irng, "ILVL": self._ilvl, "ENBW": self._enbw, "FREQDET": self._freqdet,
+                "FREQINT": self._freq, "FREQEXT": self._freqext, "TBSTAT": self._tbstat,
+                "SOFF": self._float_setting("sine_offset", -5.0, 5.0),
+                "BLADEPHASE": self._float_setting("blade_phase", -360.0, 360.0),
+                "COUT": self._indexed("cout", 1, 0, 1), "CEXP": self._indexed("cexp", 2, 0, 2),
+                "COFA": self._indexed("cofa", 2, 0, 1), "CRAT": self._indexed("crat", 2, 0, 1),
+                "COFP": self._cofp, "CDSP": self._indexed("cdsp", 3, 0, 3), "OUTR": self._outr,
+                "SNAPD": self._snapd, "*TST": self._tst, "TIME": self._time, "DATE": self._date}
+
+    # -- settings the model keeps -------------------------------------------------------------
+    def _float_setting(self, attr: str, lo: float, hi: float) -> Callable[[bool, list[str]], str | None]:
+        def handler(query: bool, args: list[str]) -> str | None:
+            if query:
+                return f"{getattr(self, attr):.6g}"
+            setattr(self, attr, _float_arg(args, lo, hi))
+            return None
+        return handler
+
+    def _indexed(self, attr: str, top: int, lo: int, hi: int) -> Callable[[bool, list[str]], str | None]:
+        """``X i, j`` / ``X? i``: one entry of a small table (channel i = 0..top)."""
+        def handler(query: bool, args: list[str]) -> str | None:
+            i = _int_arg(args, 0, top)
+            table = getattr(self, attr)
+            if query:
+                return str(table[i])
+            table[i] = _int_arg(args, lo, hi, 1)
+            return None
+        return handler
+
+    def _cofp(self, query: bool, args: list[str]) -> str | None:
+        i = _int_arg(args, 0, 2)
+        if query:
+            return f"{self.cofp[i]:.4g}"
+        self.cofp[i] = _float_arg(args, -999.99, 999.99, 1)
+        return None
+
+    # -- input range and signal strength ------------------------------------------------------
+    @property
+    def input_range(self) -> float:
+        return self.INPUT_RANGES[self.irng]
+
+    def _irng(self, query: bool, args: list[str]) -> str | None:
+        if query:
+            return str(self.irng)
+        self.irng = _int_arg(args, 0, len(self.INPUT_RANGES) - 1)
+        self.input_range_v = self.input_range
+        return None
+
+    def _ilvl(self, query: bool, args: list[str]) -> str:
+        """Signal strength 0..4 against the input range (4 = overload)."""
+        if not query:
+            raise CommandError
+        self._event()
+        level = abs(self._u) * math.sqrt(2) / self.input_range  # peak over range
+        return str(4 if level > 1.0 else 3 if level > 0.5 else 2 if level > 0.1 else 1 if level > 0.01 else 0)
+
+    def _enbw(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        return f"{ENBW_TIMES_TAU[self.slope_index] / self.tau:.6g}"
+
+    def _freqdet(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        return f"{self.frequency * self.harmonic:.6g}"
+
+    def _freqext(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        system = self._system()
+        chop = system.chop_frequency() if system is not None and hasattr(system, "chop_frequency") else 0.0
+        return f"{chop:.6g}"
+
+    def _tbstat(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        return "0"  # running on the internal timebase
+
+    # -- outputs ------------------------------------------------------------------------------
+    def _outr(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        channel = _int_arg(args, 0, 1)
+        q = self._quantities()
+        name = (("x", "r"), ("y", "theta"))[channel][self.cout[channel]]
+        return f"{q[name]:.6g}"
+
+    def _snapd(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        q = self._quantities()
+        return ",".join(f"{q[self.PARAMETERS[c]] if c in self.PARAMETERS else 0.0:.11g}" for c in self.cdsp)
+
+    def _tst(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        return "0"
+
+    def _time(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        i = _int_arg(args, 0, 2)  # 0 seconds, 1 minutes, 2 hours of the simulated clock
+        t = int(self.world.clock.now())
+        return str((t % 60, t // 60 % 60, t // 3600 % 24)[i])
+
+    def _date(self, query: bool, args: list[str]) -> str:
+        if not query:
+            raise CommandError
+        i = _int_arg(args, 0, 2)  # 0 day, 1 month, 2 year: the simulated world starts 2025-01-01
+        return str((1 + int(self.world.clock.now()) // 86400 % 28, 1, 25)[i])
 
     def _idle_setting(self) -> None:
         """Capture settings change only while no capture runs (else an execution error)."""

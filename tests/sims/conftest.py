@@ -58,5 +58,6 @@ def visa_resource(served: Callable[..., Any], world: World) -> Iterator[Callable
     yield open_
     for res in resources:
         res.close()
-    rm.close()
+    # Not rm.close(): pyvisa shares one resource manager per backend in the process, and closing
+    # it would close the sessions of whatever else uses pyvisa in this test run.
 

@@ -43,7 +43,7 @@ def test_references_have_unique_names_and_probes_reach_their_command() -> None:
 
 def test_implemented_is_measured_by_the_unknown_command_hook() -> None:
     assert probe_implemented("srs_sr830", "SRAT?")
-    assert not probe_implemented("srs_sr830", "HARM?")  # not simulated: the CMD bit and a warning
+    assert not probe_implemented("srs_sr830", "BOGUS?")  # unknown: the CMD bit and a warning
     assert probe_implemented("keysight_e8257d", "sour:freq:cw?")
     assert not probe_implemented("keysight_e8257d", ":AM:DEPTh?")
 

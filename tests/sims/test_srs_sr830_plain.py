@@ -142,3 +142,29 @@ def test_trcl_format_round_trips() -> None:
         m, e, zero = struct.unpack("<hBB", trcl_bytes(value))
         assert zero == 0 and 0 <= e <= 248
         assert m * 2.0 ** (e - 124) == pytest.approx(value, rel=1 / 16384, abs=1e-30)
+
+
+def test_settings_setups_aux_and_harmonic(serial_port, world) -> None:
+    sim, port = serial_port(SimSR830, name="li")
+    send(port, "OUTX 0;*CLS")
+    send(port, "ISRC 1;IGND 1;ICPL 1;ILIN 3;RMOD 2;SYNC 1;FMOD 1;RSLP 2")
+    assert ask(port, "ISRC?;IGND?;ICPL?;ILIN?;RMOD?;SYNC?;FMOD?;RSLP?") == b"1\r1\r1\r3\r2\r1\r1\r2"
+    send(port, "ISRC 7")  # out of range: execution error, the setting stays
+    assert ask(port, "*ESR?;ISRC?") == b"16\r1"
+    send(port, "AUXV 3,-2.5")
+    assert float(ask(port, "AUXV? 3")) == -2.5 and world.get("li.aux_out")[2] == -2.5
+    assert float(ask(port, "OAUX? 4")) == 0.0  # nothing is wired to the aux inputs
+    send(port, "OEXP 2,-50,2")
+    assert ask(port, "OEXP? 2") == b"-50.00,2"
+    # HARM: detecting above 102 kHz is refused; FREQ x HARM is checked both ways.
+    send(port, "FREQ 1000;HARM 3")
+    send(port, "FREQ 40000")
+    assert ask(port, "*ESR?;FREQ?") == b"16\r1000"
+    # Save and recall a setup.
+    send(port, "SENS 20;SSET 4;SENS 5;HARM 1")
+    send(port, "RSET 4")
+    assert ask(port, "SENS?;HARM?;ISRC?") == b"20\r3\r1"
+    send(port, "RSET 9")  # never saved
+    assert ask(port, "*ESR?") == b"16"
+    send(port, "*RST")
+    assert ask(port, "ISRC?;HARM?;AUXV? 3") == b"0\r1\r0"

@@ -88,3 +88,25 @@ def test_unknown_command_sets_the_command_error_bit_and_is_logged_once(visa_reso
         assert inst.query("*ESR?") == "32"
     assert len([r for r in caplog.records if "FROB" in r.getMessage()]) == 1
     assert sim.unknown_commands == {"FROB": 2}
+
+
+def test_signal_reference_and_output_settings(visa_resource) -> None:
+    sim, inst = visa_resource(SimSR860)
+    inst.write("*CLS;OFSL 3;OFLT 10")
+    assert float(inst.query("ENBW?")) == pytest.approx(5 / 64 / 0.1)  # 24 dB/oct, 100 ms
+    inst.write("HARM 3;FREQ 2000")
+    assert float(inst.query("FREQDET?")) == 6000.0
+    inst.write("FREQ 200000")  # 3 x 200 kHz is past 500 kHz: refused
+    assert int(inst.query("*ESR?")) & 16 and float(inst.query("FREQ?")) == 2000.0
+    inst.write("IRNG 4;ICPL 1;IGND 1;ISRC 1;IVMD 0;RSRC 3;SYNC 1")
+    assert [inst.query(q) for q in ("IRNG?", "ICPL?", "IGND?", "ISRC?", "RSRC?", "SYNC?")] == \
+        ["4", "1", "1", "1", "3", "1"]
+    assert inst.query("ILVL?") == "0"  # a quiet input
+    inst.write("COUT 0,1;COUT 1,1")
+    r, theta = float(inst.query("OUTR? 0")), float(inst.query("OUTR? 1"))
+    assert r >= 0 and -180 <= theta <= 180
+    inst.write("CDSP 3,0")
+    assert len(inst.query("SNAPD?").split(",")) == 4
+    inst.write("AUXV 1,-3.25;SOFF 0.5")
+    assert float(inst.query("AUXV? 1")) == -3.25 and float(inst.query("SOFF?")) == 0.5
+    assert inst.query("OAUX? 0") == "0" and inst.query("*TST?") == "0"
