@@ -1,7 +1,7 @@
 """``hilt sim serve-station``: a real bench's station file served whole, reached by plain clients.
 
-The station is the bundled mzi-lab file turned into a real bench's file (``simulate: false``):
-serve-station simulates it all the same. A plain pyvisa client (the laser, the power meter) and a
+The station is a real bench's file (``small_mzi_bench.yaml``: ``simulate: false``, the real
+addresses): serve-station simulates it all the same. A plain pyvisa client (the laser, the power meter) and a
 plain pyserial client (the heater chain) meet in one world: the heaters set over the serial line
 change what the meter reads over VISA.
 """
@@ -18,18 +18,9 @@ import pytest
 import pyvisa
 import serial
 
-from hilt import stations
-
-N_HEATERS = 64
-
-
-@pytest.fixture
-def real_bench_file(tmp_path: Path) -> Path:
-    text = stations.path("mzi-lab").read_text()
-    assert "\nsimulate: true\n" in text
-    path = tmp_path / "bench.yaml"
-    path.write_text(text.replace("\nsimulate: true\n", "\nsimulate: false\n"))
-    return path
+BENCH = Path(__file__).with_name("small_mzi_bench.yaml")
+N_HEATERS = 16  # two Q8iv modules
+N_PORTS = 4  # N7744A
 
 
 class Served:
@@ -75,17 +66,17 @@ def serve() -> Iterator[Callable[..., Served]]:
             one.proc.wait(timeout=10)
 
 
-def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve, real_bench_file: Path) -> None:
-    served = serve(str(real_bench_file), "--seed", "7")
+def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve) -> None:
+    assert "\nsimulate: false\n" in BENCH.read_text()
+    served = serve(str(BENCH), "--seed", "7")
     assert served.rows == [
         ["laser", "keysight_8164b", served.addresses["laser"]],
         ["heaters", "qontrol_q8iv", served.addresses["heaters"]],
-        ["modulators", "qdevil_qdac2", served.addresses["modulators"]],
         ["pm", "keysight_n7744a", served.addresses["pm"]],
     ]
     assert served.addresses["laser"].startswith("TCPIP::127.0.0.1::")
     assert served.addresses["heaters"].startswith("socket://127.0.0.1:")
-    assert "seed 7" in served.ready and "4 simulators" in served.ready
+    assert "seed 7" in served.ready and "3 simulators" in served.ready
 
     rm = pyvisa.ResourceManager("@py")
     visa = {"read_termination": "\n", "write_termination": "\n", "timeout": 5000}
@@ -94,10 +85,10 @@ def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve, real_b
     heaters = serial.serial_for_url(served.addresses["heaters"], baudrate=115200, timeout=5)
     try:
         assert laser.query("*IDN?").split(",")[1] == "8164B"
-        assert pm.query("*IDN?").split(",")[1] == "N7745A"
+        assert pm.query("*IDN?").split(",")[1] == "N7744A"
         laser.write(":SOUR0:POW:STAT 1")
         assert laser.query(":SOUR0:POW:STAT?") == "1"
-        for port in range(1, 9):
+        for port in range(1, N_PORTS + 1):
             pm.write(f":SENS{port}:POW:UNIT W")
         cold_heaters = [float(v) for v in pm.query(":READ:POW:ALL:CSV?").split(",")]
         for channel in range(N_HEATERS):
@@ -120,7 +111,7 @@ def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve, real_b
 
 
 def test_ctrl_c_stops_it_cleanly(serve) -> None:
-    served = serve("mzi-lab", "--pty")
+    served = serve(str(BENCH), "--pty")
     heaters = served.addresses["heaters"]
     assert heaters.startswith("/dev/pts/")  # a serial instrument on a pseudo-terminal
     with serial.Serial(heaters, baudrate=115200, timeout=5) as line:
@@ -142,7 +133,7 @@ def test_a_broken_station_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 
 def test_an_unknown_error_preset_is_refused(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "hilt.gui.cli", "sim", "serve-station", "mzi-lab",
+    done = subprocess.run([sys.executable, "-m", "hilt.gui.cli", "sim", "serve-station", str(BENCH),
                            "--errors", "awful"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "unknown error preset 'awful'" in done.stderr and "mild" in done.stderr
