@@ -12,6 +12,16 @@ relatives, ``SYST:VERS?``, ``:DIAGnostic[:CPU]:INFOrmation:OPTions?`` (the same 
 ``...:OTIMe?`` (hours of operation), ``...:SDATe?`` (firmware date), ``...:REVision?``,
 ``...:CCOunt:PON?`` (power-on cycles) and ``...:BOARds?``, ``:SYSTem:PRESet``.
 
+Front-panel arithmetic (Frequency and Power subsystems): ``FREQ:MULTiplier`` and ``FREQ:OFFSet``
+make every frequency entered and answered a *displayed* frequency (output x multiplier +
+offset), ``POW:OFFSet`` likewise for the level; the world always gets the true output.
+``POW:ALC``, ``POW:ATTenuation`` (step attenuator, dB), ``POW:PROTection``, ``PHASe[:ADJust]``
+(radians) and ``PHAS:REF`` are kept; ``FREQ:MODE``/``POW:MODE`` accept ``CW``/``FIXed`` only and
+the analog modulations (``AM``, ``FM``, ``PM``, ``PULM``) accept ``OFF`` only: sweeps, lists and
+modulation are not simulated, so switching one on is refused with -224 and logged at WARNING as
+a command the simulator lacks. ``ROSC:SOUR?`` answers ``INT``; ``SYST:DATE?``/``SYST:TIME?`` follow
+the simulated clock from 2025-01-01 00:00:00; ``SYST:COMM:LAN:IP?`` answers the loopback address.
+
 Unverified: the exact text of the DIAG replies (layouts follow the command reference's
 descriptions, contents are this simulator's), the option list of a default unit (``520,1EA,UNT``).
 """
@@ -20,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from hilt.sims.scpi import ScpiInstrument, command, fmt, parse_bool, parse_number
+from hilt.sims.scpi import ScpiInstrument, ScpiValueError, command, fmt, parse_bool, parse_number
 
 MAX_FREQUENCY = {"520": 20e9, "532": 31.8e9, "540": 40e9, "550": 50e9, "567": 67e9}
 
@@ -86,7 +96,135 @@ class SimE8257D(ScpiInstrument):
         self.power = -135.0
         self.output = False
         self.modulation = True  # the PSG presets with modulation on (no source selected)
+        self.freq_offset, self.freq_multiplier, self.power_offset = 0.0, 1.0, 0.0
+        self.power_reference = 0.0
+        self.alc, self.protection, self.attenuation = True, False, 0.0
+        self.phase = 0.0
         self._publish()
+
+    # -- kept settings and what is not simulated --------------------------------------------------
+    def _not_simulated(self, what: str, arg: str) -> None:
+        self.unknown_command(f"{what} {arg.strip().upper()}")
+        raise ScpiValueError(-224, f"{what} {arg.strip()} is not simulated")
+
+    @command("[:SOURce]:FREQuency:MODE")
+    def _frequency_mode(self, arg: str, query: bool) -> str | None:
+        if query:
+            return "CW"
+        if arg.strip().upper() not in ("CW", "FIX", "FIXED"):
+            self._not_simulated("FREQ:MODE", arg)
+        return None
+
+    @command("[:SOURce]:POWer:MODE")
+    def _power_mode(self, arg: str, query: bool) -> str | None:
+        if query:
+            return "FIX"
+        if arg.strip().upper() not in ("FIX", "FIXED"):
+            self._not_simulated("POW:MODE", arg)
+        return None
+
+    @command("[:SOURce]:AM[:STATe]")
+    @command("[:SOURce]:FM[:STATe]")
+    @command("[:SOURce]:PM[:STATe]")
+    @command("[:SOURce]:PULM:STATe")
+    def _modulation_state(self, arg: str, query: bool) -> str | None:
+        if query:
+            return "0"
+        if parse_bool(arg):
+            self._not_simulated("MODULATION", arg)
+        return None
+
+    @command("[:SOURce]:FREQuency:OFFSet")
+    def _frequency_offset(self, arg: str, query: bool) -> str | None:
+        if query:
+            return fmt(self.freq_offset)
+        self.freq_offset = parse_number(arg, "HZ", minimum=-200e9, maximum=200e9)
+        return None
+
+    @command("[:SOURce]:FREQuency:MULTiplier")
+    def _frequency_multiplier(self, arg: str, query: bool) -> str | None:
+        if query:
+            return fmt(self.freq_multiplier)
+        self.freq_multiplier = parse_number(arg, minimum=-1000.0, maximum=1000.0)
+        if self.freq_multiplier == 0:
+            self.freq_multiplier = 1.0
+            raise ScpiValueError(-222, "multiplier 0")
+        return None
+
+    @command("[:SOURce]:POWer:OFFSet")
+    def _power_offset(self, arg: str, query: bool) -> str | None:
+        if query:
+            return fmt(self.power_offset)
+        self.power_offset = parse_number(arg, "DBM", minimum=-200.0, maximum=200.0)
+        return None
+
+    @command("[:SOURce]:POWer:REFerence")
+    def _power_reference(self, arg: str, query: bool) -> str | None:
+        if query:
+            return fmt(self.power_reference)
+        self.power_reference = parse_number(arg, "DBM", minimum=-400.0, maximum=300.0)
+        return None
+
+    @command("[:SOURce]:POWer:ALC[:STATe]")
+    def _alc(self, arg: str, query: bool) -> str | None:
+        if query:
+            return "1" if self.alc else "0"
+        self.alc = parse_bool(arg)
+        return None
+
+    @command("[:SOURce]:POWer:PROTection[:STATe]")
+    def _protection(self, arg: str, query: bool) -> str | None:
+        if query:
+            return "1" if self.protection else "0"
+        self.protection = parse_bool(arg)
+        return None
+
+    @command("[:SOURce]:POWer:ATTenuation")
+    def _attenuation(self, arg: str, query: bool) -> str | None:
+        if query:
+            return fmt(self.attenuation)
+        self.attenuation = float(round(parse_number(arg, minimum=0.0, maximum=115.0) / 5) * 5)
+        return None
+
+    @command("[:SOURce]:PHASe[:ADJust]")
+    def _phase(self, arg: str, query: bool) -> str | None:
+        if query:
+            return fmt(self.phase)
+        self.phase = parse_number(arg, minimum=-3.14, maximum=3.14)
+        return None
+
+    @command("[:SOURce]:PHASe:REFerence", query=False)
+    def _phase_reference(self, arg: str, query: bool) -> None:
+        self.phase = 0.0
+
+    @command("[:SOURce]:ROSCillator:SOURce", query=True)
+    def _reference_source(self, arg: str, query: bool) -> str:
+        return "INT"
+
+    @command(":SYSTem:PRESet:TYPE")
+    def _preset_type(self, arg: str, query: bool) -> str | None:
+        if query:
+            return "NORM"
+        if arg.strip().upper() not in ("NORM", "NORMAL"):
+            self._not_simulated("SYST:PRES:TYPE", arg)
+        return None
+
+    @command(":SYSTem:DATE", query=True)
+    def _date(self, arg: str, query: bool) -> str:
+        return f"2025,1,{1 + int(self.world.clock.now() // 86400) % 28}"
+
+    @command(":SYSTem:TIME", query=True)
+    def _time(self, arg: str, query: bool) -> str:
+        t = int(self.world.clock.now())
+        return f"{t // 3600 % 24},{t // 60 % 60},{t % 60}"
+
+    @command(":SYSTem:COMMunicate:LAN:IP", query=True)
+    def _lan_ip(self, arg: str, query: bool) -> str:
+        return '"127.0.0.1"'
+
+    @command(":DIAGnostic[:CPU]:INFOrmation:CCOunt:ATTenuator", query=True)
+    def _diag_attenuator_cycles(self, arg: str, query: bool) -> str:
+        return "0"
 
     def _publish(self) -> None:
         self.world.update({
@@ -98,17 +236,21 @@ class SimE8257D(ScpiInstrument):
     @command("[:SOURce]:FREQuency[:CW]")
     @command("[:SOURce]:FREQuency:FIXed")
     def _frequency(self, arg: str, query: bool) -> str | None:
+        m, o = self.freq_multiplier, self.freq_offset
         if query:
-            return fmt(self.frequency)
-        self.frequency = parse_number(arg, "HZ", minimum=250e3, maximum=self.max_frequency)
+            return fmt(self.frequency * m + o)
+        lo, hi = sorted((250e3 * m + o, self.max_frequency * m + o))
+        shown = parse_number(arg, "HZ", minimum=lo, maximum=hi)
+        self.frequency = (shown - o) / m
         self._publish()
         return None
 
     @command("[:SOURce]:POWer[:LEVel][:IMMediate][:AMPLitude]")
     def _power(self, arg: str, query: bool) -> str | None:
+        o = self.power_offset
         if query:
-            return fmt(self.power)
-        self.power = parse_number(arg, "DBM", minimum=-135.0, maximum=25.0)
+            return fmt(self.power + o)
+        self.power = parse_number(arg, "DBM", minimum=-135.0 + o, maximum=25.0 + o) - o
         self._publish()
         return None
 

@@ -12,6 +12,14 @@ frequency option first), ``*TST?``, ``SYST:ERR?``, ``SYST:ERR:ALL?``, ``SYST:ERR
 ``SYST:VERS?``, ``:DIAGnostic:INFO:OTIMe?`` (operating hours), ``:DIAGnostic:INFO:POCount?``
 (power-on count), ``:SYSTem:PRESet``.
 
+Also: ``FREQ:OFFSet`` and ``POW:OFFSet`` (entered and answered values are displayed values, RF +
+offset; the world gets the RF), ``POW:LIMit`` (a level above it is refused, -222), ``POW:ALC``
+(``ON``/``OFF``/``AUTO``), ``PHAS:REF``, ``OUTP:STAT:PON`` (``OFF``/``UNCH``), ``ROSC:SOUR``
+(``INT``/``EXT``) and ``ROSC:EXT:FREQ``, ``LOSC:SOUR``, ``TRIG:SOUR`` kept; ``OPMode?`` answers
+``NORM``; ``FREQ:MODE`` accepts ``CW``/``FIXed`` only and ``IQ:STATe`` ``OFF`` only (sweeps and I/Q
+modulation are not simulated: refused with -224 and logged at WARNING); ``SYST:DATE?``/``TIME?``
+follow the simulated clock from 2025-01-01; ``SYST:COMM:NETW:IPAD?`` answers the loopback address.
+
 Unverified: the option names in ``*OPT?`` (``SGS-B112`` style) and the DIAG reply layouts.
 """
 
@@ -76,7 +84,137 @@ class SimSGS100A(ScpiInstrument):
         self.power = -30.0
         self.phase = 0.0
         self.output = False
+        self.freq_offset = self.power_offset = 0.0
+        self.power_limit = self.POWER_RANGE[1]
+        self.alc, self.power_on_state, self.lo_source = "AUTO", "OFF", "INT"
+        self.ref_source, self.ref_frequency, self.trigger_source = "INT", 10e6, "AUTO"
         self._publish()
+
+    def _choice(self, arg: str, choices: dict[str, str]) -> str:
+        word = arg.strip().upper()
+        for key, canonical in choices.items():
+            if word == key:
+                return canonical
+        raise ScpiValueError(-224, f"{arg.strip()!r}: one of {', '.join(sorted(set(choices.values())))}")
+
+    def _not_simulated(self, what: str, arg: str) -> None:
+        self.unknown_command(f"{what} {arg.strip().upper()}")
+        raise ScpiValueError(-224, f"{what} {arg.strip()} is not simulated")
+
+    @command("[:SOURce<n>]:FREQuency:OFFSet")
+    def _frequency_offset(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return _rs_number(self.freq_offset)
+        self.freq_offset = parse_number(arg, "HZ", minimum=-50e9, maximum=50e9)
+        return None
+
+    @command("[:SOURce<n>]:FREQuency:MODE")
+    def _frequency_mode(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return "CW"
+        if arg.strip().upper() not in ("CW", "FIX", "FIXED"):
+            self._not_simulated("FREQ:MODE", arg)
+        return None
+
+    @command("[:SOURce<n>]:POWer:OFFSet")
+    def _power_offset(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return _rs_number(self.power_offset)
+        self.power_offset = parse_number(arg, "DBM", minimum=-100.0, maximum=100.0)
+        return None
+
+    @command("[:SOURce<n>]:POWer:LIMit[:AMPLitude]")
+    def _power_limit(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return _rs_number(self.power_limit)
+        self.power_limit = parse_number(arg, "DBM", minimum=self.POWER_RANGE[0], maximum=self.POWER_RANGE[1])
+        return None
+
+    @command("[:SOURce<n>]:POWer:ALC[:STATe]")
+    def _alc(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return self.alc
+        self.alc = self._choice(arg, {"ON": "1", "1": "1", "OFF": "0", "0": "0", "AUTO": "AUTO"})
+        return None
+
+    @command("[:SOURce<n>]:PHASe:REFerence", query=False)
+    def _phase_reference(self, arg: str, query: bool, hw: str | None = None) -> None:
+        self._check_path(hw)
+        self.phase = 0.0
+
+    @command(":OUTPut<n>:STATe:PON")
+    def _power_on_state(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return self.power_on_state
+        self.power_on_state = self._choice(arg, {"OFF": "OFF", "UNCH": "UNCH", "UNCHANGED": "UNCH"})
+        return None
+
+    @command("[:SOURce]:ROSCillator:SOURce")
+    def _reference_source(self, arg: str, query: bool) -> str | None:
+        if query:
+            return self.ref_source
+        self.ref_source = self._choice(arg, {"INT": "INT", "INTERNAL": "INT", "EXT": "EXT", "EXTERNAL": "EXT"})
+        return None
+
+    @command("[:SOURce]:ROSCillator:EXTernal:FREQuency")
+    def _reference_frequency(self, arg: str, query: bool) -> str | None:
+        if query:
+            return f"{self.ref_frequency / 1e6:g}MHZ"
+        value = parse_number(arg, "HZ")
+        if value not in (10e6, 100e6, 1000e6):
+            raise ScpiValueError(-224, f"{value:g} Hz: 10, 100 or 1000 MHz")
+        self.ref_frequency = value
+        return None
+
+    @command("[:SOURce<n>]:IQ:STATe")
+    def _iq_state(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return "0"
+        if parse_bool(arg):
+            self._not_simulated("IQ:STATE", arg)
+        return None
+
+    @command("[:SOURce<n>]:OPMode", query=True)
+    def _operating_mode(self, arg: str, query: bool, hw: str | None = None) -> str:
+        self._check_path(hw)
+        return "NORM"
+
+    @command("[:SOURce<n>]:LOSCillator:SOURce")
+    def _lo_source(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return self.lo_source
+        self.lo_source = self._choice(arg, {"INT": "INT", "INTERNAL": "INT", "EXT": "EXT", "EXTERNAL": "EXT"})
+        return None
+
+    @command(":TRIGger<n>:SOURce")
+    def _trigger_source(self, arg: str, query: bool, hw: str | None = None) -> str | None:
+        self._check_path(hw)
+        if query:
+            return self.trigger_source
+        self.trigger_source = self._choice(arg, {"AUTO": "AUTO", "SING": "SING", "SINGLE": "SING",
+                                                 "EXT": "EXT", "EXTERNAL": "EXT"})
+        return None
+
+    @command(":SYSTem:DATE", query=True)
+    def _date(self, arg: str, query: bool) -> str:
+        return f"2025,1,{1 + int(self.world.clock.now() // 86400) % 28}"
+
+    @command(":SYSTem:TIME", query=True)
+    def _time(self, arg: str, query: bool) -> str:
+        t = int(self.world.clock.now())
+        return f"{t // 3600 % 24},{t // 60 % 60},{t % 60}"
+
+    @command(":SYSTem:COMMunicate:NETWork:IPADdress", query=True)
+    def _ip_address(self, arg: str, query: bool) -> str:
+        return '"127.0.0.1"'
 
     def _publish(self) -> None:
         self.world.update({
@@ -89,18 +227,23 @@ class SimSGS100A(ScpiInstrument):
     @command("[:SOURce<n>]:FREQuency:FIXed")
     def _frequency(self, arg: str, query: bool, hw: str | None = None) -> str | None:
         self._check_path(hw)
+        o = self.freq_offset
         if query:
-            return _rs_number(self.frequency)
-        self.frequency = parse_number(arg, "HZ", minimum=self.min_frequency, maximum=self.max_frequency)
+            return _rs_number(self.frequency + o)
+        self.frequency = parse_number(arg, "HZ", minimum=self.min_frequency + o, maximum=self.max_frequency + o) - o
         self._publish()
         return None
 
     @command("[:SOURce<n>]:POWer[:LEVel][:IMMediate][:AMPLitude]")
     def _power(self, arg: str, query: bool, hw: str | None = None) -> str | None:
         self._check_path(hw)
+        o = self.power_offset
         if query:
-            return _rs_number(self.power)
-        self.power = parse_number(arg, "DBM", minimum=self.POWER_RANGE[0], maximum=self.POWER_RANGE[1])
+            return _rs_number(self.power + o)
+        level = parse_number(arg, "DBM", minimum=self.POWER_RANGE[0] + o, maximum=self.POWER_RANGE[1] + o) - o
+        if level > self.power_limit:
+            raise ScpiValueError(-222, f"{level:g} dBm above the limit {self.power_limit:g} dBm")
+        self.power = level
         self._publish()
         return None
 

@@ -85,3 +85,47 @@ def test_rs_connect_queries(visa_resource, cls: type, option: str, opt_reply: st
     assert inst.query("SYST:ERR:CODE:ALL?") == "-114,-113"
     inst.write("*RST")
     assert inst.query("OUTP?") == "0"
+
+
+def test_psg_offsets_and_multiplier_are_display_arithmetic(visa_resource, world) -> None:
+    sim, inst = visa_resource(SimE8257D, name="psg")
+    inst.write("FREQ:MULT 6;FREQ:OFFS 1 GHz;POW:OFFS -3")
+    inst.write("FREQ 61 GHz;POW 7")  # displayed: x6 chain after the PSG, +1 GHz offset
+    assert float(inst.query("FREQ?")) == 61e9 and float(inst.query("POW?")) == 7.0
+    assert world.get("psg.frequency") == 10e9 and world.get("psg.power_dbm") == 10.0
+    inst.write("POW:ALC OFF;POW:ATT 12;PHAS 0.5;POW:PROT ON")
+    assert [inst.query(q) for q in ("POW:ALC?", "POW:PROT?")] == ["0", "1"]
+    assert float(inst.query("POW:ATT?")) == 10.0 and float(inst.query("PHAS?")) == 0.5
+    inst.write("PHAS:REF")
+    assert float(inst.query("PHAS?")) == 0.0
+    assert inst.query("ROSC:SOUR?") == "INT" and inst.query("SYST:COMM:LAN:IP?") == '"127.0.0.1"'
+    assert inst.query("SYST:DATE?") == "2025,1,1" and inst.query("SYST:TIME?") == "0,0,0"
+    assert inst.query("SYST:ERR?") == '0,"No error"'
+
+
+def test_psg_modulation_and_sweeps_are_refused_and_logged(visa_resource, caplog) -> None:
+    sim, inst = visa_resource(SimE8257D)
+    with caplog.at_level(logging.WARNING, logger="hilt.sims"):
+        inst.write("AM OFF;FREQ:MODE CW")
+        assert inst.query("AM?;FREQ:MODE?") == "0;CW"
+        inst.write("PULM:STAT ON")
+        inst.write("FREQ:MODE LIST")
+    assert inst.query("SYST:ERR:CODE:ALL?") == "-224,-224"
+    assert {"MODULATION ON", "FREQ:MODE LIST"} <= set(sim.unknown_commands)
+    assert len([r for r in caplog.records if "FREQ:MODE LIST" in r.getMessage()]) == 1
+
+
+def test_rs_offsets_limit_and_kept_settings(visa_resource, world) -> None:
+    sim, inst = visa_resource(SimSGS100A, name="sgs")
+    inst.write("SOUR:FREQ:OFFS 100 MHz;SOUR:POW:OFFS 10;SOUR:POW:LIM 5")
+    inst.write("SOUR:FREQ 2.1 GHz;SOUR:POW 12")
+    assert inst.query("*OPC?") == "1"
+    assert world.get("sgs.frequency") == 2e9 and world.get("sgs.power_dbm") == 2.0
+    inst.write("SOUR:POW 20")  # 10 dBm RF: above the 5 dBm limit
+    assert inst.query("SYST:ERR:CODE?") == "-222" and inst.query("POW?") == "12"
+    inst.write("POW:ALC OFF;OUTP:STAT:PON UNCH;ROSC:SOUR EXT;ROSC:EXT:FREQ 100 MHz;LOSC:SOUR EXT")
+    assert [inst.query(q) for q in ("POW:ALC?", "OUTP:STAT:PON?", "ROSC:SOUR?", "ROSC:EXT:FREQ?",
+                                    "LOSC:SOUR?", "OPM?", "IQ:STAT?")] == \
+        ["0", "UNCH", "EXT", "100MHZ", "EXT", "NORM", "0"]
+    inst.write("IQ:STAT ON")
+    assert inst.query("SYST:ERR:CODE?") == "-224"
