@@ -144,6 +144,13 @@ class BenchMeshProcessor:
         self.heaters.set_voltages(self.heaters.validate_voltages(vector))
         self.queries.programming_calls += 1
 
+    def program_unitary(self, target: np.ndarray, **options: Any) -> Any:
+        """Program the unitary ``target`` (n, n) and measure how close the chip came:
+        :func:`hilt.instruments.mesh_programming.program_unitary` on this bench."""
+        from hilt.instruments.mesh_programming import program_unitary
+
+        return program_unitary(self, target, **options)
+
     def modulator_voltages(self, inputs: np.ndarray) -> np.ndarray:
         """The modulator driver's channel vectors (B, n_channels) for input amplitudes (B, N);
         a LimitError for an amplitude the modulators cannot make (nothing is sent)."""
@@ -196,6 +203,18 @@ class BenchMeshProcessor:
         self.queries.calls += 1
         self.queries.seconds += time.perf_counter() - t0
         return out, []
+
+    def read_dark(self, averages: int = 4) -> np.ndarray:
+        """What the meter reads with the laser off (``n_ports``, in the units of :meth:`run`),
+        averaged over ``averages`` reads; the laser is switched on again after. A measurement that
+        compares small readings (an intensity transfer's dark entries) subtracts it."""
+        unit = self.laser_power_w / self.n_ports
+        self.laser.output.set(False)
+        try:
+            reads = [np.asarray(self.meter.read_all(), dtype=float)[: self.n_ports] for _ in range(max(1, averages))]
+        finally:
+            self.laser.output.set(True)
+        return np.mean(reads, axis=0) / unit
 
     # -- light and safety ---------------------------------------------------------------------
     def prepare(self) -> None:

@@ -116,10 +116,27 @@ class HeaterCalibration:
             d = 0.0
         return math.sqrt(d / self.alpha[heater] * self.resistance)
 
-    def voltages_for(self, phases: np.ndarray) -> np.ndarray:
-        """Voltages that set ``phases`` (each taken mod 2 pi above its phi0), ignoring crosstalk."""
+    def voltages_for(self, phases: np.ndarray, crosstalk: bool = True) -> np.ndarray:
+        """Voltages (V) that set ``phases`` (rad, one per heater, each taken mod 2 pi above its phi0).
+
+        Without a crosstalk matrix (or with ``crosstalk=False``) each heater gets the power
+        ``(phase - phi0) / alpha`` of its own. With one, the heat every heater receives from its
+        neighbours is taken off its own: the powers solve ``C P = (phase - phi0) / alpha`` (the
+        crosstalk inverse). A heater whose own power would come out negative (a target just
+        above its phi0, next to hot neighbours: the neighbours alone overshoot it) is given one
+        more turn, 2 pi, and the whole system is solved again, so every phase is met exactly.
+        """
         d = np.remainder(np.asarray(phases, dtype=float) - self.phi0, TWO_PI)
-        return np.sqrt(d / self.alpha * self.resistance)
+        if not crosstalk or self.crosstalk is None:
+            return np.sqrt(d / self.alpha * self.resistance)
+        power = np.linalg.solve(self.crosstalk, d / self.alpha)
+        for _ in range(8):  # each round lifts at least one heater a turn; a few suffice
+            short = power < 0
+            if not short.any():
+                break
+            d = d + TWO_PI * short
+            power = np.linalg.solve(self.crosstalk, d / self.alpha)
+        return np.sqrt(np.clip(power, 0.0, None) * self.resistance)
 
     def as_table(self) -> dict[str, Any]:
         """Plain arrays, named for a person reading a run file's calibration table."""

@@ -85,6 +85,7 @@ class LocalMeshProcessor:
             p.requires_grad_(False)
         self.n_ports = int(self.network.meshes[0].n)
         self.n_layers = len(self.network.meshes)
+        self.mesh = str(getattr(self.network.meshes[0], "kind", "clements"))
         self.measures_internal = measures_internal
         self.queries = QueryCounter()
 
@@ -136,6 +137,7 @@ class StationMeshProcessor:
         self.n_ports = int(driver.n_ports)
         self.n_layers = int(driver.n_layers)
         self.measures_internal = bool(driver.info.get("measures_internal", False))
+        self.mesh = str(driver.info.get("mesh", "clements"))
         self.calibration = calibration or [HeaterCalibration.nominal(driver.heaters_per_layer)
                                            for _ in range(self.n_layers)]
         self.queries = QueryCounter()
@@ -179,6 +181,13 @@ class StationMeshProcessor:
         for layer, v in enumerate(volts):
             self.driver.set_heaters(layer, v)
         self.queries.programming_calls += 1
+
+    def program_unitary(self, target: np.ndarray, **options: Any) -> Any:
+        """Program the unitary ``target`` on one mesh (``layer=``), the others at the identity:
+        :func:`hilt.instruments.mesh_programming.program_unitary` on this chip."""
+        from hilt.instruments.mesh_programming import program_unitary
+
+        return program_unitary(self, target, **options)
 
     def prepare(self) -> None:
         """The light source on, at ``light_mw``: what every measurement needs."""

@@ -246,7 +246,9 @@ def test_calibration_file_round_trip(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.phi0, cal.phi0)
     np.testing.assert_allclose(back.crosstalk, cal.crosstalk)
     assert back.calibrated.tolist() == [True, True, False, False]
-    np.testing.assert_allclose(back.phases(back.voltages_for(np.array([1.0, 2.0, 3.0, 4.0])), crosstalk=False),
-                               [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(back.phases(back.voltages_for(np.array([1.0, 2.0, 3.0, 4.0]), crosstalk=False),
+                                           crosstalk=False), [1.0, 2.0, 3.0, 4.0])
+    # With the crosstalk inverse the phases are met with the neighbours' heat counted.
+    np.testing.assert_allclose(back.phases(back.voltages_for(np.array([1.0, 2.0, 3.0, 4.0]))), [1.0, 2.0, 3.0, 4.0])
     with pytest.raises(ConfigError, match="c.npz"):
         load_heater_calibration(tmp_path / "missing" / "c.npz")

@@ -43,12 +43,27 @@ def test_one_class_for_the_routines_and_the_mesh_processors() -> None:
 def test_phases_and_voltages_invert_each_other() -> None:
     cal = table()
     phases = np.linspace(0.5, 5.5, cal.n_heaters)
-    np.testing.assert_allclose(np.remainder(cal.phases(cal.voltages_for(phases), crosstalk=False), 2 * np.pi),
-                               phases)
-    v = cal.voltages_for(phases)
+    alone = cal.voltages_for(phases, crosstalk=False)
+    np.testing.assert_allclose(np.remainder(cal.phases(alone, crosstalk=False), 2 * np.pi), phases)
     # The crosstalk adds the neighbour's heat: heater i also feels 1 % of heater i+1's power.
-    extra = cal.phases(v) - cal.phases(v, crosstalk=False)
-    np.testing.assert_allclose(extra[:-1], cal.alpha[:-1] * 0.01 * v[1:] ** 2 / cal.resistance)
+    extra = cal.phases(alone) - cal.phases(alone, crosstalk=False)
+    np.testing.assert_allclose(extra[:-1], cal.alpha[:-1] * 0.01 * alone[1:] ** 2 / cal.resistance)
+    # The crosstalk inverse takes that heat off each heater's own: the phases are met with it.
+    v = cal.voltages_for(phases)
+    np.testing.assert_allclose(np.remainder(cal.phases(v), 2 * np.pi), phases, atol=1e-12)
+    assert np.all(v[:-1] < alone[:-1]) and v[-1] == pytest.approx(alone[-1])
+
+
+def test_the_crosstalk_inverse_turns_a_heater_its_neighbours_overshoot() -> None:
+    cal = HeaterCalibration.nominal(3)
+    cal.crosstalk = np.eye(3) + 0.05 * (np.eye(3, k=1) + np.eye(3, k=-1))
+    # Heater 1 wants 0.01 rad above phi0, but its hot neighbours alone give it more: it takes a
+    # whole turn more (2 pi + 0.01), and the neighbours are solved again with its extra heat.
+    phases = np.array([5.0, 0.01, 5.0])
+    v = cal.voltages_for(phases)
+    assert np.all(v >= 0)
+    np.testing.assert_allclose(cal.phases(v), [5.0, 0.01 + 2 * np.pi, 5.0], atol=1e-12)
+    assert cal.voltages_for(phases, crosstalk=False)[1] < 0.5 < v[1]
 
 
 def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
