@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hilt.gui.jobs import running_jobs
+from hilt.gui.jobs import job_board, running_jobs
 from hilt.gui.log_panel import LogPanel
 from hilt.gui.station_panel import StationPanel
 
@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self.station_dock.setWidget(self.station_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.station_dock)
         self.station_panel.stationChanged.connect(self._station_changed)
+        self.station_panel.safeStateRequested.connect(self._stop_station_jobs)
+        job_board().changed.connect(self._jobs_changed)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
@@ -149,6 +151,20 @@ class MainWindow(QMainWindow):
             self.settings.setValue("station/last", self.station_panel.chosen())
             self.statusBar().showMessage(f"Station {station.name} connected", 5000)
         self.stationChanged.emit(station)
+
+    def _station_jobs(self) -> list[Any]:
+        """This window's running jobs that drive the station (calibrations, trainings)."""
+        return [j for j in running_jobs(background=False) if j.exclusive and self._owns(j)]
+
+    def _jobs_changed(self) -> None:
+        if self._closed:
+            return
+        self.station_panel.hold(", ".join(j.name for j in self._station_jobs()) or None)
+
+    def _stop_station_jobs(self) -> None:
+        for job in self._station_jobs():
+            log.warning("safe state asked: stopping %s", job.name)
+            job.abort()
 
     # -- layout --------------------------------------------------------------------------------
     def _restore(self, station: str | None) -> None:
@@ -201,11 +217,14 @@ class MainWindow(QMainWindow):
         if self._closed:
             event.accept()
             return
-        busy = [job for job in running_jobs(background=False) if self._owns(job)]
-        if busy and not self._confirm_close(busy):
+        # Ask about what drives the station (a calibration, a training); a short job (a set, a
+        # connect) is only waited for.
+        asking = self._station_jobs()
+        if asking and not self._confirm_close(asking):
             event.ignore()
             return
         self.save_layout()
+        busy = [job for job in running_jobs(background=False) if self._owns(job)]
         for job in busy:
             job.abort()
         for job in busy:

@@ -512,7 +512,7 @@ class CalibrationPanel(QWidget):
             return run_calibration(station, routine, out_dir=runs_dir, progress=buffer.progress,
                                    abort=_AbortEvent(control), **options)
 
-        self.job = Job(calibrate, f"calibration {routine}", self)
+        self.job = Job(calibrate, f"calibration {routine}", self, exclusive=True)
         self.job.finished.connect(self._finished)
         self.job.failed.connect(self._failed)
         self.job.start()

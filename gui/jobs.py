@@ -36,7 +36,10 @@ asked for it. :attr:`Job.error` keeps the exception for a caller that wants more
 
 :func:`running_jobs` lists every job that has started and not yet ended, in the order they
 started; the main window asks before it closes over any of them (``background=True`` jobs, such
-as the Station dock's live readouts, are stopped without asking).
+as the Station dock's live readouts, are stopped without asking). ``exclusive=True`` marks a job
+that drives the station for a while (a calibration, a training): while one runs, the window holds
+the Station dock's live readings and hand controls, so nothing else talks to the instruments
+between the job's own commands. :func:`job_board` signals every start and end.
 """
 
 from __future__ import annotations
@@ -58,6 +61,23 @@ _running: dict[int, Job] = {}
 _lock = threading.Lock()
 
 
+class JobBoard(QObject):
+    """Announces that a job started or ended (``changed``, delivered on the UI thread)."""
+
+    changed = Signal()
+
+
+_board: JobBoard | None = None
+
+
+def job_board() -> JobBoard:
+    """The one board of this process (made on first use, on the UI thread: a Job is made there)."""
+    global _board
+    if _board is None:
+        _board = JobBoard()
+    return _board
+
+
 def running_jobs(*, background: bool = True) -> list[Job]:
     """Every job started and not yet ended, oldest first; ``background=False`` leaves out the
     background ones (live readouts), i.e. the ones a user would be asked about."""
@@ -76,7 +96,8 @@ class Job(QObject):
     """One callable on its own worker thread; progress, result and failure come back as signals.
 
     ``fn(control, report)`` runs on the thread; see the module's documentation. A job runs once.
-    ``background=True`` marks a job nobody needs to be asked about before it is stopped.
+    ``background=True`` marks a job nobody needs to be asked about before it is stopped;
+    ``exclusive=True`` one that drives the station (the window holds hand control meanwhile).
     """
 
     progress = Signal(object)
@@ -85,11 +106,13 @@ class Job(QObject):
     done = Signal()
 
     def __init__(self, fn: JobFn, name: str = "job", parent: QObject | None = None, *,
-                 background: bool = False) -> None:
+                 background: bool = False, exclusive: bool = False) -> None:
         super().__init__(parent)
         self.fn = fn
         self.name = name
         self.background = background
+        self.exclusive = exclusive
+        self._board = job_board()
         self.control = LoopControl()
         self.result: object = None
         self.error: BaseException | None = None
@@ -107,6 +130,7 @@ class Job(QObject):
         with _lock:
             _running[id(self)] = self
         self._thread.start()
+        self._board.changed.emit()
         return self
 
     def abort(self) -> None:
@@ -147,6 +171,7 @@ class Job(QObject):
             with _lock:
                 _running.pop(id(self), None)
         self.done.emit()
+        self._board.changed.emit()  # queued to the UI thread
 
     def _call(self) -> None:
         try:

@@ -90,6 +90,9 @@ class StationPanel(QWidget):
     readingsShown = Signal()  # noqa: N815
     #: Emitted when a connect attempt has ended, with True if the station is connected.
     connectEnded = Signal(bool)  # noqa: N815
+    #: Emitted when the user asks for the safe state, before it is sent: the window stops the
+    #: jobs that drive the station (a training's own finally puts it safe too).
+    safeStateRequested = Signal()  # noqa: N815
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,6 +105,8 @@ class StationPanel(QWidget):
         self._controls: dict[str, ParameterControl] = {}
         self._units: dict[str, str] = {}
         self._wanted: tuple[tuple[str, Callable[[], Any]], ...] = ()
+        #: The job that drives the station now (a calibration, a training), or None.
+        self.held_by: str | None = None
 
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -327,6 +332,7 @@ class StationPanel(QWidget):
             if param is not None and param.settable and key not in self._controls:
                 control = ParameterControl(key, param)
                 control.requested.connect(lambda value, k=key: self.set_parameter(k, value))
+                control.setEnabled(not self.held_by)
                 self._controls[key] = control
                 self.tree.setItemWidget(child, COL_SET, control)
         self._update_wanted()
@@ -371,10 +377,12 @@ class StationPanel(QWidget):
         self._run(set_it, f"set {key}", on_done=done, on_fail=failed)
 
     def safe_state(self) -> None:
-        """Every instrument of the station to its safe state (on a worker)."""
+        """Every instrument of the station to its safe state (on a worker); a calibration or a
+        training that drives the station is stopped first."""
         station = self.station
         if station is None:
             return
+        self.safeStateRequested.emit()
 
         def done(failures: Any) -> None:
             if failures:
@@ -416,8 +424,28 @@ class StationPanel(QWidget):
                         wanted.append((f"{name}.{ch.name}.{pname}", param.get))
         self._wanted = tuple(wanted)
 
+    def hold(self, user: str | None) -> None:
+        """While ``user`` (a job's name) drives the station, hold the live readings and the hand
+        controls: nothing else talks to the instruments between the job's own commands, and a
+        knob turned by hand cannot spoil a calibration. Safe state stays. ``None`` releases."""
+        if user == self.held_by:
+            return
+        self.held_by = user
+        if user:
+            self._stop_polling()
+            self._say(f"{user} is driving the station: live readings and hand controls are "
+                      "held until it ends. Safe state stops it.")
+        else:
+            self._start_polling()
+            if self.station is not None:
+                self._say(f"{self.station.name}: live readings and hand controls are back.")
+        for control in self._controls.values():
+            control.setEnabled(not user)
+        self._update_buttons()
+
     def _start_polling(self) -> None:
-        if self._poller is not None or not self.live.isChecked() or self.station is None:
+        if (self._poller is not None or not self.live.isChecked() or self.station is None
+                or self.held_by):
             return
 
         def poll(control: Any, report: Callable[[object], None]) -> None:
@@ -502,5 +530,5 @@ class StationPanel(QWidget):
         self.connect_button.setEnabled(not connected and not busy)
         self.choice.setEnabled(not connected and not busy)
         self.open_button.setEnabled(not connected and not busy)
-        self.disconnect_button.setEnabled(connected)
+        self.disconnect_button.setEnabled(connected and not self.held_by)
         self.safe_button.setEnabled(connected)

@@ -280,7 +280,7 @@ class TrainingPanel(QWidget):
                 if control.aborted and not getattr(result, "aborted", False):
                     station.safe_state()
 
-        self.job = Job(train, "training", self)
+        self.job = Job(train, "training", self, exclusive=True)
         self.job.finished.connect(self._finished)
         self.job.failed.connect(self._failed)
         self.job.start()

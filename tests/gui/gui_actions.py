@@ -50,3 +50,14 @@ def blocked_in_pause(panel: Any) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def open_channel(qtbot: Any, panel: Any, key: str) -> None:
+    """Click a channel's row in the Station dock and open it with the right arrow key."""
+    item = panel.item(key)
+    panel.tree.scrollToItem(item)
+    rect = panel.tree.visualItemRect(item)
+    qtbot.mouseClick(panel.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert panel.tree.currentItem() is item
+    qtbot.keyClick(panel.tree, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: item.isExpanded())

@@ -58,7 +58,7 @@ def test_closing_mid_job_asks_then_stops_the_job_and_puts_the_station_safe(qtbot
         finally:
             stopped.set()
 
-    job = Job(long_job, "a long calibration", window).start()  # started from the window
+    job = Job(long_job, "a long calibration", window, exclusive=True).start()  # started from the window
     asked = []
 
     def answer_yes():
@@ -78,7 +78,7 @@ def test_closing_mid_job_asks_then_stops_the_job_and_puts_the_station_safe(qtbot
 
 def test_closing_mid_job_can_be_refused(qtbot, window):
     release = threading.Event()
-    job = Job(lambda control, report: release.wait(10), "a short wait", window).start()
+    job = Job(lambda control, report: release.wait(10), "a training", window, exclusive=True).start()
 
     def answer_no():
         box = QApplication.activeModalWidget()
@@ -111,3 +111,11 @@ def test_run_again_fills_the_training_form_and_shows_it(window):
     assert window.tabs.currentWidget() is training
     assert training.settings()["loop"] == "spsa"
     assert (training.settings()["epochs"], training.settings()["seed"]) == (7, 3)
+
+
+def test_closing_over_a_short_job_waits_for_it_without_asking(qtbot, window):
+    release = threading.Event()
+    job = Job(lambda control, report: release.wait(10), "set heaters.ch0.voltage", window).start()
+    threading.Timer(0.3, release.set).start()  # the instrument answers a moment later
+    window.close()  # an unanswered box would keep the window open (and the test would see it)
+    assert not window.isVisible() and not job.running

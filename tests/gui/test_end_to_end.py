@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from gui_actions import blocked_in_pause, choose, click, open_tab, points, type_into
+from gui_actions import blocked_in_pause, choose, click, open_channel, open_tab, points, type_into
 from PySide6.QtCore import Qt
 
 from hilt.gui.calibration_panel import CalibrationPanel
@@ -88,3 +88,36 @@ def test_connect_calibrate_accept_train_pause_resume_abort_and_browse(
     qtbot.keyClick(runs.capture_slider, Qt.Key.Key_Home)
     assert runs.capture_label.text().startswith("step 0 (epoch 0)")
     np.testing.assert_allclose(runs.capture_view.shown["physical"], caps.physical[0])
+
+
+def test_a_training_holds_hand_control_and_safe_state_stops_it(qtbot, window, connect, heater_volts,
+                                                               tmp_path: Path) -> None:  # noqa: ANN001
+    station = connect(window, "mzi-lab")
+    dock = window.station_panel
+    open_channel(qtbot, dock, "heaters.ch3")
+    knob = dock.control("heaters.ch3.voltage")
+    assert knob.isEnabled() and dock._poller is not None
+
+    training = open_tab(qtbot, window, "Training")
+    choose(qtbot, training.loop_box, "insitu")
+    type_into(qtbot, training.epochs_spin, "5")
+    type_into(qtbot, training.runs_edit, str(tmp_path / "runs"))
+    click(qtbot, training.start_button)
+    # While it trains, nothing else talks to the instruments: no live readings, no knobs, no
+    # disconnect; the safe-state button stays.
+    qtbot.waitUntil(lambda: dock.held_by == "training", timeout=5000)
+    assert dock._poller is None and not knob.isEnabled()
+    assert not dock.disconnect_button.isEnabled() and dock.safe_button.isEnabled()
+    assert "training is driving the station" in dock.status.text()
+    qtbot.waitUntil(lambda: points(training.loss_curve) >= 1, timeout=TIMEOUT_MS)
+
+    # Safe state in the middle of it stops the training and leaves every heater at 0 V.
+    with qtbot.waitSignal(training.run_ended, timeout=TIMEOUT_MS):
+        click(qtbot, dock.safe_button)
+    assert training.result is not None and training.result.aborted
+    qtbot.waitUntil(lambda: dock.held_by is None, timeout=5000)
+    np.testing.assert_array_equal(heater_volts(station), 0.0)
+    assert station.world.get("laser.output") is False
+    # Hand control is back.
+    assert knob.isEnabled() and dock.disconnect_button.isEnabled()
+    qtbot.waitUntil(lambda: dock._poller is not None, timeout=5000)

@@ -5,21 +5,11 @@ simulated world."""
 from __future__ import annotations
 
 import numpy as np
+from gui_actions import open_channel
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QPushButton
 
 LEFT = Qt.MouseButton.LeftButton
-
-
-def open_channel(qtbot, panel, key):
-    """Click a channel's row and open it with the right arrow key, as a user does."""
-    item = panel.item(key)
-    panel.tree.scrollToItem(item)
-    rect = panel.tree.visualItemRect(item)
-    qtbot.mouseClick(panel.tree.viewport(), LEFT, pos=rect.center())
-    assert panel.tree.currentItem() is item
-    qtbot.keyClick(panel.tree, Qt.Key.Key_Right)
-    qtbot.waitUntil(lambda: item.isExpanded())
 
 
 def type_and_set(qtbot, panel, key, text):
