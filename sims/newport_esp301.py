@@ -27,6 +27,15 @@ target), ``xxDV?`` (the programmed velocity), ``xxID?`` (the stage model). The s
 start on (``motors_on=True``), as after a lab's setup sequence; ``motors_on=False`` starts them
 as after power-up.
 
+Trajectory and set-up parameters kept per axis (``AG`` deceleration, ``AU`` maximum
+acceleration: ``AC`` above it is refused with ``xx11``; ``JH``/``JW`` jog speeds, ``JK`` jerk,
+``OH``/``OL`` home search speeds: ``OR`` runs at ``OH``; ``OM`` home mode, ``QM`` motor type, ``QV``
+motor voltage); the profile uses ``AC`` for both ramps. ``xxTV`` answers the actual velocity of
+the profile, ``xxMS`` the motor status character (bit 0 in motion, 1 motor on, 2 moving in the
+positive direction, bit 6 set), ``TX`` the controller activity character (bit 6 set, no program
+running). Not simulated: hardware travel limits (``MT``, ``ZH``, ``ZS``), indefinite and index
+moves (``MV``, ``MZ``), waits (``WS``, ``WT``), ``PH`` and ``RS``.
+
 Unverified: bit 6 of the ``TS`` character, the ``ID?`` reply layout (``model, serial``), and
 whether ``MF`` during a move stops the axis at once (here: yes).
 """
@@ -37,7 +46,7 @@ import math
 import re
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hilt.sims.base import Session, SimulatedInstrument
 
@@ -168,6 +177,7 @@ class SimESP301(SimulatedInstrument):
         for ax in self.axes.values():
             ax.motor_on = bool(motors_on)
         self.errors: deque[int] = deque(maxlen=10)
+        self.kept: dict[int, dict[str, float]] = {}
         self._publish()
 
     # -- world ----------------------------------------------------------------------------------
@@ -209,10 +219,13 @@ class SimESP301(SimulatedInstrument):
         axis_text, cmd, arg = m.group(1), m.group(2).upper(), m.group(3)
         query = arg == "?"
         handler = getattr(self, f"_cmd_{cmd}", None)
+        if handler is None and cmd in self.KEPT:
+            def handler(axis: int, arg: str, query: bool, mnemonic: str = cmd) -> str | None:
+                return self._kept(mnemonic, axis, arg, query)
         if handler is None:
             self.unknown_command(cmd + ("?" if query else ""))
             raise EspError(6)
-        if cmd in ("TB", "TE", "VE", "ST", "TS", "AB") and not axis_text:
+        if cmd in ("TB", "TE", "VE", "ST", "TS", "AB", "TX") and not axis_text:
             return handler(None, arg, query)
         if not axis_text:
             raise EspError(37)
@@ -259,9 +272,12 @@ class SimESP301(SimulatedInstrument):
 
     def _cmd_OR(self, axis: int, arg: str, query: bool) -> str | None:
         # Home search: the stage finds its home switch, which defines position 0.
-        if not self.axes[axis].motor_on:
+        ax = self.axes[axis]
+        if not ax.motor_on:
             raise EspError(axis * 100 + 13)
-        self.axes[axis].start_move(0.0, self.now())
+        # The home search runs at the OH speed.
+        speed = self.kept.get(axis, {}).get("OH", self.KEPT["OH"][2])
+        ax.move = TrapezoidMove(ax.position(self.now()), 0.0, self.now(), speed, ax.acceleration)
         self._publish()
         return None
 
@@ -301,6 +317,8 @@ class SimESP301(SimulatedInstrument):
         a = self._number(arg)
         if a <= 0:
             raise EspError(7)
+        if a > self.kept.get(axis, {}).get("AU", self.KEPT["AU"][2]):
+            raise EspError(axis * 100 + 11)
         ax.acceleration = a
         return None
 
@@ -366,6 +384,37 @@ class SimESP301(SimulatedInstrument):
         ax.move = TrapezoidMove(here, here, self.now(), ax.velocity, ax.acceleration)
         self._publish()
         return None
+
+    #: Kept per-axis parameters: mnemonic -> (lowest, highest, default, integer).
+    KEPT: ClassVar[dict[str, tuple[float, float, float, bool]]] = {
+        "AG": (1e-6, 1e12, 20.0, False), "AU": (1e-6, 1e12, 200.0, False), "JH": (1e-6, 1e12, 10.0, False),
+        "JW": (1e-6, 1e12, 1.0, False), "JK": (1e-6, 1e12, 800.0, False), "OH": (1e-6, 1e12, 5.0, False),
+        "OL": (1e-6, 1e12, 1.0, False), "OM": (0, 6, 0, True), "QM": (0, 4, 2, True),
+        "QV": (0.0, 48.0, 48.0, False),
+    }
+
+    def _kept(self, mnemonic: str, axis: int, arg: str, query: bool) -> str | None:
+        lo, hi, default, integer = self.KEPT[mnemonic]
+        values = self.kept.setdefault(axis, {k: v[2] for k, v in self.KEPT.items()})
+        if query:
+            return str(int(values[mnemonic])) if integer else f"{values[mnemonic]:.5f}"
+        value = self._number(arg)
+        if not lo <= value <= hi or (integer and value != int(value)):
+            raise EspError(7)
+        values[mnemonic] = value
+        return None
+
+    def _cmd_TV(self, axis: int, arg: str, query: bool) -> str | None:
+        ax, t, h = self.axes[axis], self.now(), 1e-6
+        return f"{(ax.position(t + h) - ax.position(t - h)) / (2 * h) if ax.moving(t) else 0.0:.5f}"
+
+    def _cmd_MS(self, axis: int, arg: str, query: bool) -> str | None:
+        ax, t = self.axes[axis], self.now()
+        bits = (1 if ax.moving(t) else 0) | (2 if ax.motor_on else 0) | (4 if ax.move.end > ax.move.start else 0)
+        return chr(0x40 | bits)
+
+    def _cmd_TX(self, axis: int | None, arg: str, query: bool) -> str | None:
+        return chr(0x40)  # no program running, no wait, no trajectory executing from a program
 
     def _cmd_DP(self, axis: int, arg: str, query: bool) -> str | None:
         return f"{self.axes[axis].move.end:.5f}"

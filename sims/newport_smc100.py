@@ -20,6 +20,15 @@ refused with ``H``. Motor power per address is published as ``{name}.motor_on``.
 (set-point position, ``1TH4.00000``) and ``TBx`` (the text of error letter x; without a letter,
 the last error, which it clears like ``TE``).
 
+CONFIGURATION state (``PW1`` from NOT REFERENCED -> ``14``; ``PW0`` stores and returns to
+``0A``): the configuration parameters (``BA``, ``BH``, ``DV``, ``FD``, ``FE``, ``FF``, ``HT``, ``JR``,
+``KD``, ``KI``, ``KP``, ``KV``, ``OH``, ``OT``, ``QI``, ``SA``, ``SC``, ``SU``, ``VB``, ``ZX``) are
+set only there (elsewhere refused with the letter of the state) and read anywhere; they are kept
+without acting on the motion model, except ``OH``, the home search velocity. ``PT`` answers the
+duration of a relative move on the current profile, ``RA``/``RB`` read the analog and TTL inputs
+(nothing is wired: 0), ``SB`` sets the TTL outputs. Not simulated: ``JD`` (jogging), ``JM``
+(keypad), ``SE`` (simultaneous start), ``ZT`` (parameter dump).
+
 Unverified: ``MM?`` answering the state code (``1MM3C``) and the ``TB`` reply layout
 (``1TBJ Command not allowed in DISABLE state``).
 """
@@ -30,7 +39,7 @@ import re
 from typing import Any
 
 from hilt.sims.base import Session, SimulatedInstrument
-from hilt.sims.newport_esp301 import SimAxis
+from hilt.sims.newport_esp301 import SimAxis, TrapezoidMove
 
 NOT_REFERENCED = ("0A", "0B", "0C", "0D", "0E", "0F", "10", "11")
 READY = ("32", "33", "34", "35")
@@ -57,6 +66,19 @@ _SMC_COMMAND = re.compile(r"^\s*(\d{1,2})\s*([A-Za-z]{2})\s*(.*?)\s*$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
+#: Configuration parameters: code -> (lowest, highest, default). Set in CONFIGURATION only.
+CONFIG_PARAMETERS: dict[str, tuple[float, float, float]] = {
+    "BA": (0.0, 1e12, 0.0), "BH": (0.0, 1e12, 0.0), "DV": (12.0, 48.0, 48.0), "FD": (1e-6, 2000.0, 2000.0),
+    "FE": (1e-6, 1e12, 0.05), "FF": (0.0, 1e12, 0.0), "HT": (0, 4, 2), "JR": (0.001, 1e12, 0.04),
+    "KD": (0.0, 1e12, 0.0), "KI": (0.0, 1e12, 0.0), "KP": (0.0, 1e12, 0.0), "KV": (0.0, 1e12, 0.0),
+    "OH": (1e-6, 1e12, 2.5), "OT": (1.0, 1e3, 100.0), "QI": (0.05, 3.0, 0.6), "SA": (1, 31, 1),
+    "SC": (0, 1, 0), "SU": (1e-6, 1e12, 0.000244), "VB": (0.0, 1e12, 0.0), "ZX": (1, 3, 2),
+}
+#: The error letter of a command that is not allowed in a state.
+STATE_LETTER = {**{s: "H" for s in NOT_REFERENCED}, "14": "I", "1E": "L", "28": "M",
+                **{s: "K" for s in READY}, **{s: "J" for s in DISABLE}}
+
+
 class SmcError(Exception):
     def __init__(self, letter: str) -> None:
         self.letter = letter
@@ -73,6 +95,9 @@ class SmcController:
         self.base_state = "0A"  # state once any move has ended
         self.error = "@"
         self.homing = False
+        self.params = {code: default for code, (_, _, default) in CONFIG_PARAMETERS.items()}
+        self.params["SA"] = address
+        self.ttl_out = 0
 
     def state(self, t: float) -> str:
         if self.axis.moving(t):
@@ -122,6 +147,9 @@ class SimSMC100(SimulatedInstrument):
         if ctl is None:
             return None
         handler = getattr(self, f"_cmd_{cmd}", None)
+        if handler is None and cmd in CONFIG_PARAMETERS:
+            def handler(ctl: SmcController, arg: str, code: str = cmd) -> str | None:
+                return self._config_parameter(code, ctl, arg)
         try:
             if handler is None:
                 self.unknown_command(cmd + ("?" if arg == "?" else ""))
@@ -155,8 +183,8 @@ class SimSMC100(SimulatedInstrument):
         state = self._settle(ctl)
         if state in NOT_REFERENCED:
             raise SmcError("H")
-        if state in DISABLE:
-            raise SmcError("J")
+        if state in DISABLE or state == "14":
+            raise SmcError(STATE_LETTER[state])
         if state == "1E":
             raise SmcError("L")
 
@@ -192,9 +220,11 @@ class SimSMC100(SimulatedInstrument):
     def _cmd_OR(self, ctl: SmcController, arg: str) -> str | None:
         state = self._settle(ctl)
         if state not in NOT_REFERENCED:
-            raise SmcError({"1E": "L", "28": "M", "3C": "J", "3D": "J", "3E": "J"}.get(state, "K"))
+            raise SmcError(STATE_LETTER.get(state, "K"))
         ctl.homing = True
-        ctl.axis.start_move(0.0, self.now())
+        # The home search runs at the OH velocity.
+        here, t = ctl.axis.position(self.now()), self.now()
+        ctl.axis.move = TrapezoidMove(here, 0.0, t, float(ctl.params["OH"]), ctl.axis.acceleration)
         ctl.base_state = "32"
         self._publish()
         return None
@@ -225,10 +255,8 @@ class SimSMC100(SimulatedInstrument):
             return state
         if arg not in ("0", "1"):
             raise SmcError("C")
-        if state in NOT_REFERENCED:
-            raise SmcError("H")
-        if state == "1E":
-            raise SmcError("L")
+        if state in NOT_REFERENCED or state in ("1E", "14"):
+            raise SmcError(STATE_LETTER[state])
         if arg == "0" and state not in DISABLE:
             ctl.axis.stop(self.now())
             ctl.base_state = "3D" if state == "28" else "3C"
@@ -237,6 +265,56 @@ class SimSMC100(SimulatedInstrument):
             ctl.base_state = "34"
             ctl.axis.motor_on = True
         self._publish()
+        return None
+
+    def _cmd_PW(self, ctl: SmcController, arg: str) -> str | None:
+        state = self._settle(ctl)
+        if arg == "?":
+            return "1" if state == "14" else "0"
+        if arg == "1":
+            if state not in NOT_REFERENCED:
+                raise SmcError(STATE_LETTER.get(state, "D"))
+            ctl.base_state = "14"
+        elif arg == "0":
+            if state != "14":
+                raise SmcError(STATE_LETTER.get(state, "D"))
+            ctl.base_state = "0A"  # the parameters are stored; the controller restarts unreferenced
+        else:
+            raise SmcError("C")
+        return None
+
+    def _config_parameter(self, code: str, ctl: SmcController, arg: str) -> str | None:
+        lo, hi, default = CONFIG_PARAMETERS[code]
+        if arg == "?":
+            value = ctl.params[code]
+            return f"{value:g}" if isinstance(default, float) else str(int(value))
+        state = self._settle(ctl)
+        if state != "14":
+            raise SmcError(STATE_LETTER.get(state, "D"))
+        value = self._number(arg)
+        if not lo <= value <= hi or (isinstance(default, int) and value != int(value)):
+            raise SmcError("C")
+        ctl.params[code] = value if isinstance(default, float) else int(value)
+        return None
+
+    def _cmd_PT(self, ctl: SmcController, arg: str) -> str | None:
+        distance = abs(self._number(arg))
+        move = TrapezoidMove(0.0, distance, 0.0, ctl.axis.velocity, ctl.axis.acceleration)
+        return f"{move.duration:.5f}"
+
+    def _cmd_RA(self, ctl: SmcController, arg: str) -> str | None:
+        return "0"  # nothing is wired to the analog input
+
+    def _cmd_RB(self, ctl: SmcController, arg: str) -> str | None:
+        return "0"  # nor to the TTL inputs
+
+    def _cmd_SB(self, ctl: SmcController, arg: str) -> str | None:
+        if arg == "?":
+            return str(ctl.ttl_out)
+        value = self._number(arg)
+        if value != int(value) or not 0 <= value <= 15:
+            raise SmcError("C")
+        ctl.ttl_out = int(value)
         return None
 
     def _cmd_TH(self, ctl: SmcController, arg: str) -> str | None:

@@ -120,3 +120,54 @@ def test_smc100_unknown_command_is_error_a_logged_once(serial_port, caplog) -> N
         port.write(b"1QQ\r\n2QQ5\r\n")
         assert smc_ask(port, "1TE") == b"1TEA" and smc_ask(port, "2TE") == b"2TEA"
     assert len([r for r in caplog.records if "'QQ'" in r.getMessage()]) == 1
+
+
+def test_esp301_trajectory_parameters_and_status_characters(serial_port, clock) -> None:
+    sim, port = serial_port(SimESP301)
+    port.write(b"1AU50;1AG30;1OH2;1QM3\r")
+    assert esp_error(port) == b"0"
+    assert esp_ask(port, "1AU?") == b"50.00000" and esp_ask(port, "1QM?") == b"3"
+    port.write(b"1AC80\r")  # above AU: MAXIMUM ACCELERATION EXCEEDED
+    assert esp_error(port) == b"111"
+    port.write(b"1QM2.5\r")
+    assert esp_error(port) == b"7"
+    port.write(b"1PA10\r")
+    assert esp_error(port) == b"0"
+    clock.advance(1.0)  # cruising at VA = 5 mm/s
+    assert float(esp_ask(port, "1TV?")) == 5.0
+    assert esp_ask(port, "1MS") == bytes([0x40 | 0x07])  # moving, motor on, positive direction
+    clock.advance(5.0)
+    assert esp_ask(port, "1MS") == bytes([0x40 | 0x06]) and esp_ask(port, "TX") == b"@"
+    port.write(b"1OR\r")  # home search at OH = 2 mm/s: 10 mm take a little over 5 s
+    assert esp_error(port) == b"0"
+    clock.advance(4.0)
+    assert esp_ask(port, "1MD?") == b"0"
+    clock.advance(2.0)
+    assert esp_ask(port, "1MD?") == b"1" and esp_ask(port, "1TP?") == b"0.00000"
+
+
+def test_smc100_configuration_state(serial_port, clock) -> None:
+    sim, port = serial_port(SimSMC100)
+    port.write(b"1KP10\r\n")  # configuration parameters are set in CONFIGURATION only
+    assert smc_ask(port, "1TE") == b"1TEH"
+    port.write(b"1PW1\r\n")
+    assert smc_ask(port, "1TS") == b"1TS000014" and smc_ask(port, "1PW?") == b"1PW1"
+    port.write(b"1KP10\r\n1OH0.5\r\n1HT1\r\n")
+    assert smc_ask(port, "1TE") == b"1TE@"
+    port.write(b"1HT1.5\r\n")
+    assert smc_ask(port, "1TE") == b"1TEC"
+    port.write(b"1OR\r\n")
+    assert smc_ask(port, "1TE") == b"1TEI"  # no homing in CONFIGURATION
+    port.write(b"1PW0\r\n")
+    assert smc_ask(port, "1TS") == b"1TS00000A"
+    assert smc_ask(port, "1KP?") == b"1KP10" and smc_ask(port, "1HT?") == b"1HT1"
+    port.write(b"1OR\r\n")  # home search from 3 mm at OH = 0.5 mm/s: about 6 s
+    assert smc_ask(port, "1TE") == b"1TE@"
+    clock.advance(5.0)
+    assert smc_ask(port, "1TS") == b"1TS00001E"
+    clock.advance(2.0)
+    assert smc_ask(port, "1TS") == b"1TS000032"
+    assert smc_ask(port, "1PT5") == b"1PT1.25000"  # 5 mm at VA 5, AC 20: 1 s + 0.25 s
+    assert smc_ask(port, "1RA") == b"1RA0"
+    port.write(b"1SB5\r\n")
+    assert smc_ask(port, "1SB?") == b"1SB5"
