@@ -101,6 +101,8 @@ def measure_intensities(processor: Any, averages: int = 1) -> np.ndarray:
     readings = np.mean(runs, axis=0).T  # (outputs, inputs)
     if hasattr(processor, "read_dark"):
         readings = readings - np.asarray(processor.read_dark(), dtype=float)[:, None]
+    # A power is not negative: noise around a dark output reads as no light, not as less.
+    readings = np.clip(readings, 0.0, None)
     total = readings.sum(axis=0, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, readings / total, np.nan)
