@@ -35,7 +35,7 @@ from hilt.errors import InstrumentCommunicationError, LimitError
 from hilt.instruments.mesh_processor import MeshPhases, MeshProcessor, phases_of
 
 from .data import Dataset, amplitude_encode, batch_indices
-from .head import ClassifierHead, accuracy, task_loss
+from .head import DEFAULT_HEAD, ClassifierHead, accuracy, make_head, task_loss
 from .recording import Recorder, capture_spec
 
 log = logging.getLogger("hilt.loops")
@@ -117,6 +117,10 @@ class TrainSettings:
     batch_size: int = 32
     lr: float = 0.01  # Adam step on the phases (rad)
     head_lr: float = 0.05  # 0: the head (read-out ports, temperature) stays as loaded
+    # The read-out by name (hilt.loops.head.HEADS): "dat-l2", the DAT benchmark's intensities
+    # over all ports L2-normalised, no parameter; "sum-norm-temperature", the class ports
+    # normalised by their sum times a learned temperature (hilt before issue 16).
+    head: str = DEFAULT_HEAD
     lr_decay: float = 1.0  # every learning rate x this after each epoch (kept in checkpoints)
     seed: int = 0
     input_power: float = 1.0  # optical power of one encoded sample (arb. units)
@@ -180,15 +184,16 @@ class PhotonicClassifier(nn.Module):
         return self.head(self.twin(x, method))
 
 
-def make_model(twin: nn.Module, n_classes: int = 10, head: ClassifierHead | None = None
-               ) -> PhotonicClassifier:
-    """A private copy of ``twin`` (the loop never mutates the caller's network) + a head."""
+def make_model(twin: nn.Module, n_classes: int = 10, head: ClassifierHead | None = None,
+               head_name: str = DEFAULT_HEAD) -> PhotonicClassifier:
+    """A private copy of ``twin`` (the loop never mutates the caller's network) + a head
+    (a copy of ``head``, else the head called ``head_name``, :func:`~.head.make_head`)."""
     twin = copy.deepcopy(twin)
     for p in twin.parameters():
         p.requires_grad_(True)
     n = int(twin.meshes[0].n)
     return PhotonicClassifier(twin, copy.deepcopy(head) if head is not None
-                              else ClassifierHead(n, n_classes))
+                              else make_head(head_name, n, n_classes))
 
 
 def start_model(twin: nn.Module, data: Dataset, settings: TrainSettings,
@@ -196,7 +201,10 @@ def start_model(twin: nn.Module, data: Dataset, settings: TrainSettings,
                 make: Callable[..., nn.Module] = make_model) -> Any:
     """Every loop's first step: seed torch, make the loop's private model, load a start state."""
     torch.manual_seed(settings.seed)
-    model = make(twin, data.n_classes, head)
+    if make is make_model:
+        model = make_model(twin, data.n_classes, head, settings.head)
+    else:
+        model = make(twin, data.n_classes, head)
     if init_state is not None:
         model.load_state_dict(init_state)
     return model

@@ -286,6 +286,8 @@ def resume_run(run_path: str | Path, *, station_file: str | Path | None = None,
         raise ConfigError(f"{path}: not a run of hilt train (it records no station run); resume "
                           "it from Python with the loop's resume=True")
     settings = dict(config.get("settings") or {})
+    # Runs recorded before heads had names used the sum-normalised head with a temperature.
+    settings.setdefault("head", "sum-norm-temperature")
     settings["progress_bar"] = progress_bar
     if max_retries is not None:
         settings["max_retries"] = max_retries

@@ -107,7 +107,8 @@ def train_zeroth_order(processor: MeshProcessor, twin: nn.Module, data: Dataset,
         opt.zero_grad(set_to_none=True)
         mean_out = torch.stack(outs).mean(0)
         loss = task_loss(model.head(mean_out), y)
-        loss.backward()  # the head's exact gradient
+        if loss.requires_grad:  # a head with parameters: their exact gradient
+            loss.backward()
         for p, g in zip(params, grad.split(flat), strict=True):
             p.grad = g.view_as(p).clone()
         opt.step()

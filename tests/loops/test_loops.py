@@ -346,21 +346,26 @@ def test_pat_and_dat_beat_the_deployed_model_on_an_erroneous_chip() -> None:
 
     Measured with these seeds (8 ports, 2 meshes, 4 classes, 240 training and 200 test
     samples): twin 64.0 %, deployed 37.5 %, PAT 64.5 %, DAT 65.0 %. Two other network seeds
-    and another chip kept both margins above 14 points; the test asks for 10.
+    and another chip kept both margins above 14 points; the test asks for 10. With the
+    sum-normalised head it was measured with: with the DAT benchmark's head ("dat-l2") this
+    tiny network loses little on deployment (twin 61 %, deployed 51-63 % on three chips), so
+    there is nothing to win back; the benchmark's own numbers are in BENCHMARKS.md.
     """
     data = tiny_data(240, 200)
     net = network(seed=0)
     power = float(N)  # mean power 1 per port: where the EO activation works
+    head = "sum-norm-temperature"
     insilico = train_insilico(net.twin(), data, TrainSettings(
-        epochs=10, batch_size=16, lr=0.01, input_power=power, eval_every_epoch=False))
-    model = make_model(net.twin(), data.n_classes)
+        epochs=10, batch_size=16, lr=0.01, input_power=power, eval_every_epoch=False, head=head))
+    model = make_model(net.twin(), data.n_classes, head_name=head)
     model.load_state_dict(insilico.model_state)
     _, _, x_test, y_test = encode(data, N, power)
     chip = net.with_errors("dat-0.10", seed=2)
     twin_accuracy = evaluate_twin(model, x_test, y_test)
     deployed = evaluate_physical(LocalMeshProcessor(chip), model, x_test, y_test)
     assert deployed < twin_accuracy - 0.15, "the chip's errors should cost the deployed model accuracy"
-    fine = dict(epochs=3, batch_size=16, lr=0.005, head_lr=0.0, input_power=power, eval_every_epoch=False)
+    fine = dict(epochs=3, batch_size=16, lr=0.005, head_lr=0.0, input_power=power,
+                eval_every_epoch=False, head=head)
     pat = train_pat(LocalMeshProcessor(chip), net.twin(), data, TrainSettings(**fine),
                     init_state=insilico.model_state)
     dat = train_dat(LocalMeshProcessor(chip), net.twin(), data, DATSettings(mode="internal", **fine),
