@@ -174,6 +174,9 @@ main.add_command(runs)
 from hilt.gui.cli_sim import sim  # noqa: E402
 
 main.add_command(sim)
+from hilt.gui.cli_study import sweep  # noqa: E402
+
+main.add_command(sweep)
 
 
 # -- hilt train / demo -----------------------------------------------------------------------
@@ -183,7 +186,7 @@ main.add_command(sim)
               show_default=True, help="insilico: twin only, then deployed; insitu: physics-aware; "
                                       "spsa: zeroth-order; dat: dual adaptive training.")
 @click.option("--epochs", type=int, default=3, show_default=True)
-@click.option("--lr", type=float, default=0.005, show_default=True)
+@click.option("--lr", type=float, default=0.01, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--dataset", default="digits", show_default=True, help="digits, mnist:DIR or fashion:DIR (IDX files).")
 @click.option("--dat-mode", type=click.Choice(["output", "internal", "block"]), default="internal", show_default=True)
@@ -192,8 +195,12 @@ main.add_command(sim)
 @click.option("--max-retries", type=int, default=None,
               help="Retries of a step after a hardware fault before the run aborts (default 3).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--errors", default=None,
+              help="(simulated stations) The world's error preset, e.g. dat-0.06, dat-bs-0.10, none "
+                   "(default: the station file's).")
 def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, dataset: str, dat_mode: str,
-          instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str) -> None:
+          instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str,
+          errors: str | None) -> None:
     """Train a classifier on a station's MZI chip; the run file goes under --runs-dir.
 
     STATION is a station file, or the name of a bundled one (`hilt station list`). A run stopped
@@ -205,11 +212,13 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
     settings = {k: v for k, v in (("batch_size", batch_size), ("max_retries", max_retries)) if v is not None}
     run_path = None
     try:
-        with Station.from_yaml(stations.find(station_file)) as st:
+        st = Station.from_yaml(stations.find(station_file))
+        click.echo(_what_it_runs_on(st, errors))
+        with st:
             run_path = new_run_path(st.name, loop, runs_dir)
             result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
                                       lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
-                                      settings=settings, progress_bar=True)
+                                      settings=settings, progress_bar=True, measure_start=True)
     except HiltError as exc:
         _report_error(exc)
         _resume_hint(run_path)
@@ -218,6 +227,30 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
         _resume_hint(run_path)
         raise
     _report_training(loop, result)
+
+
+def _what_it_runs_on(st: Any, errors: str | None) -> str:
+    """One line naming the chip a training runs on: simulated with which errors, or real.
+    ``errors`` replaces a simulated station's world error preset (refused on a real one)."""
+    from hilt.errors import ConfigError
+    from hilt.sims.physics import error_levels
+
+    cfg = st.config
+    if not cfg.simulate:
+        if errors is not None:
+            raise ConfigError(f"station {st.name!r} is not simulated: --errors sets a simulated "
+                              "world's errors")
+        return f"training on station {st.name!r} (real instruments)"
+    if errors is not None:
+        try:
+            error_levels(errors)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        cfg.world.errors = errors
+    levels = {k: v for k, v in error_levels(cfg.world.errors).__dict__.items() if v not in (0.0, None)}
+    what = ", ".join(f"{k} {v:g}" for k, v in levels.items()) or "no errors"
+    return (f"training on station {st.name!r}, simulated: world errors {cfg.world.errors} ({what}), "
+            f"world seed {cfg.world.seed}")
 
 
 def _report_error(exc: BaseException) -> None:
@@ -232,6 +265,12 @@ def _resume_hint(run_path: Path | None) -> None:
 
 
 def _report_training(loop: str, result: Any) -> None:
+    per_epoch = [h["test_accuracy"] for h in result.history if "test_accuracy" in h]
+    start = result.extra.get("start_accuracy")
+    if per_epoch:
+        before = "" if start is None else f"untrained {100 * start:.1f}%, then "
+        click.echo(f"physical test accuracy: {before}after each epoch "
+                   + ", ".join(f"{100 * a:.1f}%" for a in per_epoch))
     faults = f", {result.faults} hardware faults ridden out" if result.faults else ""
     click.echo(f"{loop}: accuracy {100 * result.accuracy:.1f}% on the physical system "
                f"(twin {100 * result.twin_accuracy:.1f}%), {result.physical_queries} physical queries, "

@@ -174,20 +174,22 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
                      dat_mode: str = "internal", runs_dir: str | Path = "runs",
                      control: LoopControl | None = None, progress: Callable[..., Any] | None = None,
                      progress_bar: bool = False, settings: Mapping[str, Any] | None = None,
-                     run_path: str | Path | None = None, resume: bool = False) -> LoopResult:
+                     run_path: str | Path | None = None, resume: bool = False,
+                     measure_start: bool = False) -> LoopResult:
     """Train a classifier on the station's MZI chip with one loop; returns the loop's result.
 
     ``settings`` sets any other field of the loop's settings (e.g. ``{"batch_size": 64,
     "max_retries": 5}``; see :class:`~hilt.loops.core.TrainSettings`). The run file goes to
     ``run_path``, or to a new uniquely named file under ``runs_dir``; ``resume=True`` continues
     the run in an existing ``run_path`` from its last checkpoint (what :func:`resume_run` does).
+    ``measure_start``: first measure the untrained model's test accuracy on the hardware (one
+    pass over the test set), so the result shows what training won:
+    ``result.extra["start_accuracy"]``.
     """
     from hilt.instruments.photonic_twin import twin_from_description
 
-    from .dat import DATSettings, train_dat
-    from .insilico import train_insilico
-    from .pat import train_pat
-    from .zeroth_order import ZOSettings, train_zeroth_order
+    from .dat import DATSettings
+    from .zeroth_order import ZOSettings
 
     if loop not in LOOPS:
         raise ConfigError(f"loop {loop!r}: expected one of {', '.join(LOOPS)}")
@@ -224,14 +226,42 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
         path = getattr(station, "path", None)
         if path is not None:
             context["station_file"] = Path(path).resolve()
+    start = None
+    if measure_start and not (resume and Path(run_path).exists()):
+        start = _start_accuracy(processor, twin, data, s)
     with run_context(**context):
-        if loop == "insilico":
-            return train_insilico(twin, data, s, processor=processor, **kwargs)
-        if loop == "insitu":
-            return train_pat(processor, twin, data, s, **kwargs)
-        if loop == "spsa":
-            return train_zeroth_order(processor, twin, data, s, **kwargs)  # type: ignore[arg-type]
-        return train_dat(processor, twin, data, s, **kwargs)  # type: ignore[arg-type]
+        result = _run_loop(loop, processor, twin, data, s, kwargs)
+    if start is not None:
+        result.extra["start_accuracy"] = start
+    return result
+
+
+def _start_accuracy(processor: Any, twin: Any, data: Dataset, s: TrainSettings) -> float:
+    """The untrained model's test accuracy on the hardware (what a loop starts from)."""
+    from .core import encode, evaluate_physical, make_model
+
+    prepare = getattr(processor, "prepare", None)
+    if callable(prepare):
+        prepare()
+    _, _, x_te, y_te = encode(data, processor.n_ports, s.input_power)
+    return evaluate_physical(processor, make_model(twin, data.n_classes, head_name=s.head),
+                             x_te, y_te, s.eval_batch)
+
+
+def _run_loop(loop: str, processor: Any, twin: Any, data: Dataset, s: TrainSettings,
+              kwargs: dict[str, Any]) -> LoopResult:
+    from .dat import train_dat
+    from .insilico import train_insilico
+    from .pat import train_pat
+    from .zeroth_order import train_zeroth_order
+
+    if loop == "insilico":
+        return train_insilico(twin, data, s, processor=processor, **kwargs)
+    if loop == "insitu":
+        return train_pat(processor, twin, data, s, **kwargs)
+    if loop == "spsa":
+        return train_zeroth_order(processor, twin, data, s, **kwargs)  # type: ignore[arg-type]
+    return train_dat(processor, twin, data, s, **kwargs)  # type: ignore[arg-type]
 
 
 def _recorded_station(run_path: Path, info: Mapping[str, Any], station_file: str | Path | None) -> Any:
