@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 
@@ -31,14 +34,31 @@ def sim_list(show_coverage: bool) -> None:
         click.echo(f"{name:<24} {cls.transport:<7} {cls.description}")
 
 
-def _print_coverage() -> None:
+def _quiet_simulators() -> contextlib.AbstractContextManager[None]:
+    """Probing every command sends the unimplemented ones too: their warnings are the point of
+    the coverage table, not news."""
     import logging
 
+    @contextlib.contextmanager
+    def quiet() -> Iterator[None]:
+        logger = logging.getLogger("hilt.sims")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+    return quiet()
+
+
+def _print_coverage() -> None:
     from hilt.sims.coverage import coverage
 
-    # Probing every command sends the unimplemented ones too: their warnings are the point of
-    # the table, not news.
-    logging.getLogger("hilt.sims").setLevel(logging.ERROR)
+    with _quiet_simulators():
+        _print_coverage_table(coverage)
+
+
+def _print_coverage_table(coverage: Callable[[str], Any]) -> None:
     click.echo(f"{'model':<24} {'implemented':>11}  share  tested")
     for name in registry.simulator_names():
         cov = coverage(name)
@@ -54,30 +74,38 @@ def _print_coverage() -> None:
 @click.argument("directory", type=click.Path(file_okay=False), default="docs/simulators")
 def sim_coverage_pages(directory: str) -> None:
     """Write one coverage page per simulator model (and an index) into DIRECTORY."""
-    import logging
     from pathlib import Path
 
     from hilt.sims.coverage import write_pages
 
-    logging.getLogger("hilt.sims").setLevel(logging.ERROR)
-    for path in write_pages(Path(directory)):
+    with _quiet_simulators():
+        written = write_pages(Path(directory))
+    for path in written:
         click.echo(path)
 
 
 @sim.command("serve")
 @click.argument("model")
 @click.option("--port", type=int, default=0, help="TCP port (default: chosen by the OS).")
-@click.option("--pty", is_flag=True, help="Serve a serial instrument on a pseudo-terminal.")
+@click.option("--pty", is_flag=True, help="Serve a serial instrument (or an instrument's RS-232 port) on a pseudo-terminal.")
+@click.option("--serial", is_flag=True,
+              help="Serve the RS-232 port of an instrument that also has one, as a socket:// URL.")
 @click.option("--seed", type=int, default=0, help="Seed of the simulated world.")
 @click.option("--name", default=None, help="Instrument name in the world (default: the model).")
-def sim_serve(model: str, port: int, pty: bool, seed: int, name: str | None) -> None:
-    """Serve one simulator; the first line printed is the address a client uses."""
-    from hilt.sims.server import serve
+def sim_serve(model: str, port: int, pty: bool, serial: bool, seed: int, name: str | None) -> None:
+    """Serve one simulator; the first line printed is the address a client uses.
+
+    An instrument with further network ports (the DLC pro's monitoring line) serves them too,
+    one more line each: ``<port name> <address>``.
+    """
+    from hilt.sims.server import serve, serve_extra_ports
     from hilt.sims.world import World
 
     try:
         cls = registry.load_simulator(model)
-        server = serve(cls(World(seed=seed), name=name), port=port, pty=pty)
+        sim_ = cls(World(seed=seed), name=name)
+        server = serve(sim_, port=port, pty=pty, serial=serial)
+        extra = serve_extra_ports(sim_) if not (pty or serial) else {}
     except HiltError as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
@@ -85,11 +113,15 @@ def sim_serve(model: str, port: int, pty: bool, seed: int, name: str | None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(server.address)
+    for port_name, extra_server in extra.items():
+        click.echo(f"{port_name} {extra_server.address}")
     sys.stdout.flush()
     try:
         stop.wait()
     finally:
         server.stop()
+        for extra_server in extra.values():
+            extra_server.stop()
 
 from hilt.gui.cli_sim_station import serve_station  # noqa: E402
 

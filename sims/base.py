@@ -31,6 +31,11 @@ class Session:
     def feed(self, data: bytes) -> bytes:
         raise NotImplementedError
 
+    def poll(self) -> bytes:
+        """Bytes the instrument sends unasked (a monitoring line's updates); polled by the server
+        only for session classes that override this."""
+        return b""
+
 
 class DropConnection(Exception):
     """Raised inside a session to make the server close the link (fault injection)."""
@@ -101,6 +106,11 @@ class SimulatedInstrument:
     encoding: ClassVar[str] = "ascii"
     answer_empty_lines: ClassVar[bool] = False
     session_class: ClassVar[type[Session]] = LineSession
+    #: Further network ports the instrument serves beside its command port: name -> (the session
+    #: class spoken there, the real instrument's port number).
+    extra_ports: ClassVar[dict[str, tuple[type[Session], int | None]]] = {}
+    #: Also reachable over RS-232 with the same bytes (served on a pty or a ``socket://`` URL).
+    also_serial: ClassVar[bool] = False
 
     def __init__(self, world: World | None = None, *, name: str | None = None, **options: Any) -> None:
         self.world = world or World()

@@ -24,6 +24,9 @@ from hilt.sims.faults import garble_bytes, truncate_bytes
 
 log = logging.getLogger("hilt.sims")
 
+#: Seconds between two polls of a session that sends unasked (a monitoring line's updates).
+POLL_INTERVAL = 0.05
+
 
 class _ServerBase:
     def __init__(self, sim: SimulatedInstrument) -> None:
@@ -70,8 +73,11 @@ class _ServerBase:
 class TcpSimServer(_ServerBase):
     """Serve one simulated instrument over TCP on the loopback interface."""
 
-    def __init__(self, sim: SimulatedInstrument, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, sim: SimulatedInstrument, port: int = 0, host: str = "127.0.0.1", *,
+                 session_class: type[Session] | None = None, as_serial: bool = False) -> None:
         super().__init__(sim)
+        self.session_class = session_class
+        self.as_serial = as_serial
         self.host = host
         self.requested_port = port
         self.port: int | None = None
@@ -83,7 +89,7 @@ class TcpSimServer(_ServerBase):
     def address(self) -> str:
         if self.port is None:
             raise SimulatorError("server not started")
-        if self.sim.transport == "serial":
+        if self.sim.transport == "serial" or self.as_serial:
             return f"socket://{self.host}:{self.port}"
         if self.sim.transport == "raw":
             return f"tcp://{self.host}:{self.port}"
@@ -116,16 +122,23 @@ class TcpSimServer(_ServerBase):
             self._spawn(self._serve_client, conn, name=f"sim-{self.sim.name}-client")
 
     def _serve_client(self, conn: socket.socket) -> None:
-        session: Session = self.sim.new_session()
+        session: Session = self.session_class(self.sim) if self.session_class else self.sim.new_session()
+        # A session that speaks unasked (a monitoring line) is polled between reads.
+        polled = type(session).poll is not Session.poll
+        if polled:
+            conn.settimeout(POLL_INTERVAL)
         try:
             hello = session.greeting()
             if hello:
                 conn.sendall(hello)
             while not self._stop.is_set():
-                data = conn.recv(65536)
-                if not data:
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    data = None
+                if data == b"":
                     return
-                reply = session.feed(data)
+                reply = (session.feed(data) if data else b"") + (session.poll() if polled else b"")
                 if reply:
                     out = self._outgoing(reply)
                     if out is None:
@@ -220,10 +233,31 @@ class PtySimServer(_ServerBase):
         self._master = self._slave = None
 
 
-def serve(sim: SimulatedInstrument, *, port: int = 0, pty: bool = False) -> _ServerBase:
-    """Start serving ``sim`` and return the running server (use ``.address`` and ``.stop()``)."""
-    if pty and sim.transport != "serial":
+def serve(sim: SimulatedInstrument, *, port: int = 0, pty: bool = False, serial: bool = False) -> _ServerBase:
+    """Start serving ``sim`` and return the running server (use ``.address`` and ``.stop()``).
+
+    ``pty`` serves a serial instrument (or one that also has an RS-232 port) on a pseudo-terminal;
+    ``serial`` serves the RS-232 port of such an instrument as a ``socket://`` URL.
+    """
+    serial_ok = sim.transport == "serial" or sim.also_serial
+    if (pty or serial) and not serial_ok:
         raise SimulatorError(f"{sim.model} is not a serial instrument: no pty")
-    server: _ServerBase = PtySimServer(sim) if pty else TcpSimServer(sim, port=port)
+    server: _ServerBase = PtySimServer(sim) if pty else TcpSimServer(sim, port=port, as_serial=serial)
     server.start()
     return server
+
+
+def serve_extra_ports(sim: SimulatedInstrument, ports: dict[str, int] | None = None) -> dict[str, TcpSimServer]:
+    """Serve the instrument's further network ports (``sim.extra_ports``), each on its own TCP
+    listener (port chosen by the OS unless ``ports`` names one); returns name -> running server."""
+    servers: dict[str, TcpSimServer] = {}
+    try:
+        for name, (session_class, _real_port) in sim.extra_ports.items():
+            server = TcpSimServer(sim, port=(ports or {}).get(name, 0), session_class=session_class)
+            server.start()
+            servers[name] = server
+    except SimulatorError:
+        for server in servers.values():
+            server.stop()
+        raise
+    return servers

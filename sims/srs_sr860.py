@@ -5,8 +5,9 @@ SR860's dialect (see :mod:`hilt.drivers.srs_sr860`): ``SCAL`` (index 0 = 1 V .. 
 ``OFLT`` 0 = 1 us .. 21 = 30 ks, 0-based ``OUTP?``/``SNAP?`` codes (``OUTP?`` also takes the
 names X, Y, R, THeta), ``SNAP?`` with 2 or 3 values, ``ASCL`` auto scale, ``ARNG`` auto range,
 several replies on one line separated by ``;``. Errors set ``*ESR`` bits (5 command error, 4
-execution error). This simulator serves TCP only; the SR860's RS-232 port (also LF) speaks the
-same bytes.
+execution error). Served on TCP (the instrument's raw socket) and, as the SR860's RS-232 port
+(the same bytes, LF-terminated as selected on the front panel), on a pty or a ``socket://`` URL
+(``serve(sim, pty=True)``, ``hilt sim serve srs_sr860 --pty`` or ``--serial``).
 
 Data capture (SR860 manual, chapter 4 "Data capture commands"): ``CAPTURECFG`` X | XY | RT | XYRT
 (0..3), ``CAPTURELEN`` in kbytes (1..4096; odd lengths are rounded up to whole 2 kB blocks),
@@ -79,6 +80,7 @@ class SimSR860(SrsLockInSim):
     description = "SRS SR860 DSP lock-in (raw TCP socket, LF; optional THz-path coupling)"
     transport = "tcp"
     default_port = 23
+    also_serial = True  # the rear-panel RS-232 port speaks the same bytes (LF-terminated)
     input_terminators = (b"\n",)
     reply_terminator = "\n"
     reply_separator = ";"

@@ -7,6 +7,15 @@ error codes used here (*unverified*, see the driver): -1 unknown command or synt
 parameter, -3 wrong value type, -4 value out of range, -5 parameter is read-only, -6 not allowed
 in this state (an injected fault answers -6, the instrument's way: an ``Error:`` line).
 
+The monitoring line (the controller's second TCP port, 1999 on the instrument; served by
+:func:`hilt.sims.server.serve_extra_ports` and ``hilt sim serve``): no banner; a client sends
+``(add 'name)`` or ``(remove 'name)`` lines; the controller answers a subscription with the
+parameter's current value and then with every change, one line each, ``(<UTC timestamp>
+'name value)`` + CR LF, the timestamp as ``2025-01-01T00:00:05.250000Z`` (the simulated clock,
+starting 2025-01-01); a parameter it does not have is answered ``(Error: -2 (<timestamp> 'name)
+unknown parameter)``. Line layouts as Toptica's own client library parses them; the error codes
+are this simulator's (*unverified*, as above).
+
 Physics: the THz frequency is the lasers' difference frequency; the emitted power is a
 photomixer roll-off (RC and carrier-lifetime poles) times the square of the bias voltage, and
 only when both lasers and the bias are on. Published world keys (what a THz source publishes):
@@ -15,9 +24,11 @@ only when both lasers and the bias are on. Published world keys (what a THz sour
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
-from typing import Any
+import threading
+from typing import Any, ClassVar
 
 from hilt.sims.base import Session, SimulatedInstrument
 
@@ -72,6 +83,67 @@ def _parse(text: str) -> Any:
         raise DecofError(-3, text) from None
 
 
+_MONITOR = re.compile(r"^\(\s*(add|remove)\s+'([A-Za-z0-9:\-_]+)\s*\)$")
+_EPOCH = datetime.datetime(2025, 1, 1)
+
+
+class MonitoringSession(Session):
+    """One client of the DLC pro's monitoring line: subscriptions and their updates."""
+
+    def __init__(self, sim: SimulatedInstrument) -> None:
+        super().__init__(sim)
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+        self._sent: dict[str, str | None] = {}  # subscribed name -> last value sent
+
+    def _timestamp(self) -> str:
+        moment = _EPOCH + datetime.timedelta(seconds=self.sim.world.clock.now())
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def feed(self, data: bytes) -> bytes:
+        self._buffer += data
+        out = bytearray()
+        while (cut := self._buffer.find(b"\n")) >= 0:
+            line = self._buffer[:cut].decode("ascii", errors="replace").strip()
+            del self._buffer[: cut + 1]
+            if line:
+                out += self._command(line)
+        return bytes(out) + self.poll()
+
+    def _command(self, line: str) -> bytes:
+        sim = self.sim
+        assert isinstance(sim, SimDLCpro)
+        m = _MONITOR.match(line)
+        if m is None:
+            sim.unknown_command(f"monitoring line: {line[:40]}")
+            return f"(Error: -1 ({self._timestamp()} '{line[:40]}) {ERRORS[-1]})\r\n".encode()
+        op, name = m.groups()
+        with self._lock:
+            if op == "remove":
+                self._sent.pop(name, None)
+                return b""
+            with sim.lock:
+                known = sim.has_parameter(name)
+            if not known:
+                sim.unknown_command(f"(param-ref '{name})")
+                return f"(Error: -2 ({self._timestamp()} '{name}) {ERRORS[-2]})\r\n".encode()
+            self._sent[name] = None  # the next poll sends the current value
+        return b""
+
+    def poll(self) -> bytes:
+        sim = self.sim
+        assert isinstance(sim, SimDLCpro)
+        out = []
+        with self._lock:
+            for name, last in self._sent.items():
+                with sim.lock:
+                    value = _literal(sim.monitored(name))
+                if value != last:
+                    self._sent[name] = value
+                    out.append(f"({self._timestamp()} '{name} {value})\r\n")
+        return "".join(out).encode()
+
+
 class SimDLCpro(SimulatedInstrument):
     model = "toptica_dlcpro"
     description = "Toptica DLC pro, two lasers on a CW THz photomixer (DeCoF command line, TCP 1998)"
@@ -79,6 +151,7 @@ class SimDLCpro(SimulatedInstrument):
     default_port = 1998
     input_terminators = (b"\n",)
     reply_terminator = "\r\n> "
+    extra_ports: ClassVar[dict[str, tuple[type[Session], int | None]]] = {"monitoring": (MonitoringSession, 1999)}
 
     #: roll-off of a photomixer emitter: P = P0 (V/Vref)^2 / ((1+(f/f_rc)^2)(1+(f/f_tau)^2))
     P0_W = 60e-6
@@ -137,6 +210,19 @@ class SimDLCpro(SimulatedInstrument):
             raise DecofError(-2, name)
         self.unknown_command(f"({op} ...)")
         raise DecofError(-1, op)
+
+    def has_parameter(self, name: str) -> bool:
+        return (name in self.values or name == "emission" or name.endswith(":ctl:wavelength-act")
+                or name == self.names["photocurrent"])
+
+    def monitored(self, name: str) -> Any:
+        """A parameter's value for the monitoring line: as read, without a fresh noise draw (the
+        monitoring line must not move the command line's random sequence)."""
+        if name == self.names["photocurrent"]:
+            bias = self.values[self.names["bias"]] if self.values[self.names["bias_enabled"]] else 0.0
+            lit = 0.5 * (bool(self.values["laser1:dl:cc:enabled"]) + bool(self.values["laser2:dl:cc:enabled"]))
+            return abs(bias) * (1.0 * lit + 1e-4)
+        return self._get(name)
 
     def _get(self, name: str) -> Any:
         if name == "emission":

@@ -110,7 +110,7 @@ def test_psg_modulation_and_sweeps_are_refused_and_logged(visa_resource, caplog)
         assert inst.query("AM?;FREQ:MODE?") == "0;CW"
         inst.write("PULM:STAT ON")
         inst.write("FREQ:MODE LIST")
-    assert inst.query("SYST:ERR:CODE:ALL?") == "-224,-224"
+        assert inst.query("SYST:ERR:CODE:ALL?") == "-224,-224"  # also: both have run
     assert {"MODULATION ON", "FREQ:MODE LIST"} <= set(sim.unknown_commands)
     assert len([r for r in caplog.records if "FREQ:MODE LIST" in r.getMessage()]) == 1
 
