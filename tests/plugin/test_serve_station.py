@@ -78,6 +78,8 @@ def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve) -> Non
     assert served.addresses["heaters"].startswith("socket://127.0.0.1:")
     assert "seed 7" in served.ready and "3 simulators" in served.ready
 
+    # pyvisa keeps one resource manager per VISA library for the whole process (hilt's links use it
+    # too): close the resources, never the manager.
     rm = pyvisa.ResourceManager("@py")
     visa = {"read_termination": "\n", "write_termination": "\n", "timeout": 5000}
     laser = rm.open_resource(served.addresses["laser"], **visa)
@@ -104,7 +106,6 @@ def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve) -> Non
         heaters.close()
         laser.close()
         pm.close()
-        rm.close()
     code, err = served.stop(signal.SIGTERM)
     assert code == 0, err
     assert "Traceback" not in err
