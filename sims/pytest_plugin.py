@@ -60,17 +60,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _setting(config: pytest.Config, name: str) -> str | None:
+    """An option's value: the command line's (a relative station file from where pytest was
+    started), else the ini file's (a relative station file from the ini file's folder)."""
     given = config.getoption(f"hilt_{name}")
-    if given is not None:
-        return str(given)
-    value = config.getini(f"hilt_{name}")
-    if not value:
+    base: Path | None = config.invocation_params.dir
+    if given is None:
+        given = config.getini(f"hilt_{name}") or None
+        base = config.inipath.parent if config.inipath is not None else None
+    if given is None:
         return None
-    value = str(value).strip()
-    if name == "station" and config.inipath is not None:
-        beside_ini = config.inipath.parent / value
-        if beside_ini.is_file():
-            return str(beside_ini)
+    value = str(given).strip()
+    if name == "station" and base is not None and (base / value).is_file():
+        return str(base / value)  # a test that changes directory still finds it
     return value
 
 
@@ -89,8 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    station = _setting(config, "station")
-    if station is None:
+    station = config.getoption("hilt_station") or config.getini("hilt_station")  # as given
+    if not station:
         return None
     seed, errors = _seed(config), _setting(config, "errors")
     return (f"hilt: station {station}, every instrument simulated; world seed "

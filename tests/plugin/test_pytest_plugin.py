@@ -71,6 +71,13 @@ def test_left_on_is_put_safe_at_teardown(hilt_station):
     hilt_station.laser.output.set(True)
     hilt_station.heaters.set_voltages(np.full(16, 2.0))
 
+@pytest.fixture
+def elsewhere(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+
+def test_a_test_that_changes_directory_still_finds_the_file(elsewhere, hilt_station):
+    assert hilt_station.name == "small-mzi"
+
 def test_seed_and_errors_come_from_the_options(hilt_station):
     assert (hilt_station.world.seed, hilt_station.world.errors) == (11, "severe")
 
@@ -85,7 +92,7 @@ def test_the_factory_starts_another_world(hilt_station_factory):
 def test_user_tests_run_on_the_simulated_bench(lab: pytest.Pytester) -> None:
     lab.makepyfile(test_bench=USER_TESTS)
     result = run(lab, "--hilt-station", "bench.yaml", "--hilt-seed", "11", "--hilt-errors", "severe", "-v")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["hilt: station bench.yaml, every instrument simulated; world seed 11, errors severe"])
 
 
