@@ -23,8 +23,9 @@ def serve_station(station_file: str, seed: int | None, errors: str | None, pty: 
     """Serve every simulator of a station file, all sharing one world.
 
     STATION_FILE is any station file (instruments marked real are simulated too) or a bundled
-    station's name. Prints one line per instrument, NAME MODEL ADDRESS, then a line starting with
-    '#' once all are listening; serves until Ctrl-C or SIGTERM, then closes every server and exits 0.
+    station's name. Prints one line per instrument, NAME MODEL ADDRESS (and NAME.PORT MODEL ADDRESS
+    for a further port of it), then a line starting with '#' once all are listening; serves until
+    Ctrl-C or SIGTERM, then closes every server and exits 0.
     """
     from hilt.sims.serve_station import serving, wait_for_stop
 
@@ -34,8 +35,9 @@ def serve_station(station_file: str, seed: int | None, errors: str | None, pty: 
                 for one in served:
                     click.echo(one.line())
                 world = station.world
-                click.echo(f"# {len(served)} simulators of station {station.name!r} in one world "
-                           f"(seed {world.seed}, errors {world.errors}); Ctrl-C or SIGTERM stops")
+                click.echo(f"# {len(station.simulators)} simulators at {len(served)} addresses, station "
+                           f"{station.name!r}, one world (seed {world.seed}, errors {world.errors}); "
+                           "Ctrl-C or SIGTERM stops")
                 sys.stdout.flush()
 
             wait_for_stop(ready=ready)

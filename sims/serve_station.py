@@ -76,9 +76,10 @@ def serving(station_file: str | Path, *, seed: int | None = None, errors: str | 
     Virtual instruments (a multiplier chain over a synthesizer) have no wire of their own and are
     not served. With ``pty``, serial instruments are served on a pseudo-terminal as well and their
     path is the address listed (a program that opens serial ports by path opens it); their
-    ``socket://`` server keeps running beside it.
+    ``socket://`` server keeps running beside it. An instrument's further network ports (the DLC
+    pro's monitoring line) are served too, each listed as ``NAME.PORT`` after the instrument.
     """
-    from hilt.sims.server import serve
+    from hilt.sims.server import serve, serve_extra_ports
 
     station = simulated_station(station_file, seed=seed, errors=errors)
     extra: list[Any] = []
@@ -91,6 +92,9 @@ def serving(station_file: str | Path, *, seed: int | None = None, errors: str | 
                 extra.append(serve(sim, pty=True))
                 address = extra[-1].address
             served.append(Served(name, sim.model, address))
+            for port_name, server in serve_extra_ports(sim).items():
+                extra.append(server)
+                served.append(Served(f"{name}.{port_name}", sim.model, server.address))
         yield station, served
     finally:
         for server in extra:

@@ -9,6 +9,7 @@ change what the meter reads over VISA.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -76,7 +77,7 @@ def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve) -> Non
     ]
     assert served.addresses["laser"].startswith("TCPIP::127.0.0.1::")
     assert served.addresses["heaters"].startswith("socket://127.0.0.1:")
-    assert "seed 7" in served.ready and "3 simulators" in served.ready
+    assert "seed 7" in served.ready and "3 simulators at 3 addresses" in served.ready
 
     # pyvisa keeps one resource manager per VISA library for the whole process (hilt's links use it
     # too): close the resources, never the manager.
@@ -109,6 +110,48 @@ def test_serves_every_instrument_in_one_world_and_stops_on_sigterm(serve) -> Non
     code, err = served.stop(signal.SIGTERM)
     assert code == 0, err
     assert "Traceback" not in err
+
+
+DLC_STATION = """
+name: cw-thz
+instruments:
+  dlc:
+    driver: toptica_dlcpro
+    address: TCPIP::192.168.1.40::1998::SOCKET
+"""
+
+
+def _tcp(address: str) -> socket.socket:
+    host, port = address.split("::")[1:3]
+    return socket.create_connection((host, int(port)), timeout=5)
+
+
+def _line(conn: socket.socket, buffer: bytearray, end: bytes) -> bytes:
+    while end not in buffer:
+        chunk = conn.recv(4096)
+        assert chunk, f"closed; got {bytes(buffer)!r}"
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(end)
+    buffer[:] = rest
+    return line
+
+
+def test_a_second_port_is_served_and_listed_after_its_instrument(serve, tmp_path: Path) -> None:
+    station = tmp_path / "cw-thz.yaml"
+    station.write_text(DLC_STATION)
+    served = serve(str(station))
+    assert [row[:2] for row in served.rows] == [["dlc", "toptica_dlcpro"], ["dlc.monitoring", "toptica_dlcpro"]]
+    assert "1 simulators at 2 addresses" in served.ready
+    with _tcp(served.addresses["dlc"]) as command, _tcp(served.addresses["dlc.monitoring"]) as monitor:
+        said, heard = bytearray(), bytearray()
+        assert _line(command, said, b"\r\n") == b"DeCoF Command Line"
+        monitor.sendall(b"(add 'laser1:dl:cc:enabled)\n")
+        assert _line(monitor, heard, b"\r\n").endswith(b"'laser1:dl:cc:enabled #f)")
+        # Set on the command line, seen on the monitoring line: one instrument, one world.
+        command.sendall(b"(param-set! 'laser1:dl:cc:enabled #t)\n")
+        assert _line(monitor, heard, b"\r\n").endswith(b"'laser1:dl:cc:enabled #t)")
+    code, err = served.stop(signal.SIGTERM)
+    assert code == 0, err
 
 
 def test_ctrl_c_stops_it_cleanly(serve) -> None:
