@@ -76,8 +76,9 @@ def serving(station_file: str | Path, *, seed: int | None = None, errors: str | 
     Virtual instruments (a multiplier chain over a synthesizer) have no wire of their own and are
     not served. With ``pty``, serial instruments are served on a pseudo-terminal as well and their
     path is the address listed (a program that opens serial ports by path opens it); their
-    ``socket://`` server keeps running beside it. An instrument's further network ports (the DLC
-    pro's monitoring line) are served too, each listed as ``NAME.PORT`` after the instrument.
+    ``socket://`` server keeps running beside it, and a network instrument's RS-232 port (the
+    SR860's) is listed as ``NAME.rs232``. An instrument's further network ports (the DLC pro's
+    monitoring line) are served too, each listed as ``NAME.PORT`` after the instrument.
     """
     from hilt.sims.server import serve, serve_extra_ports
 
@@ -92,6 +93,9 @@ def serving(station_file: str | Path, *, seed: int | None = None, errors: str | 
                 extra.append(serve(sim, pty=True))
                 address = extra[-1].address
             served.append(Served(name, sim.model, address))
+            if pty and sim.transport != "serial" and sim.also_serial:  # a network instrument's RS-232 port
+                extra.append(serve(sim, pty=True))
+                served.append(Served(f"{name}.rs232", sim.model, extra[-1].address))
             for port_name, server in serve_extra_ports(sim).items():
                 extra.append(server)
                 served.append(Served(f"{name}.{port_name}", sim.model, server.address))

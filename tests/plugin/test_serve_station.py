@@ -154,13 +154,28 @@ def test_a_second_port_is_served_and_listed_after_its_instrument(serve, tmp_path
     assert code == 0, err
 
 
-def test_ctrl_c_stops_it_cleanly(serve) -> None:
-    served = serve(str(BENCH), "--pty")
+SR860_BESIDE = """
+  lockin:
+    driver: srs_sr860
+    address: TCPIP::192.168.1.60::5025::SOCKET
+"""
+
+
+def test_ctrl_c_stops_it_cleanly(serve, tmp_path: Path) -> None:
+    station = tmp_path / "bench.yaml"
+    text = BENCH.read_text()
+    station.write_text(text.replace("\nroles:", SR860_BESIDE.rstrip() + "\nroles:"))
+    served = serve(str(station), "--pty")
     heaters = served.addresses["heaters"]
     assert heaters.startswith("/dev/pts/")  # a serial instrument on a pseudo-terminal
     with serial.Serial(heaters, baudrate=115200, timeout=5) as line:
         line.write(b"id?\n")
         assert line.readline().startswith(b"Q8iv-")
+    # A network lock-in's RS-232 port on a pseudo-terminal too, beside its socket.
+    assert served.addresses["lockin"].startswith("TCPIP::127.0.0.1::")
+    with serial.Serial(served.addresses["lockin.rs232"], baudrate=115200, timeout=5) as line:
+        line.write(b"*IDN?\n")
+        assert b"SR860" in line.readline()
     code, err = served.stop(signal.SIGINT)
     assert code == 0, err
     assert "Traceback" not in err
