@@ -88,22 +88,31 @@ def _literal_commands(reference: Reference, text: str) -> Iterable[str]:
                 yield part
 
 
-def _test_literals(path: Path) -> dict[str, list[str]]:
-    """``test_name`` -> the string (and bytes) literals in its body, docstring excepted."""
+def _test_literals(path: Path) -> dict[str, tuple[list[str], set[str]]]:
+    """``test_name`` -> (the string and bytes literals in its body, docstring excepted; the
+    names it uses)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    out: dict[str, list[str]] = {}
+    out: dict[str, tuple[list[str], set[str]]] = {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.name.startswith("test"):
             continue
         doc = ast.get_docstring(node, clean=False)
         texts = []
+        names: set[str] = set()
         for sub in ast.walk(node):
             if isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes):
                 value = sub.value.decode("latin-1") if isinstance(sub.value, bytes) else sub.value
                 if value != doc:
                     texts.append(value)
-        out[node.name] = texts
+            elif isinstance(sub, ast.Name):
+                names.add(sub.id)
+        out[node.name] = (texts, names | set(texts))
     return out
+
+
+def _simulator_names() -> dict[str, set[str]]:
+    """model -> the names a test uses for its simulator (the model and the class name)."""
+    return {m: {m, registry.load_simulator(m).__name__} for m in registry.simulator_names()}
 
 
 def _model_test_files(model: str, tests_dir: Path) -> list[Path]:
@@ -126,8 +135,14 @@ def tests_driving(reference: Reference, tests_dir: Path = TESTS_DIR) -> dict[str
     matchers = {c.name: _matcher(reference, c) for c in reference.commands}
     found: dict[str, list[str]] = {name: [] for name in matchers}
     root = tests_dir.parent
+    sims = _simulator_names()
+    own = sims.get(reference.model, {reference.model})
+    others = set().union(*(names for model, names in sims.items() if model != reference.model))
     for path in _model_test_files(reference.model, tests_dir):
-        for test, literals in _test_literals(path).items():
+        for test, (literals, used) in _test_literals(path).items():
+            # A test that names another simulator and not this one drives the other one.
+            if not used & own and used & others:
+                continue
             sent = [cmd for text in literals for cmd in _literal_commands(reference, text)]
             for name, pattern in matchers.items():
                 if any(pattern.search(cmd) for cmd in sent):

@@ -32,6 +32,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
+
 from hilt.sims.base import Session, SimulatedInstrument
 
 _COMMAND = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$")
@@ -261,6 +263,26 @@ class SrsLockInSim(SimulatedInstrument):
         """One reading of (X, Y) now: filtered signal + fresh noise, saturating at full scale."""
         self._event()
         return self._noisy(self._stages[-1])
+
+    def _readings_at(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y) at ``times`` (ascending, not before the last event) as a buffer stores them: the
+        filter advanced to the first time, the input held over the rest (exact for RC stages),
+        fresh noise per sample, saturation at full scale setting the output overload bit."""
+        self._advance(float(times[0]))
+        x = (times - times[0]) / self.tau
+        dev = [st - self._u for st in self._stages]
+        order = len(dev) - 1
+        acc = np.zeros(times.size, dtype=complex)
+        for j, d in enumerate(dev):
+            acc += d * x ** (order - j) / math.factorial(order - j)
+        y = self._u + np.exp(-x) * acc
+        sigma = self.noise_density() * math.sqrt(ENBW_TIMES_TAU[self.slope_index] / self.tau)
+        noise = self.rng.standard_normal((times.size, 2)) * sigma
+        xs, ys = y.real + noise[:, 0], y.imag + noise[:, 1]
+        s = self.sensitivity
+        if np.any(np.abs(xs) > s) or np.any(np.abs(ys) > s):
+            self.lias |= 1 << LIAS_OUTPUT
+        return np.clip(xs, -s, s), np.clip(ys, -s, s)
 
     def _noisy(self, y: complex) -> tuple[float, float]:
         """(X, Y) of the filter output ``y`` with fresh noise; overloads set their LIAS bits."""
@@ -670,15 +692,15 @@ class SimSR830(SrsLockInSim):
         elif due > SR830_BUFFER_POINTS:  # a loop keeps only the newest points: skip the rest
             self._k += due - SR830_BUFFER_POINTS
             due = SR830_BUFFER_POINTS
-        for _ in range(due):
-            self._store(self._t0 + self._k / rate)
-            self._k += 1
+        times = self._t0 + (self._k + np.arange(due)) / rate
+        # The input is re-read once per chunk: a quarter time constant (at least one sample).
+        chunk = max(1, int(0.25 * self.tau * rate))
+        for i in range(0, due, chunk):
+            xs, ys = self._readings_at(times[i:i + chunk])
+            self.buffer.extend(self._displays(float(x), float(y)) for x, y in zip(xs, ys, strict=True))
+        self._k += due
         if self.send == 0 and len(self.buffer) >= SR830_BUFFER_POINTS:
             self.scan = "done"
-
-    def _store(self, t: float) -> None:
-        self._advance(t)
-        self.buffer.append(self._displays(*self._noisy(self._stages[-1])))
 
     def _displays(self, x: float, y: float) -> tuple[float, float]:
         r = math.hypot(x, y)

@@ -36,7 +36,6 @@ import numpy as np
 
 from hilt.sims.srs_sr830 import (
     ENBW_TIMES_TAU,
-    LIAS_OUTPUT,
     CommandError,
     ExecutionError,
     SrsLockInSim,
@@ -179,23 +178,7 @@ class SimSR860(SrsLockInSim):
             self.capture_state = "stopped"
 
     def _capture(self, times: np.ndarray) -> None:
-        """Store samples at ``times``: the filter advanced to the first, the input held over them."""
-        self._advance(float(times[0]))
-        x = (times - times[0]) / self.tau
-        dev = [st - self._u for st in self._stages]
-        order = len(dev) - 1
-        acc = np.zeros(times.size, dtype=complex)
-        for j, d in enumerate(dev):
-            acc += d * x ** (order - j) / math.factorial(order - j)
-        y = self._u + np.exp(-x) * acc
-        sigma = self.noise_density() * math.sqrt(ENBW_TIMES_TAU[self.slope_index] / self.tau)
-        noise = self.rng.standard_normal((times.size, 2)) * sigma
-        xs, ys = y.real + noise[:, 0], y.imag + noise[:, 1]
-        s = self.sensitivity
-        if np.any(np.abs(xs) > s) or np.any(np.abs(ys) > s):
-            self.lias |= 1 << LIAS_OUTPUT
-        xs, ys = np.clip(xs, -s, s), np.clip(ys, -s, s)
-        self._write_samples(xs, ys)
+        self._write_samples(*self._readings_at(times))
 
     def _write_samples(self, xs: np.ndarray, ys: np.ndarray) -> None:
         r, theta = np.hypot(xs, ys), np.degrees(np.arctan2(ys, xs))

@@ -32,7 +32,7 @@ def serial_port(served: Callable[..., Any], world: World) -> Iterator[Callable[.
 
     def open_(sim_cls: type, **options: Any) -> tuple[Any, serial.Serial]:
         sim, address = served(sim_cls, world=world, **options)
-        port = serial.serial_for_url(address, timeout=2.0)
+        port = serial.serial_for_url(address, timeout=10.0)  # failure detection only
         ports.append(port)
         return sim, port
 
@@ -51,7 +51,7 @@ def visa_resource(served: Callable[..., Any], world: World) -> Iterator[Callable
 
     def open_(sim_cls: type, **options: Any) -> tuple[Any, Any]:
         sim, address = served(sim_cls, world=world, **options)
-        res = rm.open_resource(address, read_termination="\n", write_termination="\n", timeout=3000)
+        res = rm.open_resource(address, read_termination="\n", write_termination="\n", timeout=10000)
         resources.append(res)
         return sim, res
 

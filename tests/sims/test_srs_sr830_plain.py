@@ -168,3 +168,20 @@ def test_settings_setups_aux_and_harmonic(serial_port, world) -> None:
     assert ask(port, "*ESR?") == b"16"
     send(port, "*RST")
     assert ask(port, "ISRC?;HARM?;AUXV? 3") == b"0\r1\r0"
+
+
+def test_delayed_start_front_panel_and_interface_settings(serial_port, clock) -> None:
+    sim, port = serial_port(SimSR830)
+    send(port, "OUTX 0;*CLS;SRAT 13;SEND 0;REST;STRD")  # storage starts 0.5 s after STRD
+    clock.advance(0.4)
+    assert ask(port, "SPTS?") == b"0"
+    clock.advance(0.2)
+    assert ask(port, "SPTS?") == str(int(0.1 * 512) + 1).encode()
+    send(port, "FAST 2")  # kept; fast transfer streams on GPIB only, nothing arrives here
+    assert ask(port, "FAST?") == b"2"
+    send(port, "FPOP 2,1;KCLK 0;ALRM 0;LOCL 1;OVRM 1;*PSC 0;ARSV")
+    assert ask(port, "FPOP? 2;KCLK?;ALRM?;LOCL?;OVRM?;*PSC?") == b"1\r0\r0\r1\r1\r0"
+    send(port, "AOFF 3")  # auto offset of R: the offset that zeroes R now (a quiet input: ~0 %)
+    offset, expand = ask(port, "OEXP? 3").split(b",")
+    assert abs(float(offset)) < 0.01 and expand == b"0"
+    assert ask(port, "*ESR?") == b"0"  # every command above was accepted

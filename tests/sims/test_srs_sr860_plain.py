@@ -110,3 +110,27 @@ def test_signal_reference_and_output_settings(visa_resource) -> None:
     inst.write("AUXV 1,-3.25;SOFF 0.5")
     assert float(inst.query("AUXV? 1")) == -3.25 and float(inst.query("SOFF?")) == 0.5
     assert inst.query("OAUX? 0") == "0" and inst.query("*TST?") == "0"
+
+
+def test_reference_interface_and_status_settings(visa_resource, clock) -> None:
+    sim, inst = visa_resource(SimSR860)
+    assert inst.query("*ESR?") == "128"  # PON
+    inst.write("PHAS 45;TBMODE 1;HARMDUAL 3;BLADESLOTS 1;BLADEPHASE 12.5;REFM 1;RTRG 2;REFZ 1;ICUR 1")
+    assert [inst.query(q) for q in ("PHAS?", "TBMODE?", "TBSTAT?", "HARMDUAL?", "BLADESLOTS?",
+                                    "BLADEPHASE?", "REFM?", "RTRG?", "REFZ?", "ICUR?")] == \
+        ["45", "1", "0", "3", "1", "12.5", "1", "2", "1", "1"]
+    inst.write("FREQINT 1234.5")
+    assert float(inst.query("FREQ?")) == 1234.5 and float(inst.query("FREQEXT?")) == 0.0  # no chopper
+    inst.write("CEXP 2,2;COFA 0,1;COFP 0,12.5;CRAT 1,1;ARNG")
+    assert [inst.query(q) for q in ("CEXP? 2", "COFA? 0", "COFP? 0", "CRAT? 1")] == ["2", "1", "12.5", "1"]
+    clock.advance(3725.0)
+    assert [inst.query(q) for q in ("TIME? 2", "TIME? 1", "TIME? 0", "DATE? 0")] == ["1", "2", "5", "1"]
+    # Status: enables gate the summary bits of *STB?.
+    inst.write("ERRE 255;LIAE 4;*ESE 16;*SRE 16;*PSC 0")
+    assert [inst.query(q) for q in ("ERRE?", "LIAE?", "*ESE?", "*SRE?", "*PSC?", "ERRS?")] == \
+        ["255", "4", "16", "16", "0", "0"]
+    inst.write("SCAL 27;OFLT 0")  # 1 nV, 1 us: the input noise overloads the output
+    inst.query("OUTP? 0")
+    assert int(inst.query("*STB?")) & 8  # LIA summary (output overload enabled by LIAE 4)
+    inst.write("*RST")
+    assert inst.query("PHAS?") == "0" and inst.query("HARMDUAL?") == "1" and inst.query("SCAL?") == "0"

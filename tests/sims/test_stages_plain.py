@@ -171,3 +171,38 @@ def test_smc100_configuration_state(serial_port, clock) -> None:
     assert smc_ask(port, "1RA") == b"1RA0"
     port.write(b"1SB5\r\n")
     assert smc_ask(port, "1SB?") == b"1SB5"
+
+
+def test_esp301_relative_moves_limits_and_kept_parameters(serial_port, clock) -> None:
+    sim, port = serial_port(SimESP301)
+    port.write(b"1SL-5;1SR5;1VU8;1OM3;1QV24;1OL0.5;1JH6;1JW0.2;1JK500\r")
+    assert esp_error(port) == b"0"
+    assert [esp_ask(port, f"1{c}?") for c in ("SL", "SR", "VU", "OM", "QV", "OL", "JH", "JW", "JK")] == \
+        [b"-5.00000", b"5.00000", b"8.00000", b"3", b"24.00000", b"0.50000", b"6.00000", b"0.20000",
+         b"500.00000"]
+    port.write(b"1PR3\r")
+    assert esp_error(port) == b"0"
+    clock.advance(5.0)
+    port.write(b"1PR3\r")  # 6 mm is past the right limit: refused, the axis stays at 3
+    assert esp_error(port) == b"106"
+    assert esp_ask(port, "1TP?") == b"3.00000"
+
+
+def test_smc100_configuration_parameters_round_trip(serial_port, clock) -> None:
+    sim, port = serial_port(SimSMC100)
+    values = {"BA": "0.01", "BH": "0.02", "FD": "100", "FE": "0.1", "FF": "0.5", "JR": "0.05",
+              "KD": "1.5", "KI": "2.5", "KV": "0.3", "OT": "50", "QI": "1.2", "SA": "1", "SC": "1",
+              "SU": "0.0001", "VB": "0.1", "ZX": "3"}
+    port.write(b"1PW1\r\n")
+    for code, value in values.items():
+        port.write(f"1{code}{value}\r\n".encode())
+        assert smc_ask(port, "1TE") == b"1TE@", code
+    port.write(b"1PW0\r\n")
+    for code, value in values.items():
+        assert smc_ask(port, f"1{code}?") == f"1{code}{value}".encode()
+    port.write(b"1SL-4\r\n1OR\r\n")
+    assert smc_ask(port, "1TE") == b"1TE@"
+    clock.advance(10.0)
+    port.write(b"1PR-5\r\n")  # to -2 - 5 ... from 0 after homing: -5 is past SL -4
+    assert smc_ask(port, "1TE") == b"1TEG" and smc_ask(port, "1SL?") == b"1SL-4"
+    assert smc_ask(port, "1RB") == b"1RB0" and smc_ask(port, "1VE").startswith(b"1VE SMC_CC")

@@ -115,8 +115,9 @@ def test_psg_modulation_and_sweeps_are_refused_and_logged(visa_resource, caplog)
     assert len([r for r in caplog.records if "FREQ:MODE LIST" in r.getMessage()]) == 1
 
 
-def test_rs_offsets_limit_and_kept_settings(visa_resource, world) -> None:
-    sim, inst = visa_resource(SimSGS100A, name="sgs")
+@pytest.mark.parametrize("cls", [SimSGS100A, SimSMA100B])
+def test_rs_offsets_limit_and_kept_settings(visa_resource, world, cls: type) -> None:
+    sim, inst = visa_resource(cls, name="sgs")
     inst.write("SOUR:FREQ:OFFS 100 MHz;SOUR:POW:OFFS 10;SOUR:POW:LIM 5")
     inst.write("SOUR:FREQ 2.1 GHz;SOUR:POW 12")
     assert inst.query("*OPC?") == "1"
@@ -129,3 +130,28 @@ def test_rs_offsets_limit_and_kept_settings(visa_resource, world) -> None:
         ["0", "UNCH", "EXT", "100MHZ", "EXT", "NORM", "0"]
     inst.write("IQ:STAT ON")
     assert inst.query("SYST:ERR:CODE?") == "-224"
+
+
+def test_psg_remaining_queries_and_settings(visa_resource) -> None:
+    sim, inst = visa_resource(SimE8257D)
+    inst.write("*ESE 60;*PSC 0;*WAI")
+    assert inst.query("*ESE?;*PSC?") == "60;0"
+    inst.write("BOGUS")
+    assert inst.query("*ESR?") == "32" and inst.query("*ESR?") == "0"  # CMD, cleared by reading
+    assert inst.query("SYST:ERR?").startswith("-113,")
+    assert inst.query(":SYST:PRES:TYPE?") == "NORM" and inst.query(":POW:MODE?") == "FIX"
+    assert inst.query(":DIAG:INFO:CCO:ATT?") == "0" and inst.query(":DIAG:INFO:REV?") == '"C.06.28"'
+    assert inst.query(":DIAG:INFO:BOAR?").startswith('"CPU')
+    inst.write(":POW:REF -10;:OUTP:MOD 0;:FM OFF")
+    assert float(inst.query(":POW:REF?")) == -10.0 and inst.query(":OUTP:MOD?") == "0"
+    assert inst.query(":FM?") == "0" and inst.query("SYST:ERR?") == '0,"No error"'
+
+
+@pytest.mark.parametrize("cls", [SimSGS100A, SimSMA100B])
+def test_rs_remaining_queries_and_settings(visa_resource, cls: type) -> None:
+    sim, inst = visa_resource(cls)
+    inst.write("*PSC 0;*WAI;TRIG:SOUR EXT")
+    assert inst.query("*PSC?") == "0" and inst.query("TRIG:SOUR?") == "EXT"
+    assert inst.query("SYST:COMM:NETW:IPAD?") == '"127.0.0.1"'
+    inst.write("SOUR:POW 99")
+    assert int(inst.query("*ESR?")) & 16  # execution error (-222)
