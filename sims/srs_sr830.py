@@ -632,6 +632,20 @@ class SimSR830(SrsLockInSim):
     ``SPTS?``, ``TRCA?`` (ASCII, each point followed by a comma), ``TRCB?`` (IEEE float32, LSB
     first, no terminator) and ``TRCL?`` (the instrument's 4-byte non-normalised format), ``OUTR?``.
     ``FAST`` is kept but streams nothing: fast transfer is a GPIB feature and this port is RS-232.
+    Points due are computed when a command arrives, in chunks of a quarter time constant within
+    which the input is held, so the buffer sees a stage move or a source change as ``OUTP?`` does.
+
+    Status (chapter 5, "Status reporting commands"): ``*ESR``/``*ESE``, ``ERRS``/``ERRE``,
+    ``LIAS``/``LIAE`` (bit 0 input overload when the input exceeds the range, 2 output overload
+    when X or Y exceeds the sensitivity, 6 a triggered sample), ``*STB?`` with SCN (no scan in
+    progress), IFC, ERR, LIA, ESB and SRQ each gated by its enable register, ``*SRE``, ``*PSC``;
+    PON is set at power-up. ``HARM`` detects at n x the reference: a 50 % square-wave chopper
+    gives 1/n of the fundamental for odd n and nothing for even n; ``FREQ`` x ``HARM`` is limited
+    to 102 kHz. ``OEXP``/``AOFF`` offsets and expands act on the displays and so on the buffer;
+    ``AUXV`` sets the aux outputs (published as ``{name}.aux_out``); ``OAUX?`` reads 0 V (nothing is
+    wired to the aux inputs); ``SSET``/``RSET`` save and recall nine setups (they survive ``*RST``).
+    Kept and answered without acting on the model: ``FMOD``, ``RSLP``, ``ISRC``, ``IGND``, ``ICPL``,
+    ``ILIN``, ``RMOD``, ``SYNC``, ``FPOP``, ``KCLK``, ``ALRM``, ``LOCL``, ``OVRM``.
 
     Unverified: where the first point of a scan falls (taken at the start instant), the storage
     settings after ``*RST`` (1 Hz, loop, no trigger start) and the noise displays (shown as the

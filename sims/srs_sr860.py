@@ -20,6 +20,15 @@ else an execution error). ``TRIG`` is the software trigger. Samples are taken in
 at the capture rate through the same output filter as ``OUTP?``, in chunks (a quarter time
 constant, at least 1 ms) within which the input is held.
 
+Also (chapter 4): ``IRNG`` sets the input range that the input-overload bit compares with,
+``ILVL?`` the signal strength (0..4) against it, ``ENBW?`` the filter's noise bandwidth, ``HARM``
+(as on the SR830, up to 500 kHz), ``FREQDET?``, ``FREQINT``, ``FREQEXT?`` (the chopper's rate,
+0 without one), ``OUTR?`` after ``COUT``, ``SNAPD?`` after ``CDSP``, ``AUXV``/``OAUX?``,
+``TIME?``/``DATE?`` (the simulated clock from 2025-01-01), ``*TST?``, and kept settings that do
+not act on the model (``TBMODE``, ``HARMDUAL``, ``BLADESLOTS``, ``BLADEPHASE``, ``REFM``, ``RSRC``,
+``RTRG``, ``REFZ``, ``IVMD``, ``ISRC``, ``ICPL``, ``IGND``, ``ICUR``, ``SYNC``, ``SOFF``, ``CEXP``,
+``COFA``, ``COFP``, ``CRAT``).
+
 Unverified: the rule that sets ``CAPTURERATEMAX?`` from the time constant (here 1.25 MHz / 2^k,
 the fastest such rate not above 8/tau), ``CAPTURERATE?`` answering the rate in Hz, the default
 length (256 kB), the line feed sent after a binary block, and the ``CAPTUREBYTES?`` count of a
