@@ -125,6 +125,9 @@ class TrainSettings:
     seed: int = 0
     input_power: float = 1.0  # optical power of one encoded sample (arb. units)
     eval_every_epoch: bool = True
+    # Measure the untrained model on the hardware first (fresh runs): LoopResult.extra
+    # ["start_accuracy"], so a run shows what training won (hilt train).
+    eval_at_start: bool = False
     eval_batch: int = 4096
     capture_every: int = 1  # record a capture every this many batches (0: never)
     capture_samples: int = 8  # rows of each captured batch
@@ -499,6 +502,7 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
     aborted = False
     reason = ""
     twin_acc, phys_acc = float("nan"), float("nan")
+    extra: dict[str, Any] = {}
     try:
         ck = rec.checkpoint
         if ck is not None:
@@ -519,6 +523,10 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
             # The light may be off (a previous run's safe state, a restarted controller): on,
             # before the first query, with the same fault handling as every step.
             policy.call(prepare, step=step, epoch=start_epoch)
+        if settings.eval_at_start and processor is not None and deploy_eval and ck is None:
+            extra["start_accuracy"] = policy.call(
+                lambda: evaluate_physical(processor, model, x_te, y_te, settings.eval_batch),
+                step=-1, epoch=0)
         n_batches = (len(y_tr) + settings.batch_size - 1) // settings.batch_size
         if settings.progress_bar:
             from tqdm.auto import tqdm
@@ -608,7 +616,7 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
     return LoopResult(method, phys_acc, twin_acc, train_q, train_calls,
                       time.perf_counter() - t_start, history,
                       {k: v.detach().clone() for k, v in model.state_dict().items()},
-                      None if rec.path is None else str(rec.path), aborted,
+                      None if rec.path is None else str(rec.path), aborted, extra=extra,
                       faults=policy.faults, reason=reason)
 
 

@@ -205,7 +205,8 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
     if run_path is None:
         run_path = new_run_path(station.name, loop, runs_dir)
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
-    common: dict[str, Any] = dict(epochs=epochs, lr=lr, seed=seed, progress_bar=progress_bar)
+    common: dict[str, Any] = dict(epochs=epochs, lr=lr, seed=seed, progress_bar=progress_bar,
+                                  eval_at_start=measure_start)
     cls = {"spsa": ZOSettings, "dat": DATSettings}.get(loop, TrainSettings)
     if loop == "dat":
         common["mode"] = dat_mode_used
@@ -226,26 +227,8 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
         path = getattr(station, "path", None)
         if path is not None:
             context["station_file"] = Path(path).resolve()
-    start = None
-    if measure_start and not (resume and Path(run_path).exists()):
-        start = _start_accuracy(processor, twin, data, s)
     with run_context(**context):
-        result = _run_loop(loop, processor, twin, data, s, kwargs)
-    if start is not None:
-        result.extra["start_accuracy"] = start
-    return result
-
-
-def _start_accuracy(processor: Any, twin: Any, data: Dataset, s: TrainSettings) -> float:
-    """The untrained model's test accuracy on the hardware (what a loop starts from)."""
-    from .core import encode, evaluate_physical, make_model
-
-    prepare = getattr(processor, "prepare", None)
-    if callable(prepare):
-        prepare()
-    _, _, x_te, y_te = encode(data, processor.n_ports, s.input_power)
-    return evaluate_physical(processor, make_model(twin, data.n_classes, head_name=s.head),
-                             x_te, y_te, s.eval_batch)
+        return _run_loop(loop, processor, twin, data, s, kwargs)
 
 
 def _run_loop(loop: str, processor: Any, twin: Any, data: Dataset, s: TrainSettings,
