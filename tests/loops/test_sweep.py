@@ -157,3 +157,14 @@ def test_sweep_command_runs_a_study_and_says_what_ran(tmp_path) -> None:
     assert "0 trials run, 3 finished before" in res.output
     bad = CliRunner().invoke(main, ["sweep", str(write_study(tmp_path, "speed: 1\n"))])
     assert bad.exit_code == 1 and "unknown keys ['speed']" in bad.output
+
+
+def test_a_station_study_asks_ray_for_its_bench(tmp_path) -> None:
+    """Trials on a physical station ask for the custom resource station:NAME (one unit: one
+    trial at a time on that bench; docs/sweeps.md); twin-only studies ask for none."""
+    text = TINY + "backend: station\nstation: hilt/stations/mzi-large.yaml\n"
+    study = sweep.load_study(write_study(tmp_path, text))
+    assert study.station_resource == "station:mzi-large"
+    assert sweep.load_study(write_study(tmp_path)).station_resource is None
+    with pytest.raises(ConfigError, match="backend 'cloud'"):
+        sweep.load_study(write_study(tmp_path, TINY + "backend: cloud\n"))
