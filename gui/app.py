@@ -241,11 +241,16 @@ DEFAULT_STATION = "mzi-lab"
 
 
 def run_app(station: str | None = None, *, screenshot: str | None = None, after: float = 3.0,
-            settings: QSettings | None = None) -> int:
+            settings: QSettings | None = None, show: str | None = None,
+            runs_dir: str = "runs") -> int:
     """Open the main window on ``station`` (a file or a bundled station's name; the simulated
-    MZI example if None) and connect it; run until the window is closed. With ``screenshot``,
-    save the window as a PNG ``after`` seconds after the station connected (or failed to), then
-    close; the exit status says whether the picture was written."""
+    MZI example if None) and connect it; run until the window is closed.
+
+    ``show`` names a tab whose showcase starts once connected (:mod:`hilt.gui.showcase`: a short
+    training, a heater calibration, the newest run in ``runs_dir``); with no station it is the
+    Training tab's. With ``screenshot``, save the window as a PNG ``after`` seconds after the
+    station connected (or failed to), then close; the exit status says whether the picture was
+    written."""
     import os
 
     from PySide6.QtCore import QTimer
@@ -260,10 +265,23 @@ def run_app(station: str | None = None, *, screenshot: str | None = None, after:
                         station=station or DEFAULT_STATION)
     window.show()
     saved: list[bool] = []
+    if show is None and station is None:
+        show = "Training"
+    if show:
+        from hilt.gui import showcase
+
+        window.station_panel.connectEnded.connect(
+            lambda ok: showcase.start(window, show, runs_dir) if ok else None)
 
     if screenshot:
         def shoot() -> None:
             saved.append(window.grab().save(screenshot))
+            # A screenshot session ends what it started, without asking: stop, wait, close.
+            started = [job for job in running_jobs(background=False) if window._owns(job)]
+            for job in started:
+                job.abort()
+            for job in started:
+                job.wait(CLOSE_TIMEOUT)
             window.close()
 
         def connected_or_not(*_: object) -> None:

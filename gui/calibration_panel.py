@@ -319,6 +319,7 @@ class CalibrationPanel(QWidget):
         splitter.addWidget(scroll)
         splitter.addWidget(self.plot_widget)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([400, 800])  # the form readable without scrolling sideways
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.timer = QTimer(self)

@@ -442,16 +442,25 @@ def station_show(station_file: str) -> None:
               help="Save the window as a PNG after --after seconds of a connected session, then exit.")
 @click.option("--after", type=float, default=3.0, show_default=True,
               help="Seconds between connecting and taking the --screenshot.")
-def gui(station_file: str | None, screenshot: str | None, after: float) -> None:
+@click.option("--show", type=click.Choice(["Training", "Calibration", "Runs"], case_sensitive=False),
+              default=None, help="Once connected, start this tab's showcase: a short training, a "
+                                 "heater calibration, or the newest run of --runs-dir "
+                                 "[default: Training when no STATION is given].")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Where the showcase writes and looks for run files.")
+def gui(station_file: str | None, screenshot: str | None, after: float, show: str | None,
+        runs_dir: str) -> None:
     """Open the desktop app on STATION and connect it.
 
     STATION is a station file or a bundled station's name (`hilt station list`); without it the
-    simulated MZI example opens. With --screenshot the window is saved as a PNG and the app
-    exits (it works without a display: QT_QPA_PLATFORM=offscreen).
+    simulated MZI example opens and a short training starts, so there is something to watch.
+    With --screenshot the window is saved as a PNG and the app exits (it works without a
+    display: QT_QPA_PLATFORM=offscreen).
     """
     from hilt.gui.app import run_app
 
-    sys.exit(run_app(station_file, screenshot=screenshot, after=after))
+    show = show.capitalize() if show else None
+    sys.exit(run_app(station_file, screenshot=screenshot, after=after, show=show, runs_dir=runs_dir))
 
 
 if __name__ == "__main__":

@@ -262,8 +262,10 @@ class OutputView(QWidget):
     frame compare by eye.
     """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, side_by_side: bool = False) -> None:
         super().__init__(parent)
+        #: The difference plot beside the outputs (a wide, low place) rather than below them.
+        self.side_by_side = side_by_side
         self.graphics = pg.GraphicsLayoutWidget()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -283,8 +285,11 @@ class OutputView(QWidget):
         self._mode = "bars"
         self.outputs_plot = fast_plot(self.graphics.addPlot(row=0, col=0), y_label="output")
         self.outputs_plot.addLegend(offset=(-10, 10))
-        self.diff_plot = fast_plot(self.graphics.addPlot(row=1, col=0), x_label="port",
+        row, col = (0, 1) if self.side_by_side else (1, 0)
+        self.diff_plot = fast_plot(self.graphics.addPlot(row=row, col=col), x_label="port",
                                    y_label="physical - twin")
+        if self.side_by_side:
+            self.outputs_plot.setLabel("bottom", "port")
         self.diff_plot.setXLink(self.outputs_plot)
         self.outputs_range = GrowingView(self.outputs_plot, x=False)
         self.diff_range = GrowingView(self.diff_plot, x=False)

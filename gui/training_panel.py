@@ -81,12 +81,18 @@ class TrainingPanel(QWidget):
         self._drawn_version = -1
         self._build_form()
         self._build_plots()
+        # The form on the left; on the right the run's curves above the current batch's outputs.
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.plots)
+        right.addWidget(self.outputs_box)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.form_widget)
-        splitter.addWidget(self.plots)
-        splitter.addWidget(self.outputs_box)
-        splitter.setStretchFactor(1, 3)
-        splitter.setStretchFactor(2, 2)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([380, 1000])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.timer = QTimer(self)
@@ -172,9 +178,10 @@ class TrainingPanel(QWidget):
     def _build_plots(self) -> None:
         self.plots = pg.GraphicsLayoutWidget()
         self.loss_plot = fast_plot(self.plots.addPlot(row=0, col=0), y_label="loss")
-        self.accuracy_plot = fast_plot(self.plots.addPlot(row=1, col=0), y_label="accuracy (%)")
-        self.queries_plot = fast_plot(self.plots.addPlot(row=2, col=0), y_label="queries")
-        self.rate_plot = fast_plot(self.plots.addPlot(row=3, col=0), x_label="step",
+        self.accuracy_plot = fast_plot(self.plots.addPlot(row=0, col=1), y_label="accuracy (%)")
+        self.queries_plot = fast_plot(self.plots.addPlot(row=1, col=0), x_label="step",
+                                      y_label="physical queries")
+        self.rate_plot = fast_plot(self.plots.addPlot(row=1, col=1), x_label="step",
                                    y_label="queries / s")
         for p in (self.accuracy_plot, self.queries_plot, self.rate_plot):
             p.setXLink(self.loss_plot)  # one step axis: zoom one, all follow
@@ -195,7 +202,7 @@ class TrainingPanel(QWidget):
 
         self.outputs_box = QWidget()
         self.outputs_title = QLabel("Current batch: physical and twin outputs (sample 0)")
-        self.outputs_view = OutputView()
+        self.outputs_view = OutputView(side_by_side=True)
         box = QVBoxLayout(self.outputs_box)
         box.addWidget(self.outputs_title)
         box.addWidget(self.outputs_view)

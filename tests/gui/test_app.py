@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
 
 from hilt.gui.app import TABS, MainWindow, settings_for
 from hilt.gui.jobs import Job
+from hilt.runfile import open_run
 
 
 def test_docks_and_tabs(window):
@@ -102,6 +103,11 @@ def test_hilt_gui_screenshot_writes_a_png(tmp_path):
     assert done.returncode == 0, done.stderr[-1000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 10_000  # a window, not an empty picture
+    # With no station named, the simulated MZI example connected and a short training started
+    # (the screenshot session stopped it): its run file is in ./runs.
+    [run_file] = (tmp_path / "runs").glob("mzi-lab-insitu-*.h5")
+    with open_run(run_file) as run:
+        assert run.status in ("aborted", "completed")
 
 
 def test_run_again_fills_the_training_form_and_shows_it(window):
