@@ -252,3 +252,19 @@ def test_calibration_file_round_trip(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.phases(back.voltages_for(np.array([1.0, 2.0, 3.0, 4.0]))), [1.0, 2.0, 3.0, 4.0])
     with pytest.raises(ConfigError, match="c.npz"):
         load_heater_calibration(tmp_path / "missing" / "c.npz")
+
+
+@pytest.mark.parametrize(("n", "kind"), [(4, "clements"), (8, "clements"), (12, "clements"), (6, "reck")])
+def test_the_inputs_picked_reach_every_mzi(n: int, kind: str) -> None:
+    from hilt.loops.calibration import MeshModel
+
+    mesh = MeshModel(n, kind)
+    inputs = mesh.covering_inputs(0)
+    assert inputs[0] == 0 and inputs[1:] == sorted(inputs[1:]) and len(set(inputs)) == len(inputs)
+    reached = set().union(*(mesh.reachable(p) for p in inputs))
+    assert reached == set(range(mesh.n_mzi))
+    for dropped in inputs[1:]:  # none is there for nothing
+        rest = set().union(*(mesh.reachable(p) for p in inputs if p != dropped))
+        assert rest != reached
+    if (n, kind) == (8, "clements"):
+        assert inputs == [0, 2, 4, 6]

@@ -97,7 +97,8 @@ def test_the_example_stations_declare_their_roles() -> None:
     assert roles == {
         "thz-lab": {"source": "synth", "multiplier": "multiplier", "detector": "lockin", "lockin": "lockin",
                     "meter": "meter", "stage": "stage"},
-        "mzi-lab": {"laser": "laser", "heaters": "heaters", "meter": "pm", "modulators": "modulators"},
+        "mzi-lab": {"laser": "laser", "heaters": "heaters", "meter": "pm", "modulators": "modulators",
+                    "input_switch": "switch"},
         "mzi-large": {"processor": "chip"},
     }
 
