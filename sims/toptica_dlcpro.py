@@ -16,9 +16,14 @@ starting 2025-01-01); a parameter it does not have is answered ``(Error: -2 (<ti
 unknown parameter)``. Line layouts as Toptica's own client library parses them; the error codes
 are this simulator's (*unverified*, as above).
 
+Also ``laserN:dl:cc:current-set``/``-act`` (the actual current is the setpoint while the
+current is on, else 0), ``laserN:dl:tc:temp-set``/``-act`` (the temperature settles at once) and
+``uptime`` (simulated seconds). ``exec`` runs no command (logged as missing, error -2).
+
 Physics: the THz frequency is the lasers' difference frequency; the emitted power is a
 photomixer roll-off (RC and carrier-lifetime poles) times the square of the bias voltage, and
-only when both lasers and the bias are on. Published world keys (what a THz source publishes):
+only when both lasers and the bias are on, scaled by each laser's current above its threshold
+(30 mA; the nominal power at 100 mA). Published world keys (what a THz source publishes):
 ``{name}.frequency`` (Hz), ``{name}.power_dbm``, ``{name}.output``.
 """
 
@@ -158,6 +163,9 @@ class SimDLCpro(SimulatedInstrument):
     V_REF = 1.0
     F_RC = 250e9
     F_TAU = 600e9
+    #: laser diode threshold and the current at which P0_W holds, mA
+    I_THRESHOLD_MA = 30.0
+    I_NOMINAL_MA = 100.0
 
     def __init__(self, *args: Any, names: dict[str, str] | None = None, serial: str = "DLCpro_000001",
                  **kwargs: Any) -> None:
@@ -169,12 +177,17 @@ class SimDLCpro(SimulatedInstrument):
             "laser1:dl:cc:enabled": False, "laser2:dl:cc:enabled": False,
             "laser1:ctl:wavelength-set": 1549.0, "laser2:ctl:wavelength-set": 1551.0,
             self.names["bias_enabled"]: False, self.names["bias"]: 0.0,
+            "laser1:dl:cc:current-set": self.I_NOMINAL_MA, "laser2:dl:cc:current-set": self.I_NOMINAL_MA,
+            "laser1:dl:tc:temp-set": 25.0, "laser2:dl:tc:temp-set": 25.0,
         }
-        self.read_only = {"emission", "system-type", "serial-number", "fw-ver",
-                          "laser1:ctl:wavelength-act", "laser2:ctl:wavelength-act", self.names["photocurrent"]}
+        self.read_only = {"emission", "system-type", "serial-number", "fw-ver", "uptime",
+                          "laser1:ctl:wavelength-act", "laser2:ctl:wavelength-act", self.names["photocurrent"],
+                          *(f"laser{n}:dl:{p}" for n in (1, 2) for p in ("cc:current-act", "tc:temp-act"))}
         self.ranges: dict[str, tuple[float, float]] = {
             "laser1:ctl:wavelength-set": (1510.0, 1630.0), "laser2:ctl:wavelength-set": (1510.0, 1630.0),
             self.names["bias"]: (-2.5, 2.5),
+            "laser1:dl:cc:current-set": (0.0, 250.0), "laser2:dl:cc:current-set": (0.0, 250.0),
+            "laser1:dl:tc:temp-set": (15.0, 35.0), "laser2:dl:tc:temp-set": (15.0, 35.0),
         }
         self._publish()
 
@@ -212,8 +225,7 @@ class SimDLCpro(SimulatedInstrument):
         raise DecofError(-1, op)
 
     def has_parameter(self, name: str) -> bool:
-        return (name in self.values or name == "emission" or name.endswith(":ctl:wavelength-act")
-                or name == self.names["photocurrent"])
+        return name in self.values or name in self.read_only
 
     def monitored(self, name: str) -> Any:
         """A parameter's value for the monitoring line: as read, without a fresh noise draw (the
@@ -227,8 +239,13 @@ class SimDLCpro(SimulatedInstrument):
     def _get(self, name: str) -> Any:
         if name == "emission":
             return self._emitting_any()
-        if name.endswith(":ctl:wavelength-act"):
+        if name == "uptime":
+            return int(self.world.clock.now())
+        if name.endswith(":ctl:wavelength-act") or name.endswith(":tc:temp-act"):
             return self.values[name.replace("-act", "-set")]
+        if name.endswith(":cc:current-act"):
+            laser = name.split(":")[0]
+            return self.values[f"{laser}:dl:cc:current-set"] if self.values[f"{laser}:dl:cc:enabled"] else 0.0
         if name == self.names["photocurrent"]:
             return self._photocurrent_ma()
         if name not in self.values:
@@ -269,7 +286,12 @@ class SimDLCpro(SimulatedInstrument):
             return 0.0
         f = self.thz_frequency()
         v = self.values[self.names["bias"]] / self.V_REF
-        return self.P0_W * v * v / ((1 + (f / self.F_RC) ** 2) * (1 + (f / self.F_TAU) ** 2))
+        # Each laser's power above threshold scales with its current; the beat with their product.
+        lasers = 1.0
+        for n in (1, 2):
+            current = self.values[f"laser{n}:dl:cc:current-set"]
+            lasers *= max(0.0, current - self.I_THRESHOLD_MA) / (self.I_NOMINAL_MA - self.I_THRESHOLD_MA)
+        return lasers * self.P0_W * v * v / ((1 + (f / self.F_RC) ** 2) * (1 + (f / self.F_TAU) ** 2))
 
     def _photocurrent_ma(self) -> float:
         # DC photocurrent of the biased emitter: ~1 mA/V with both lasers on, dark current otherwise.

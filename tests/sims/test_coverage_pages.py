@@ -25,11 +25,18 @@ def generated() -> dict[str, str]:
         logging.getLogger("hilt.sims").setLevel(logging.NOTSET)
 
 
+def _without_tested_by(page: str) -> str:
+    """A page without its "Tested by" cells: which tests send a command changes with every test
+    anyone edits, while what the simulator implements must never be misreported."""
+    return "\n".join(line.rsplit(" | ", 1)[0] if line.startswith("| `") else line
+                     for line in page.splitlines())
+
+
 @pytest.mark.parametrize("name", [*(f"{m}.md" for m in REFERENCED), "README.md"])
 def test_coverage_pages_are_up_to_date(generated: dict[str, str], name: str) -> None:
     page = DOCS / name
     assert page.is_file(), f"{page} is missing: run `hilt sim coverage-pages docs/simulators`"
-    assert page.read_text(encoding="utf-8") == generated[name], (
+    assert _without_tested_by(page.read_text(encoding="utf-8")) == _without_tested_by(generated[name]), (
         f"{page} is stale: run `hilt sim coverage-pages docs/simulators` and commit the pages")
 
 
