@@ -343,6 +343,22 @@ def run_local(study: Study, pending: list[dict[str, Any]], workers: int | None,
     return failed
 
 
+def _check_same_settings(study: Study) -> None:
+    """Trial names come from the grid values only: results in ``output`` made with other fixed
+    settings (or another backend or station) would pass for this study's. Refused; a grid that
+    grows (another seed, chip, method) is fine."""
+    previous = study.output / "study.json"
+    if not previous.exists():
+        return
+    old = json.loads(previous.read_text())
+    new = study.to_dict()
+    changed = [k for k in ("fixed", "backend", "station") if old.get(k) != new.get(k)]
+    if changed:
+        raise ConfigError(f"{study.output} holds results of a study with other {', '.join(changed)} "
+                          f"({', '.join(f'{k}: {old.get(k)!r}' for k in changed)}); give this one "
+                          "another output folder")
+
+
 @dataclass
 class SweepReport:
     ran: int
@@ -366,6 +382,7 @@ def run_study(study: Study, *, executor: str | None = None, workers: int | None 
     workers = workers or study.workers
     t0 = time.perf_counter()
     study.output.mkdir(parents=True, exist_ok=True)
+    _check_same_settings(study)
     (study.output / "study.json").write_text(json.dumps(study.to_dict(), indent=1))
     ran = skipped = left = 0
     failed: list[str] = []

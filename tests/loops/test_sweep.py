@@ -168,3 +168,15 @@ def test_a_station_study_asks_ray_for_its_bench(tmp_path) -> None:
     assert sweep.load_study(write_study(tmp_path)).station_resource is None
     with pytest.raises(ConfigError, match="backend 'cloud'"):
         sweep.load_study(write_study(tmp_path, TINY + "backend: cloud\n"))
+
+
+def test_results_of_other_fixed_settings_are_not_taken_for_this_study(tmp_path) -> None:
+    study = sweep.load_study(write_study(tmp_path), tmp_path / "out")
+    study.output.mkdir()
+    other = dict(study.to_dict(), fixed={**study.fixed, "finetune_epochs": 9})
+    (study.output / "study.json").write_text(json.dumps(other))
+    with pytest.raises(ConfigError, match="other fixed"):
+        sweep.run_study(study, executor="local")
+    grown = dict(study.to_dict(), grid={**study.grid, "chip": [1]})  # a grid may grow
+    (study.output / "study.json").write_text(json.dumps(grown))
+    sweep._check_same_settings(study)
