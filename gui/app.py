@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(widget, title)
         self.setCentralWidget(self.tabs)
         self._link_tabs()
+        self._build_menus()
         self.statusBar()
         self._closed = False
 
@@ -139,6 +140,22 @@ class MainWindow(QMainWindow):
 
         runs.run_again.connect(run_again)
         training.run_ended.connect(run_ended)
+
+    def _build_menus(self) -> None:
+        view = self.menuBar().addMenu("&View")
+        for dock in (self.station_dock, self.log_dock):
+            view.addAction(dock.toggleViewAction())  # a closed dock comes back from here
+        help_menu = self.menuBar().addMenu("&Help")
+        self.plugins_action = help_menu.addAction("&Plugins…")
+        self.plugins_action.setObjectName("plugins")
+        self.plugins_action.triggered.connect(self.show_plugins)
+
+    def show_plugins(self) -> None:
+        """Help > Plugins: what installed packages add, and why any of it did not load."""
+        from hilt.gui.plugins_dialog import PluginsDialog
+
+        self.plugins_dialog = PluginsDialog(self)
+        self.plugins_dialog.show()
 
     # -- the station ---------------------------------------------------------------------------
     @property

@@ -50,9 +50,10 @@ from PySide6.QtWidgets import (
 )
 
 from hilt import roles
-from hilt.gui.jobs import Job
+from hilt.errors import HiltError
+from hilt.gui.jobs import Job, one_line
 from hilt.gui.plots import Ring, fast_plot, pen
-from hilt.loops.calibration import ROUTINES, describe, routine_names, run_calibration
+from hilt.loops.calibration import describe, get_routine, routine_names, run_calibration
 
 #: The plot redraws at most this often.
 REFRESH_HZ = 30
@@ -264,7 +265,7 @@ def routine_options(routine: str) -> list[tuple[str, set[type], bool, Any]]:
     """The options of ``routine`` a form can set: (name, value types, may be None, default).
     Options that take a Python function (``select_input``, ``transmission``...) are left out:
     they are for scripts."""
-    fn = ROUTINES[routine]
+    fn = get_routine(routine)
     hints = typing.get_type_hints(fn)
     out = []
     for name, param in inspect.signature(fn).parameters.items():
@@ -310,6 +311,7 @@ class CalibrationPanel(QWidget):
         self.last_settings: dict[str, Any] | None = None
         self.fields: dict[str, OptionField] = {}
         self._drawn_version = -1
+        self._routine_loads = True  # False while the chosen routine is a plug-in that does not load
         self._build_form()
         self._build_plot()
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -426,12 +428,21 @@ class CalibrationPanel(QWidget):
         if self.running:
             return  # the form is the running routine's
         routine = self.routine
-        self.description.setText(describe(routine))
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
         station = self.get_station()
         self.fields = {}
-        for name, kinds, optional, default in routine_options(routine):
+        try:
+            self.description.setText(describe(routine))
+            options = routine_options(routine)
+        except HiltError as exc:  # a plug-in routine that does not load: say why, offer nothing
+            self.description.setText(one_line(exc))
+            self._routine_loads = False
+            self.run_button.setEnabled(False)
+            return
+        self._routine_loads = True
+        self.run_button.setEnabled(not self.running)
+        for name, kinds, optional, default in options:
             role_kinds = roles.ROLES.get(name) if kinds <= {str} else None
             field = OptionField(name, kinds, optional, default, role_kinds, station)
             self.fields[name] = field
@@ -596,7 +607,7 @@ class CalibrationPanel(QWidget):
     def _set_state(self, state: str) -> None:
         self.state = state
         busy = state in ("running", "aborting")
-        self.run_button.setEnabled(not busy)
+        self.run_button.setEnabled(not busy and self._routine_loads)
         self.again_button.setEnabled(not busy and self.last_settings is not None)
         self.abort_button.setEnabled(state == "running")
         self.accept_button.setEnabled(state == "decide")

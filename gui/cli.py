@@ -179,6 +179,23 @@ from hilt.gui.cli_study import sweep  # noqa: E402
 main.add_command(sweep)
 
 
+# -- hilt plugins ---------------------------------------------------------------------------
+@main.command()
+def plugins() -> None:
+    """Every driver, simulator, routine and system installed packages declare, and why any of
+    them did not load (exit 1 if one did not)."""
+    from hilt.registry import check_plugins
+
+    found = check_plugins()
+    for p in found:
+        status = "ok" if p.ok else f"FAILED: {p.error}"
+        click.echo(f"{p.kind:<20} {p.name:<26} {p.package:<22} {status}")
+    broken = [p for p in found if not p.ok]
+    if broken:
+        click.echo(f"hilt: error: {len(broken)} of {len(found)} plug-ins did not load", err=True)
+        sys.exit(1)
+
+
 # -- hilt train / demo -----------------------------------------------------------------------
 @main.command()
 @click.argument("station_file", metavar="STATION", type=click.Path(dir_okay=False))

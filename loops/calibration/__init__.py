@@ -47,22 +47,35 @@ ROUTINES: dict[str, Callable[..., CalibrationResult]] = {
 
 
 def routine_names() -> list[str]:
-    return sorted(ROUTINES)
+    """hilt's routines and those installed packages declare (entry point group
+    ``hilt.routines``; a name hilt has already is hilt's)."""
+    from hilt.registry import routine_entry_points
+
+    return sorted(set(ROUTINES) | set(routine_entry_points()))
 
 
 def describe(routine: str) -> str:
     """The first line of a routine's documentation (for ``hilt calibrate --list``)."""
-    fn = _lookup(routine)
+    fn = get_routine(routine)
     return (fn.__doc__ or "").strip().splitlines()[0]
 
 
-def _lookup(routine: str) -> Callable[..., CalibrationResult]:
+def get_routine(routine: str) -> Callable[..., CalibrationResult]:
+    """The routine called ``routine``: hilt's, or a plug-in's (loaded now; a plug-in that does
+    not import is a one-line ConfigError naming it)."""
     from hilt.errors import ConfigError
+    from hilt.registry import routine_entry_points
 
-    try:
+    if routine in ROUTINES:
         return ROUTINES[routine]
-    except KeyError:
-        raise ConfigError(f"unknown calibration routine {routine!r}; known: {', '.join(routine_names())}") from None
+    plugin = routine_entry_points().get(routine)
+    if plugin is None:
+        raise ConfigError(f"unknown calibration routine {routine!r}; known: {', '.join(routine_names())}")
+    try:
+        return plugin.load()
+    except Exception as exc:  # a plug-in's own import error, in one line, naming the package
+        raise ConfigError(f"calibration routine {routine!r} ({plugin.value}) did not load: "
+                          f"{type(exc).__name__}: {exc} (hilt plugins lists every plug-in)") from None
 
 
 def parse_options(routine: str, pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -74,7 +87,7 @@ def parse_options(routine: str, pairs: list[str] | tuple[str, ...]) -> dict[str,
 
     from hilt.errors import ConfigError
 
-    fn = _lookup(routine)
+    fn = get_routine(routine)
     accepted = set(inspect.signature(fn).parameters) - {"station", "out_dir", "progress", "abort"}
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -100,7 +113,7 @@ def run_calibration(station: Any, routine: str, *, out_dir: str | Path = "runs",
 
     from hilt.errors import ConfigError
 
-    fn = _lookup(routine)
+    fn = get_routine(routine)
     accepted = set(inspect.signature(fn).parameters) - {"station", "out_dir", "progress"}
     unknown = set(options) - accepted
     if unknown:
@@ -110,6 +123,7 @@ def run_calibration(station: Any, routine: str, *, out_dir: str | Path = "runs",
 
 __all__ = [
     "ROUTINES",
+    "get_routine",
     "CalibrationAborted",
     "CalibrationResult",
     "DarkFlat",

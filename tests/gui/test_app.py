@@ -125,3 +125,29 @@ def test_closing_over_a_short_job_waits_for_it_without_asking(qtbot, window):
     threading.Timer(0.3, release.set).start()  # the instrument answers a moment later
     window.close()  # an unanswered box would keep the window open (and the test would see it)
     assert not window.isVisible() and not job.running
+
+
+def test_help_plugins_shows_a_broken_plugin_first_with_its_error(qtbot, window, tmp_path, monkeypatch):
+    from plugin_package import install_fake_plugin
+
+    from hilt import registry
+
+    monkeypatch.syspath_prepend(str(install_fake_plugin(tmp_path / "site")))
+    try:
+        window.menuBar().setFocus()
+        help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+        assert window.plugins_action in help_menu.actions()
+        window.plugins_action.trigger()  # what clicking Help > Plugins… does
+        dialog = window.plugins_dialog
+        qtbot.waitUntil(dialog.isVisible)
+        table = dialog.table
+        first = [table.item(0, c).text() for c in range(4)]
+        assert first[:3] == ["driver", "lab_broken_meter", "lab-plugin 0.3"]
+        assert first[3].startswith("did not load: ModuleNotFoundError")
+        names = [table.item(r, 1).text() for r in range(table.rowCount())]
+        assert "lab_dark_level" in names and "srs_sr830" in names
+        assert "1 did not load" in dialog.summary.text()
+        dialog.close()
+    finally:
+        monkeypatch.undo()
+        registry.refresh()
