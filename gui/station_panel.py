@@ -356,7 +356,7 @@ class StationPanel(QWidget):
         param = self._params[key]
         control = self._controls.get(key)
         if control is not None:
-            control.error.setText("…")
+            control.sending(value)
 
         def set_it(control_: Any, report: Any) -> Any:
             param.set(value)
@@ -383,6 +383,9 @@ class StationPanel(QWidget):
         if station is None:
             return
         self.safeStateRequested.emit()
+        for param in self._params.values():  # a hand-started ramp stops where it is
+            if param.spec.ramp_step is not None:
+                param.abort_ramp()
 
         def done(failures: Any) -> None:
             if failures:

@@ -104,6 +104,16 @@ class ParameterControl(QWidget):
             self.set_button.setObjectName(f"apply:{key}")
             self.set_button.clicked.connect(self._request_number)
             layout.addWidget(self.set_button)
+        if param.spec.ramp_step is not None:
+            # A ramp takes seconds; it can be stopped where it is (the value stays there).
+            self.stop_button = QPushButton("Stop")
+            self.stop_button.setObjectName(f"stop:{key}")
+            self.stop_button.setToolTip("Stop the ramp where it is")
+            self.stop_button.clicked.connect(param.abort_ramp)  # a thread-safe event
+            self.stop_button.hide()
+            layout.addWidget(self.stop_button)
+        else:
+            self.stop_button = None
         self.error = QLabel("")
         self.error.setObjectName(f"error:{key}")
         self.error.setStyleSheet("color: #b00020;")
@@ -155,7 +165,11 @@ class ParameterControl(QWidget):
         if self.param.soft_limits:
             lo, hi = self.param.soft_limits
             parts.append(f"station limits {format_value(lo, self.unit)} to {format_value(hi, self.unit)}")
-        doc = self.param.spec.doc
+        spec = self.param.spec
+        if spec.ramp_step is not None:
+            rate = f" at {format_value(spec.ramp_rate, self.unit)}/s" if spec.ramp_rate else ""
+            parts.append(f"ramps in steps of {format_value(spec.ramp_step, self.unit)}{rate}")
+        doc = spec.doc
         return "; ".join(([doc] if doc else []) + parts)
 
     # -- what the panel tells it ---------------------------------------------------------------
@@ -185,8 +199,23 @@ class ParameterControl(QWidget):
         """Let the next reading replace a value typed but not sent."""
         self._dirty = False
 
+    def sending(self, value: Any) -> None:
+        """A value is on its way; a ramped one shows where it goes and a Stop button."""
+        if self.stop_button is None:
+            self.error.setText("…")
+            return
+        self.error.setStyleSheet("")
+        self.error.setText(f"ramping to {format_value(value, self.unit)}…")
+        self.stop_button.show()
+
+    def _sent(self) -> None:
+        if self.stop_button is not None:
+            self.stop_button.hide()
+        self.error.setStyleSheet("color: #b00020;")
+
     def accepted(self, value: Any) -> None:
         """The instrument took the value (and reads ``value``): clear any refusal."""
+        self._sent()
         self._dirty = False
         self.error.setText("")
         self.error.setToolTip("")
@@ -194,6 +223,7 @@ class ParameterControl(QWidget):
 
     def show_error(self, message: str) -> None:
         """Show why the value was refused (a limit, or what the instrument said)."""
+        self._sent()
         self.error.setText(message)
         self.error.setToolTip(message)
         # The check box shows what the instrument has, not what was asked for.

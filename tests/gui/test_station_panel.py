@@ -87,3 +87,38 @@ def test_closing_the_window_puts_the_station_safe_and_disconnects(qtbot, window,
     assert not heater_volts(station).any()
     assert not station.connected and not station.servers
     assert window.station is None
+
+
+RAMPED = """\
+name: smu-bench
+simulate: true
+instruments:
+  smu:
+    driver: keithley_2400
+    address: ASRL/dev/ttyUSB3::INSTR
+    limits: {voltage: [-20, 20]}
+"""
+
+
+def test_a_ramped_parameter_says_so_and_can_be_stopped(qtbot, window, tmp_path):
+    path = tmp_path / "smu-bench.yaml"
+    path.write_text(RAMPED)
+    panel = window.station_panel
+    panel.choose(str(path))
+    qtbot.mouseClick(panel.connect_button, LEFT)
+    qtbot.waitUntil(lambda: panel.disconnect_button.isEnabled(), timeout=30_000)
+    open_channel(qtbot, panel, "smu")
+    spin = panel.findChild(QDoubleSpinBox, "set:smu.voltage")
+    assert "ramps in steps of 500 mV at 50 V/s" in spin.toolTip()
+    assert "station limits -20 V to 20 V" in spin.toolTip()
+    stop = panel.findChild(QPushButton, "stop:smu.voltage")
+    assert stop is not None and not stop.isVisible()
+
+    error = type_and_set(qtbot, panel, "smu.voltage", "2")
+    qtbot.waitUntil(lambda: error.text() == "", timeout=10_000)  # accepted: the ramp ended at 2 V
+    assert not stop.isVisible()
+    assert panel.station["smu"].voltage.cache == 2.0
+    # Stop is the parameter's own ramp abort (an event, heard between two steps).
+    panel.station["smu"].voltage._ramp_abort.clear()
+    panel.control("smu.voltage").stop_button.click()
+    assert panel.station["smu"].voltage._ramp_abort.is_set()
