@@ -68,6 +68,10 @@ PORT_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (14
 
 
 # -- the live data ---------------------------------------------------------------------------
+#: The plot's axes when a routine does not name them (the MZI heater sweeps).
+DEFAULT_LABELS = ("swept value (V)", "reading (dark subtracted)")
+
+
 @dataclass(frozen=True)
 class CalibrationSnapshot:
     """What the plot and the progress line draw, copied out of the buffer at one moment."""
@@ -84,6 +88,8 @@ class CalibrationSnapshot:
     fit: np.ndarray | None
     #: Every sweep point received so far in this run.
     points_seen: int
+    #: The sweep's own axis labels and title, when it named them (x, y, title).
+    labels: tuple[str, str, str] | None = None
 
 
 class CalibrationBuffer:
@@ -101,6 +107,7 @@ class CalibrationBuffer:
         self._item: Any = None
         self._width = 0
         self._fit: np.ndarray | None = None
+        self._labels: tuple[str, str, str] | None = None
         self._done, self._total, self._message = 0, 1, ""
         self.points_seen = 0
         self.version = 0
@@ -124,6 +131,9 @@ class CalibrationBuffer:
                 self._points = Ring(self._capacity, self._width)
             self._points.append((float(data["x"]), *y))
             self.points_seen += 1
+            if "x_label" in data or "title" in data:
+                self._labels = (str(data.get("x_label", "")), str(data.get("y_label", "")),
+                                str(data.get("title", "")))
         elif "fit" in data:
             x = np.asarray(data["x"], dtype=float)
             y = np.asarray(data["y"], dtype=float).reshape(len(x), -1)
@@ -133,7 +143,8 @@ class CalibrationBuffer:
         with self._lock:
             points = self._points.array() if self._points is not None else np.zeros((0, 1))
             return CalibrationSnapshot(self.version, self._done, self._total, self._message, self._item, points,
-                                       None if self._fit is None else self._fit.copy(), self.points_seen)
+                                       None if self._fit is None else self._fit.copy(), self.points_seen,
+                                       self._labels)
 
 
 class _AbortEvent:
@@ -401,8 +412,9 @@ class CalibrationPanel(QWidget):
 
     def _build_plot(self) -> None:
         self.plot_widget = pg.GraphicsLayoutWidget()
-        self.plot = fast_plot(self.plot_widget.addPlot(row=0, col=0), x_label="swept value (V)",
-                              y_label="reading (dark subtracted)")
+        self.plot = fast_plot(self.plot_widget.addPlot(row=0, col=0), x_label=DEFAULT_LABELS[0],
+                              y_label=DEFAULT_LABELS[1])
+        self._labels_shown: tuple[str, str, str] | None = None
         self.point_curves: list[Any] = []
         self.fit_curves: list[Any] = []
 
@@ -622,6 +634,10 @@ class CalibrationPanel(QWidget):
     def _clear(self) -> None:
         for c in self.point_curves + self.fit_curves:
             c.setData([], [])
+        if self._labels_shown is not None:  # the last routine named its axes; this one may not
+            self.plot.setLabel("bottom", DEFAULT_LABELS[0])
+            self.plot.setLabel("left", DEFAULT_LABELS[1])
+            self._labels_shown = None
         self.progress_label.setText("-")
         self.result_text.clear()
 
@@ -641,7 +657,15 @@ class CalibrationPanel(QWidget):
             for q, curve in enumerate(self.point_curves):
                 curve.setData(p[:, 0], p[:, 1 + q])
             heater = snap.item[1] if snap.item else None
-            self.plot.setTitle(f"heater {heater}" if heater is not None else "")
+            if snap.labels is not None:
+                x_label, y_label, title = snap.labels
+                if snap.labels != self._labels_shown:
+                    self.plot.setLabel("bottom", x_label)
+                    self.plot.setLabel("left", y_label)
+                    self._labels_shown = snap.labels
+                self.plot.setTitle(title)
+            else:
+                self.plot.setTitle(f"heater {heater}" if heater is not None else "")
         fit = snap.fit
         for q, curve in enumerate(self.fit_curves):
             if fit is not None and fit.shape[1] > 1 + q:

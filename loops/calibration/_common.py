@@ -20,7 +20,9 @@ log = logging.getLogger("hilt.calibration")
 #: that also takes a ``data`` keyword (``progress(done, total, message, data=None)``) receives
 #: what the routine measures as it goes, each a dict: a sweep point (``{"sweep": stream,
 #: "heater": h, "x": volts, "y": port powers}``) or a fitted curve (``{"fit": h, "x": volts,
-#: "y": powers (points, ports)}``); the app's Calibration tab plots them live.
+#: "y": powers (points, ports)}``); the app's Calibration tab plots them live. A sweep point may
+#: name its axes and plot (``"x_label"``, ``"y_label"``, ``"title"``): the THz routines sweep
+#: frequency and stage position, not volts.
 ProgressFn = Callable[..., None]
 
 

@@ -376,6 +376,9 @@ def _body_source(bench: _Thz, ctx: Context, result: CalibrationResult) -> None:
                         physical=np.array([[head_w, reads.std(), t]]))
         dbm = 10 * math.log10(max(measured[i], 1e-15) / 1e-3)
         ctx.run.log_scalars(i, frequency_hz=f, measured_dbm=dbm, nominal_dbm=m.expected_output_power(f))
+        ctx.data(sweep="source_power", heater=None, step=0, x=f / 1e9, y=np.array([dbm]),
+                 x_label="frequency (GHz)", y_label="power at the head (dBm)",
+                 title="THz source power")
         ctx.report(f"{f / 1e9:.2f} GHz: {dbm:.2f} dBm (nominal {m.expected_output_power(f):.2f})")
     bench.source_off()
     measured_dbm = 10 * np.log10(np.maximum(measured, 1e-15) / 1e-3)
@@ -387,6 +390,8 @@ def _body_source(bench: _Thz, ctx: Context, result: CalibrationResult) -> None:
     deg = int(min(opts["degree"], (freqs.size - 1) // 2))
     coef = np.polynomial.chebyshev.chebfit(u, corr, deg)
     curve = SourcePowerCurve(freqs, measured_dbm, np.asarray(m._curve_f), np.asarray(m._curve_p), coef, (lo, hi), p_in)
+    fine = np.linspace(float(freqs.min()), float(freqs.max()), 200)
+    ctx.data(fit="source_power", x=fine / 1e9, y=curve.power_dbm(fine))
     resid = corr - curve.correction_db(freqs)
     sst = float(np.sum((corr - corr.mean()) ** 2))
     result.quality = {"points": float(freqs.size), "degree": float(deg),
@@ -486,6 +491,10 @@ def _raster(bench: _Thz, ctx: Context, xs: np.ndarray, ys: np.ndarray, averages:
             z[iy, ix], noise[iy, ix] = bench.phasor(averages)
             ctx.run.capture("raster", step=stream_step, sample_idx=iy * xs.size + ix,
                             inputs=np.array([[xs[ix], y]]), physical=np.array([[z[iy, ix].real, z[iy, ix].imag]]))
+            # Live: the row being scanned, one line a row (a new row starts a new sweep).
+            ctx.data(sweep=label, heater=None, step=iy, x=float(xs[ix]), y=np.array([abs(z[iy, ix])]),
+                     x_label="stage x (mm)", y_label="lock-in |R| (V)",
+                     title=f"{label}: row y = {y:+.2f} mm")
             ctx.report(f"{label} ({xs[ix]:+.2f}, {y:+.2f}) mm: {abs(z[iy, ix]):.3g} V")
     return z, noise
 

@@ -106,3 +106,23 @@ def test_abort_stops_the_sweep_and_leaves_the_heaters_at_zero(qtbot, window, con
     np.testing.assert_array_equal(heater_volts(station), 0.0)
     with open_run(panel.result.run_file) as run:
         assert run.status == "aborted"
+
+
+def test_a_thz_source_sweep_draws_against_frequency_with_its_fit(qtbot, window, connect, tmp_path):  # noqa: ANN001
+    connect(window, "thz-lab")
+    panel = open_tab(qtbot, window)
+    panel.routine_box.setFocus()
+    qtbot.keyClicks(panel.routine_box, "thz_source_power")
+    assert panel.routine == "thz_source_power"
+    type_into(qtbot, panel.runs_edit, str(tmp_path / "runs"))
+    type_into(qtbot, panel.fields["points"].widget, "6")
+    click(qtbot, panel.run_button)
+    qtbot.waitUntil(lambda: panel.state == "decide", timeout=RUN_TIMEOUT_MS)
+    # The sweep named its axes: power against frequency, not volts; the fitted curve over it.
+    assert panel.plot.getAxis("bottom").labelText == "frequency (GHz)"
+    assert panel.plot.getAxis("left").labelText == "power at the head (dBm)"
+    assert panel.plot.titleLabel.text == "THz source power"
+    x, y = panel.point_curves[0].getData()
+    assert len(x) == panel.buffer.points_seen >= 5 and np.all((x > 70) & (x < 115))
+    fx, fy = panel.fit_curves[0].getData()
+    assert len(fx) == 200 and np.all(np.isfinite(fy))
