@@ -15,6 +15,7 @@ from hilt.errors import (  # noqa: E402
     LimitError,
     ProtocolError,
     SimulatorError,
+    UnitError,
 )
 from hilt.instrument import Instrument, InstrumentChannel  # noqa: E402
 from hilt.parameters import Parameter  # noqa: E402
@@ -29,6 +30,6 @@ __all__ = [
     "Bool", "CaptureSpec", "ConfigError", "ConnectError", "Enum", "HiltError", "Instrument", "InstrumentChannel",
     "InstrumentCommunicationError", "InstrumentError", "InstrumentTimeout", "Ints", "LimitError",
     "Numbers", "Parameter", "ProtocolError", "RunFileError", "RunReader", "RunWriter", "Sequence",
-    "SimulatorError", "Station", "Transport",
+    "SimulatorError", "UnitError", "Station", "Transport",
     "driver_names", "load_driver", "load_simulator", "open_run", "open_transport", "simulator_names",
 ]

@@ -32,6 +32,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "modulators": ("heater_driver",),
     "stage": ("motion_stage",),
     "processor": ("photonic_processor",),
+    # the fibre switch that routes the laser to one of a chip's inputs (heater calibration)
+    "input_switch": ("optical_switch",),
 }
 
 

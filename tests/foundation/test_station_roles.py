@@ -48,6 +48,7 @@ def test_standard_roles_name_the_kinds_of_adr_0008() -> None:
         "detector": ("lock_in", "power_meter"), "lockin": ("lock_in",), "meter": ("power_meter",),
         "laser": ("tunable_laser",), "heaters": ("heater_driver",), "stage": ("motion_stage",),
         "processor": ("photonic_processor",), "modulators": ("heater_driver",),
+        "input_switch": ("optical_switch",),
     }
 
 
