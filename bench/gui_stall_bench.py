@@ -17,6 +17,7 @@ Goal (issue 11): p99 below 50 ms and maximum below 200 ms on the project's 2-cor
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import tempfile
@@ -46,16 +47,20 @@ def main() -> None:
     parser.add_argument("--baseline", type=float, default=10.0,
                         help="seconds measured idle (connected, no training) first")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--dump-stalls", type=Path, metavar="FILE",
+                        help="write every thread's stack to FILE whenever the UI thread is 200 ms "
+                             "late (faulthandler: a C thread, it needs no GIL), to see what stalls it")
     args = parser.parse_args()
 
     from PySide6.QtCore import QElapsedTimer, QTimer
 
-    from hilt.gui.app import MainWindow, application, settings_for
+    from hilt.gui.app import MainWindow, application, preload, settings_for
 
     tmp = Path(tempfile.mkdtemp())
     station_file = tmp / "stall-bench.yaml"
     station_file.write_text(textwrap.dedent(STATION))
     app = application()
+    preload()  # as hilt gui does
     window = MainWindow(settings_for(str(tmp / "gui.ini")), station=str(station_file))
     window.resize(1400, 900)
     window.show()
@@ -67,7 +72,11 @@ def main() -> None:
     clock = QElapsedTimer()
     state: dict[str, object] = {"last": 0.0, "phase": None, "t0": 0.0}
 
+    dump = open(args.dump_stalls, "w") if args.dump_stalls else None  # noqa: SIM115 - kept open while measuring
+
     def tick() -> None:
+        if dump is not None and state["phase"] == "training":
+            faulthandler.dump_traceback_later(0.2, file=dump)  # re-armed each tick: fires on a stall
         now = clock.nsecsElapsed() / 1e6
         phase = state["phase"]
         if phase is not None:
@@ -97,6 +106,8 @@ def main() -> None:
         QTimer.singleShot(int(args.seconds * 1000), finish)
 
     def finish() -> None:
+        if dump is not None:
+            faulthandler.cancel_dump_traceback_later()
         state["phase"] = None
         state["seconds"] = time.perf_counter() - float(state["t0"])
         timer.stop()

@@ -257,6 +257,20 @@ class MainWindow(QMainWindow):
 DEFAULT_STATION = "mzi-lab"
 
 
+def preload() -> None:
+    """Import now, before the window shows, what the first calibration or training would import
+    on its worker thread: torch's optimizers pull in torch._dynamo (and sympy) on first use, the
+    digits dataset scikit-learn (and pandas), seconds of Python holding the interpreter lock,
+    which the UI thread felt as 300-500 ms stalls at the start of the first training
+    (``bench/gui_stall_bench.py --dump-stalls``).
+    """
+    import sklearn.datasets  # noqa: F401 - the bundled digits (and pandas under it)
+    import torch._dynamo  # noqa: F401
+
+    import hilt.loops.calibration  # noqa: F401
+    import hilt.loops.station  # noqa: F401
+
+
 def run_app(station: str | None = None, *, screenshot: str | None = None, after: float = 3.0,
             settings: QSettings | None = None, show: str | None = None,
             runs_dir: str = "runs") -> int:
@@ -278,6 +292,7 @@ def run_app(station: str | None = None, *, screenshot: str | None = None, after:
         if handler.level == logging.NOTSET:
             handler.setLevel(root.level)
     app = application()
+    preload()
     window = MainWindow(settings or settings_for(os.environ.get("HILT_GUI_SETTINGS")),
                         station=station or DEFAULT_STATION)
     window.show()
