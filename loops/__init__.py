@@ -37,7 +37,7 @@ from .data import (
     spike_encode,
 )
 from .demo import DemoConfig, run_demo
-from .head import ClassifierHead, accuracy, task_loss
+from .head import HEADS, ClassifierHead, accuracy, make_head, task_loss
 from .insilico import train_insilico
 from .pat import PhysicalForward, physical_forward, substitute, train_pat
 from .recording import Recorder, run_context
@@ -45,14 +45,15 @@ from .station import resume_run, train_on_station
 from .zeroth_order import ZOSettings, train_zeroth_order
 
 __all__ = [
-    "ClassifierHead", "ComplexLinearCorrection", "ComplexResidualMLP", "DATSettings",
+    "HEADS", "ClassifierHead", "ComplexLinearCorrection", "ComplexResidualMLP", "DATSettings",
     "Dataset", "DemoConfig", "LoopAborted", "LoopControl", "LoopResult", "PhotonicClassifier",
     "PhysicalForward", "Progress", "Recorder", "TrainSettings", "ZOSettings", "accuracy",
     "amplitude_encode", "corrected_forward", "evaluate_physical", "evaluate_twin",
-    "int8_encode", "load_digits", "load_idx_dataset", "make_model", "phase_encode",
+    "int8_encode", "load_digits", "load_idx_dataset", "make_head", "make_model", "phase_encode",
     "physical_forward", "read_idx", "resume_run", "run_context", "run_demo",
     "similarity_loss", "spike_encode", "substitute", "task_loss", "train_dat",
     "train_insilico", "train_pat", "train_on_station", "train_zeroth_order",
 ]
-# Also public, imported on use (they pull in more): hilt.loops.calibration (run_calibration),
+# Also public, imported on use (they pull in more): hilt.loops.sweep (hilt sweep: load_study,
+# run_study, gather), hilt.loops.calibration (run_calibration),
 # hilt.loops.ann2snn (convert, calibrate_layerwise), hilt.loops.diffractive (run_diffractive_demo).
