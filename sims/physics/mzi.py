@@ -675,9 +675,11 @@ class EOActivation(nn.Module):
     modulator's MZI biased at half transmission, so the activation passes light at any power
     and the tapped power bends it (``g |z|^2`` ~ 0.16 rad at the mean port power, more on the
     bright ports). Their bias ``phi_b = pi`` (dark at zero power: ``|f(z)| ~ sqrt(1 - alpha)
-    (g / 2) |z|^3``, a cubic threshold) did not train with our read-out in a few epochs
-    (digits, 64 ports, 3 meshes: 21-32 % in silico after 3-4 epochs at mean port power 1/64
-    or 1, vs 84 % with pi / 2); docs/adr/0004-physics-and-twins.md.
+    (g / 2) |z|^3``, a cubic threshold) does not train in our pipeline: with the benchmark's
+    read-out, pixel or Fourier inputs, input powers 1-30 per port and lr 1e-2 or 1e-3 the loss
+    stays at ln 10 for 8-12 epochs; the gradients are as large and as consistent as with
+    pi / 2, but the loss moves 4-5x less per phase step (docs/adr/0004-physics-and-twins.md,
+    6b).
     """
 
     def __init__(self, alpha: float = 0.1, g: float = 0.05 * math.pi,
