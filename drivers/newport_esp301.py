@@ -6,7 +6,8 @@ commands per line separated by ``;``; a line ends with CR; replies end with CR L
 reference: ``PA`` move absolute, ``PR`` move relative, ``TP?`` tell position, ``MD?`` motion
 done (``1`` when stopped, ``0`` while moving), ``OR`` home search, ``VA`` velocity, ``AC``
 acceleration, ``SL``/``SR`` left/right software travel limits, ``ST`` stop, ``TE?`` error code,
-``TB?`` error message (``code, timestamp, MESSAGE``), ``VE?`` firmware version. Section 2
+``TB?`` error message (``code, timestamp, MESSAGE``), ``VE?`` firmware version, ``MO`` motor
+on (sent for both axes on connect: the controller powers up with its motors off). Section 2
 "System Setup", RS-232: 921600 baud, 8 data bits, no parity, 1 stop bit, hardware (RTS/CTS) flow
 control. Error codes: the manual's appendix "Error Messages" (general 0-41, axis-specific
 ``axis*100 + n``).
@@ -164,12 +165,20 @@ class NewportESP301(XYStage):
                              unit="mm/s^2", vals=Numbers(1e-3, 1000.0), doc="acceleration (and deceleration)")
 
     def __init__(self, address: str, *, x_axis: int = 1, y_axis: int = 2, max_velocity: float = 20.0,
-                 **kwargs: Any) -> None:
+                 motor_on_connect: bool = True, **kwargs: Any) -> None:
         if x_axis == y_axis or not {x_axis, y_axis} <= {1, 2, 3}:
             raise LimitError(f"x_axis={x_axis}, y_axis={y_axis}: two different axes of 1, 2, 3")
         self.axes = {"x": int(x_axis), "y": int(y_axis)}
         self.max_velocity = float(max_velocity)
+        self.motor_on_connect = bool(motor_on_connect)
         super().__init__(address, **kwargs)
+
+    def on_connect(self) -> None:
+        # The ESP301 powers up with its motors off and refuses a move then (axis error xx13,
+        # MOTOR NOT ENABLED): power both axes, as a lab's setup sequence does. MO on a powered
+        # axis changes nothing. motor_on_connect=False leaves motor power to the user.
+        if self.motor_on_connect:
+            self.write(f"{self.axes['x']}MO;{self.axes['y']}MO", check_errors=True)
 
     def configure(self) -> None:
         super().configure()

@@ -24,8 +24,8 @@ byte as one ASCII character: bits 0..2 axis 1..3 in motion, bit 4 motor power of
 axis on, bit 6 always set so the character is printable (the manual's example ``[P``). Also
 ``xxDH[pos]`` (define home: the current position becomes ``pos``, default 0), ``xxDP?`` (the
 target), ``xxDV?`` (the programmed velocity), ``xxID?`` (the stage model). The simulator's motors
-start on (``motors_on=True``), as after a lab's setup sequence; ``motors_on=False`` starts them
-as after power-up.
+start off (``motors_on=False``), as the controller powers up (hilt's driver turns them on when it
+connects); ``motors_on=True`` starts them on, as after a lab's setup sequence.
 
 Trajectory and set-up parameters kept per axis (``AG`` deceleration, ``AU`` maximum
 acceleration: ``AC`` above it is refused with ``xx11``; ``JH``/``JW`` jog speeds, ``JK`` jerk,
@@ -165,7 +165,7 @@ class SimESP301(SimulatedInstrument):
 
     def __init__(self, *args: Any, x_axis: int = 1, y_axis: int = 2, velocity: float = 5.0,
                  acceleration: float = 20.0, travel: tuple[float, float] = (-25.0, 25.0),
-                 start: tuple[float, float] = (0.0, 0.0), motors_on: bool = True,
+                 start: tuple[float, float] = (0.0, 0.0), motors_on: bool = False,
                  stage_model: str = "ILS100CC", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stage_model = stage_model

@@ -11,10 +11,12 @@ from hilt.sims.world import SimClock, World
 from hilt.testing import expected_protocol
 
 NO_ERROR = (b"TB?\r", b"0, 1234, NO ERROR DETECTED\r\n")
+# On connect the driver powers both motors (the controller starts with them off).
+MOTORS_ON = [(b"1MO;2MO\r", None), NO_ERROR]
 
 
 def test_protocol_move_wait_and_read() -> None:
-    with expected_protocol(NewportESP301, [
+    with expected_protocol(NewportESP301, [*MOTORS_ON,
         (b"1PA10.00000;2PA-5.50000\r", None), NO_ERROR,
         (b"1MD?\r", b"0\r\n"),                      # x still moving: poll again
         (b"1MD?\r", b"1\r\n"), (b"2MD?\r", b"1\r\n"),
@@ -38,7 +40,7 @@ FENCE = (b"VE?\r1MD?\r", b"ESP301 Version 3.0.2 6/5/13\r\n1\r\n")
 
 
 def test_protocol_controller_error_and_garbled_reply() -> None:
-    with expected_protocol(NewportESP301, [
+    with expected_protocol(NewportESP301, [*MOTORS_ON,
         (b"2PA3.00000\r", None), (b"TB?\r", b"207, 99, NEGATIVE SOFTWARE LIMIT DETECTED\r\n"),
         (b"1TP?\r", b"\xd3\xc1\r\n"), FENCE, (b"1TP?\r", b"\xd3\xc1\r\n"), FENCE,
         (b"1TP?\r", b"\xd3\xc1\r\n"),
@@ -55,7 +57,7 @@ def test_protocol_controller_error_and_garbled_reply() -> None:
 
 
 def test_limits_refused_before_any_byte() -> None:
-    with expected_protocol(NewportESP301, [], travel=(-10.0, 10.0), limits={"y": (-2.0, 2.0)}) as stage:
+    with expected_protocol(NewportESP301, MOTORS_ON, travel=(-10.0, 10.0), limits={"y": (-2.0, 2.0)}) as stage:
         with pytest.raises(LimitError):
             stage.move_to(11.0, 0.0)
         with pytest.raises(LimitError, match="soft limits"):

@@ -38,7 +38,7 @@ def test_esp301_move_takes_its_profile_time() -> None:
     world = World(clock=clock)
     seen: list[object] = []
     world.watch("det.position_fn", lambda key, fn: seen.append(fn))
-    sim = SimESP301(world, name="det", velocity=5.0, acceleration=20.0)
+    sim = SimESP301(world, name="det", velocity=5.0, acceleration=20.0, motors_on=True)
     s = sim.new_session()
     assert ask(s, "1PA10;2PA1\r") == ""
     assert seen, "a move republishes position_fn"
@@ -99,7 +99,8 @@ def test_smc100_refuses_until_homed_then_moves_in_sim_time() -> None:
 def test_position_fn_tracks_the_raster() -> None:
     clock = SimClock("manual")
     world = World(clock=clock)
-    sim = SimESP301(world, name="det", x_axis=2, y_axis=3, velocity=10.0, acceleration=100.0)
+    sim = SimESP301(world, name="det", x_axis=2, y_axis=3, velocity=10.0, acceleration=100.0,
+                    motors_on=True)
     s = sim.new_session()
     path = []
     for y in (0.0, 1.0):

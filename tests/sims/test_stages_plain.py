@@ -25,7 +25,7 @@ def esp_error(port) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def test_esp301_motor_off_refuses_to_move(serial_port, world, clock) -> None:
-    sim, port = serial_port(SimESP301, name="stage")
+    sim, port = serial_port(SimESP301, name="stage", motors_on=True)
     assert esp_ask(port, "1MO?") == b"1"
     port.write(b"1MF\r")
     assert esp_ask(port, "1MO?") == b"0"
@@ -54,7 +54,7 @@ def test_esp301_motor_off_refuses_to_move(serial_port, world, clock) -> None:
 
 
 def test_esp301_define_home_keeps_the_physical_position(serial_port, world, clock) -> None:
-    sim, port = serial_port(SimESP301, name="stage")
+    sim, port = serial_port(SimESP301, name="stage", motors_on=True)
     port.write(b"1PA2.0\r")
     assert esp_error(port) == b"0"  # the move has started before the clock moves
     clock.advance(5.0)
@@ -64,14 +64,14 @@ def test_esp301_define_home_keeps_the_physical_position(serial_port, world, cloc
     assert esp_ask(port, "2ID?").startswith(b"ILS100CC")
 
 
-def test_esp301_motors_off_at_power_up_option(serial_port) -> None:
-    sim, port = serial_port(SimESP301, motors_on=False)
+def test_esp301_motors_are_off_at_power_up(serial_port) -> None:
+    sim, port = serial_port(SimESP301)
     assert esp_ask(port, "1MO?;2MO?") == b"0,0"
     assert esp_ask(port, "TS") == b"@"
 
 
 def test_esp301_unknown_command_is_error_6_logged_once(serial_port, caplog) -> None:
-    sim, port = serial_port(SimESP301)
+    sim, port = serial_port(SimESP301, motors_on=True)
     with caplog.at_level(logging.WARNING, logger="hilt.sims"):
         port.write(b"1ZZ3\r1ZZ4\r")
         assert esp_ask(port, "TE?") == b"6" and esp_ask(port, "TE?") == b"6"
@@ -123,7 +123,7 @@ def test_smc100_unknown_command_is_error_a_logged_once(serial_port, caplog) -> N
 
 
 def test_esp301_trajectory_parameters_and_status_characters(serial_port, clock) -> None:
-    sim, port = serial_port(SimESP301)
+    sim, port = serial_port(SimESP301, motors_on=True)
     port.write(b"1AU50;1AG30;1OH2;1QM3\r")
     assert esp_error(port) == b"0"
     assert esp_ask(port, "1AU?") == b"50.00000" and esp_ask(port, "1QM?") == b"3"
@@ -174,7 +174,7 @@ def test_smc100_configuration_state(serial_port, clock) -> None:
 
 
 def test_esp301_relative_moves_limits_and_kept_parameters(serial_port, clock) -> None:
-    sim, port = serial_port(SimESP301)
+    sim, port = serial_port(SimESP301, motors_on=True)
     port.write(b"1SL-5;1SR5;1VU8;1OM3;1QV24;1OL0.5;1JH6;1JW0.2;1JK500\r")
     assert esp_error(port) == b"0"
     assert [esp_ask(port, f"1{c}?") for c in ("SL", "SR", "VU", "OM", "QV", "OL", "JH", "JW", "JK")] == \
