@@ -35,6 +35,9 @@ bench: $(STAMP)
 	$(PY) bench/transport_bench.py
 	$(PY) bench/runfile_bench.py
 	$(PY) bench/physics_bench.py
+	$(PY) bench/mzi_step_bench.py
+	$(PY) bench/programming_bench.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/gui_stall_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -120,7 +120,7 @@ class TrainingPanel(QWidget):
         self.lr_spin.setDecimals(5)
         self.lr_spin.setRange(1e-5, 10.0)
         self.lr_spin.setSingleStep(0.001)
-        self.lr_spin.setValue(0.005)
+        self.lr_spin.setValue(0.01)  # as hilt train
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 1_000_000)
         self.batch_spin.setValue(32)

@@ -60,7 +60,7 @@ def fill_form(qtbot, panel: TrainingPanel, loop: str, epochs: int, batch: int,  
     type_into(qtbot, panel.seed_spin, "3")
     type_into(qtbot, panel.runs_edit, str(runs))
     assert panel.settings() == {"loop": loop, "dat_mode": "internal", "dataset": "digits",
-                                "epochs": epochs, "lr": 0.005, "batch_size": batch, "seed": 3,
+                                "epochs": epochs, "lr": 0.01, "batch_size": batch, "seed": 3,
                                 "runs_dir": str(runs)}
 
 
