@@ -83,8 +83,10 @@ class GrowingView:
         self._x = self._y = None
         self.following = True
 
-    def show(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
-        """Fit the view to these data, moving it only when they leave it."""
+    def show(self, x: np.ndarray, y: np.ndarray | None = None, *, x_at_least: float = 0.0) -> None:
+        """Fit the view to these data, moving it only when they leave it. ``x_at_least``: the
+        x range reaches at least this far (a training's first epoch: known from the start, so
+        the step axis does not move while it runs)."""
         vb = self.plot.getViewBox()
         auto_x, auto_y = vb.autoRangeEnabled()
         if (self.x and auto_x) or (self.y and auto_y):  # the user pressed "A": follow again
@@ -93,7 +95,7 @@ class GrowingView:
         if not self.following or len(x) == 0:
             return
         if self.x:
-            hi = nice_ceiling(float(np.nanmax(x)) + 1.0)
+            hi = nice_ceiling(max(float(np.nanmax(x)) + 1.0, x_at_least))
             if self._x != (0.0, hi):
                 self._x = (0.0, hi)
                 self.plot.setXRange(0.0, hi, padding=0.02)
@@ -102,12 +104,15 @@ class GrowingView:
             if finite.size == 0:
                 return
             lo, hi = float(finite.min()), float(finite.max())
+            # A few points barely apart would get a range as narrow as they are, and a new one
+            # a frame later: the range spans at least a fifth of the values' size.
+            span = max(hi - lo, 0.2 * max(abs(lo), abs(hi)))
             if self._y is not None:
                 shown = self._y[1] - self._y[0]
                 inside = self._y[0] <= lo and hi <= self._y[1]
-                if inside and (hi - lo) >= 0.25 * shown:
+                if inside and span >= 0.25 * shown:
                     return  # still in view and not lost in it
-            step = nice_ceiling((hi - lo) / 5.0) if hi > lo else nice_ceiling(abs(hi) / 5.0 or 1.0)
+            step = nice_ceiling(span / 5.0) if span > 0 else 1.0
             self._y = (math.floor(lo / step) * step, math.ceil(hi / step) * step)
             if self._y[0] == self._y[1]:
                 self._y = (self._y[0] - step, self._y[1] + step)

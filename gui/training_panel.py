@@ -384,7 +384,7 @@ class TrainingPanel(QWidget):
             self.queries_curve.setData(s[:, 0], s[:, 2])
             rates = snap.query_rate()
             self.rate_curve.setData(s[:, 0], rates, connect="finite")
-            self.loss_view.show(s[:, 0], s[:, 1])
+            self.loss_view.show(s[:, 0], s[:, 1], x_at_least=snap.batches)  # the first epoch
             self.queries_view.show(s[:, 0], s[:, 2])
             self.rate_view.show(s[:, 0], rates)
             rate = rates[-1] if len(s) > 1 else float("nan")
