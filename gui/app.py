@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hilt.gui.jobs import job_board, running_jobs
+from hilt.gui.jobs import collect_garbage_on_ui_thread, job_board, running_jobs
 from hilt.gui.log_panel import LogPanel
 from hilt.gui.station_panel import StationPanel
 
@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None, station: str | None = None) -> None:
         super().__init__()
+        collect_garbage_on_ui_thread()  # Qt objects must never be destroyed on a job's thread
         self.setWindowTitle("hilt")
         self.setObjectName("hiltMainWindow")
         self.settings = settings if settings is not None else settings_for()

@@ -44,11 +44,12 @@ between the job's own commands. :func:`job_board` signals every start and end.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from hilt.loops import LoopAborted, LoopControl
 
@@ -76,6 +77,47 @@ def job_board() -> JobBoard:
     if _board is None:
         _board = JobBoard()
     return _board
+
+
+_collector: QTimer | None = None
+
+
+def collect_garbage_on_ui_thread(interval_s: float = 0.5) -> None:
+    """Run Python's cycle collector on the UI thread only, from now on (once per process).
+
+    The collector runs on whichever thread happens to allocate when a threshold is crossed. If
+    that is a job's worker and the garbage holds Qt objects (a closed window's widgets), their
+    C++ destructors run there: they take Qt's locks and then wait for the interpreter lock that
+    the UI thread holds while it waits for those Qt locks, and both threads stop for good (seen
+    in the test suite: a training's import on the worker collected a closed window). So
+    automatic collection is switched off and a timer on the UI thread collects instead.
+    """
+    global _collector
+    if _collector is not None:
+        return
+    _collector = QTimer()
+    _collector.setObjectName("uiThreadGarbageCollector")
+    _collector.timeout.connect(_collect)
+    gc.disable()
+    _collector.start(int(interval_s * 1000))
+
+
+def _collect() -> None:
+    threshold = gc.get_threshold()[0]
+    if gc.get_count()[0] > threshold:
+        gc.collect(0 if gc.get_count()[1] <= gc.get_threshold()[1] else 2)
+
+
+def stop_collecting_on_ui_thread() -> None:
+    """Back to Python's own collection (tests: after a GUI test, for the ones without Qt)."""
+    global _collector
+    if _collector is None:
+        return
+    _collector.stop()
+    _collector.deleteLater()
+    _collector = None
+    gc.collect()  # here, on the UI thread, what the GUI left
+    gc.enable()
 
 
 def running_jobs(*, background: bool = True) -> list[Job]:

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from hilt.gui.app import MainWindow, settings_for
+from hilt.gui.jobs import collect_garbage_on_ui_thread, stop_collecting_on_ui_thread
 
 # pytest-qt closes a test's windows before fixtures end: a window closing over a job still asks,
 # and nobody answers at teardown; the box gives up as "keep open" after this many seconds.
@@ -42,9 +43,13 @@ def _stop_jobs() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_job_outlives_its_test():
+def _no_job_outlives_its_test(qapp):
+    # Python's cycle collector only on this (the UI) thread while Qt objects live: a worker that
+    # collected a closed window's widgets deadlocked the suite (hilt.gui.jobs).
+    collect_garbage_on_ui_thread()
     yield
     _stop_jobs()
+    stop_collecting_on_ui_thread()
 
 
 @pytest.fixture
