@@ -219,6 +219,15 @@ class MainWindow(QMainWindow):
             parent = parent.parent()
         return False
 
+    def stop_own_jobs(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Abort every job this window started and wait for their threads (close, screenshot)."""
+        busy = [job for job in running_jobs(background=False) if self._owns(job)]
+        for job in busy:
+            job.abort()
+        for job in busy:
+            if not job.wait(timeout):
+                log.error("%s did not stop within %g s", job.name, timeout)
+
     def _confirm_close(self, busy: list[Any]) -> bool:
         names = ", ".join(job.name for job in busy)
         box = QMessageBox(QMessageBox.Icon.Question, "Close hilt",
@@ -242,12 +251,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_layout()
-        busy = [job for job in running_jobs(background=False) if self._owns(job)]
-        for job in busy:
-            job.abort()
-        for job in busy:
-            if not job.wait(CLOSE_TIMEOUT):
-                log.error("%s did not stop within %g s", job.name, CLOSE_TIMEOUT)
+        self.stop_own_jobs()
         self.station_panel.shutdown(CLOSE_TIMEOUT)
         self.log_panel.detach()
         self._closed = True
@@ -309,12 +313,7 @@ def run_app(station: str | None = None, *, screenshot: str | None = None, after:
     if screenshot:
         def shoot() -> None:
             saved.append(window.grab().save(screenshot))
-            # A screenshot session ends what it started, without asking: stop, wait, close.
-            started = [job for job in running_jobs(background=False) if window._owns(job)]
-            for job in started:
-                job.abort()
-            for job in started:
-                job.wait(CLOSE_TIMEOUT)
+            window.stop_own_jobs()  # a screenshot session ends what it started, without asking
             window.close()
 
         def connected_or_not(*_: object) -> None:

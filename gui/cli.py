@@ -23,6 +23,7 @@ import click
 
 from hilt import __version__, stations
 from hilt.errors import HiltError
+from hilt.gui.showcase import SHOWCASE_TABS
 
 
 class _HiltGroup(click.Group):
@@ -459,7 +460,7 @@ def station_show(station_file: str) -> None:
               help="Save the window as a PNG after --after seconds of a connected session, then exit.")
 @click.option("--after", type=float, default=3.0, show_default=True,
               help="Seconds between connecting and taking the --screenshot.")
-@click.option("--show", type=click.Choice(["Training", "Calibration", "Runs"], case_sensitive=False),
+@click.option("--show", type=click.Choice(SHOWCASE_TABS, case_sensitive=False),
               default=None, help="Once connected, start this tab's showcase: a short training, a "
                                  "heater calibration, or the newest run of --runs-dir "
                                  "[default: Training when no STATION is given].")
