@@ -30,12 +30,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from hilt.sims.scpi import ScpiInstrument, ScpiValueError, command, fmt, parse_bool, parse_number
+from hilt.sims.scpi import (
+    RfSourceMixin,
+    ScpiInstrument,
+    ScpiValueError,
+    command,
+    fmt,
+    parse_bool,
+    parse_number,
+)
 
 MAX_FREQUENCY = {"520": 20e9, "532": 31.8e9, "540": 40e9, "550": 50e9, "567": 67e9}
 
 
-class SimE8257D(ScpiInstrument):
+class SimE8257D(RfSourceMixin, ScpiInstrument):
     model = "keysight_e8257d"
     description = "Keysight E8257D PSG analog signal generator (SCPI, socket 5025)"
     transport = "tcp"
@@ -69,7 +77,7 @@ class SimE8257D(ScpiInstrument):
 
     @command(":DIAGnostic[:CPU]:INFOrmation:OTIMe", query=True)
     def _diag_on_time(self, arg: str, query: bool) -> str:
-        return str(1234 + int(self.world.clock.now() // 3600))
+        return self.operating_hours()
 
     @command(":DIAGnostic[:CPU]:INFOrmation:CCOunt:PON", query=True)
     def _diag_power_ons(self, arg: str, query: bool) -> str:
@@ -87,10 +95,6 @@ class SimE8257D(ScpiInstrument):
     def _diag_boards(self, arg: str, query: bool) -> str:
         return '"CPU,1.0","RF,1.0","ALC,1.0","REF,1.0"'
 
-    @command(":SYSTem:PRESet", query=False)
-    def _preset(self, arg: str, query: bool) -> None:
-        self.reset()
-
     def reset(self) -> None:
         self.frequency = self.max_frequency
         self.power = -135.0
@@ -103,10 +107,6 @@ class SimE8257D(ScpiInstrument):
         self._publish()
 
     # -- kept settings and what is not simulated --------------------------------------------------
-    def _not_simulated(self, what: str, arg: str) -> None:
-        self.unknown_command(f"{what} {arg.strip().upper()}")
-        raise ScpiValueError(-224, f"{what} {arg.strip()} is not simulated")
-
     @command("[:SOURce]:FREQuency:MODE")
     def _frequency_mode(self, arg: str, query: bool) -> str | None:
         if query:
@@ -209,15 +209,6 @@ class SimE8257D(ScpiInstrument):
             self._not_simulated("SYST:PRES:TYPE", arg)
         return None
 
-    @command(":SYSTem:DATE", query=True)
-    def _date(self, arg: str, query: bool) -> str:
-        return f"2025,1,{1 + int(self.world.clock.now() // 86400) % 28}"
-
-    @command(":SYSTem:TIME", query=True)
-    def _time(self, arg: str, query: bool) -> str:
-        t = int(self.world.clock.now())
-        return f"{t // 3600 % 24},{t // 60 % 60},{t % 60}"
-
     @command(":SYSTem:COMMunicate:LAN:IP", query=True)
     def _lan_ip(self, arg: str, query: bool) -> str:
         return '"127.0.0.1"'
@@ -225,13 +216,6 @@ class SimE8257D(ScpiInstrument):
     @command(":DIAGnostic[:CPU]:INFOrmation:CCOunt:ATTenuator", query=True)
     def _diag_attenuator_cycles(self, arg: str, query: bool) -> str:
         return "0"
-
-    def _publish(self) -> None:
-        self.world.update({
-            f"{self.name}.frequency": self.frequency,
-            f"{self.name}.power_dbm": self.power,
-            f"{self.name}.output": self.output,
-        })
 
     @command("[:SOURce]:FREQuency[:CW]")
     @command("[:SOURce]:FREQuency:FIXed")

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from hilt.sims.scpi import (
     SCPI_ERRORS,
+    RfSourceMixin,
     ScpiInstrument,
     ScpiValueError,
     command,
@@ -44,7 +45,7 @@ def _rs_number(value: float) -> str:
     return f"{value:.12g}" if abs(value) < 1e15 else f"{value:g}"
 
 
-class SimSGS100A(ScpiInstrument):
+class SimSGS100A(RfSourceMixin, ScpiInstrument):
     model = "rs_sgs100a"
     description = "R&S SGS100A SGMA RF source (SCPI, socket 5025)"
     transport = "tcp"
@@ -69,15 +70,11 @@ class SimSGS100A(ScpiInstrument):
 
     @command(":DIAGnostic:INFO:OTIMe", query=True)
     def _operating_hours(self, arg: str, query: bool) -> str:
-        return str(1234 + int(self.world.clock.now() // 3600))
+        return self.operating_hours()
 
     @command(":DIAGnostic:INFO:POCount", query=True)
     def _power_on_count(self, arg: str, query: bool) -> str:
         return "321"
-
-    @command(":SYSTem:PRESet", query=False)
-    def _preset(self, arg: str, query: bool) -> None:
-        self.reset()
 
     def reset(self) -> None:
         self.frequency = 1e9
@@ -96,10 +93,6 @@ class SimSGS100A(ScpiInstrument):
             if word == key:
                 return canonical
         raise ScpiValueError(-224, f"{arg.strip()!r}: one of {', '.join(sorted(set(choices.values())))}")
-
-    def _not_simulated(self, what: str, arg: str) -> None:
-        self.unknown_command(f"{what} {arg.strip().upper()}")
-        raise ScpiValueError(-224, f"{what} {arg.strip()} is not simulated")
 
     @command("[:SOURce<n>]:FREQuency:OFFSet")
     def _frequency_offset(self, arg: str, query: bool, hw: str | None = None) -> str | None:
@@ -203,25 +196,9 @@ class SimSGS100A(ScpiInstrument):
                                                  "EXT": "EXT", "EXTERNAL": "EXT"})
         return None
 
-    @command(":SYSTem:DATE", query=True)
-    def _date(self, arg: str, query: bool) -> str:
-        return f"2025,1,{1 + int(self.world.clock.now() // 86400) % 28}"
-
-    @command(":SYSTem:TIME", query=True)
-    def _time(self, arg: str, query: bool) -> str:
-        t = int(self.world.clock.now())
-        return f"{t // 3600 % 24},{t // 60 % 60},{t % 60}"
-
     @command(":SYSTem:COMMunicate:NETWork:IPADdress", query=True)
     def _ip_address(self, arg: str, query: bool) -> str:
         return '"127.0.0.1"'
-
-    def _publish(self) -> None:
-        self.world.update({
-            f"{self.name}.frequency": self.frequency,
-            f"{self.name}.power_dbm": self.power,
-            f"{self.name}.output": self.output,
-        })
 
     @command("[:SOURce<n>]:FREQuency[:CW]")
     @command("[:SOURce<n>]:FREQuency:FIXed")

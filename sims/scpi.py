@@ -293,6 +293,50 @@ class ScpiInstrument(SimulatedInstrument):
         return value | (64 if value & self.sre else 0)
 
 
+class RfSourceMixin:
+    """What the RF signal generators (E8257D, SGS100A, SMA100B) share: ``:SYSTem:PRESet``,
+    ``:SYSTem:DATE?``/``:SYSTem:TIME?`` on the simulated clock from 2025-01-01 00:00:00, hours of
+    operation that grow with it, the world keys of the RF output, and the refusal of a mode the
+    simulator does not model. Mixed in before :class:`ScpiInstrument`; the class keeps
+    ``frequency`` (Hz), ``power`` (dBm) and ``output`` (bool) and a ``reset``."""
+
+    name: str
+    world: Any
+    frequency: float
+    power: float
+    output: bool
+
+    @command(":SYSTem:PRESet", query=False)
+    def _preset(self, arg: str, query: bool) -> None:
+        self.reset()  # type: ignore[attr-defined]
+
+    @command(":SYSTem:DATE", query=True)
+    def _date(self, arg: str, query: bool) -> str:
+        return f"2025,1,{1 + int(self.world.clock.now() // 86400) % 28}"
+
+    @command(":SYSTem:TIME", query=True)
+    def _time(self, arg: str, query: bool) -> str:
+        t = int(self.world.clock.now())
+        return f"{t // 3600 % 24},{t // 60 % 60},{t % 60}"
+
+    def operating_hours(self) -> str:
+        """Hours of operation: a unit's past hours plus the simulated time since power-on."""
+        return str(1234 + int(self.world.clock.now() // 3600))
+
+    def _not_simulated(self, what: str, arg: str) -> None:
+        """Refuse a setting the simulator does not model: -224, and the WARNING of a command it
+        lacks (a client switching on a sweep or modulation learns at once it is not there)."""
+        self.unknown_command(f"{what} {arg.strip().upper()}")  # type: ignore[attr-defined]
+        raise ScpiValueError(-224, f"{what} {arg.strip()} is not simulated")
+
+    def _publish(self) -> None:
+        self.world.update({
+            f"{self.name}.frequency": self.frequency,
+            f"{self.name}.power_dbm": self.power,
+            f"{self.name}.output": self.output,
+        })
+
+
 def fmt(value: float) -> str:
     """SCPI NR3 as most instruments print it: ``+1.00000000E+09``."""
     return f"{value:+.8E}"

@@ -4,7 +4,7 @@ Command Reference" and the common commands: the SOURce, SENSe, OUTPut, FORMat, m
 single-channel calibration. Left out: CALCulate (math, limit tests), TRACe (buffer), DISPlay,
 STATus and the sweep and memory subsystems."""
 
-from hilt.sims.reference import Command, Reference
+from hilt.sims.reference import Command, Reference, common, scpi_system
 
 _COMMON, _SOUR, _SENS, _OUT = "Common commands", "SOURce", "SENSe", "OUTPut"
 _MEAS, _TRIG, _SYST = "Measurement", "TRIGger and ROUTe", "SYSTem and FORMat"
@@ -13,13 +13,8 @@ REFERENCE = Reference(
     model="keithley_2400",
     manual="Keithley Series 2400 SourceMeter User's Manual, SCPI Command Reference",
     syntax="scpi",
-    commands=tuple(Command(*row) for row in (
-        ("*IDN?", _COMMON, "*IDN?", "identification"),
-        ("*RST", _COMMON, "*RST", "reset"),
-        ("*CLS", _COMMON, "*CLS", "clear status"),
-        ("*OPC", _COMMON, "*OPC?", "operation complete"),
-        ("*ESR?", _COMMON, "*ESR?", "event status"),
-        ("*STB?", _COMMON, "*STB?", "status byte"),
+    commands=common("*IDN?", "*RST", "*CLS", "*OPC", "*ESR?", "*STB?", subsystem=_COMMON)
+    + tuple(Command(*row) for row in (
         (":SOURce:FUNCtion[:MODE]", _SOUR, ":SOUR:FUNC?", "source voltage or current"),
         (":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", _SOUR, ":SOUR:VOLT?", "voltage level"),
         (":SOURce:VOLTage:RANGe", _SOUR, ":SOUR:VOLT:RANG?", "voltage source range"),
@@ -39,7 +34,7 @@ REFERENCE = Reference(
         (":FETCh?", _MEAS, ":FETC?", "latest readings"),
         (":TRIGger:COUNt", _TRIG, ":TRIG:COUN?", "trigger count"),
         (":ROUTe:TERMinals", _TRIG, ":ROUT:TERM?", "front or rear terminals"),
-        (":SYSTem:ERRor[:NEXT]?", _SYST, ":SYST:ERR?", "next error"),
+    )) + scpi_system(":SYSTem:ERRor[:NEXT]?", subsystem=_SYST) + tuple(Command(*row) for row in (
         (":SYSTem:RSENse", _SYST, ":SYST:RSEN?", "2- or 4-wire sensing"),
         (":SYSTem:BEEPer:STATe", _SYST, ":SYST:BEEP:STAT?", "beeper"),
     )),

@@ -4,7 +4,7 @@ Sweep/List, Trigger, Reference oscillator and analog modulation (AM, FM, phase m
 pulse) subsystems. Left out: the digital modulation, user flatness, memory and display
 subsystems."""
 
-from hilt.sims.reference import Command, Reference
+from hilt.sims.reference import Command, Reference, common, scpi_system
 
 _COMMON, _SYST, _DIAG = "IEEE 488.2 common", "System", "Diagnostic"
 _FREQ, _POW, _OUTP, _PHAS = "Frequency", "Power", "Output", "Phase"
@@ -14,22 +14,9 @@ REFERENCE = Reference(
     model="keysight_e8257d",
     manual="Keysight E8257D/67D PSG Signal Generators SCPI Command Reference",
     syntax="scpi",
-    commands=tuple(Command(*row) for row in (
-        ("*IDN?", _COMMON, "*IDN?", "identification"),
-        ("*OPT?", _COMMON, "*OPT?", "installed options"),
-        ("*RST", _COMMON, "*RST", "preset"),
-        ("*CLS", _COMMON, "*CLS", "clear status"),
-        ("*ESE", _COMMON, "*ESE?", "standard event enable"),
-        ("*ESR?", _COMMON, "*ESR?", "standard event status"),
-        ("*SRE", _COMMON, "*SRE?", "service request enable"),
-        ("*STB?", _COMMON, "*STB?", "status byte"),
-        ("*OPC", _COMMON, "*OPC?", "operation complete"),
-        ("*WAI", _COMMON, "*WAI", "wait to continue"),
-        ("*TST?", _COMMON, "*TST?", "self test"),
-        ("*PSC", _COMMON, "*PSC?", "power-on status clear"),
-        (":SYSTem:ERRor[:NEXT]?", _SYST, "SYST:ERR?", "next error"),
-        (":SYSTem:ERRor:ALL?", _SYST, "SYST:ERR:ALL?", "all errors"),
-        (":SYSTem:VERSion?", _SYST, "SYST:VERS?", "SCPI version"),
+    commands=common(subsystem=_COMMON) + scpi_system(
+        ":SYSTem:ERRor[:NEXT]?", ":SYSTem:ERRor:ALL?", ":SYSTem:VERSion?", subsystem=_SYST,
+    ) + tuple(Command(*row) for row in (
         (":SYSTem:PRESet", _SYST, "SYST:PRES", "preset"),
         (":SYSTem:PRESet:TYPE", _SYST, "SYST:PRES:TYPE?", "preset type"),
         (":SYSTem:COMMunicate:LAN:IP", _SYST, "SYST:COMM:LAN:IP?", "LAN address"),

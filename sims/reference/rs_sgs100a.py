@@ -3,7 +3,7 @@ Commands": common commands and the SYSTem, DIAGnostic, SOURce (frequency, power,
 reference oscillator, I/Q), OUTPut and TRIGger subsystems a lab uses. Left out: the MMEMory,
 STATus, CALibration and UNIT subsystems."""
 
-from hilt.sims.reference import Command, Reference
+from hilt.sims.reference import Command, Reference, common, scpi_system
 
 _COMMON, _SYST, _DIAG = "Common commands", "SYSTem", "DIAGnostic"
 _FREQ, _POW, _PHAS, _OUTP = "SOURce:FREQuency", "SOURce:POWer", "SOURce:PHASe", "OUTPut"
@@ -12,25 +12,7 @@ _ROSC, _IQ, _OTHER = "SOURce:ROSCillator", "SOURce:IQ", "SOURce and TRIGger"
 
 def commands(prefix: str) -> tuple[Command, ...]:
     """The list, shared with the SMA100B (same SCPI tree for these subsystems)."""
-    return tuple(Command(*row) for row in (
-        ("*IDN?", _COMMON, "*IDN?", "identification"),
-        ("*OPT?", _COMMON, "*OPT?", "installed options"),
-        ("*RST", _COMMON, "*RST", "reset"),
-        ("*CLS", _COMMON, "*CLS", "clear status"),
-        ("*ESE", _COMMON, "*ESE?", "event status enable"),
-        ("*ESR?", _COMMON, "*ESR?", "event status register"),
-        ("*SRE", _COMMON, "*SRE?", "service request enable"),
-        ("*STB?", _COMMON, "*STB?", "status byte"),
-        ("*OPC", _COMMON, "*OPC?", "operation complete"),
-        ("*WAI", _COMMON, "*WAI", "wait to continue"),
-        ("*TST?", _COMMON, "*TST?", "self test"),
-        ("*PSC", _COMMON, "*PSC?", "power-on status clear"),
-        (":SYSTem:ERRor[:NEXT]?", _SYST, "SYST:ERR?", "next error"),
-        (":SYSTem:ERRor:ALL?", _SYST, "SYST:ERR:ALL?", "all errors"),
-        (":SYSTem:ERRor:COUNt?", _SYST, "SYST:ERR:COUN?", "number of errors"),
-        (":SYSTem:ERRor:CODE[:NEXT]?", _SYST, "SYST:ERR:CODE?", "next error code"),
-        (":SYSTem:ERRor:CODE:ALL?", _SYST, "SYST:ERR:CODE:ALL?", "all error codes"),
-        (":SYSTem:VERSion?", _SYST, "SYST:VERS?", "SCPI version"),
+    return common(subsystem=_COMMON) + scpi_system(subsystem=_SYST) + tuple(Command(*row) for row in (
         (":SYSTem:PRESet", _SYST, "SYST:PRES", "preset"),
         (":SYSTem:DATE", _SYST, "SYST:DATE?", "date"),
         (":SYSTem:TIME", _SYST, "SYST:TIME?", "time"),
