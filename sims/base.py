@@ -111,6 +111,9 @@ class SimulatedInstrument:
     extra_ports: ClassVar[dict[str, tuple[type[Session], int | None]]] = {}
     #: Also reachable over RS-232 with the same bytes (served on a pty or a ``socket://`` URL).
     also_serial: ClassVar[bool] = False
+    #: Options :mod:`hilt.sims.coverage` builds a fresh simulator with to probe one command (a
+    #: small chip where the default one takes seconds to build); the commands are the same.
+    probe_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, world: World | None = None, *, name: str | None = None, **options: Any) -> None:
         self.world = world or World()

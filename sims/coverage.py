@@ -6,7 +6,8 @@ drive each command.
 counts as implemented unless the simulator reports it through
 :meth:`~hilt.sims.base.SimulatedInstrument.unknown_command`. *Tested by* lists the test functions
 under ``tests/`` whose string literals send the command (in any form the instrument accepts:
-SCPI long or short form, any case), in test files that name the simulator's model or class.
+SCPI long or short form, any case), in test files that name the simulator's model or class; a
+binary frame (``framed`` syntax) by the name of its type constant.
 
 ``hilt sim list --coverage`` prints the share per model; ``hilt sim coverage-pages DIR`` writes
 one Markdown page per model (``docs/simulators/``), and a test keeps those pages current.
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hilt import registry
+from hilt.framing import Frame
+from hilt.sims.base import SimulatedInstrument
 from hilt.sims.reference import Command, Reference, reference_for
 from hilt.sims.scpi import header_regex
 from hilt.sims.world import SimClock, World
@@ -52,14 +55,23 @@ class ModelCoverage:
 
 
 # -- implemented? ---------------------------------------------------------------------------------
+def probe_bytes(sim: SimulatedInstrument, syntax: str, probe: str) -> bytes:
+    """What a client sends for ``probe``: the line and the instrument's terminator, or for the
+    ``framed`` syntax (hex: the type byte, then the payload) one hilt frame."""
+    if syntax == "framed":
+        raw = bytes.fromhex(probe)
+        return Frame(raw[0], 1, raw[1:]).encode()
+    return probe.encode(sim.encoding) + sim.input_terminators[0]
+
+
 def probe_implemented(model: str, probe: str) -> bool:
     """Send ``probe`` to a fresh simulator of ``model``; False if it treats it as unknown."""
     cls = registry.load_simulator(model)
-    sim = cls(World(seed=0, clock=SimClock("manual")))
+    sim = cls(World(seed=0, clock=SimClock("manual")), **cls.probe_options)
+    reference = reference_for(model)
     session = sim.new_session()
     session.greeting()
-    terminator = sim.input_terminators[0]
-    session.feed(probe.encode(sim.encoding) + terminator)
+    session.feed(probe_bytes(sim, reference.syntax if reference else "", probe))
     return not sim.unknown_commands
 
 
@@ -145,7 +157,9 @@ def tests_driving(reference: Reference, tests_dir: Path = TESTS_DIR) -> dict[str
                 continue
             sent = [cmd for text in literals for cmd in _literal_commands(reference, text)]
             for name, pattern in matchers.items():
-                if any(pattern.search(cmd) for cmd in sent):
+                # A frame is sent by its type's name (``SET_HEATERS``), not by a string.
+                framed = reference.syntax == "framed" and name in used
+                if framed or any(pattern.search(cmd) for cmd in sent):
                     found[name].append(f"{path.relative_to(root).as_posix()}::{test}")
     return {name: tuple(tests) for name, tests in found.items()}
 

@@ -12,6 +12,11 @@ through its aperture (``aperture_mm``) at the stage position, plus a hidden offs
 error preset) and fresh noise; ``*SOU`` subtracts the present reading; with autoscale off the
 reading saturates at the range's full scale. The wavelength correction is stored only: the
 head's response is taken as flat across the THz band.
+
+Ranges: the head's valid range indices are the option ``head_ranges`` (6..28 by default: 1 nW to
+10 W full scale for a pyroelectric THz head); ``*SCS`` outside them answers ``Invalid
+Parameter``, ``*SSU``/``*SSD`` step one range up or down (stopping at the ends) and switch
+autoscale off, ``*DVS`` lists the valid ranges one per line (``[22] : 100.0 m``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from hilt.sims.base import DropConnection, Session, SimulatedInstrument
 
 #: Parameter width of each command (characters after the mnemonic).
 WIDTHS = {"PWC": 5, "SCS": 2, "SAS": 1, "STL": 4, "OFF": 8, "MUL": 8, "DBU": 1, "ANO": 1}
-QUERIES = ("CVU", "VER", "GWL", "GCR", "GAS", "GZO", "NVU")
+QUERIES = ("CVU", "VER", "GWL", "GCR", "GAS", "GZO", "NVU", "DVS", "SSU", "SSD")
 
 
 def range_full_scale(index: int) -> float:
@@ -30,6 +35,15 @@ def range_full_scale(index: int) -> float:
     ``*DVS`` example: 22 = 100 mW, 23 = 300 mW, 24 = 1 W, 25 = 3 W)."""
     decade, odd = divmod(index - 24, 2)
     return (3.0 if odd else 1.0) * 10.0**decade
+
+
+def _si(watts: float) -> str:
+    """A full scale as ``*DVS`` lists it: ``100.0 m`` (the manual's example line
+    ``[22] : 100.0 m``); the other prefixes follow it (unverified)."""
+    for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
+        if watts >= factor * (1 - 1e-9):
+            return f"{watts / factor:.1f} {prefix}".rstrip()
+    return f"{watts / 1e-12:.1f} p"
 
 
 class MaestroSession(Session):
@@ -92,13 +106,17 @@ class SimMaestro(SimulatedInstrument):
 
     def __init__(self, world: Any = None, *, system: str | None = None, aperture_mm: float = 12.0,
                  noise_w: float = 2e-7, head_wavelength_nm: tuple[int, int] = (190, 99999),
-                 version: str = "MAESTRO Version 1.00.12", **kwargs: Any) -> None:
+                 version: str = "MAESTRO Version 1.00.12", head_ranges: tuple[int, int] = (6, 28),
+                 **kwargs: Any) -> None:
         super().__init__(world, **kwargs)
         self.system_name = system
         self.aperture_mm = float(aperture_mm)
         self.noise_w = float(noise_w)
         self.head_wavelength_nm = (int(head_wavelength_nm[0]), int(head_wavelength_nm[1]))
         self.version = version
+        self.head_ranges = (int(head_ranges[0]), int(head_ranges[1]))
+        if not 0 <= self.head_ranges[0] <= self.head_ranges[1] <= 41:
+            raise ValueError(f"head_ranges {head_ranges!r}: two indices in 0..41, low first")
         spread = float(self.rng.standard_normal())
         dark = 0.0
         if self.world.errors != "none":  # torch physics only when there are errors to draw
@@ -158,10 +176,19 @@ class SimMaestro(SimulatedInstrument):
             return f"Range : {self.scale_index}"
         if mnemonic == "SCS":
             index = int(arg)
-            if not 0 <= index <= 41:
+            if not self.head_ranges[0] <= index <= self.head_ranges[1]:
                 raise ValueError(arg)
             self.scale_index, self.autoscale = index, False
             return None
+        if mnemonic in ("SSU", "SSD"):
+            # One range up or down within the head's ranges; autoscale goes off, as with *SCS.
+            lo, hi = self.head_ranges
+            step = 1 if mnemonic == "SSU" else -1
+            self.scale_index, self.autoscale = min(hi, max(lo, self.scale_index + step)), False
+            return None
+        if mnemonic == "DVS":
+            lo, hi = self.head_ranges
+            return "\r\n".join(f"[{i:02d}] : {_si(range_full_scale(i))}" for i in range(lo, hi + 1))
         if mnemonic == "GAS":
             return f"AutoScale : {int(self.autoscale)}"
         if mnemonic == "SAS":

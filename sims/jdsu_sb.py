@@ -6,6 +6,8 @@ may share a message separated by ``;``, and only the last may be a query. ``CLOS
 path ``i`` (1..N); ``RESET`` goes back to the power-up state, channel 0 (no output), relay
 drivers off; ``XDR i k`` sets relay driver ``i`` (1..8) on (1) or off (0); ``LRN?`` answers
 ``CLOSE i;XDRS k;SRE l``; ``STB?`` the status register, three digits; ``SRE?`` the SRQ mask;
+``XDRS k`` sets all eight relay drivers at once and ``SRE l`` the SRQ mask (0..255; the forms the
+``LRN?`` reply is made of, so a client can send it back to restore the switch);
 ``XDRS?`` the relay drivers as a binary-coded integer (``STB?`` sets bit 0 "normal" and bit 5
 on a queued error, as the manual's table for the SX set; not verified for the SB set); ``LERR?`` the last error number from a
 queue of at most five, ``000`` when empty. Replies end with CR LF (not verified, see the driver).
@@ -32,6 +34,8 @@ BAD_ARGUMENT = 101
 
 _CLOSE = re.compile(r"^CLOSE\s+(\d+)$")
 _XDR = re.compile(r"^XDR\s+(\d+)\s+([01])$")
+_XDRS = re.compile(r"^XDRS\s+(\d+)$")
+_SRE = re.compile(r"^SRE\s+(\d+)$")
 
 
 class SimJdsuSB(SimulatedInstrument):
@@ -81,6 +85,22 @@ class SimJdsuSB(SimulatedInstrument):
                 self._error(BAD_ARGUMENT)
                 return None
             self.drivers = self.drivers | (1 << (driver - 1)) if on else self.drivers & ~(1 << (driver - 1))
+            return None
+        m = _XDRS.match(command)
+        if m:
+            value = int(m.group(1))
+            if value > 0xFF:
+                self._error(BAD_ARGUMENT)
+                return None
+            self.drivers = value
+            return None
+        m = _SRE.match(command)
+        if m:
+            value = int(m.group(1))
+            if value > 0xFF:
+                self._error(BAD_ARGUMENT)
+                return None
+            self.sre = value
             return None
         if command == "RESET":
             self.channel, self.drivers = 0, 0

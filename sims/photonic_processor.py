@@ -35,6 +35,7 @@ class SimPhotonicProcessor(FramedInstrument):
     model = "photonic_processor"
     description = "MZI photonic processor, vector/batch interface (hilt frame protocol, TCP)"
 
+    probe_options = {"n": 4, "layers": 2}
     #: Activation parameters the ``activation`` option may set (those of EOActivation).
     ACTIVATION_PARAMETERS = ("alpha", "g", "phi_b")
 

@@ -31,7 +31,8 @@ class Reference:
     model: str
     #: The document the list follows, and what was left out.
     manual: str
-    #: ``scpi`` (headers with long/short forms), ``mnemonic`` (SRS, Newport) or ``decof``.
+    #: ``scpi`` (headers with long/short forms), ``mnemonic`` (SRS, Newport), ``decof`` or
+    #: ``framed`` (hilt's binary frames: a probe is hex, the type byte then the payload).
     syntax: str
     commands: tuple[Command, ...]
 

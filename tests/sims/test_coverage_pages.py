@@ -53,6 +53,8 @@ def test_implemented_is_measured_by_the_unknown_command_hook() -> None:
     assert not probe_implemented("srs_sr830", "BOGUS?")  # unknown: the CMD bit and a warning
     assert probe_implemented("keysight_e8257d", "sour:freq:cw?")
     assert not probe_implemented("keysight_e8257d", ":AM:DEPTh?")
+    assert probe_implemented("photonic_processor", "01")  # a framed probe: hex, type first
+    assert not probe_implemented("photonic_processor", "7e")
 
 
 def test_tests_are_found_by_the_commands_they_send() -> None:
