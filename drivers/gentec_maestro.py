@@ -132,8 +132,7 @@ class GentecMaestro(Instrument):
             raise InstrumentError("not applied", f"{command!r} sent but the MAESTRO reports {got!r}",
                                   instrument=self.name, command=command)
 
-    def power(self) -> float:
-        """The current reading (W; J in energy mode)."""
+    def _read_power(self) -> float:
         reply = self.query("*CVU")
         try:
             return parse_number(reply)
@@ -143,9 +142,15 @@ class GentecMaestro(Instrument):
     #: One head: the power-meter kind's port count.
     n_ports: ClassVar[int] = 1
 
+    power = Parameter(lambda o: o._read_power(), unit="W", snapshot=False,
+                      doc="the head's present reading, one *CVU (W; J in energy mode)")
+    powers = Parameter(lambda o: np.array([o._read_power()]), unit="W", snapshot=False,
+                       doc="the reading as a one-port array, shape (n_ports,) = (1,): the power-meter kind's read")
+
     def read_all(self) -> np.ndarray:
-        """The head's reading as a one-port array (W), one ``*CVU`` (the power-meter kind)."""
-        return np.array([self.power()])
+        """The head's reading as a one-port array (W), one ``*CVU``: the power-meter kind's
+        spelling of :attr:`powers`."""
+        return self.powers.get()
 
     def zero(self) -> None:
         """``*SOU``: take the present reading as zero (block the beam first)."""

@@ -74,22 +74,37 @@ class Keithley2400(ScpiInstrument):
             self.output.set(True)
         self.voltage.set(target)
 
-    def get_voltages(self) -> np.ndarray:
-        """The voltage on the heater (V), as a one-element array: the source level while the
-        output is on, 0 while it is off."""
+    def _voltages(self) -> np.ndarray:
         if not self.output.get():
             return np.zeros(1)
         return np.array([self.voltage.get()])
 
-    def get_currents(self) -> np.ndarray:
-        """The heater current (A), as a one-element array: one ``:READ?`` while the output is
-        on, 0 (nothing sent) while it is off."""
+    def _currents(self) -> np.ndarray:
         if not self.output.get():
             return np.zeros(1)
         return np.array([self.measure()[1]])
 
+    voltages = Parameter(lambda o: o._voltages(), unit="V", snapshot=False,
+                         doc="the voltage on the heater as a one-element array: the source level while "
+                             "the output is on, 0 while it is off (set it with set_voltages)")
+    currents = Parameter(lambda o: o._currents(), unit="A", snapshot=False,
+                         doc="the heater current as a one-element array: one :READ? while the output is "
+                             "on, 0 (nothing sent) while it is off")
+
+    def get_voltages(self) -> np.ndarray:
+        """The heater-driver kind's spelling of :attr:`voltages` (V, one-element array)."""
+        return self.voltages.get()
+
+    def get_currents(self) -> np.ndarray:
+        """The heater-driver kind's spelling of :attr:`currents` (A, one-element array)."""
+        return self.currents.get()
+
     def measure(self) -> tuple[float, float]:
-        """One (voltage, current) reading; needs the output on."""
+        """One (voltage, current) reading, V and A, from one ``:READ?``; needs the output on.
+
+        A method, not a parameter: it gives two quantities in two units sampled together;
+        :attr:`voltages` and :attr:`currents` are the parameters that read them one at a time.
+        """
         reply = self.query(":READ?")
         try:
             v, i = numbers(reply)

@@ -72,7 +72,8 @@ class PowerMeterPort(InstrumentChannel):
 
 
 class KeysightN7744A(ScpiInstrument):
-    """Multiport power meter; :meth:`read_all` reads every port in one query.
+    """Multiport power meter; :attr:`powers` (or :meth:`read_all`) reads every port in one query;
+    each port (``channels``, ``port1`` ..) has its own parameters.
 
     ``variant``: ``N7744A`` (4 ports, default) or ``N7745A`` (8 ports).
     """
@@ -102,13 +103,20 @@ class KeysightN7744A(ScpiInstrument):
         self.write(";".join(f":SENS{n}:POW:UNIT W" for n in range(1, self.n_ports + 1)),
                    check_errors=True)
 
+    powers = Parameter(lambda o: o._all(":READ:POW:ALL:CSV?"), unit="W", snapshot=False,
+                       doc="a fresh reading of every port, shape (n_ports,), one :READ:POW:ALL:CSV?")
+    fetched_powers = Parameter(lambda o: o._all(":FETC:POW:ALL:CSV?"), unit="W", snapshot=False,
+                               doc="the latest reading of every port without triggering, shape (n_ports,), "
+                                   "one :FETC:POW:ALL:CSV?")
+
     def read_all(self) -> np.ndarray:
-        """A fresh reading of every port (W), one query."""
-        return self._all(":READ:POW:ALL:CSV?")
+        """A fresh reading of every port (W), one query: the power-meter kind's spelling of
+        :attr:`powers`."""
+        return self.powers.get()
 
     def fetch_all(self) -> np.ndarray:
-        """The latest reading of every port (W) without triggering, one query."""
-        return self._all(":FETC:POW:ALL:CSV?")
+        """The latest reading of every port (W) without triggering, one query (:attr:`fetched_powers`)."""
+        return self.fetched_powers.get()
 
     def _all(self, command: str) -> np.ndarray:
         reply = self.query(command)

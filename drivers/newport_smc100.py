@@ -131,7 +131,10 @@ class NewportSMC100(XYStage):
         self.write(f"{addr}{command}", check_errors=True)
 
     def status(self, addr: int) -> tuple[int, str]:
-        """(positioner error bits, controller state code) from ``TS``."""
+        """(positioner error bits, controller state code) from ``TS`` of controller ``addr``.
+
+        A method, not a parameter: it reads one controller of the bus, named by its address;
+        :attr:`is_moving` is the parameter that reads both."""
         text = self.ask(addr, "TS")
         if len(text) != 6:
             raise ProtocolError("TS answers 4 hex error digits and a 2-character state", instrument=self.name,
@@ -160,7 +163,7 @@ class NewportSMC100(XYStage):
     def axis_position(self, axis: str) -> float:
         return self._value(self.addresses[axis], "TP")
 
-    def is_moving(self) -> bool:
+    def _is_moving(self) -> bool:
         moving = False
         for name, addr in self.addresses.items():
             _, state = self.status(addr)

@@ -80,7 +80,12 @@ class ControllerStateLost(ConnectError):
 
 
 class PhotonicProcessor(Instrument):
-    """Vector/batch controller of a multi-layer MZI chip (hilt frame protocol over TCP)."""
+    """Vector/batch controller of a multi-layer MZI chip (hilt frame protocol over TCP).
+
+    It declares no parameters: every reading takes an argument (``get_heaters(layer)``, a layer
+    of heater voltages; ``run(inputs)``, a batch of input amplitudes), and ``describe()`` is what
+    the chip is (read once, from INFO), not a reading. Those stay methods.
+    """
 
     model = "photonic_processor"
     kinds: ClassVar[tuple[str, ...]] = ("photonic_processor",)

@@ -49,6 +49,8 @@ class QDac2Channel(InstrumentChannel):
     voltage = Parameter("sour{ch}:volt?", lambda ch, v: ch.write(f"sour{ch.number}:volt {_volts(v)}",
                                                                   check_errors=True),
                         unit="V", vals=Numbers(-10.0, 10.0), doc="DC output voltage")
+    current = Parameter("read{ch}?", unit="A", snapshot=False,
+                        doc="output current measured now (read<n>?; its command-reference page was not retrieved)")
 
     @property
     def number(self) -> int:
@@ -102,33 +104,36 @@ class QDevilQDac2(ScpiInstrument):
         for ch, v in zip(self.channels, values, strict=True):
             ch.voltage.cache = v
 
-    def get_voltages(self) -> np.ndarray:
-        """Every channel's voltage from one compound query."""
-        command = ";:".join(f"sour{k + 1}:volt?" for k in range(N_CHANNELS))
+    def _compound(self, query: str, what: str) -> np.ndarray:
+        """One compound query of ``query`` (with ``{n}``) for every channel: 24 numbers."""
+        command = ";:".join(query.format(n=k + 1) for k in range(N_CHANNELS))
         reply = self.query(command)
         try:
             # Strict: "nan", "inf", "1e999" and "1_5" are refused (a ramp from them would send junk).
-            volts = np.array(numbers(reply, ";"))
-            if volts.shape != (N_CHANNELS,):
+            values = np.array(numbers(reply, ";"))
+            if values.shape != (N_CHANNELS,):
                 raise ValueError
-            return volts
+            return values
         except ValueError:
-            raise ProtocolError(f"expected {N_CHANNELS} ';'-separated voltages", instrument=self.name,
+            raise ProtocolError(f"expected {N_CHANNELS} ';'-separated {what}", instrument=self.name,
                                 command=command, reply=reply) from None
+
+    voltages = Parameter(lambda o: o._compound("sour{n}:volt?", "voltages"), unit="V", snapshot=False,
+                         doc="every channel's voltage, shape (24,), from one compound query (set them "
+                             "with set_voltages)")
+    currents = Parameter(lambda o: o._compound("read{n}?", "currents"), unit="A", snapshot=False,
+                         doc="every channel's output current measured now, shape (24,), from one compound "
+                             "query of read<n>?")
+
+    def get_voltages(self) -> np.ndarray:
+        """Every channel's voltage (V) from one compound query: the heater-driver kind's spelling
+        of :attr:`voltages`."""
+        return self.voltages.get()
 
     def get_currents(self) -> np.ndarray:
         """Every channel's output current (A), measured now, from one compound query of
-        ``read<n>?`` (an immediate current measurement per channel)."""
-        command = ";:".join(f"read{k + 1}?" for k in range(N_CHANNELS))
-        reply = self.query(command)
-        try:
-            amps = np.array(numbers(reply, ";"))
-            if amps.shape != (N_CHANNELS,):
-                raise ValueError
-            return amps
-        except ValueError:
-            raise ProtocolError(f"expected {N_CHANNELS} ';'-separated currents", instrument=self.name,
-                                command=command, reply=reply) from None
+        ``read<n>?``: the heater-driver kind's spelling of :attr:`currents`."""
+        return self.currents.get()
 
     def safe_state(self) -> None:
         """All outputs ramped to 0 V together, at most ``ramp_step`` volts a step."""

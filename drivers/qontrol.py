@@ -292,7 +292,10 @@ class QontrolQ8iv(Instrument):
         return {"vendor": "Qontrol", "model": m.group(1), "serial": m.group(2), "firmware": firmware}
 
     def chain(self) -> list[dict[str, Any]]:
-        """The modules of the daisy chain (``nupall?``), checked against ``modules`` and the model."""
+        """The modules of the daisy chain (``nupall?``), checked against ``modules`` and the model.
+
+        A method, not a parameter: a check of the wiring (run on connect), which raises when
+        the chain is not what the station says."""
         lines = self.query_lines("nupall?", self.modules)
         out = []
         for line in lines:
@@ -304,9 +307,16 @@ class QontrolQ8iv(Instrument):
             out.append({"type": m.group(1), "serial": m.group(2), "index": int(m.group(3))})
         return out
 
+    # Fixed by the model: read on request, not in every snapshot.
+    voltage_full_scale = Parameter(lambda o: o._query_value("vfull?", "V"), unit="V", snapshot=False,
+                                   doc="the module's voltage full scale as it reports it (vfull?)")
+    current_full_scale = Parameter(lambda o: o._query_value("ifull?", "mA"), unit="mA", snapshot=False,
+                                   doc="the module's current full scale as it reports it (ifull?)")
+
     def full_scale(self) -> tuple[float, float]:
-        """(volts, milliamps) full scale as the device reports them."""
-        return (self._query_value("vfull?", "V"), self._query_value("ifull?", "mA"))
+        """(volts, milliamps) full scale as the device reports them (:attr:`voltage_full_scale`,
+        :attr:`current_full_scale`)."""
+        return (self.voltage_full_scale.get(), self.current_full_scale.get())
 
     def _query_value(self, command: str, unit: str) -> float:
         """One ``<number> <unit>`` reply; anything else is a ProtocolError naming the reply."""
@@ -340,13 +350,20 @@ class QontrolQ8iv(Instrument):
         for ch, v in zip(self.channels, values, strict=True):
             ch.voltage.cache = v
 
+    voltages = Parameter(lambda o: o._all("vall?", "V"), unit="V", snapshot=False,
+                         doc="every channel's voltage, shape (n_channels,), one vall? (set them with set_voltages)")
+    currents = Parameter(lambda o: o._all("iall?", "mA") * 1e-3, unit="A", snapshot=False,
+                         doc="every channel's current in A (the device answers mA; converted), shape "
+                             "(n_channels,), one iall?")
+
     def get_voltages(self) -> np.ndarray:
-        """Every channel's voltage (``vall?``), V."""
-        return self._all("vall?", "V")
+        """Every channel's voltage (``vall?``), V: the heater-driver kind's spelling of :attr:`voltages`."""
+        return self.voltages.get()
 
     def get_currents(self) -> np.ndarray:
-        """Every channel's current (``iall?``), in **A** (the device answers mA; converted)."""
-        return self._all("iall?", "mA") * 1e-3
+        """Every channel's current (``iall?``), in **A** (the device answers mA; converted): the
+        heater-driver kind's spelling of :attr:`currents`."""
+        return self.currents.get()
 
     def _all(self, command: str, unit: str) -> np.ndarray:
         parse = _value(unit)
@@ -358,7 +375,11 @@ class QontrolQ8iv(Instrument):
                                 command=command, reply="\n".join(lines)) from None
 
     def get_vip(self) -> tuple[np.ndarray, np.ndarray]:
-        """(volts, milliamps) of every channel from one ``vipall?``."""
+        """(volts, milliamps) of every channel from one ``vipall?``.
+
+        A method, not a parameter: two arrays in two units sampled together; :attr:`voltages`
+        and :attr:`currents` read them one at a time.
+        """
         lines = self.query_lines("vipall?", self.n_channels)
         v, i = np.zeros(self.n_channels), np.zeros(self.n_channels)
         for line in lines:

@@ -155,6 +155,19 @@ class SrsLockIn(Instrument):
     snap_max: ClassVar[int] = 6
     minimum_amplitude: ClassVar[float] = 0.004
 
+    # Readouts: get-only parameters (``li.r.get()``; ``li.r()`` reads too). Readings, not
+    # settings: left out of snapshots, like every measured value.
+    x = Parameter(lambda o: o._output("x"), unit="V", snapshot=False,
+                  doc="in-phase output X, V rms (OUTP?); read now, settling is the caller's job")
+    y = Parameter(lambda o: o._output("y"), unit="V", snapshot=False, doc="quadrature output Y, V rms (OUTP?)")
+    r = Parameter(lambda o: o._output("r"), unit="V", snapshot=False, doc="magnitude R, V rms (OUTP?)")
+    theta = Parameter(lambda o: o._output("theta"), unit="deg", snapshot=False, doc="phase theta (OUTP?)")
+    overloaded = Parameter(lambda o: o._overloaded(), snapshot=False,
+                           doc="True if an input, filter or output overload happened since the last status "
+                               "read (LIAS?; reading clears the latched bits)")
+    status = Parameter(lambda o: o._status_names(), snapshot=False,
+                       doc="names of the LIA status bits set since the last read (LIAS?; reading clears them)")
+
     # -- errors ------------------------------------------------------------------------------
     def _status(self, command: str) -> int:
         """A status byte: an integer 0..255 (anything else is a garbled reply)."""
@@ -180,16 +193,16 @@ class SrsLockIn(Instrument):
             if errs & (1 << bit):
                 raise InstrumentError(bit, meaning, instrument=self.name, command="ERRS?")
 
-    def status(self) -> set[str]:
-        """Names of the LIA status bits set since the last read (``LIAS?``, which clears them)."""
+    def _lia_status(self) -> int:
         with self.transaction():
-            lias = self._status("LIAS?")
+            return self._status("LIAS?")
+
+    def _status_names(self) -> set[str]:
+        lias = self._lia_status()  # one read: it clears the bits
         return {name for bit, name in self.lias_bits.items() if lias & (1 << bit)}
 
-    def overloaded(self) -> bool:
-        """True if an input, filter or output overload happened since the last status read."""
-        with self.transaction():
-            lias = self._status("LIAS?")
+    def _overloaded(self) -> bool:
+        lias = self._lia_status()
         return any(lias & (1 << b) for b in self.overload_bits)
 
     # -- reads -------------------------------------------------------------------------------
@@ -201,24 +214,12 @@ class SrsLockIn(Instrument):
         except ValueError:
             raise ProtocolError("not a number", instrument=self.name, command=command, reply=reply) from None
 
-    def x(self) -> float:
-        """In-phase output X (V rms)."""
-        return self._output("x")
-
-    def y(self) -> float:
-        """Quadrature output Y (V rms)."""
-        return self._output("y")
-
-    def r(self) -> float:
-        """Magnitude R (V rms)."""
-        return self._output("r")
-
-    def theta(self) -> float:
-        """Phase theta (degrees)."""
-        return self._output("theta")
-
     def snap(self, *which: str) -> tuple[float, ...]:
-        """Several outputs sampled at one instant, e.g. ``snap("x", "y")`` (default X, Y)."""
+        """Several outputs sampled at one instant, e.g. ``snap("x", "y")`` (default X, Y).
+
+        A method, not a parameter: which outputs are sampled together is the caller's choice
+        (``SNAP?`` takes 2 to :attr:`snap_max` codes), and the values have different units.
+        """
         names = [w.lower() for w in (which or ("x", "y"))]
         unknown = [n for n in names if n not in self.output_codes]
         if unknown:

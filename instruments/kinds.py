@@ -17,6 +17,8 @@ kind says what that is.
 Parameters (``synth.frequency``) are :class:`~hilt.parameters.BoundParameter` objects:
 ``.get()``, ``.set(value)``, ``.unit``, ``.validate(value)``; a setpoint outside the hardware
 range or the station's soft limits is a :class:`~hilt.errors.LimitError` before any byte is sent.
+Readouts are get-only parameters (``lockin.r.get()``, ``lockin.r.unit``); calling one with no
+argument reads it too (``lockin.r()``), so code written for a method works on a parameter.
 
 The registry :data:`KINDS` maps each name to its Protocol; :func:`kind_of` looks one up. See
 ``docs/kinds.md`` for which drivers implement which kinds, and ADR 0008.
@@ -141,15 +143,16 @@ class LockIn(Protocol, metaclass=_KindMeta):
       (parameters).
     * ``sensitivity``: full scale, V; ``time_constant``: output filter, s (parameters; only the
       instrument's table values are accepted, anything else is a LimitError).
-    * ``x() y() r()``: outputs, V rms; ``theta()``: phase, degrees. Each reads the output now;
-      waiting for the filter to settle (a few time constants) is the caller's job.
+    * ``x``, ``y``, ``r``: outputs, V rms; ``theta``: phase, degrees (get-only parameters:
+      ``li.r.get()`` or ``li.r()``). Each reads the output now; waiting for the filter to settle
+      (a few time constants) is the caller's job.
     * ``snap("x", "y", ...)``: several outputs sampled at one instant, in the order asked
       (default X, Y), as a tuple of floats.
     * ``auto_gain()``: the instrument picks the sensitivity; ``auto_phase()``: it zeroes theta.
       Both block until the command is taken (the instrument may keep adjusting for a few time
       constants).
-    * ``overloaded()``: True if an input, filter or output overload happened since the last
-      status read (reading clears it).
+    * ``overloaded``: True if an input, filter or output overload happened since the last
+      status read (get-only parameter; reading clears it).
 
     Safe state: the reference sine output (which usually drives a chopper or a modulator) at its
     minimum amplitude; the lock-in has no other output.
@@ -161,21 +164,17 @@ class LockIn(Protocol, metaclass=_KindMeta):
     sensitivity: BoundParameter
     time_constant: BoundParameter
 
-    def x(self) -> float: ...
-
-    def y(self) -> float: ...
-
-    def r(self) -> float: ...
-
-    def theta(self) -> float: ...
+    x: BoundParameter
+    y: BoundParameter
+    r: BoundParameter
+    theta: BoundParameter
+    overloaded: BoundParameter
 
     def snap(self, *which: str) -> tuple[float, ...]: ...
 
     def auto_gain(self) -> None: ...
 
     def auto_phase(self) -> None: ...
-
-    def overloaded(self) -> bool: ...
 
     def safe_state(self) -> None: ...
 
@@ -188,7 +187,8 @@ class PowerMeter(Protocol, metaclass=_KindMeta):
     * ``n_ports``: number of detector ports (1 for a single head).
     * ``read_all()``: a fresh reading of every port, **W**, as a float array of shape
       ``(n_ports,)``, taken in one read (one query where the instrument allows it), so all ports
-      see the same moment of the experiment.
+      see the same moment of the experiment. hilt's meters also offer it as the get-only
+      parameter ``powers`` (same array, unit W).
 
     Safe state: nothing to do (a meter has no output); it changes nothing on the bench.
     """
@@ -236,6 +236,9 @@ class HeaterDriver(Protocol, metaclass=_KindMeta):
       off).
     * ``ramp_step``: largest voltage step (V) the safe-state ramp takes.
 
+    hilt's heater drivers also offer the two readings as get-only parameters ``voltages`` (V)
+    and ``currents`` (A), the same arrays.
+
     Safe state: every channel ramped to 0 V (steps of at most ``ramp_step``); an output switch,
     if there is one, then off.
     """
@@ -266,8 +269,9 @@ class MotionStage(Protocol, metaclass=_KindMeta):
     * ``wait_until_done(timeout=None)``: block until every axis has stopped
       (InstrumentTimeout after ``timeout`` s).
     * ``home(wait=True, timeout=None)``: home search (home defines position 0).
-    * ``position()``: a tuple of floats, mm, in ``axis_names`` order.
-    * ``is_moving()``: True while any axis moves.
+    * ``position``: a tuple of floats, mm, in ``axis_names`` order (get-only parameter:
+      ``stage.position()`` or ``stage.position.get()``).
+    * ``is_moving``: True while any axis moves (get-only parameter).
     * ``stop()``: stop every axis now.
 
     Safe state: every axis stopped where it is.
@@ -275,6 +279,8 @@ class MotionStage(Protocol, metaclass=_KindMeta):
 
     kind: ClassVar[str] = "motion_stage"
     axis_names: tuple[str, ...]
+    position: BoundParameter
+    is_moving: BoundParameter
 
     def move_to(self, *args: float | None, wait: bool = True, timeout: float | None = None,
                 **targets: float | None) -> None: ...
@@ -282,10 +288,6 @@ class MotionStage(Protocol, metaclass=_KindMeta):
     def wait_until_done(self, timeout: float | None = None) -> None: ...
 
     def home(self, *, wait: bool = True, timeout: float | None = None) -> None: ...
-
-    def position(self) -> tuple[float, ...]: ...
-
-    def is_moving(self) -> bool: ...
 
     def stop(self) -> None: ...
 

@@ -284,6 +284,14 @@ def _owners(inst: Instrument) -> list[tuple[str, Any]]:
     return [("", inst)] + ([(inst.channels[0].name + ".", inst.channels[0])] if inst.channels else [])
 
 
+#: Readouts that ask two different queries (both axes of a stage, the output state then a
+#: reading) or read one line per channel: the same reply to each cannot be well formed. Each is
+#: fuzzed as a whole call below (HAND_WRITTEN, QONTROL).
+SEVERAL_REPLIES = {("newport_smc100", "position"), ("newport_smc100", "is_moving"), ("keithley_2400", "currents"),
+                   ("qontrol_q8iv", "voltages"), ("qontrol_q8iv", "currents"), ("qontrol_q8b", "voltages"),
+                   ("qontrol_q8b", "currents")}
+
+
 def _parameter_ids() -> list[tuple[str, str]]:
     """(driver, [channel.]parameter) for every gettable parameter, from the registry."""
     out = []
@@ -293,7 +301,8 @@ def _parameter_ids() -> list[tuple[str, str]]:
             continue
         inst = cls("tcp://127.0.0.1:9", name=name)  # not connected: only the declarations are read
         for prefix, owner in _owners(inst):
-            out += [(name, prefix + p) for p, bp in owner.parameters.items() if bp.gettable]
+            out += [(name, prefix + p) for p, bp in owner.parameters.items()
+                    if bp.gettable and (name, prefix + p) not in SEVERAL_REPLIES]
     out += [("vdi_multiplier", p) for p in ("frequency", "input_power", "output")]
     return out
 
@@ -312,7 +321,8 @@ def _param(inst: Instrument, path: str) -> BoundParameter:
 #: Well-formed replies, tried in order until one parses: the value's type is what every other reply
 #: that parses must give too. A new driver whose parameters read none of these adds its own here.
 GOOD_REPLIES = [b"1", b"+1.55000000E-006", b"1.5", b"#t", b"+4.5000 V", b"+4.5000 mA", b"Range : 1",
-                b"1TP1.5", b"2TP1.5", b"1VA1.5", b"1AC1.5", b"CLOSE 3;XDRS 0;SRE 0"]
+                b"1TP1.5", b"2TP1.5", b"1VA1.5", b"1AC1.5", b"CLOSE 3;XDRS 0;SRE 0",
+                b"1,1,1,1", b";".join([b"1"] * 24)]  # every port of an N7744A, every channel of a QDAC-II
 
 
 def _reference(bench: Bench, name: str, path: str) -> Any:
@@ -463,6 +473,10 @@ HAND_WRITTEN: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], None], 
     # *SOU is silent; an error line in place of the readback is followed by the readback itself.
     "gentec.zero": ("gentec_maestro", lambda i: i.zero(), _none,
                     lambda r: [None, r + (b"\r\nZero : 1" if r.strip().startswith(b"Invalid") else b"")]),
+    # The output state ("1": on), then the :READ? being fuzzed.
+    "keithley.currents": ("keithley_2400", lambda i: i.currents.get(),
+                          lambda v: (v.shape == (1,) and bool(np.isfinite(v).all())) or pytest.fail(repr(v)),
+                          lambda r: [b"1", r]),
     "keithley.measure": ("keithley_2400", lambda i: i.measure(),
                          lambda v: all(type(x) is float and math.isfinite(x) for x in v) or pytest.fail(repr(v)), 1),
     "qdac2.get_voltages": ("qdevil_qdac2", lambda i: i.get_voltages(),
@@ -514,6 +528,8 @@ QONTROL: dict[str, tuple[Callable[[Any], Any], Callable[[Any], None], int]] = {
     "identify": (lambda q: q.identify(), _identity, 1),
     "chain": (lambda q: q.chain(), lambda v: len(v) == 1 or pytest.fail(repr(v)), 1),
     "get_voltages": (lambda q: q.get_voltages(),
+                     lambda v: (v.shape == (8,) and bool(np.isfinite(v).all())) or pytest.fail(repr(v)), 8),
+    "get_currents": (lambda q: q.get_currents(),
                      lambda v: (v.shape == (8,) and bool(np.isfinite(v).all())) or pytest.fail(repr(v)), 8),
     "get_vip": (lambda q: q.get_vip(), lambda v: (v[0].shape == (8,)) or pytest.fail(repr(v)), 8),
     "full_scale": (lambda q: q.full_scale(),
