@@ -49,7 +49,9 @@ class XYStage(Instrument):
     """What every XY stage driver offers: ``x``/``y`` with travel limits, moves, homing, waiting.
 
     ``x`` and ``y`` are parameters (``stage.x.set(3.0)`` moves x and waits), so a station's
-    ``limits: {x: [-10, 10]}`` narrows the travel like any other soft limit.
+    ``limits: {x: [-10, 10]}`` narrows the travel like any other soft limit. The readouts
+    ``position`` and ``is_moving`` are get-only parameters (``stage.position()`` reads, as
+    ``stage.position.get()``); a subclass implements :meth:`axis_position` and ``_is_moving``.
     """
 
     kinds: ClassVar[tuple[str, ...]] = ("motion_stage",)
@@ -62,6 +64,9 @@ class XYStage(Instrument):
                   vals=Numbers(-25.0, 25.0), doc="x position (a set moves x and waits)")
     y = Parameter(lambda o: o.axis_position("y"), lambda o, v: o.move_to(y=v), unit="mm",
                   vals=Numbers(-25.0, 25.0), doc="y position (a set moves y and waits)")
+    position = Parameter(lambda o: (o.axis_position("x"), o.axis_position("y")), unit="mm", snapshot=False,
+                         doc="(x, y) as a tuple, in axis_names order (the motion-stage kind's read)")
+    is_moving = Parameter(lambda o: o._is_moving(), snapshot=False, doc="True while either axis moves")
 
     def __init__(self, address: str, *, travel: tuple[float, float] = (-25.0, 25.0),
                  x_travel: tuple[float, float] | None = None, y_travel: tuple[float, float] | None = None,
@@ -87,7 +92,7 @@ class XYStage(Instrument):
     def axis_position(self, axis: str) -> float:
         raise NotImplementedError
 
-    def is_moving(self) -> bool:
+    def _is_moving(self) -> bool:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -123,9 +128,6 @@ class XYStage(Instrument):
         except LimitError as exc:
             raise LimitError(f"relative move ({dx:g}, {dy:g}) from ({x0:g}, {y0:g}): {exc}",
                              instrument=self.name) from None
-
-    def position(self) -> tuple[float, float]:
-        return self.axis_position("x"), self.axis_position("y")
 
     def wait_until_done(self, timeout: float | None = None) -> None:
         """Poll until both axes have stopped; InstrumentTimeout after ``timeout`` seconds."""
@@ -223,7 +225,7 @@ class NewportESP301(XYStage):
             raise ProtocolError("MD? answers 0 or 1", instrument=self.name, command=command, reply=reply)
         return reply == "1"
 
-    def is_moving(self) -> bool:
+    def _is_moving(self) -> bool:
         return not (self._motion_done("x") and self._motion_done("y"))
 
     def stop(self) -> None:
