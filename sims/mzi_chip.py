@@ -7,7 +7,8 @@ A world system (``kind: mzi_chip``) joining three kinds of simulators:
   ``i`` to heater ``i`` of the mesh in :class:`~hilt.sims.physics.MZIMesh` order (theta of every
   MZI, then phi of every MZI, then the output phase shifters: 2 * 28 + 8 = 64 heaters for an
   8-mode Clements mesh); channels beyond the mesh are not connected;
-* the laser publishes ``<laser>.wavelength`` (m), ``<laser>.power_w`` (W) and ``<laser>.output``;
+* the laser publishes ``<laser>.wavelength`` (m), ``<laser>.power_w`` (W) and ``<laser>.output``
+  (and ``<laser>.wavelength_fn``, the wavelength at a simulated time, while it can sweep);
   light enters through a grating coupler (Gaussian passband around ``center_wavelength``, FWHM
   ``bandwidth``, plus ``coupling_loss_db``) into ``input_port`` (an index, ``"uniform"``, or a
   vector of amplitudes), unless an input modulator publishes ``<chip>.input_amplitudes``;
@@ -194,7 +195,13 @@ class MZIChip:
 
     def coupling(self, wavelength: float | None = None) -> float:
         """Fibre-to-chip power transmission at ``wavelength`` (the laser's by default)."""
-        lam = self.world.get(f"{self.laser}.wavelength", self.center_wavelength) if wavelength is None else wavelength
+        if wavelength is None:
+            # A sweeping laser publishes its trajectory (``wavelength_fn``): the light of now.
+            fn = self.world.get(f"{self.laser}.wavelength_fn")
+            lam = fn(self.world.clock.now()) if fn is not None else \
+                self.world.get(f"{self.laser}.wavelength", self.center_wavelength)
+        else:
+            lam = wavelength
         detune = (float(lam) - self.center_wavelength) / self.bandwidth
         return 10 ** (-self.coupling_loss_db / 10) * math.exp(-4 * math.log(2) * detune**2)
 

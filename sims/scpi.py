@@ -204,17 +204,23 @@ class ScpiInstrument(SimulatedInstrument):
         return None
 
     # -- parsing ------------------------------------------------------------------------------
-    def handle(self, line: str, session: Session) -> str | None:
-        replies = []
+    def handle(self, line: str, session: Session) -> str | bytes | None:
+        replies: list[str | bytes] = []
         for part in (p.strip() for p in line.split(";")):
             if not part:
                 continue
             reply = self.execute(part, session)
             if reply is not None:
                 replies.append(reply)
-        return ";".join(replies) if replies else None
+        if not replies:
+            return None
+        if any(isinstance(r, bytes) for r in replies):
+            # A binary block (IEEE 488.2 definite length) goes out as built, then the terminator.
+            parts = [r if isinstance(r, bytes) else r.encode(self.encoding) for r in replies]
+            return b";".join(parts) + self.reply_terminator.encode(self.encoding)
+        return ";".join(r for r in replies if isinstance(r, str))
 
-    def execute(self, text: str, session: Session) -> str | None:
+    def execute(self, text: str, session: Session) -> str | bytes | None:
         header, arg = (text.split(None, 1) + [""])[:2]
         is_query = header.endswith("?")
         if is_query:
@@ -335,6 +341,12 @@ class RfSourceMixin:
             f"{self.name}.power_dbm": self.power,
             f"{self.name}.output": self.output,
         })
+
+
+def ieee_block(data: bytes) -> bytes:
+    """IEEE 488.2 definite-length block: ``#``, the digit count, the byte count, the bytes."""
+    count = str(len(data))
+    return b"#" + str(len(count)).encode() + count.encode() + data
 
 
 def fmt(value: float) -> str:

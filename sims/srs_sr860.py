@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hilt.sims.scpi import ieee_block
 from hilt.sims.srs_sr830 import (
     ENBW_TIMES_TAU,
     CommandError,
@@ -75,12 +76,6 @@ def _token(args: list[str], pos: int, names: tuple[str, ...]) -> int:
         if word == str(i) or (word.startswith(name) and word.isalpha()):
             return i
     raise ExecutionError
-
-
-def ieee_block(data: bytes) -> bytes:
-    """IEEE 488.2 definite-length block: ``#`` digit-count, byte-count, bytes."""
-    count = str(len(data))
-    return b"#" + str(len(count)).encode() + count.encode() + data
 
 
 class SimSR860(SrsLockInSim):
