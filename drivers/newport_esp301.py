@@ -136,7 +136,7 @@ class XYStage(Instrument):
         while self.is_moving():
             if time.monotonic() > deadline:
                 raise InstrumentTimeout(f"motion not done within {limit:g} s", instrument=self.name)
-            time.sleep(self.poll_interval)
+            self.sleep(self.poll_interval)
 
     def home(self, *, wait: bool = True, timeout: float | None = None) -> None:
         """Home search on both axes (the stage's home defines position 0)."""

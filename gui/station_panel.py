@@ -199,7 +199,7 @@ class StationPanel(QWidget):
         def connect(control: Any, report: Any) -> Any:
             from hilt.station import Station
 
-            station = Station.from_yaml(stations.find(chosen))
+            station = Station.from_yaml(stations.find(chosen), default_clock="real")
             station.connect()
             identities = {name: identity_text(inst) for name, inst in station.instruments.items()}
             return station, identities

@@ -47,7 +47,10 @@ class WorldConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 0
     errors: str = "none"
-    clock: Literal["real", "manual"] = "real"
+    #: ``real``, ``fast`` or ``manual`` (hilt.sims.world.SimClock); unset, the program chooses:
+    #: ``fast`` for scripts, the command line and tests, ``real`` in the app and for
+    #: ``hilt sim serve-station`` (a person or an outside program waits in wall-clock time).
+    clock: Literal["real", "fast", "manual"] | None = None
     speed: float = Field(1.0, gt=0)
     #: Physical systems coupling the simulators: name -> {kind: ..., options...}
     systems: dict[str, dict[str, Any]] = {}
@@ -527,7 +530,7 @@ def validate_station(config: StationConfig, path: str | Path = "<station>", root
             presets = simulation.error_presets()
             if wc.errors not in presets:
                 raise refuse(("world", "errors"), f"unknown error preset {wc.errors!r} (known: {', '.join(presets)})")
-        world = simulation.new_world(seed=wc.seed, errors=wc.errors, clock=wc.clock, speed=wc.speed)
+        world = simulation.new_world(seed=wc.seed, errors=wc.errors, clock=wc.clock or "real", speed=wc.speed)
 
     if wc.systems:
         for sname, spec in wc.systems.items():

@@ -124,6 +124,16 @@ class Instrument(ParameterOwner):
     query_retries: ClassVar[int] = 2
     retry_backoff: ClassVar[float] = 0.05
 
+    def sleep(self, seconds: float) -> None:
+        """Wait while the instrument works (a stage's motion-done poll, a settling output).
+
+        A station on a fast simulated clock replaces this, per instrument, with a jump of the
+        simulated clock (:class:`hilt.Station`), so waits for the simulated instrument cost no
+        wall time. Waits for the link itself (retry back-off) are not instrument time and do not
+        go through here.
+        """
+        time.sleep(seconds)
+
     def __init__(
         self,
         address: str | None = None,

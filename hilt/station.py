@@ -44,8 +44,13 @@ def _close_open_stations() -> None:
 class Station:
     """Instruments by name, plus the simulators and world behind the simulated ones."""
 
-    def __init__(self, config: StationConfig, path: str | Path | None = None) -> None:
+    def __init__(self, config: StationConfig, path: str | Path | None = None, *,
+                 default_clock: str = "fast") -> None:
         self.config = config
+        #: The simulated clock when the station file does not set ``world.clock``: ``fast`` for
+        #: scripts, the command line and tests; the app and ``hilt sim serve-station`` pass
+        #: ``real``, since a person or an outside program waits there in wall-clock time.
+        self.default_clock = default_clock
         self.path = Path(path) if path else None
         self.name = config.name
         self.instruments: dict[str, Instrument] = {}
@@ -58,9 +63,13 @@ class Station:
         self._signals: exit_signals | None = None
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Station:
-        """Read and check a station file; a broken one is refused here, before anything starts."""
-        station = cls(load_station(path), path)
+    def from_yaml(cls, path: str | Path, *, default_clock: str = "fast") -> Station:
+        """Read and check a station file; a broken one is refused here, before anything starts.
+
+        ``default_clock``: the simulated clock (``fast``, ``real`` or ``manual``; see
+        :class:`hilt.sims.world.SimClock`) when the file's ``world.clock`` is not set.
+        """
+        station = cls(load_station(path), path, default_clock=default_clock)
         station._checked = True
         return station
 
@@ -139,7 +148,8 @@ class Station:
             return  # a bench of real instruments: no world, no simulators
         simulation = self._simulation = registry.load_simulation()
         if self.world is None:
-            self.world = simulation.new_world(seed=wc.seed, errors=wc.errors, clock=wc.clock, speed=wc.speed)
+            self.world = simulation.new_world(seed=wc.seed, errors=wc.errors, clock=self.clock_mode,
+                                              speed=wc.speed)
             for sname, spec in wc.systems.items():
                 options = {k: v for k, v in spec.items() if k != "kind"}
                 try:
@@ -198,6 +208,9 @@ class Station:
             order = self._build_order()
             for name in order:
                 self.instruments[name] = self._build(name)
+                if name in self.simulators and self.clock_mode == "fast":
+                    # The driver's polling sleeps move simulated time instead of waiting for it.
+                    self.instruments[name].sleep = self.world.clock.advance  # type: ignore[method-assign]
             failures = self._parallel(lambda inst: inst.connect(), self._levels(order))
             if failures:
                 lines = "; ".join(f"{n}: {e}" for n, e in failures.items())
@@ -210,6 +223,30 @@ class Station:
                     exc.add_note(f"and then: {failure}")
             raise
         self.connected = True
+
+    @property
+    def clock_mode(self) -> str:
+        """The simulated clock this station runs on (``real``, ``fast`` or ``manual``)."""
+        return self.config.world.clock or self.default_clock
+
+    @property
+    def fully_simulated(self) -> bool:
+        """True when every instrument is simulated (or virtual, driven through one that is)."""
+        return self.world is not None and bool(self.simulators) and all(
+            n in self.simulators or getattr(inst, "virtual", False) for n, inst in self.instruments.items())
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` of instrument time pass: a settle wait (a lock-in's filter, a heater).
+
+        On a fully simulated station this jumps the simulated clock and returns at once (the
+        simulated instruments see the time pass); on a station with any real instrument it sleeps.
+        """
+        if seconds < 0:
+            raise ValueError(f"wait of {seconds:g} s: time does not run backwards")
+        if self.fully_simulated:
+            self.world.clock.advance(seconds)
+        elif seconds:
+            time.sleep(seconds)
 
     def _levels(self, order: list[str]) -> list[list[str]]:
         """Groups that can connect in parallel: an instrument after those it uses."""

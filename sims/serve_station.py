@@ -52,7 +52,7 @@ def simulated_station(station_file: str | Path, *, seed: int | None = None,
                       errors: str | None = None) -> Station:
     """A :class:`~hilt.station.Station` of the file's bench, all simulated, not yet started."""
     config, path = simulated_config(station_file, seed=seed, errors=errors)
-    return Station(config, path)
+    return Station(config, path, default_clock="real")
 
 
 @dataclass(frozen=True)

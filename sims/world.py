@@ -24,13 +24,22 @@ import numpy as np
 class SimClock:
     """Simulated seconds.
 
-    ``real`` mode follows the wall clock times ``speed``; ``manual`` mode stands still until
-    :meth:`advance` (tests use it to step a lock-in filter or a stage move exactly).
+    - ``real`` follows the wall clock times ``speed`` (a person at the app sees a stage move
+      take as long as on the bench, or ``speed`` times less);
+    - ``fast`` stands still except while the code that drives the station waits: a routine's
+      settle wait (:meth:`hilt.Station.wait`) and a driver's polling sleep (a stage's
+      motion-done poll) jump it by the time they would have slept, at once. A sweep over lock-in
+      time constants then takes the time of its computation, and what the instruments see
+      (filters settling, stages arriving, drift) is the same as on a real clock;
+    - ``manual`` stands still until :meth:`advance` is called by hand (tests use it to step a
+      lock-in filter or a stage move exactly); driver sleeps do not move it.
     """
 
+    MODES = ("real", "fast", "manual")
+
     def __init__(self, mode: str = "real", speed: float = 1.0) -> None:
-        if mode not in ("real", "manual"):
-            raise ValueError(f"clock mode {mode!r}: expected 'real' or 'manual'")
+        if mode not in self.MODES:
+            raise ValueError(f"clock mode {mode!r}: expected one of {', '.join(self.MODES)}")
         self.mode = mode
         self.speed = speed
         self._t0 = time.monotonic()
@@ -39,7 +48,7 @@ class SimClock:
 
     def now(self) -> float:
         with self._lock:
-            if self.mode == "manual":
+            if self.mode != "real":
                 return self._offset
             return (time.monotonic() - self._t0) * self.speed + self._offset
 

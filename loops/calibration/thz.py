@@ -46,13 +46,9 @@ Waiter = Callable[[float], None]
 
 
 def default_waiter(station: Any) -> Waiter:
-    """Jump the simulated clock on a simulated station, sleep on a real one."""
-    world = getattr(station, "world", None)
-    if world is not None and getattr(station, "simulators", None) and \
-            all(n in station.simulators or getattr(station.instruments[n], "virtual", False)
-                for n in station.instruments):
-        return world.clock.advance
-    return time.sleep
+    """Jump the simulated clock on a simulated station, sleep on a real one (:meth:`Station.wait`)."""
+    wait = getattr(station, "wait", None)
+    return wait if callable(wait) else time.sleep
 
 
 #: What the THz routines ask a station for, by the routine's option name (``-o lockin=NAME``).
