@@ -3,7 +3,8 @@
 The table lists every run file in the folder (what ``hilt runs list`` prints: name, status,
 steps, size, and why a run ended early). Double-click a run to open it: scrub through its
 captures with the slider (port outputs as bars, 2-D outputs as images; the hardware's beside
-the twin's), plot its scalars, read its faults and the station as it was when the run started.
+the twin's), plot its scalars (per step, and each epoch's summary as ``epochs/<name>`` at the
+epoch's last step), read its faults and the station as it was when the run started.
 A run still being written refreshes by itself every second. "Open file..." opens any HDF5 file
 read-only: a run file from anywhere, or another HDF5 file, shown as a tree.
 
@@ -112,6 +113,25 @@ def fill_tree(parent: QTreeWidgetItem, value: Any) -> None:
             fill_tree(item, v)
         else:
             item.setText(1, json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v))
+
+
+#: How an end-of-epoch summary is listed beside the per-step scalars (plotted at its epoch's
+#: last step): ``epochs/test_accuracy``, the path of its dataset in the run file.
+EPOCH_PREFIX = "epochs/"
+#: Selected when a run opens.
+SHOWN_FIRST = ("loss", "epochs/test_accuracy", "epochs/twin_accuracy")
+
+
+def plot_names(run: RunReader) -> list[str]:
+    """The per-step scalars, then the epoch summaries as ``epochs/<name>``."""
+    return [*run.scalar_names, *(EPOCH_PREFIX + n for n in run.epoch_names)]
+
+
+def split_plot_name(name: str) -> tuple[str, str]:
+    """``("epochs", "test_accuracy")`` for ``epochs/test_accuracy``, else ``("scalars", name)``."""
+    if name.startswith(EPOCH_PREFIX):
+        return "epochs", name[len(EPOCH_PREFIX):]
+    return "scalars", name
 
 
 def _or_none(arr: np.ndarray | None) -> np.ndarray | None:
@@ -346,11 +366,11 @@ class RunsPanel(QWidget):
         self.stream_box.blockSignals(False)
         self._load_stream()
         self.scalar_list.blockSignals(True)
-        for name in run.scalar_names:
+        for name in plot_names(run):
             self.scalar_list.addItem(name)
         for i in range(self.scalar_list.count()):
             item = self.scalar_list.item(i)
-            if item.text() in ("loss", "test_accuracy", "twin_accuracy"):
+            if item.text() in SHOWN_FIRST:
                 item.setSelected(True)
         self.scalar_list.blockSignals(False)
         self._draw_scalars()
@@ -418,14 +438,18 @@ class RunsPanel(QWidget):
         self.scalar_curves = {}
         if run is None:
             return
-        table = run.scalars()
+        tables = {"scalars": run.scalars(), "epochs": run.epochs()}
         first = plot = None
         for n, item in enumerate(self.scalar_list.selectedItems()):
             name = item.text()
-            plot = fast_plot(self.scalar_plots.addPlot(row=n, col=0), y_label=name)
-            keep = ~np.isnan(table[name])
+            kind, column = split_plot_name(name)
+            table = tables[kind]
+            unit = run.unit(column, kind)
+            label = name if unit in ("", "1") else f"{name} ({unit})"
+            plot = fast_plot(self.scalar_plots.addPlot(row=n, col=0), y_label=label)
+            keep = ~np.isnan(table[column])
             many = keep.sum() > 50
-            curve = plot.plot(table["step"][keep], table[name][keep], pen=pen(PHYSICAL_COLOR),
+            curve = plot.plot(table["step"][keep], table[column][keep], pen=pen(PHYSICAL_COLOR),
                               symbol=None if many else "o", symbolSize=5,
                               symbolBrush=PHYSICAL_COLOR)
             if first is None:
@@ -441,13 +465,15 @@ class RunsPanel(QWidget):
         run = self.reader
         assert run is not None
         known = {self.scalar_list.item(i).text() for i in range(self.scalar_list.count())}
-        for name in run.scalar_names:
+        for name in plot_names(run):
             if name not in known:
                 self.scalar_list.addItem(name)
-        table = run.scalars()
+        tables = {"scalars": run.scalars(), "epochs": run.epochs()}
         for name, curve in self.scalar_curves.items():
-            keep = ~np.isnan(table[name])
-            curve.setData(table["step"][keep], table[name][keep])
+            kind, column = split_plot_name(name)
+            table = tables[kind]
+            keep = ~np.isnan(table[column])
+            curve.setData(table["step"][keep], table[column][keep])
 
     # faults
     def _load_faults(self) -> None:

@@ -20,10 +20,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from torch import nn
 
 from hilt.errors import InstrumentCommunicationError, LimitError
 from hilt.instruments.mesh_processor import MeshPhases, MeshProcessor, phases_of
+from hilt.runfile import status as run_status
 
 from .data import Dataset, amplitude_encode, batch_indices
 from .head import DEFAULT_HEAD, ClassifierHead, accuracy, make_head, task_loss
@@ -43,6 +43,8 @@ log = logging.getLogger("hilt.loops")
 
 class LoopAborted(Exception):
     """Raised inside a loop when its :class:`LoopControl` is aborted."""
+
+    run_status = "aborted"  # what hilt.runfile.status.ending makes of it
 
 
 class LoopControl:
@@ -277,30 +279,7 @@ def recover_processor(processor: Any) -> bool:
 
 def describe_error(exc: BaseException) -> str:
     """One line for a run file's reason: the error's type, then its text."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def _interrupt_reason(exc: BaseException) -> str:
-    # hilt.errors.Terminated (SIGTERM / SIGHUP) is a KeyboardInterrupt that names its signal.
-    for attr in ("signal_name", "signame", "signal", "signum"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, int):
-            import signal
-
-            try:
-                return f"interrupted ({signal.Signals(value).name})"
-            except ValueError:
-                pass
-        elif isinstance(value, str) and value:
-            return f"interrupted ({value})"
-        elif value is not None and hasattr(value, "name"):
-            return f"interrupted ({value.name})"
-    m = re.search(r"\bSIG[A-Z]+\b", str(exc))
-    if m:
-        return f"interrupted ({m.group(0)})"
-    default = "SIGINT" if type(exc) is KeyboardInterrupt else "SIGTERM"
-    return f"interrupted ({default})"
+    return run_status.describe(exc)
 
 
 class _StepState:
@@ -409,19 +388,27 @@ class _FaultPolicy:
                 self.control.checkpoint()
 
 
+#: What the epoch driver logs every step (name -> unit; "1": dimensionless).
+STEP_SCALARS = {"loss": "1", "epoch": "1", "physical_queries": "1"}
+#: What it logs at the end of every epoch: the mean of the steps' losses, the cumulative physical
+#: queries, and the accuracies on the test set (twin, and hardware when it evaluates on it).
+EPOCH_SCALARS = {"loss_mean": "1", "physical_queries": "1", "test_accuracy": "1",
+                 "twin_accuracy": "1"}
+
+
 def _ending(exc: BaseException, policy: _FaultPolicy) -> tuple[str, str]:
-    """The status and one-line reason a run ends with when ``exc`` stops it."""
-    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, and hilt.errors.Terminated (SIGTERM, SIGHUP)
-        return "aborted", _interrupt_reason(exc)
+    """The status (hilt.runfile.status's one rule) and the one-line reason a run ends with when
+    ``exc`` stops it; a limit and a fault say more than the error itself."""
+    status, reason = run_status.ending(exc)
     if isinstance(exc, LimitError):
-        return "aborted", (f"{describe_error(exc)} (a limit is never retried: check the settings "
-                           "and the calibration)")
-    if isinstance(exc, InstrumentCommunicationError):
+        reason = (f"{describe_error(exc)} (a limit is never retried: check the settings "
+                  "and the calibration)")
+    elif isinstance(exc, InstrumentCommunicationError):
         where = getattr(exc, "command", None)
         where = f" during {where!r}" if where else ""
         n = policy.gave_up_after if exc is policy.gave_up else 0
-        return "aborted", f"{describe_error(exc)}{where}, after {n} retries"
-    return "failed", describe_error(exc)
+        reason = f"{describe_error(exc)}{where}, after {n} retries"
+    return status, reason
 
 
 def _end_early(processor: Any, rec: Recorder, policy: _FaultPolicy, status: str, reason: str,
@@ -465,14 +452,18 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                control: LoopControl | None = None, progress: ProgressCallback | None = None,
                modules: Mapping[str, nn.Module] | None = None,
                generators: Mapping[str, torch.Generator] | None = None,
-               config: Mapping[str, Any] | None = None, deploy_eval: bool = True) -> LoopResult:
+               config: Mapping[str, Any] | None = None, deploy_eval: bool = True,
+               step_scalars: Sequence[str] = ()) -> LoopResult:
     """The epoch driver shared by every loop.
 
     ``step_fn(x, y, step)`` does one training step on an encoded batch and returns scalars to
     log and optionally a capture ``{"inputs", "physical", "twin"}``. Checkpoints (model, extra
     ``modules`` such as DAT's error predictors, optimisers, the shuffling generator and any
     ``generators``) are written at the end of every epoch; with ``resume=True`` and an existing
-    run file the loop continues after its last checkpoint.
+    run file the loop continues after its last checkpoint. ``step_scalars`` names what else
+    ``step_fn`` returns besides ``loss`` (dimensionless), so that the run file declares it.
+    The run file gets every step's scalars (:data:`STEP_SCALARS`) in ``/scalars`` and every
+    epoch's summary (:data:`EPOCH_SCALARS`) in ``/epochs``.
 
     A step that fails with a communication fault is retried from the state before it (see the
     module docstring); a run stopped by :meth:`LoopControl.abort` returns with ``aborted``; any
@@ -488,8 +479,8 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
     cfg = {"method": method, "settings": settings.to_dict(), "dataset": data.name,
            "n_train": len(y_tr), "n_test": len(y_te), **(config or {})}
     rec = Recorder.open(run_path, resume=resume,
-                        scalars=["loss", "epoch", "physical_queries", "test_accuracy",
-                                 "twin_accuracy"],
+                        scalars={**STEP_SCALARS, **{k: "1" for k in step_scalars}},
+                        epoch_scalars=EPOCH_SCALARS,
                         captures={"batches": capture_spec(n, getattr(model, "n_outputs", None))},
                         config=cfg,
                         seeds={"seed": int(settings.seed)})
@@ -581,7 +572,10 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                 for opt in optimizers.values():
                     for group in opt.param_groups:
                         group["lr"] *= settings.lr_decay
-            rec.log(step - 1, **{k: v for k, v in metrics.items() if k != "epoch"})
+            # Its own table, not a row of the per-step scalars: a loss-against-step plot of
+            # /scalars/loss stays the per-step loss.
+            rec.log_epoch(epoch, step - 1, loss_mean=metrics["loss"],
+                          **{k: v for k, v in metrics.items() if k not in ("epoch", "loss")})
             rec.save_checkpoint(
                 step - 1,
                 {"model": model.state_dict(), **{k: m.state_dict() for k, m in modules.items()}},

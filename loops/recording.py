@@ -72,7 +72,9 @@ class Recorder:
 
     @classmethod
     def open(cls, path: str | Path | None, *, resume: bool = False, overwrite: bool = True,
-             scalars: Sequence[str] = (), captures: Mapping[str, Any] | None = None,
+             scalars: Sequence[str] | Mapping[str, str] = (),
+             epoch_scalars: Sequence[str] | Mapping[str, str] = (),
+             captures: Mapping[str, Any] | None = None,
              config: Mapping[str, Any] | None = None, seeds: Mapping[str, int] | None = None,
              station_snapshot: Mapping[str, Any] | None = None) -> Recorder:
         if path is None:
@@ -85,7 +87,7 @@ class Recorder:
             return cls(RunWriter.resume(path))
         ctx = _CONTEXT.get() or RunContext()
         return cls(RunWriter.create(
-            path, scalars=list(scalars), captures=dict(captures or {}),
+            path, scalars=scalars, epoch_scalars=epoch_scalars, captures=dict(captures or {}),
             config={**dict(config or {}), **ctx.config}, seeds=dict(seeds or {}),
             station_snapshot=dict(station_snapshot or ctx.station_snapshot or {}),
             station_file=ctx.station_file, overwrite=overwrite and ctx.overwrite))
@@ -107,6 +109,11 @@ class Recorder:
     def log(self, step: int, **values: float) -> None:
         if self.writer is not None:
             self.writer.log_scalars(step, **{k: float(v) for k, v in values.items()})
+
+    def log_epoch(self, epoch: int, step: int, **values: float) -> None:
+        """One row of the epoch table: ``epoch``'s summary, ``step`` its last step."""
+        if self.writer is not None:
+            self.writer.log_epoch(epoch, step, **{k: float(v) for k, v in values.items()})
 
     def capture(self, stream: str, *, step: int, epoch: int, sample_idx: np.ndarray,
                 inputs: np.ndarray | None = None, physical: np.ndarray | None = None,

@@ -59,6 +59,10 @@ def list_runs(directory: Path) -> None:
         click.echo(f"{name:<{width}}  {status:<9}  {steps:>7}  {size:>9}")
 
 
+def _unit_text(unit: str) -> str:
+    return "" if unit in ("", "1") else f" {unit}"
+
+
 def _line(label: str, value: Any) -> None:
     click.echo(f"{label + ':':<16}{value}")
 
@@ -89,7 +93,14 @@ def show(file: Path, as_json: bool) -> None:
         _line("station", s["station_file"])
     _line("steps", f"{s['steps']} (last {s['last_step']}), {s['scalar_rows']} scalar rows")
     for name, value in s["last_scalars"].items():
-        _line(f"  {name}", f"{value:.6g} (last)")
+        unit = s["units"].get(name, "")
+        _line(f"  {name}", f"{value:.6g}{_unit_text(unit)} (last)")
+    last_epoch = dict(s["last_epoch"])
+    if s["epochs"]:
+        epoch, step = last_epoch.pop("epoch"), last_epoch.pop("step")
+        _line("epochs", f"{s['epochs']} summaries (last: epoch {epoch}, step {step})")
+        for name, value in last_epoch.items():
+            _line(f"  {name}", f"{value:.6g}{_unit_text(s['epoch_units'].get(name, ''))}")
     for stream, c in s["captures"].items():
         shapes = ", ".join(f"{f} {tuple(c[f + '_shape'])} {dt}" for f, dt in c["dtypes"].items())
         _line(f"capture {stream}", f"{c['rows']} rows: {shapes}")

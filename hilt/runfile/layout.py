@@ -1,4 +1,4 @@
-"""The run file's layout, version 1.1: names, dtypes and chunking shared by writer and reader.
+"""The run file's layout, version 1.2: names, dtypes and chunking shared by writer and reader.
 
 docs/run-file.md is the reference a plain-h5py user reads; this module is its executable form.
 
@@ -19,7 +19,7 @@ import enum
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -28,26 +28,37 @@ import numpy as np
 
 from hilt.runfile._errors import RunFileError
 
+# The status words and what they mean are defined once, in hilt.runfile.status.
+from hilt.runfile.status import CLOSE_STATUSES, STATUSES  # noqa: F401
+
 FORMAT = "hilt-run"
 CHECKPOINT_FORMAT = "hilt-checkpoint"
 CALIBRATION_FORMAT = "hilt-calibration"
 LAYOUT_VERSION = 1
 #: 1: the fault table (``/faults``), the reason of every session's end (``/run/reasons``) and the
-#: ``failed`` status.
-LAYOUT_MINOR = 1
+#: ``failed`` status. 2: the epoch table (``/epochs``: end-of-epoch summaries, no longer rows of
+#: ``/scalars``), a ``units`` attribute on every dataset, and every scalar its own dataset (names
+#: first logged during a session are moved out of ``_extra`` when the session ends).
+LAYOUT_MINOR = 2
 
 # h5py's libver bounds: SWMR needs the 1.10 format; capping it there keeps files readable by
 # every HDF5 since 1.10 even when written by a newer library.
 LIBVER = ("v110", "v110")
 
-STATUSES = ("running", "completed", "aborted", "failed", "crashed")
-#: What a writer may close a run as: it ran to its end, it was stopped (by the operator, a
-#: signal, or a fault it gave up on) or it failed (an error that is not a fault: a bug).
-CLOSE_STATUSES = ("completed", "aborted", "failed")
 CAPTURE_FIELDS = ("inputs", "physical", "twin")
 INDEX_COLUMNS = ("step", "epoch", "sample", "time", "session")
 SCALAR_COLUMNS = ("step", "time", "session")
+#: The index columns of the epoch table (minor 2): the epoch, its last step, when and in which
+#: session its summary was logged.
+EPOCH_COLUMNS = ("epoch", "step", "time", "session")
 RESERVED_SCALARS = frozenset({*SCALAR_COLUMNS, "_extra", "_extra_names"})
+RESERVED_EPOCH_SCALARS = frozenset({*EPOCH_COLUMNS, "_extra", "_extra_names"})
+#: The growing tables of named float columns: their group and their index columns.
+NAMED_TABLES = {"scalars": SCALAR_COLUMNS, "epochs": EPOCH_COLUMNS}
+#: The root attribute listing each named table's declared columns.
+NAMES_ATTR = {"scalars": "scalar_names", "epochs": "epoch_names"}
+#: Names a named table's columns cannot take (its index columns and its spare columns).
+RESERVED = {"scalars": RESERVED_SCALARS, "epochs": RESERVED_EPOCH_SCALARS}
 
 STATUS_DTYPE = np.dtype("S16")
 NAME_DTYPE = np.dtype("S64")
@@ -68,6 +79,48 @@ FAULT_OUTCOMES = ("retried", "aborted", "safe_state")
 CALIBRATION_DTYPE = np.dtype([("name", "S64"), ("time", "f8"), ("session", "i2"), ("file", "S256")])
 INDEX_DTYPES = {"step": np.dtype("i8"), "epoch": np.dtype("i8"), "sample": np.dtype("i8"),
                 "time": np.dtype("f8"), "session": np.dtype("i2")}
+
+# -- units (minor 2) -------------------------------------------------------------------------
+#: Every dataset carries an attribute ``units``: a unit as the instrument parameters write them
+#: ("V", "Hz", "dBm", "s", "deg"), ``"1"`` for a dimensionless number (a loss, an accuracy, a
+#: count, an index), ``""`` where no unit applies (text, tables of several columns) or the
+#: writer was not told one (arbitrary units).
+UNITS_ATTR = "units"
+DIMENSIONLESS = "1"
+#: Units of the fixed columns; ``time`` and ``heartbeat`` are unix times (s since 1970 UTC).
+INDEX_UNITS = {"step": DIMENSIONLESS, "epoch": DIMENSIONLESS, "sample": DIMENSIONLESS,
+               "time": "s", "session": DIMENSIONLESS, "retry": DIMENSIONLESS}
+#: A scalar declared without a unit takes the one its name ends in (``step_time_s``,
+#: ``frequency_hz``, ``measured_dbm``); otherwise it has none (``""``).
+UNIT_SUFFIXES = {"s": "s", "ms": "ms", "us": "us", "hz": "Hz", "khz": "kHz", "mhz": "MHz",
+                 "ghz": "GHz", "v": "V", "mv": "mV", "a": "A", "ma": "mA", "w": "W", "mw": "mW",
+                 "dbm": "dBm", "db": "dB", "deg": "deg", "rad": "rad", "nm": "nm", "m": "m",
+                 "mm": "mm", "um": "um"}
+
+
+def unit_for(name: str, given: str | None = None) -> str:
+    """The unit stored for the column ``name``: ``given`` if any, else its name's suffix's."""
+    if given is not None:
+        if not isinstance(given, str):
+            raise RunFileError(f"the unit of {name!r} must be text (\"V\", \"1\"), not {given!r}")
+        return given
+    _, sep, suffix = name.rpartition("_")
+    return UNIT_SUFFIXES.get(suffix.lower(), "") if sep else ""
+
+
+def named_columns(table: str, declared: Sequence[str] | Mapping[str, str | None]
+                  ) -> dict[str, str]:
+    """Declared names of the named table ``table`` (a list, or a mapping name -> unit) as
+    ``{name: unit}``, checked."""
+    kind = "scalar" if table == "scalars" else "epoch scalar"
+    items = list(declared.items()) if isinstance(declared, Mapping) else \
+        [(n, None) for n in declared]
+    names = [check_name(kind, n) for n, _ in items]
+    if len(set(names)) != len(names):
+        raise RunFileError(f"duplicate {kind} names in {names}")
+    if reserved := set(names) & RESERVED[table]:
+        raise RunFileError(f"{kind} names {sorted(reserved)} are reserved")
+    return {n: unit_for(n, u) for n, u in items}
 
 # Chunks near 1 MiB amortise HDF5's per-chunk cost for big rows (a 200x200 float32 frame is
 # 160 kB, so 6 frames a chunk); the row cap keeps small tables (8-byte scalars) from
@@ -136,6 +189,11 @@ class CaptureSpec:
     twin_dtype: str = "float32"
     compression: str | None = None
     chunk_rows: int | None = None
+    #: Units of each field (layout minor 2), as the instrument parameters write them; ``""``:
+    #: not stated (arbitrary units).
+    input_unit: str = ""
+    physical_unit: str = ""
+    twin_unit: str = ""
 
     def __post_init__(self) -> None:
         for field in CAPTURE_FIELDS:
@@ -155,12 +213,18 @@ class CaptureSpec:
             raise RunFileError(f"CaptureSpec: compression {self.compression!r} is not None, lzf or gzip")
         if self.chunk_rows is not None and int(self.chunk_rows) < 1:
             raise RunFileError("CaptureSpec: chunk_rows must be at least 1")
+        for field in CAPTURE_FIELDS:
+            if not isinstance(self.unit(field), str):
+                raise RunFileError(f"CaptureSpec: {field} unit {self.unit(field)!r} is not text")
 
     def shape(self, field: str) -> tuple[int, ...] | None:
         return getattr(self, _SHAPE_ATTR[field])
 
     def dtype(self, field: str) -> np.dtype:
         return np.dtype(getattr(self, _DTYPE_ATTR[field]))
+
+    def unit(self, field: str) -> str:
+        return getattr(self, _UNIT_ATTR[field])
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -177,6 +241,8 @@ class CaptureSpec:
             "twin_shape": self.twin_shape, "input_dtype": self.input_dtype,
             "physical_dtype": self.physical_dtype, "twin_dtype": self.twin_dtype,
             "compression": self.compression, "chunk_rows": self.chunk_rows,
+            "input_unit": self.input_unit, "physical_unit": self.physical_unit,
+            "twin_unit": self.twin_unit,
         })
 
     @classmethod
@@ -190,6 +256,7 @@ class CaptureSpec:
 
 _SHAPE_ATTR = {"inputs": "input_shape", "physical": "physical_shape", "twin": "twin_shape"}
 _DTYPE_ATTR = {"inputs": "input_dtype", "physical": "physical_dtype", "twin": "twin_dtype"}
+_UNIT_ATTR = {"inputs": "input_unit", "physical": "physical_unit", "twin": "twin_unit"}
 
 
 def _json_default(obj: Any) -> Any:

@@ -42,6 +42,12 @@ from hilt.runfile.layout import CaptureSpec
 
 #: A writer on another host is taken for dead when its heartbeat is older than this.
 STALE_AFTER_S = 30.0
+#: How long opening waits for a writer that has the file open without SWMR (between sessions).
+BUSY_WAIT_S = 3.0
+
+
+class _Busy(Exception):
+    """The file is briefly held by its writer outside SWMR."""
 
 
 @dataclass(frozen=True)
@@ -94,23 +100,19 @@ class RunReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise RunFileError(f"{self.path}: no such run file")
-        sb = read_superblock(self.path)
         self._view: ClearedFlagsView | None = None
         self.live = False
-        try:
-            if sb.open_for_write and not _writer_gone and writer_state(self.path) != "dead":
-                if not sb.flags & FLAG_SWMR_WRITE:
-                    raise RunFileError(f"{self.path}: its writer is (re)opening it; try again")
-                self.live = True
-                self._h5 = h5py.File(self.path, "r", swmr=True)
-            elif sb.open_for_write:
-                self._view = ClearedFlagsView(self.path, sb)
-                self._h5 = h5py.File(self._view, "r")
-            else:
-                self._h5 = h5py.File(self.path, "r")
-        except OSError as exc:
-            self._close_view()
-            raise RunFileError(f"{self.path}: damaged HDF5 file ({short_reason(exc)})") from None
+        # A writer between sessions (ending one and moving names out of _extra, or resuming)
+        # has the file open without SWMR for a few milliseconds: wait for it, briefly.
+        deadline = time.monotonic() + BUSY_WAIT_S
+        while True:
+            try:
+                self._open(_writer_gone)
+                break
+            except _Busy as busy:
+                if time.monotonic() > deadline:
+                    raise RunFileError(f"{self.path}: {busy}; try again") from None
+                time.sleep(0.02)
         try:
             self._check_format()
             self._load_structure()
@@ -122,6 +124,26 @@ class RunReader:
             raise RunFileError(f"{self.path}: damaged run file ({short_reason(exc)})") from None
 
     # -- opening -----------------------------------------------------------------------------
+    def _open(self, writer_gone: bool) -> None:
+        sb = read_superblock(self.path)
+        try:
+            if sb.open_for_write and not writer_gone and writer_state(self.path) != "dead":
+                if not sb.flags & FLAG_SWMR_WRITE:
+                    raise _Busy("its writer is (re)opening it")
+                self.live = True
+                self._h5 = h5py.File(self.path, "r", swmr=True)
+            elif sb.open_for_write:
+                self._view = ClearedFlagsView(self.path, sb)
+                self._h5 = h5py.File(self._view, "r")
+            else:
+                self._h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            self._close_view()
+            self.live = False
+            if "unable to lock file" in str(exc):
+                raise _Busy("another program has it open for writing") from None
+            raise RunFileError(f"{self.path}: damaged HDF5 file ({short_reason(exc)})") from None
+
     def _check_format(self) -> None:
         a = self._h5.attrs
         fmt = a.get("hilt_format")
@@ -144,7 +166,7 @@ class RunReader:
             if isinstance(value, bytes):
                 value = value.decode()
             if key in ("seeds", "config", "station_snapshot", "environment", "scalar_names",
-                       "capture_streams"):
+                       "epoch_names", "capture_streams"):
                 value = json.loads(value)
             elif isinstance(value, np.generic):
                 value = value.item()
@@ -153,7 +175,8 @@ class RunReader:
         self.layout_version: int = int(self.info["layout_version"])
         #: Compatible additions since the major version (0: a file from before minors existed).
         self.layout_minor: int = int(self.info.get("layout_minor", 0))
-        self._declared: list[str] = list(self.info["scalar_names"])
+        self._declared: list[str] = []
+        self._epoch_declared: list[str] = []
         self.streams: dict[str, CaptureSpec] = {
             name: CaptureSpec.from_json(g.attrs["spec"]) for name, g in h5["captures"].items()
         }
@@ -169,7 +192,20 @@ class RunReader:
     def _read_counts(self) -> None:
         counts = self._h5["run/committed"][()]
         self._counts = dict(zip(self._tables, (int(n) for n in counts), strict=True))
+        # Names move from _extra to their own dataset when a session ends (and are then listed
+        # in these attributes): read both again, so a reader that stays open sees them move.
+        self._declared = layout.json_attr(self._h5.attrs, "scalar_names", [])
+        self._epoch_declared = layout.json_attr(self._h5.attrs, "epoch_names", [])
         self._extra = [n.decode() for n in self._h5["scalars/_extra_names"][()]]
+        self._epoch_extra = [n.decode() for n in self._h5["epochs/_extra_names"][()]] \
+            if "epochs" in self._h5 else []
+        # Before layout minor 2 each epoch's summary was a row of /scalars (the loops logged it
+        # without "epoch", its mean loss under "loss"); those rows are shown as the epoch table.
+        if self.layout_minor < 2:
+            legacy = self._counts["scalars"]
+        else:
+            legacy = int(self._h5["scalars"].attrs.get("legacy_rows", 0))
+        self._legacy_rows = legacy if "epoch" in self._declared else 0
 
     def _wrap(self, what: str, exc: BaseException) -> RunFileError:
         return RunFileError(f"{self.path}: cannot read {what} ({short_reason(exc)})")
@@ -183,6 +219,8 @@ class RunReader:
             # The counts first (see _load_structure), then every dataset.
             self._h5["run/committed"].refresh()
             self._h5["scalars/_extra_names"].refresh()
+            if "epochs" in self._h5:
+                self._h5["epochs/_extra_names"].refresh()
             self._read_counts()
             for ds in self._datasets:
                 ds.refresh()
@@ -289,32 +327,79 @@ class RunReader:
         idx = np.clip(session.astype(np.int64), 0, len(resumed) - 1)
         return step > min_later[idx]
 
-    # -- scalars -----------------------------------------------------------------------------
+    # -- scalars and epochs -----------------------------------------------------------------
     @property
     def scalar_names(self) -> list[str]:
-        """Declared names, then the undeclared ones logged so far."""
-        return self._declared + [n for n in self._extra if n]
+        """Per-step scalars: declared names, then names logged but not declared."""
+        return self._declared + [n for n in self._extra if n and n not in self._declared]
 
-    def scalars(self, include_superseded: bool = False) -> dict[str, np.ndarray]:
-        """Every scalar row: ``step``, ``time``, ``session`` and one float array per name (NaN
-        where a row did not log that name)."""
-        n = self._counts["scalars"]
-        g = self._h5["scalars"]
+    @property
+    def epoch_names(self) -> list[str]:
+        """End-of-epoch summaries (the epoch table): declared, then logged but not declared."""
+        names = self._epoch_declared + [n for n in self._epoch_extra
+                                        if n and n not in self._epoch_declared]
+        if self._legacy_rows:
+            old = ["loss_mean" if n == "loss" else n for n in self._declared if n != "epoch"]
+            names = [*(n for n in old if n not in names), *names]
+        return names
+
+    def unit(self, name: str, table: str = "scalars") -> str:
+        """The unit of a scalar (``table="epochs"``: of an epoch summary), as stored in its
+        dataset's ``units`` attribute; files before layout minor 2: from the name's suffix."""
+        if table not in layout.NAMED_TABLES:
+            raise RunFileError(f"table must be 'scalars' or 'epochs', not {table!r}")
+        known = self.scalar_names if table == "scalars" else self.epoch_names
+        if name not in known:
+            raise RunFileError(f"no {table} column {name!r}; known: {known}")
+        ds = self._h5[table].get(name) if table in self._h5 else None
+        if ds is not None and layout.UNITS_ATTR in ds.attrs:
+            unit = ds.attrs[layout.UNITS_ATTR]
+            return unit.decode() if isinstance(unit, bytes) else str(unit)
+        if name in ("loss", "loss_mean", "epoch", "physical_queries", "test_accuracy",
+                    "twin_accuracy"):
+            return layout.DIMENSIONLESS  # what the training loops log
+        return layout.unit_for(name)
+
+    def _table(self, kind: str) -> dict[str, np.ndarray]:
+        """Every committed row of a named table, its declared and _extra columns by name."""
+        n = self._counts.get(kind, 0)
+        g = self._h5[kind]
+        declared = self._declared if kind == "scalars" else self._epoch_declared
+        extra_names = self._extra if kind == "scalars" else self._epoch_extra
         try:
-            out = {c: g[c][:n] for c in layout.SCALAR_COLUMNS}
-            for name in self._declared:
+            out = {c: g[c][:n] for c in layout.NAMED_TABLES[kind]}
+            for name in declared:
                 out[name] = g[name][:n]
-            used = [(i, name) for i, name in enumerate(self._extra) if name]
+            used = [(i, name) for i, name in enumerate(extra_names)
+                    if name and name not in declared]
             if used:
                 extra = g["_extra"][:n]
                 for i, name in used:
                     out[name] = extra[:, i]
         except (OSError, RuntimeError) as exc:
-            raise self._wrap("scalars", exc) from None
-        if not include_superseded:
-            keep = ~self._superseded(out["step"], out["session"])
-            out = {k: v[keep] for k, v in out.items()}
+            raise self._wrap(kind, exc) from None
         return out
+
+    def _legacy_epoch_mask(self, table: dict[str, np.ndarray]) -> np.ndarray:
+        """Rows of an old /scalars table that were epoch summaries (no ``epoch``, some value)."""
+        mask = np.zeros(len(table["step"]), dtype=bool)
+        if not self._legacy_rows:
+            return mask
+        k = min(self._legacy_rows, len(mask))
+        values = [v[:k] for name, v in table.items()
+                  if name not in (*layout.SCALAR_COLUMNS, "epoch")]
+        logged = np.any([~np.isnan(v) for v in values], axis=0) if values else np.zeros(k, bool)
+        mask[:k] = np.isnan(table["epoch"][:k]) & logged
+        return mask
+
+    def scalars(self, include_superseded: bool = False) -> dict[str, np.ndarray]:
+        """Every per-step row: ``step``, ``time``, ``session`` and one float array per name (NaN
+        where a row did not log that name). End-of-epoch summaries are in :meth:`epochs`."""
+        out = self._table("scalars")
+        keep = ~self._legacy_epoch_mask(out)
+        if not include_superseded:
+            keep &= ~self._superseded(out["step"], out["session"])
+        return {k: v[keep] for k, v in out.items()}
 
     def scalar(self, name: str, include_superseded: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of one scalar, only the rows that logged it."""
@@ -323,6 +408,42 @@ class RunReader:
         table = self.scalars(include_superseded)
         keep = ~np.isnan(table[name])
         return table["step"][keep], table[name][keep]
+
+    def epochs(self, include_superseded: bool = False) -> dict[str, np.ndarray]:
+        """The epoch table: ``epoch``, ``step`` (the epoch's last step), ``time``, ``session``
+        and one float array per summary (``loss_mean``, ``test_accuracy``, ...)."""
+        parts: list[dict[str, np.ndarray]] = []
+        if self._legacy_rows:
+            old = self._table("scalars")
+            mask = self._legacy_epoch_mask(old)
+            # The epoch of a summary row: that of the per-step row logged at the same step.
+            per_step = ~mask & ~np.isnan(old["epoch"])
+            epoch_at = dict(zip(old["step"][per_step].tolist(),
+                                old["epoch"][per_step].astype(np.int64).tolist(), strict=True))
+            legacy = {"epoch": np.array([epoch_at.get(int(s), -1) for s in old["step"][mask]],
+                                        dtype=np.int64),
+                      "step": old["step"][mask], "time": old["time"][mask],
+                      "session": old["session"][mask]}
+            for name, col in old.items():
+                if name not in (*layout.SCALAR_COLUMNS, "epoch"):
+                    legacy["loss_mean" if name == "loss" else name] = col[mask]
+            parts.append(legacy)
+        if "epochs" in self._h5:
+            parts.append(self._table("epochs"))
+        names = self.epoch_names
+        out: dict[str, np.ndarray] = {}
+        for col in (*layout.EPOCH_COLUMNS, *names):
+            pieces = []
+            for p in parts:
+                n = len(p["step"])
+                fill = np.full(n, np.nan) if col not in layout.EPOCH_COLUMNS else None
+                pieces.append(p.get(col, fill))
+            dtype = layout.INDEX_DTYPES.get(col, np.dtype("f8"))
+            out[col] = np.concatenate(pieces).astype(dtype) if pieces else np.zeros(0, dtype)
+        if not include_superseded and len(out["step"]):
+            keep = ~self._superseded(out["step"], out["session"])
+            out = {k: v[keep] for k, v in out.items()}
+        return out
 
     # -- captures ----------------------------------------------------------------------------
     def n_rows(self, stream: str) -> int:
@@ -435,6 +556,11 @@ class RunReader:
             if col.size:
                 last[name] = float(col[-1])
         steps = self.steps()
+        ep = self.epochs()
+        last_epoch = {name: float(ep[name][-1]) for name in self.epoch_names
+                      if len(ep[name]) and not np.isnan(ep[name][-1])}
+        if len(ep["epoch"]):
+            last_epoch = {"epoch": int(ep["epoch"][-1]), "step": int(ep["step"][-1]), **last_epoch}
         return {
             "path": str(self.path), "status": self.status, "reason": self.reason,
             "run_id": self.run_id, "layout_version": self.layout_version,
@@ -445,6 +571,9 @@ class RunReader:
             "station_file": self.info.get("station_file"), "steps": int(steps.size),
             "last_step": int(steps[-1]) if steps.size else None,
             "scalar_rows": self._counts["scalars"], "last_scalars": last,
+            "units": {n: self.unit(n) for n in self.scalar_names},
+            "epochs": int(len(ep["epoch"])), "last_epoch": last_epoch,
+            "epoch_units": {n: self.unit(n, "epochs") for n in self.epoch_names},
             "captures": {
                 s: {"rows": self.n_rows(s), **{f"{f}_shape": spec.shape(f) for f in spec.fields},
                     "dtypes": {f: spec.dtype(f).name for f in spec.fields}}
@@ -467,8 +596,8 @@ class RunReader:
     def export_npz(self, out: str | os.PathLike[str]) -> Path:
         """Every committed row (superseded ones too, with their ``session``) to one ``.npz``.
 
-        Keys: ``metadata`` (JSON text), ``scalars/<name>``, ``captures/<stream>/<column>``,
-        ``faults/<column>`` (when the run met faults).
+        Keys: ``metadata`` (JSON text), ``scalars/<name>``, ``epochs/<name>``,
+        ``captures/<stream>/<column>``, ``faults/<column>`` (when the run met faults).
         Streams are copied a chunk at a time, so runs bigger than memory export too.
         """
         out = Path(out)
@@ -477,6 +606,8 @@ class RunReader:
                 _npz_put(zf, "metadata", np.array(self._metadata_json()))
                 for name, col in self.scalars(include_superseded=True).items():
                     _npz_put(zf, f"scalars/{name}", col)
+                for name, col in self.epochs(include_superseded=True).items():
+                    _npz_put(zf, f"epochs/{name}", col)
                 n_faults = self._counts.get("faults", 0)
                 for name in layout.FAULT_COLUMNS if n_faults else ():
                     col = self._h5["faults"][name][:n_faults]
@@ -498,16 +629,22 @@ class RunReader:
             raise RunFileError("NetCDF export needs xarray: pip install xarray") from None
         data_vars: dict[str, Any] = {}
         for name, col in self.scalars(include_superseded=True).items():
-            data_vars[f"scalar_{name}"] = ("scalar_row", col)
+            unit = layout.INDEX_UNITS[name] if name in layout.SCALAR_COLUMNS else self.unit(name)
+            data_vars[f"scalar_{name}"] = ("scalar_row", col, {"units": unit})
+        for name, col in self.epochs(include_superseded=True).items():
+            unit = layout.INDEX_UNITS[name] if name in layout.EPOCH_COLUMNS else \
+                self.unit(name, "epochs")
+            data_vars[f"epoch_{name}"] = ("epoch_row", col, {"units": unit})
         for stream, spec in self.streams.items():
             batch = self.captures(stream)
             row = f"{stream}_row"
             for col in layout.INDEX_COLUMNS:
-                data_vars[f"{stream}_{col}"] = (row, getattr(batch, col))
+                data_vars[f"{stream}_{col}"] = (row, getattr(batch, col),
+                                                {"units": layout.INDEX_UNITS[col]})
             for field in spec.fields:
                 arr = getattr(batch, field)
                 dims = (row, *(f"{stream}_{field}_d{i}" for i in range(arr.ndim - 1)))
-                data_vars[f"{stream}_{field}"] = (dims, arr)
+                data_vars[f"{stream}_{field}"] = (dims, arr, {"units": spec.unit(field)})
         attrs = {"hilt_format": layout.FORMAT, "layout_version": self.layout_version,
                  "metadata": self._metadata_json()}
         return xr.Dataset(data_vars, attrs=attrs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import logging
 import os
 import platform
 import shlex
@@ -29,6 +30,7 @@ import h5py
 import numpy as np
 
 from hilt.runfile import layout
+from hilt.runfile import status as run_status
 from hilt.runfile._companion import (
     Checkpoint,
     capture_rng_state,
@@ -41,6 +43,7 @@ from hilt.runfile._files import WriterLock, clear_write_flags, companion_dir, re
 from hilt.runfile._tree import save_tree
 from hilt.runfile.layout import CaptureSpec
 
+log = logging.getLogger(__name__)
 _OPEN_WRITERS: weakref.WeakSet[RunWriter] = weakref.WeakSet()
 # Batches queued together are written together and committed once: a flush costs about the
 # same for one batch as for ten, so a loop that outruns the disk gets fewer, larger commits.
@@ -136,7 +139,8 @@ class _BufferPool:
 
 class RunWriter:
     """The one writer of a run file. Make it with :meth:`create` or :meth:`resume`; use it as a
-    context manager (a clean exit marks the run ``completed``, an exception ``aborted``)."""
+    context manager (a clean exit marks the run ``completed``; an exception ``aborted`` or
+    ``failed``, by :func:`hilt.runfile.status.ending`, with the exception as the reason)."""
 
     def __init__(self, path: Path, h5: h5py.File, lock: WriterLock, *, session: int,
                  queue_bytes: int, heartbeat_s: float, checkpoint: Checkpoint | None) -> None:
@@ -155,10 +159,7 @@ class RunWriter:
         self._api_lock = threading.Lock()
         self._companion = companion_dir(path)
         self.run_id = str(h5.attrs["run_id"])
-        self._scalar_names: list[str] = layout.json_attr(h5.attrs, "scalar_names", [])
-        names = [n.decode() for n in h5["scalars/_extra_names"][()]]
-        self._extra_slots = {n: i for i, n in enumerate(names) if n}
-        self._n_extra = len(names)
+        self._named = {kind: _NamedTable(h5, kind) for kind in layout.NAMED_TABLES}
         self.specs: dict[str, CaptureSpec] = {
             name: CaptureSpec.from_json(g.attrs["spec"]) for name, g in h5["captures"].items()
         }
@@ -175,7 +176,8 @@ class RunWriter:
         cls,
         path: str | os.PathLike[str],
         *,
-        scalars: Sequence[str] = (),
+        scalars: Sequence[str] | Mapping[str, str | None] = (),
+        epoch_scalars: Sequence[str] | Mapping[str, str | None] = (),
         captures: Mapping[str, CaptureSpec] | None = None,
         station_snapshot: Mapping[str, Any] | None = None,
         station_file: str | os.PathLike[str] | None = None,
@@ -190,17 +192,18 @@ class RunWriter:
     ) -> RunWriter:
         """Start a new run file at ``path`` and return its writer.
 
-        ``scalars`` and ``captures`` declare what grows; up to ``extra_scalar_slots`` scalar
-        names not declared here may still appear in :meth:`log_scalars`. ``calibrations`` are
-        tables known at the start (stored in the run file itself); later ones go through
-        :meth:`add_calibration`.
+        ``scalars`` (per-step values for :meth:`log_scalars`), ``epoch_scalars`` (end-of-epoch
+        summaries for :meth:`log_epoch`) and ``captures`` declare what grows. Scalars are names,
+        or a mapping name -> unit (``{"loss": "1", "step_time_s": "s"}``; ``"1"``:
+        dimensionless; a name without one takes its suffix's unit, see
+        :func:`hilt.runfile.layout.unit_for`). Up to ``extra_scalar_slots`` names not declared
+        may still be logged: they get their own dataset when the session ends.
+        ``calibrations`` are tables known at the start (stored in the run file itself); later
+        ones go through :meth:`add_calibration`.
         """
         path = Path(path)
-        scalar_names = [layout.check_name("scalar", s) for s in scalars]
-        if len(set(scalar_names)) != len(scalar_names):
-            raise RunFileError(f"duplicate scalar names in {scalar_names}")
-        if reserved := set(scalar_names) & layout.RESERVED_SCALARS:
-            raise RunFileError(f"scalar names {sorted(reserved)} are reserved")
+        named = {"scalars": layout.named_columns("scalars", scalars),
+                 "epochs": layout.named_columns("epochs", epoch_scalars)}
         specs = dict(captures or {})
         for name, spec in specs.items():
             layout.check_name("capture stream", name)
@@ -249,10 +252,11 @@ class RunWriter:
             for k, v in meta.items():
                 a[k] = v
             a["environment"] = layout.to_json("environment", _environment())
-            a["scalar_names"] = layout.to_json("scalar_names", scalar_names)
+            for kind, attr in layout.NAMES_ATTR.items():
+                a[attr] = layout.to_json(attr, list(named[kind]))
             a["capture_streams"] = layout.to_json("capture_streams", list(specs))
             a["companion"] = companion_dir(path).name
-            _build_layout(h5, scalar_names, specs, extra_scalar_slots, calibrations or {}, now)
+            _build_layout(h5, named, specs, extra_scalar_slots, calibrations or {}, now)
             h5.flush()
             h5.swmr_mode = True
             # Readers never see a half-built layout: the file appears under its name complete.
@@ -290,6 +294,7 @@ class RunWriter:
             try:
                 _upgrade_layout(h5)
                 session = _start_session(h5, checkpoint)
+                promote_extras(h5)  # names a crashed session logged: their own datasets now
                 h5.flush()
                 h5.swmr_mode = True
             except BaseException:
@@ -310,34 +315,35 @@ class RunWriter:
     def log_scalars(self, step: int, values: Mapping[str, Any] | None = None, /,
                     **kw: Any) -> None:
         """One row of per-step scalars; names not given in this call read back as NaN."""
+        self._log_row("scalars", {"step": int(step)}, {**(values or {}), **kw})
+
+    def log_epoch(self, epoch: int, step: int, values: Mapping[str, Any] | None = None, /,
+                  **kw: Any) -> None:
+        """One row of the epoch table: the summary of ``epoch``, whose last step was ``step``
+        (e.g. ``loss_mean``, ``test_accuracy``); names not given read back as NaN."""
+        self._log_row("epochs", {"epoch": int(epoch), "step": int(step)}, {**(values or {}), **kw})
+
+    def _log_row(self, kind: str, index: dict[str, int], merged: dict[str, Any]) -> None:
         self._check_open()
-        merged = {**(values or {}), **kw}
         if not merged:
             return
-        declared: dict[int, float] = {}
-        extra: dict[int, float] = {}
-        new_names: list[tuple[int, str]] = []
+        table = self._named[kind]
         with self._api_lock:
+            declared: dict[int, float] = {}
+            extra: dict[int, float] = {}
+            new_names: list[tuple[int, str]] = []
             for name, value in merged.items():
                 v = _to_float(name, value)
-                if name in self._scalar_names:
-                    declared[self._scalar_names.index(name)] = v
+                col = table.column.get(name)
+                if col is not None:
+                    declared[col] = v
                     continue
-                slot = self._extra_slots.get(name)
+                slot = table.extra_slots.get(name)
                 if slot is None:
-                    layout.check_name("scalar", name)
-                    if name in layout.RESERVED_SCALARS:
-                        raise RunFileError(f"scalar name {name!r} is reserved")
-                    if len(self._extra_slots) >= self._n_extra:
-                        raise RunFileError(
-                            f"scalar {name!r} was not declared and all {self._n_extra} extra "
-                            "slots are used: declare it in RunWriter.create(scalars=...)"
-                        )
-                    slot = len(self._extra_slots)
-                    self._extra_slots[name] = slot
+                    slot = table.new_slot(name)
                     new_names.append((slot, name))
                 extra[slot] = v
-            item = ("scalars", int(step), time.time(), declared, extra, new_names)
+            item = ("row", kind, index, time.time(), declared, extra, new_names)
             self._queue.put(item, 64 + 16 * len(merged), self._thread)
 
     def capture(
@@ -490,7 +496,7 @@ class RunWriter:
             self.close("completed")
             return
         try:
-            self.close("aborted", f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__)
+            self.close(*run_status.ending(exc if exc is not None else exc_type()))
         except RunFileError:
             pass  # the exception already in flight says more
 
@@ -515,12 +521,12 @@ class RunWriter:
                 close_status: str | None = None
                 close_reason = ""
                 fault_rows: list[dict[str, Any]] = []
-                scalar_rows: list[tuple[Any, ...]] = []
+                named_rows: dict[str, list[tuple[Any, ...]]] = {}
                 captures: dict[str, list[tuple[Any, ...]]] = {}
                 for item in items:
                     kind = item[0]
-                    if kind == "scalars":
-                        scalar_rows.append(item[1:])
+                    if kind == "row":
+                        named_rows.setdefault(item[1], []).append(item[2:])
                     elif kind == "capture":
                         captures.setdefault(item[1], []).append(item[2:])
                     elif kind == "checkpoint":
@@ -533,8 +539,8 @@ class RunWriter:
                         fault_rows.append(item[1])
                     elif kind == "close":
                         close_status, close_reason = item[1], item[2]
-                if scalar_rows:
-                    self._write_scalars(scalar_rows)
+                for table, rows in named_rows.items():
+                    self._write_named(table, rows)
                 if fault_rows:
                     self._write_faults(fault_rows)
                 for stream, batches in captures.items():
@@ -559,30 +565,38 @@ class RunWriter:
             ds.resize(end, axis=0)
         ds[start:end] = data
 
-    def _write_scalars(self, rows: list[tuple[Any, ...]]) -> None:
-        g = self._h5["scalars"]
-        start = self._rows["scalars"]
+    def _write_named(self, kind: str, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of a named table (``scalars`` or ``epochs``): index, time, session, declared
+        columns, ``_extra``."""
+        g = self._h5[kind]
+        table = self._named[kind]
+        start = self._rows[kind]
         n = len(rows)
         for _, _, _, _, new_names in rows:
             for slot, name in new_names:
                 g["_extra_names"][slot] = name.encode()
-        self._append(g["step"], start, np.array([r[0] for r in rows], dtype=np.int64))
-        self._append(g["time"], start, np.array([r[1] for r in rows], dtype=np.float64))
-        self._append(g["session"], start, np.full(n, self.session, dtype=np.int16))
-        for col, name in enumerate(self._scalar_names):
+        for col in layout.NAMED_TABLES[kind]:
+            if col == "time":
+                values = np.array([r[1] for r in rows], dtype=np.float64)
+            elif col == "session":
+                values = np.full(n, self.session, dtype=np.int16)
+            else:
+                values = np.array([r[0][col] for r in rows], dtype=np.int64)
+            self._append(g[col], start, values)
+        for col, name in enumerate(table.names):
             if any(col in r[2] for r in rows):
                 self._append(g[name], start, np.array([r[2].get(col, np.nan) for r in rows]))
             else:
                 g[name].resize(start + n, axis=0)  # NaN fill; nothing to write
         if any(r[3] for r in rows):
-            extra = np.full((n, self._n_extra), np.nan)
+            extra = np.full((n, table.n_extra), np.nan)
             for i, r in enumerate(rows):
                 for slot, v in r[3].items():
                     extra[i, slot] = v
             self._append(g["_extra"], start, extra)
         else:
             g["_extra"].resize(start + n, axis=0)
-        self._rows["scalars"] = start + n
+        self._rows[kind] = start + n
 
     def _write_faults(self, rows: list[dict[str, Any]]) -> None:
         g = self._h5["faults"]
@@ -651,6 +665,23 @@ class RunWriter:
         h5["run/status"][0] = status.encode()
         h5.flush()
         h5.close()
+        if any(t.extra_slots for t in self._named.values()):
+            self._promote_after_close()
+
+    def _promote_after_close(self) -> None:
+        """Names first logged in this session sat in ``_extra`` (SWMR allows no new datasets):
+        give each its own dataset now that the file is closed. Only if nobody has the file open
+        (HDF5's own lock says so); otherwise the next resume does it. Readers that try to open
+        it meanwhile wait (the writer's lock is still held)."""
+        try:
+            h5 = h5py.File(self.path, "r+", libver=layout.LIBVER)
+        except OSError as exc:
+            log.info("%s: undeclared scalars stay in _extra (%s)", self.path, short_reason(exc))
+            return
+        try:
+            promote_extras(h5)
+        finally:
+            h5.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -675,37 +706,36 @@ def _environment() -> dict[str, Any]:
 
 
 def _growing(g: h5py.Group, name: str, row_shape: tuple[int, ...], dtype: Any, rows: int,
-             compression: str | None = None) -> h5py.Dataset:
+             compression: str | None = None, units: str | None = None) -> h5py.Dataset:
     dtype = np.dtype(dtype)
-    return g.create_dataset(
+    ds = g.create_dataset(
         name, shape=(0, *row_shape), maxshape=(None, *row_shape), chunks=(rows, *row_shape),
         dtype=dtype, fillvalue=None if dtype.names else layout.fill_value(dtype),
         compression=compression, shuffle=compression is not None,
     )
+    if units is not None:  # else _label_units gives it the fixed column's unit, or none
+        ds.attrs[layout.UNITS_ATTR] = units
+    return ds
 
 
-def _build_layout(h5: h5py.File, scalar_names: list[str], specs: dict[str, CaptureSpec],
+def _build_layout(h5: h5py.File, named: dict[str, dict[str, str]], specs: dict[str, CaptureSpec],
                   extra_slots: int, calibrations: Mapping[str, Any], now: float) -> None:
     run = h5.create_group("run")
     run.create_dataset("status", data=np.array([b"running"], dtype=layout.STATUS_DTYPE))
-    run.create_dataset("end_time", data=np.array([np.nan]))
-    run.create_dataset("heartbeat", data=np.array([now]))
-    tables = ["scalars", "checkpoints", "calibration", *(f"captures/{s}" for s in specs), "faults"]
+    run.create_dataset("end_time", data=np.array([np.nan])).attrs[layout.UNITS_ATTR] = "s"
+    run.create_dataset("heartbeat", data=np.array([now])).attrs[layout.UNITS_ATTR] = "s"
+    tables = ["scalars", "checkpoints", "calibration", *(f"captures/{s}" for s in specs), "faults",
+              "epochs"]
     committed = run.create_dataset("committed", data=np.zeros(len(tables), dtype=np.int64))
     committed.attrs["tables"] = layout.to_json("tables", tables)
+    committed.attrs[layout.UNITS_ATTR] = layout.DIMENSIONLESS
     sessions = _growing(run, "sessions", (), layout.SESSION_DTYPE, 64)
     sessions.resize(1, axis=0)
     sessions[0] = np.array((now, np.nan, os.getpid(), socket.gethostname().encode()[:64], -1,
                             b"running"), dtype=layout.SESSION_DTYPE)
     _build_minor1(h5)
-
-    sc = h5.create_group("scalars")
-    for col in layout.SCALAR_COLUMNS:
-        _growing(sc, col, (), layout.INDEX_DTYPES[col], layout.CHUNK_MAX_ROWS)
-    for name in scalar_names:
-        _growing(sc, name, (), np.float64, layout.CHUNK_MAX_ROWS)
-    _growing(sc, "_extra", (extra_slots,), np.float64, layout.chunk_rows((extra_slots,), np.float64))
-    sc.create_dataset("_extra_names", data=np.zeros(extra_slots, dtype=layout.NAME_DTYPE))
+    _build_named(h5, "scalars", named["scalars"], extra_slots)
+    _build_named(h5, "epochs", named["epochs"], extra_slots)
 
     cap = h5.create_group("captures")
     for name, spec in specs.items():
@@ -713,10 +743,11 @@ def _build_layout(h5: h5py.File, scalar_names: list[str], specs: dict[str, Captu
         g.attrs["spec"] = spec.to_json()
         rows = spec.rows_per_chunk()
         for col in layout.INDEX_COLUMNS:
-            _growing(g, col, (), layout.INDEX_DTYPES[col], max(rows, layout.CHUNK_MAX_ROWS))
+            _growing(g, col, (), layout.INDEX_DTYPES[col], max(rows, layout.CHUNK_MAX_ROWS),
+                     units=layout.INDEX_UNITS[col])
         for field in spec.fields:
             _growing(g, field, spec.shape(field), spec.dtype(field), rows,  # type: ignore[arg-type]
-                     spec.compression)
+                     spec.compression, units=spec.unit(field))
 
     ck = h5.create_group("checkpoints")
     _growing(ck, "index", (), layout.CHECKPOINT_DTYPE, 64)
@@ -725,6 +756,93 @@ def _build_layout(h5: h5py.File, scalar_names: list[str], specs: dict[str, Captu
     tables_group = cal.create_group("tables")
     for name, table in calibrations.items():
         save_tree(tables_group, name, table)
+    _label_units(h5)
+
+
+def _build_named(h5: h5py.File, kind: str, columns: Mapping[str, str], extra_slots: int) -> None:
+    """A named table (``scalars``, ``epochs``): its index columns, one float64 dataset per
+    declared name (with its unit), and the spare ``_extra`` columns for names logged later."""
+    g = h5.create_group(kind)
+    for col in layout.NAMED_TABLES[kind]:
+        _growing(g, col, (), layout.INDEX_DTYPES[col], layout.CHUNK_MAX_ROWS,
+                 units=layout.INDEX_UNITS[col])
+    for name, unit in columns.items():
+        _growing(g, name, (), np.float64, layout.CHUNK_MAX_ROWS, units=unit)
+    _growing(g, "_extra", (extra_slots,), np.float64,
+             layout.chunk_rows((extra_slots,), np.float64))
+    g.create_dataset("_extra_names", data=np.zeros(extra_slots, dtype=layout.NAME_DTYPE))
+
+
+def _label_units(h5: h5py.File) -> None:
+    """Give every dataset that has none a ``units`` attribute: the fixed columns' units (unix
+    times in s, counts and indexes ``"1"``), ``""`` for text, tables and what was not told."""
+    def label(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and layout.UNITS_ATTR not in obj.attrs:
+            column = name.rsplit("/", 1)[-1]
+            numeric = obj.dtype.kind in "iuf" and obj.dtype.names is None
+            obj.attrs[layout.UNITS_ATTR] = layout.INDEX_UNITS.get(column, "") if numeric else ""
+
+    h5.visititems(label)
+
+
+class _NamedTable:
+    """The writer's view of a named table: its declared columns and its ``_extra`` slots."""
+
+    def __init__(self, h5: h5py.File, kind: str) -> None:
+        self.kind = kind
+        self.names: list[str] = layout.json_attr(h5.attrs, layout.NAMES_ATTR[kind], [])
+        self.column = {n: i for i, n in enumerate(self.names)}
+        extra = [n.decode() for n in h5[f"{kind}/_extra_names"][()]]
+        self.extra_slots = {n: i for i, n in enumerate(extra) if n}
+        self.n_extra = len(extra)
+
+    def new_slot(self, name: str) -> int:
+        layout.check_name("scalar", name)
+        if name in layout.RESERVED[self.kind]:
+            raise RunFileError(f"scalar name {name!r} is reserved")
+        if len(self.extra_slots) >= self.n_extra:
+            raise RunFileError(
+                f"{self.kind[:-1]} {name!r} was not declared and all {self.n_extra} extra slots "
+                "are used: declare it in RunWriter.create(" +
+                ("scalars" if self.kind == "scalars" else "epoch_scalars") + "=...)")
+        slot = len(self.extra_slots)
+        self.extra_slots[name] = slot
+        return slot
+
+
+def promote_extras(h5: h5py.File) -> list[str]:
+    """Give every name in a named table's ``_extra`` its own dataset (its committed rows
+    copied, its unit from its name), list it in the table's names attribute and free its slot.
+    Only on a file open without SWMR (a session's end, a resume). Returns the names moved."""
+    committed = h5["run/committed"]
+    counts = dict(zip(layout.json_attr(committed.attrs, "tables"),
+                      (int(n) for n in committed[()]), strict=True))
+    moved: list[str] = []
+    for kind, attr in layout.NAMES_ATTR.items():
+        if kind not in h5:
+            continue
+        g = h5[kind]
+        names_ds = g["_extra_names"]
+        used = [(i, n.decode()) for i, n in enumerate(names_ds[()]) if n]
+        if not used:
+            continue
+        n_rows = counts.get(kind, 0)
+        extra = g["_extra"]
+        declared = layout.json_attr(h5.attrs, attr, [])
+        for slot, name in used:
+            values = extra[:n_rows, slot]
+            if name not in g:
+                ds = _growing(g, name, (), np.float64, layout.CHUNK_MAX_ROWS,
+                              units=layout.unit_for(name))
+                ds.resize(extra.shape[0], axis=0)
+                ds[:n_rows] = values
+            extra[:, slot] = np.nan  # a later session may give the slot to another name
+            names_ds[slot] = b""
+            if name not in declared:
+                declared.append(name)
+            moved.append(f"{kind}/{name}")
+        h5.attrs[attr] = layout.to_json(attr, declared)
+    return moved
 
 
 #: How long a resume waits for readers that have the file open (HDF5 locks it while they
@@ -758,20 +876,38 @@ def _build_minor1(h5: h5py.File) -> None:
         _growing(faults, name, (), dtype, 256)
 
 
+def _add_table(h5: h5py.File, table: str) -> None:
+    """Append ``table`` (0 rows committed) to ``/run/committed`` (rebuilt: its length is fixed)."""
+    committed = h5["run/committed"]
+    tables = layout.json_attr(committed.attrs, "tables")
+    if table in tables:
+        return
+    counts = [*committed[()].tolist(), 0]
+    del h5["run/committed"]
+    committed = h5["run"].create_dataset("committed", data=np.array(counts, dtype=np.int64))
+    committed.attrs["tables"] = layout.to_json("tables", [*tables, table])
+    committed.attrs[layout.UNITS_ATTR] = layout.DIMENSIONLESS
+
+
 def _upgrade_layout(h5: h5py.File) -> None:
     """Bring an older-minor file being resumed up to this layout (before SWMR starts, the only
     time datasets can be added)."""
-    if int(h5.attrs.get("layout_minor", 0)) >= layout.LAYOUT_MINOR:
+    minor = int(h5.attrs.get("layout_minor", 0))
+    if minor >= layout.LAYOUT_MINOR:
         return
     if "faults" not in h5:
         _build_minor1(h5)
-    committed = h5["run/committed"]
-    tables = layout.json_attr(committed.attrs, "tables")
-    if "faults" not in tables:
-        counts = [*committed[()].tolist(), 0]
-        del h5["run/committed"]
-        committed = h5["run"].create_dataset("committed", data=np.array(counts, dtype=np.int64))
-        committed.attrs["tables"] = layout.to_json("tables", [*tables, "faults"])
+    _add_table(h5, "faults")
+    if "epochs" not in h5:
+        # Before minor 2 the loops logged each epoch's summary as a row of /scalars (its
+        # mean loss under "loss"); readers keep telling those rows apart by this count.
+        h5["scalars"].attrs["legacy_rows"] = int(
+            dict(zip(layout.json_attr(h5["run/committed"].attrs, "tables"),
+                     h5["run/committed"][()], strict=True))["scalars"])
+        h5.attrs["epoch_names"] = layout.to_json("epoch_names", [])
+        _build_named(h5, "epochs", {}, h5["scalars/_extra_names"].shape[0])
+    _add_table(h5, "epochs")
+    _label_units(h5)
     h5.attrs["layout_minor"] = layout.LAYOUT_MINOR
 
 

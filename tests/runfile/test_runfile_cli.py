@@ -32,8 +32,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         inputs=np.full((2, 4), step), physical=np.full((2, 4), step + 0.5),
                         twin=np.full((2, 4), step + 0.25))
         run.save_checkpoint(2, {"w": np.ones(2)})
-    with pytest.raises(RuntimeError), RunWriter.create(d / "stopped.h5", scalars=["loss"]) as run:
-        raise RuntimeError
+    with pytest.raises(KeyboardInterrupt), RunWriter.create(d / "stopped.h5", scalars=["loss"]):
+        raise KeyboardInterrupt  # Ctrl-C: aborted (a bug, RuntimeError, would be failed)
     # A crashed run: its writer SIGKILLed after its first batch was flushed.
     proc = subprocess.Popen([sys.executable, str(CHILD), str(d / "killed.h5"), "step"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+from hilt.errors import InstrumentTimeout
 from hilt.runfile import RunFileError, RunWriter, open_run
 
 CHILD = Path(__file__).with_name("runfile_child.py")
@@ -155,9 +156,9 @@ def test_live_reader_sees_batches_while_writer_runs(tmp_path: Path, procs: list)
 
 def test_aborted_run_resumes_without_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "run.h5"
-    with pytest.raises(RuntimeError), RunWriter.create(path, scalars=["loss"]) as run:
+    with pytest.raises(InstrumentTimeout), RunWriter.create(path, scalars=["loss"]) as run:
         run.log_scalars(0, loss=1.0)
-        raise RuntimeError("hardware fault")
+        raise InstrumentTimeout("no reply", instrument="chip")  # a hardware fault: aborted
     run = RunWriter.resume(path)
     assert run.checkpoint is None and run.next_step == 0
     run.log_scalars(0, loss=2.0)

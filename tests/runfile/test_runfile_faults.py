@@ -62,7 +62,7 @@ def test_runs_show_prints_the_reason_and_the_faults(tmp_path: Path) -> None:
     assert "faults:         1 (1 retried)" in shown.output
     assert "step 1, retry 0: heaters [V3 1.5] ProtocolError: garbled reply -> retried" in shown.output
     as_json = json.loads(CliRunner().invoke(runs, ["show", str(path), "--json"]).output)
-    assert as_json["faults"][0]["instrument"] == "heaters" and as_json["status"] == "aborted"
+    assert as_json["faults"][0]["instrument"] == "heaters" and as_json["status"] == "failed"
 
 
 def test_a_crashed_session_gets_its_reason_at_resume(tmp_path: Path) -> None:
