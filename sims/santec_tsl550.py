@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,43 +57,13 @@ from hilt.sims.scpi import (
     parse_bool,
     parse_number,
 )
+from hilt.sims.sweeps import SweepPlan, plan_sweep
 
 SCPI_ERRORS.setdefault(-221, "Settings conflict")
 
 C = 299_792_458.0
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0)  # nm/s
 STOPPED, RUNNING, STANDBY = 0, 1, 3
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """One started sweep: a piecewise-linear wavelength trajectory in simulated time."""
-
-    t0: float
-    times: np.ndarray  # s after t0, increasing
-    nm: np.ndarray  # wavelength at those times
-    sweep_ends: np.ndarray  # s after t0 at which each sweep (one pass) ends
-    repeat: bool
-
-    @property
-    def period(self) -> float:
-        return float(self.times[-1])
-
-    def wavelength(self, t: float) -> float:
-        tau = t - self.t0
-        if self.repeat and self.period > 0:
-            tau = tau % self.period
-        return float(np.interp(tau, self.times, self.nm))
-
-    def done(self, t: float) -> bool:
-        return not self.repeat and t - self.t0 >= self.period
-
-    def sweeps_done(self, t: float) -> int:
-        tau = t - self.t0
-        if self.repeat and self.period > 0:
-            whole, rest = divmod(tau, self.period)
-            return int(whole) * self.sweep_ends.size + int(np.sum(self.sweep_ends <= rest))
-        return int(np.sum(self.sweep_ends <= tau))
 
 
 def _kept(key: str, choices: tuple[str, ...] = ("0", "1")) -> Callable[..., str | None]:
@@ -154,7 +123,7 @@ class SimTSL550(ScpiInstrument):
     # -- world ------------------------------------------------------------------------------------
     def wavelength_at(self, t: float) -> float:
         """The emitted wavelength (m) at simulated time ``t``."""
-        nm = self.plan.wavelength(t) if self.plan is not None else self.setpoint_nm
+        nm = self.plan.value(t) if self.plan is not None else self.setpoint_nm
         return (nm + self.offset_nm + self.fine * 1e-4) * 1e-9  # fine tuning: 0.1 pm a unit (*verify*)
 
     def emitted_mw(self) -> float:
@@ -175,7 +144,7 @@ class SimTSL550(ScpiInstrument):
         """Bring the sweep up to the simulated clock: a finished sweep leaves the wavelength at its
         end and stops."""
         if self.plan is not None and self.plan.done(self.world.clock.now()):
-            self.setpoint_nm = float(self.plan.nm[-1])
+            self.setpoint_nm = float(self.plan.values[-1])
             self.sweeps_counted = int(self.plan.sweep_ends.size)
             self.plan = None
         self._publish()
@@ -186,37 +155,10 @@ class SimTSL550(ScpiInstrument):
 
     # -- the sweep --------------------------------------------------------------------------------
     def _plan(self, t0: float) -> SweepPlan:
-        a, b = self.sweep_start, self.sweep_stop
-        two_way, step = self.sweep_mode in (2, 3), self.sweep_mode in (0, 2)
-        passes = [(a, b), (b, a)] if two_way else [(a, b)]
-        times, nm, ends = [0.0], [a], []
-        t = 0.0
-        for n in range(max(1, self.sweep_cycles)):
-            for lo, hi in passes:
-                if nm[-1] != lo:  # one-way: jump back to the start between sweeps
-                    times.append(t)
-                    nm.append(lo)
-                if step:
-                    k = max(1, math.ceil(abs(hi - lo) / self.sweep_step - 1e-9))
-                    for i in range(1, k + 1):
-                        target = lo + (hi - lo) * min(1.0, i * self.sweep_step / abs(hi - lo))
-                        t += self.sweep_dwell
-                        times.append(t)
-                        nm.append(nm[-1])
-                        t += abs(target - nm[-1]) / self.sweep_speed
-                        times.append(t)
-                        nm.append(target)
-                    t += self.sweep_dwell
-                else:
-                    t += abs(hi - lo) / self.sweep_speed
-                times.append(t)
-                nm.append(hi)
-                ends.append(t)
-            if n < max(1, self.sweep_cycles) - 1 or self.repeat:
-                t += self.sweep_delay
-                times.append(t)
-                nm.append(nm[-1])
-        return SweepPlan(t0, np.array(times), np.array(nm), np.array(ends), self.repeat)
+        return plan_sweep(t0, self.sweep_start, self.sweep_stop, speed=self.sweep_speed,
+                          step=self.sweep_step if self.sweep_mode in (0, 2) else None,
+                          two_way=self.sweep_mode in (2, 3), dwell=self.sweep_dwell,
+                          cycles=max(1, self.sweep_cycles), delay=self.sweep_delay, repeat=self.repeat)
 
     def _start(self, now: float) -> None:
         self.plan = self._plan(now)
@@ -488,7 +430,7 @@ class SimTSL550(ScpiInstrument):
     def _stop(self) -> None:
         if self.plan is not None:
             now = self.world.clock.now()
-            self.setpoint_nm = self.plan.wavelength(now)
+            self.setpoint_nm = self.plan.value(now)
             self.sweeps_counted = self.plan.sweeps_done(now)
         self.plan, self.waiting, self.repeat = None, False, False
         self._publish()
