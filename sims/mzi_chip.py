@@ -193,23 +193,24 @@ class MZIChip:
         out[:k] = v[:k]
         return out
 
-    def coupling(self, wavelength: float | None = None) -> float:
-        """Fibre-to-chip power transmission at ``wavelength`` (the laser's by default)."""
+    def coupling(self, wavelength: float | None = None, at: float | None = None) -> float:
+        """Fibre-to-chip power transmission at ``wavelength`` (the laser's by default, at simulated
+        time ``at``, now by default)."""
         if wavelength is None:
-            # A sweeping laser publishes its trajectory (``wavelength_fn``): the light of now.
+            # A sweeping laser publishes its trajectory (``wavelength_fn``): the light of then.
             fn = self.world.get(f"{self.laser}.wavelength_fn")
-            lam = fn(self.world.clock.now()) if fn is not None else \
+            lam = fn(self.world.clock.now() if at is None else at) if fn is not None else \
                 self.world.get(f"{self.laser}.wavelength", self.center_wavelength)
         else:
             lam = wavelength
         detune = (float(lam) - self.center_wavelength) / self.bandwidth
         return 10 ** (-self.coupling_loss_db / 10) * math.exp(-4 * math.log(2) * detune**2)
 
-    def input_power_w(self) -> float:
-        """Laser power that enters the mesh (W)."""
+    def input_power_w(self, at: float | None = None) -> float:
+        """Laser power that enters the mesh (W), at simulated time ``at`` (now by default)."""
         if not self.world.get(f"{self.laser}.output", False):
             return 0.0
-        return float(self.world.get(f"{self.laser}.power_w", 0.0)) * self.coupling()
+        return float(self.world.get(f"{self.laser}.power_w", 0.0)) * self.coupling(at=at)
 
     def modulator_voltages(self) -> np.ndarray | None:
         """The modulators' channel voltages (V), ``2 n`` of them (amplitude, phase per port);
@@ -273,29 +274,31 @@ class MZIChip:
             self._cache = (key, u)
             return u
 
-    def output_powers(self) -> np.ndarray:
-        """Optical power at each mesh output (W), before any detector."""
-        p_in = self.input_power_w()
+    def output_powers(self, at: float | None = None) -> np.ndarray:
+        """Optical power at each mesh output (W), before any detector; ``at``: the simulated time
+        whose laser wavelength counts (a meter's logged sample), now by default."""
+        p_in = self.input_power_w(at)
         y = self.transfer_matrix() @ self.input_field()
         return p_in * np.abs(y) ** 2
 
-    def port_powers(self, noise: bool = True) -> np.ndarray:
+    def port_powers(self, noise: bool = True, at: float | None = None) -> np.ndarray:
         """What ideal-responsivity detectors on the outputs report (W): gain, dark level, noise."""
-        p = self.gain * self.output_powers() + self.dark_w
+        p = self.gain * self.output_powers(at) + self.dark_w
         if noise and self.noise_w > 0:
             with self._lock:
                 p = p + self.noise_w * self._noise.standard_normal(self.n)
         return p
 
-    def meter_powers(self, meter: str, ports: int) -> np.ndarray:
-        """The readings of ``meter``'s ``ports`` ports: its block of outputs, zero past the mesh."""
+    def meter_powers(self, meter: str, ports: int, at: float | None = None) -> np.ndarray:
+        """The readings of ``meter``'s ``ports`` ports: its block of outputs, zero past the mesh;
+        ``at``: the simulated time of the reading (a logged sample's), now by default."""
         with self._lock:
             self._meter_ports.setdefault(meter, int(ports))
             if meter in self.meters:
                 start = sum(self._meter_ports.get(m, self.n) for m in self.meters[: self.meters.index(meter)])
             else:
                 start = 0
-        powers = self.port_powers()
+        powers = self.port_powers(at=at)
         out = np.zeros(int(ports))
         block = powers[start:start + int(ports)]
         out[: block.size] = block
