@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test faults lint bench clean
+.PHONY: setup demo test faults lint docs bench clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ faults: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# The documentation site in site/ (open site/index.html): docs/ and a reference page per driver
+# and kind generated from the code. `make test` builds it too (tests/docs), so it stays buildable.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
 bench: $(STAMP)
 	$(PY) bench/transport_bench.py
 	$(PY) bench/runfile_bench.py
@@ -40,4 +45,4 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/gui_stall_bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from hilt import registry
-from hilt.errors import LimitError
+from hilt.errors import InstrumentError, LimitError
 from hilt.instrument import Instrument
 from hilt.sims.world import SimClock, World
 
@@ -134,6 +134,38 @@ def test_a_setpoint_out_of_range_is_refused_with_nothing_written(name: str, conn
     assert tried, f"{name}: offers no setpoint with a range to check (a Parameter with vals, or a kind's vector setpoint)"
     after = [[e for e in link.exchanges if e.direction == "->"] for link in links]
     assert after == before, f"{name}: bytes written while refusing {tried}: {after[0][len(before[0]):]}"
+
+
+def _is_quantity(value: Any) -> bool:
+    """A value with a physical size: a float, or floats in an array or a tuple (not a bool, an
+    index, a set of names or text)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "f"
+    if isinstance(value, tuple):
+        return bool(value) and all(isinstance(v, float) for v in value)
+    return isinstance(value, float)
+
+
+@pytest.mark.parametrize("name", DRIVERS)
+def test_every_parameter_reads_from_the_simulator_and_a_quantity_has_a_unit(name: str, connect) -> None:  # noqa: ANN001
+    """Every readout and setting of the driver (and of its first channel) reads against its
+    simulator; whatever reads as a physical quantity says its unit (the reference shows it)."""
+    inst = connect(name)
+    owners = [inst, *inst.channels[:1]]
+    read = 0
+    for owner in owners:
+        for p in owner.parameters.values():
+            if not p.gettable:
+                continue
+            try:
+                value = p.get()
+            except InstrumentError:
+                continue  # the instrument's own answer about its state (a stage not yet homed)
+            read += 1
+            assert value is not None, f"{p.full_name} read None"
+            if _is_quantity(value):
+                assert p.unit, f"{p.full_name} reads {value!r} but has no unit"
+    assert read or not inst.parameters, f"{name}: no parameter could be read"
 
 
 @pytest.mark.parametrize("name", registry.simulator_names())

@@ -166,3 +166,20 @@ def test_outx_gpib_silences_the_rs232_port(served) -> None:
         assert li.transport.recoveries["reconnect"] == 1
     finally:
         li.close()
+
+
+def test_readouts_are_get_only_parameters_and_calls_still_read() -> None:
+    """``li.r.get()`` and ``li.r()`` send the same query; a readout has a unit and cannot be set."""
+    with expected_protocol(SR830, [
+        *CONNECT,
+        (b"OUTP? 3\n", b"0.25\r"),
+        (b"OUTP? 3\n", b"0.5\r"),
+        (b"LIAS?\n", b"9\r"),  # bits 0 and 3: input overload and unlock, read once and cleared
+    ]) as li:
+        assert li.r.get() == 0.25
+        assert li.r() == 0.5
+        assert (li.r.unit, li.theta.unit, li.x.gettable, li.x.settable) == ("V", "deg", True, False)
+        with pytest.raises(AttributeError, match="cannot be set"):
+            li.r.set(1.0)
+        assert li.status.get() == {"input", "unlock"}
+        assert "r" in li.parameters and not li.r.spec.snapshot  # a reading, not a setting

@@ -38,9 +38,11 @@ def test_connect_shows_every_instrument_with_kind_badge_and_light(qtbot, window,
     assert all(row.text(1) == "sim" for row in rows.values())
     assert "Qontrol" in rows["heaters"].text(3)  # its identity, as the instrument reports it
     assert all(row.toolTip(0) == "connected" for row in rows.values())
-    assert rows["heaters"].childCount() == 64
+    # its parameters (the vector readouts, the full scales), then its 64 channels
+    assert rows["heaters"].childCount() == len(station.instruments["heaters"].parameters) + 64
     # live readings arrive without anyone asking: every heater channel reads 0 V
-    qtbot.waitUntil(lambda: rows["heaters"].child(63).text(3) == "0 V", timeout=5000)
+    last = rows["heaters"].childCount() - 1
+    qtbot.waitUntil(lambda: rows["heaters"].child(last).text(3) == "0 V", timeout=5000)
     assert rows["laser"].child(0).text(0) == "wavelength" and rows["laser"].child(0).text(3).endswith("µm")
 
 
