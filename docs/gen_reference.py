@@ -434,8 +434,24 @@ def on_config(config: Any) -> Any:
     for entry in nav_:
         if isinstance(entry, dict) and isinstance(entry.get("Simulators"), list):
             entry["Simulators"] += [{p[:-3]: f"simulators/{p}"} for p in sims]
-    config["nav"] = [*nav_, {"Reference": nav()}]
+    listed = set(_nav_paths(nav_))
+    docs = Path(config["docs_dir"])
+    # A page added to docs/ without a nav entry still gets one (a strict build would fail on it).
+    others = sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*.md"))
+    others = [p for p in others if p not in listed and not p.startswith("reference/")]
+    config["nav"] = [*nav_, *([{"More": others}] if others else []), {"Reference": nav()}]
     return config
+
+
+def _nav_paths(entries: Any) -> list[str]:
+    """Every page path a nav (or a part of one) names."""
+    if isinstance(entries, str):
+        return [entries]
+    if isinstance(entries, dict):
+        return [p for v in entries.values() for p in _nav_paths(v)]
+    if isinstance(entries, list):
+        return [p for e in entries for p in _nav_paths(e)]
+    return []
 
 
 def on_files(files: Any, config: Any) -> Any:
