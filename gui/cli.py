@@ -178,6 +178,9 @@ main.add_command(sim)
 from hilt.gui.cli_study import sweep  # noqa: E402
 
 main.add_command(sweep)
+from hilt.gui.cli_scan import scan  # noqa: E402
+
+main.add_command(scan)
 
 
 # -- hilt plugins ---------------------------------------------------------------------------

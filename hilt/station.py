@@ -66,9 +66,13 @@ class Station:
     def from_yaml(cls, path: str | Path, *, default_clock: str = "fast") -> Station:
         """Read and check a station file; a broken one is refused here, before anything starts.
 
-        ``default_clock``: the simulated clock (``fast``, ``real`` or ``manual``; see
+        ``path``: a station file, or the name of a bundled one (``"thz-lab"``; ``hilt station
+        list``). ``default_clock``: the simulated clock (``fast``, ``real`` or ``manual``; see
         :class:`hilt.sims.world.SimClock`) when the file's ``world.clock`` is not set.
         """
+        from hilt import stations
+
+        path = stations.find(path)
         station = cls(load_station(path), path, default_clock=default_clock)
         station._checked = True
         return station

@@ -41,10 +41,12 @@ from .head import HEADS, ClassifierHead, accuracy, make_head, task_loss
 from .insilico import train_insilico
 from .pat import PhysicalForward, physical_forward, substitute, train_pat
 from .recording import Recorder, run_context
+from .scan import Axis, ScanResult, scan
 from .station import resume_run, train_on_station
 from .zeroth_order import ZOSettings, train_zeroth_order
 
 __all__ = [
+    "Axis", "ScanResult", "scan",
     "HEADS", "ClassifierHead", "ComplexLinearCorrection", "ComplexResidualMLP", "DATSettings",
     "Dataset", "DemoConfig", "LoopAborted", "LoopControl", "LoopResult", "PhotonicClassifier",
     "PhysicalForward", "Progress", "Recorder", "TrainSettings", "ZOSettings", "accuracy",
