@@ -163,7 +163,7 @@ class MZIChip:
         self._drifts = bool(torch.any(self.errors.drift_rad_per_hour != 0))
         self._lock = threading.RLock()
         self._version = 0
-        self._cache: tuple[tuple[int, float], np.ndarray] | None = None
+        self._cache: tuple[tuple[int, float, bytes], np.ndarray] | None = None
         self._meter_ports: dict[str, int] = {}
         for source in self.heater_sources:
             world.watch(f"{source}.voltages", self._voltages_changed)
@@ -183,10 +183,17 @@ class MZIChip:
         with self._lock:
             self._version += 1
 
+    def _source_voltages(self, source: str) -> np.ndarray:
+        # A driver whose outputs move by themselves (a ramp, a sweep) publishes ``voltages_fn``:
+        # its channels at a simulated time; the others publish ``voltages`` when they change.
+        fn = self.world.get(f"{source}.voltages_fn")
+        if fn is not None:
+            return np.asarray(fn(self.world.clock.now()), dtype=float).ravel()
+        return np.asarray(self.world.get(f"{source}.voltages", np.zeros(0)), dtype=float).ravel()
+
     def voltages(self) -> np.ndarray:
         """Heater voltages in mesh order (V), from the heater drivers' published channels."""
-        parts = [np.asarray(self.world.get(f"{s}.voltages", np.zeros(0)), dtype=float).ravel()
-                 for s in self.heater_sources]
+        parts = [self._source_voltages(s) for s in self.heater_sources]
         v = np.concatenate(parts) if parts else np.zeros(0)
         out = np.zeros(self.n_heaters)
         k = min(v.size, self.n_heaters)
@@ -264,7 +271,9 @@ class MZIChip:
         """U (n, n), ``y = U x``, for the heater voltages now; rebuilt only when they change."""
         with self._lock:
             t = float(self.world.clock.now()) if self._drifts else 0.0
-            key = (self._version, t)
+            # Outputs that move by themselves are keyed by their values, the others by version.
+            moving = any(self.world.get(f"{s}.voltages_fn") is not None for s in self.heater_sources)
+            key = (self._version, t, self.voltages().tobytes() if moving else b"")
             if self._cache is not None and self._cache[0] == key:
                 return self._cache[1]
             v = torch.as_tensor(self.voltages(), dtype=torch.float32)
