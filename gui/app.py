@@ -68,6 +68,7 @@ def _panel(module: str, cls: str, make: Callable[[Any, type], QWidget]) -> Calla
 TABS: list[tuple[str, Callable[[MainWindow], QWidget]]] = [
     ("Calibration", _panel("calibration_panel", "CalibrationPanel", lambda w, c: c(lambda: w.station, w))),
     ("Training", _panel("training_panel", "TrainingPanel", lambda w, c: c(lambda: w.station, w))),
+    ("Scan", _panel("scan_panel", "ScanPanel", lambda w, c: c(lambda: w.station, w))),
     ("Runs", _panel("runs_panel", "RunsPanel", lambda w, c: c(w))),
 ]
 

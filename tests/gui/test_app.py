@@ -19,7 +19,7 @@ def test_docks_and_tabs(window):
     assert window.station_dock.windowTitle() == "Station"
     assert window.log_dock.windowTitle() == "Log"
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [title for title, _ in TABS]
-    assert [title for title, _ in TABS][:3] == ["Calibration", "Training", "Runs"]
+    assert [title for title, _ in TABS][:4] == ["Calibration", "Training", "Scan", "Runs"]
 
 
 def test_the_window_remembers_its_layout_and_last_station(qtbot, settings_file):
