@@ -23,6 +23,7 @@ import click
 
 from hilt import __version__, stations
 from hilt.errors import HiltError
+from hilt.gui import cli_stop
 from hilt.gui.showcase import SHOWCASE_TABS
 
 
@@ -31,18 +32,26 @@ class _HiltGroup(click.Group):
 
     A hilt error (a broken station file, an instrument that does not answer) prints
     ``hilt: error: ...`` and exits 1. Anything else is a bug in hilt: one line saying so and where
-    its traceback was written (with ``-vv`` the traceback is printed too), exit 1. Ctrl-C exits
-    130 without a word (the instruments were already put safe on the way out). A reader that
+    its traceback was written (with ``-vv`` the traceback is printed too), exit 1. Ctrl-C (and
+    SIGTERM, SIGHUP) exits 130 after saying what was stopped, which instruments went through
+    their safe state, and where the run files are (:mod:`hilt.gui.cli_stop`). A reader that
     stops early (``hilt station list | head -1``) ends the command without a word, exit 141, as a
     Unix tool killed by SIGPIPE reads to the shell.
     """
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        cli_stop.begin(f"hilt {name}")  # until the command says more about what it does
+        return name, cmd, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own: usage errors (exit 2) and explicit exits speak for themselves
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            for line in cli_stop.report(exc):
+                click.echo(f"hilt: {line}", err=True)
             ctx.exit(130)
         except BrokenPipeError:
             _quiet_stdout()
@@ -234,9 +243,10 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
     run_path = None
     try:
         st = Station.from_yaml(stations.find(station_file))
+        stop = cli_stop.begin(f"training ({loop}) on station {st.name}", resume_hint=True)
         click.echo(_what_it_runs_on(st, errors))
-        with st:
-            run_path = new_run_path(st.name, loop, runs_dir)
+        with cli_stop.station_session(st):
+            run_path = stop.run_file = new_run_path(st.name, loop, runs_dir)
             result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
                                       lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
                                       settings=settings, progress_bar=True, measure_start=True)
@@ -244,9 +254,6 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
         _report_error(exc)
         _resume_hint(run_path)
         sys.exit(1)
-    except KeyboardInterrupt:
-        _resume_hint(run_path)
-        raise
     _report_training(loop, result)
 
 
@@ -316,6 +323,7 @@ def resume(run_file: str, station_file: str | None, max_retries: int | None) -> 
     from hilt.loops.station import resume_run
 
     path = Path(run_file)
+    cli_stop.begin(f"resumed run {path}", run_file=path, resume_hint=True)
     try:
         with_loop = _recorded_loop(path)
         if station_file is not None:
@@ -326,9 +334,6 @@ def resume(run_file: str, station_file: str | None, max_retries: int | None) -> 
         if not isinstance(exc, ConfigError):  # refused before it started: nothing new to resume
             _resume_hint(path)
         sys.exit(1)
-    except KeyboardInterrupt:
-        _resume_hint(path)
-        raise
     _report_training(with_loop, result)
 
 
@@ -373,13 +378,16 @@ def calibrate(station_file: str | None, routine: str | None, options: tuple[str,
 
     try:
         opts = parse_options(routine, list(options))
-        with Station.from_yaml(stations.find(station_file)) as st:
+        st = Station.from_yaml(stations.find(station_file))
+        cli_stop.begin(f"calibration {routine} on station {st.name}", runs_dir=runs_dir)
+        with cli_stop.station_session(st):
             result = run_calibration(st, routine, out_dir=runs_dir, progress=progress, **opts)
     except HiltError as exc:
         bar.close()
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    bar.close()
+    finally:
+        bar.close()  # before anything else is printed, Ctrl-C included
     click.echo(result.summary())
     if result.status != "completed":
         sys.exit(1)
@@ -395,6 +403,7 @@ def calibrate(station_file: str | None, routine: str | None, options: tuple[str,
 @click.option("--local", is_flag=True, help="(mzi) Evaluate the chip in-process instead of through the station.")
 def demo(quick: bool, json_path: str | None, runs_dir: str, system: str, local: bool) -> None:
     """Train with every method and print the comparison table (the DAT benchmark)."""
+    cli_stop.begin(f"hilt demo ({system}{', quick' if quick else ''})", runs_dir=runs_dir)
     try:
         if system == "diffractive":
             from hilt.loops.diffractive import run_diffractive_demo
