@@ -337,6 +337,20 @@ def resume(run_file: str, station_file: str | None, max_retries: int | None) -> 
     _report_training(with_loop, result)
 
 
+def _recorded_status(run_file: Path | None, status: str) -> str:
+    """The status the run file was closed with (hilt.runfile.status's words, as ``hilt runs``
+    shows them), so that a command's summary never says otherwise."""
+    from hilt.runfile import RunFileError, open_run
+
+    if run_file is None:
+        return status
+    try:
+        with open_run(run_file) as run:
+            return run.status
+    except RunFileError:
+        return status
+
+
 def _recorded_loop(path: Path) -> str:
     from hilt.runfile import open_run
 
@@ -388,6 +402,7 @@ def calibrate(station_file: str | None, routine: str | None, options: tuple[str,
         sys.exit(1)
     finally:
         bar.close()  # before anything else is printed, Ctrl-C included
+    result.status = _recorded_status(result.run_file, result.status)
     click.echo(result.summary())
     if result.status != "completed":
         sys.exit(1)

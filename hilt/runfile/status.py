@@ -32,23 +32,29 @@ STATUSES = tuple(MEANINGS)
 CLOSE_STATUSES = (COMPLETED, ABORTED, FAILED)
 
 
-def interrupt_reason(exc: BaseException) -> str:
-    """``interrupted (SIGINT)``, or the signal a :class:`hilt.errors.Terminated` names."""
+def signal_name(exc: BaseException) -> str:
+    """The signal behind an interrupt: ``SIGINT`` for Ctrl-C, or the one a
+    :class:`hilt.errors.Terminated` names (``SIGTERM``, ``SIGHUP``)."""
     for attr in ("signal_name", "signame", "signal", "signum"):
         value = getattr(exc, attr, None)
         if isinstance(value, int):
             try:
-                return f"interrupted ({signal.Signals(value).name})"
+                return signal.Signals(value).name
             except ValueError:
                 pass
         elif isinstance(value, str) and value:
-            return f"interrupted ({value})"
+            return value
         elif value is not None and hasattr(value, "name"):
-            return f"interrupted ({value.name})"
+            return str(value.name)
     m = re.search(r"\bSIG[A-Z]+\b", str(exc))
     if m:
-        return f"interrupted ({m.group(0)})"
-    return f"interrupted ({'SIGINT' if type(exc) is KeyboardInterrupt else 'SIGTERM'})"
+        return m.group(0)
+    return "SIGINT" if type(exc) is KeyboardInterrupt else "SIGTERM"
+
+
+def interrupt_reason(exc: BaseException) -> str:
+    """``interrupted (SIGINT)``, or the signal a :class:`hilt.errors.Terminated` names."""
+    return f"interrupted ({signal_name(exc)})"
 
 
 def describe(exc: BaseException) -> str:
