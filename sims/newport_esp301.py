@@ -33,8 +33,23 @@ acceleration: ``AC`` above it is refused with ``xx11``; ``JH``/``JW`` jog speeds
 motor voltage); the profile uses ``AC`` for both ramps. ``xxTV`` answers the actual velocity of
 the profile, ``xxMS`` the motor status character (bit 0 in motion, 1 motor on, 2 moving in the
 positive direction, bit 6 set), ``TX`` the controller activity character (bit 6 set, no program
-running). Not simulated: hardware travel limits (``MT``, ``ZH``, ``ZS``), indefinite and index
-moves (``MV``, ``MZ``), waits (``WS``, ``WT``), ``PH`` and ``RS``.
+running).
+
+Limits, moves to them and waits (ESP301 manual, section 3 command reference; reply layouts
+**unverified**): each axis has hardware travel limits (the option ``hardware_travel``, 1 mm beyond
+the software limits by default). ``xxMT+``/``xxMT-`` moves to the hardware limit in that
+direction (past the software limits: that is what the command is for), ``xxMT?`` answers ``1``
+once the axis stands at a hardware limit; ``xxMV+``/``xxMV-`` moves at the ``VA`` velocity until
+``ST``/``AB`` or the software limit in that direction; ``xxMZ+``/``xxMZ-`` moves to the next encoder
+index in that direction (one every ``index_pitch`` mm, 1 mm by default). A move of any kind with
+the motor off is refused with ``xx13``. ``xxWS[ms]`` waits for the axis to stop (then ``ms``
+milliseconds) and ``WTms`` waits ``ms``: the controller holds the next commands that long, which
+the simulator does by advancing the simulated clock (a wait takes no wall time; every simulator of
+the station sees the time pass). ``xxZH``/``xxZS`` (hardware/software limit configuration) are
+kept and answered in hex with an ``H`` suffix (``24H``); ``PH`` answers the hardware status as two
+hex words (``xxxxxxxxH, xxH``): bit ``n-1`` of the first set while axis ``n`` stands at its
+positive hardware limit, bit ``n+7`` at its negative one. ``RS`` resets the controller as at power
+up: motion stops, motors off, error buffer, kept parameters, limits and home offsets to defaults.
 
 Unverified: bit 6 of the ``TS`` character, the ``ID?`` reply layout (``model, serial``), and
 whether ``MF`` during a move stops the axis at once (here: yes).
@@ -165,11 +180,21 @@ class SimESP301(SimulatedInstrument):
 
     def __init__(self, *args: Any, x_axis: int = 1, y_axis: int = 2, velocity: float = 5.0,
                  acceleration: float = 20.0, travel: tuple[float, float] = (-25.0, 25.0),
+                 hardware_travel: tuple[float, float] | None = None, index_pitch: float = 1.0,
                  start: tuple[float, float] = (0.0, 0.0), motors_on: bool = False,
                  stage_model: str = "ILS100CC", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stage_model = stage_model
         self.x_axis, self.y_axis = int(x_axis), int(y_axis)
+        self.velocity, self.acceleration = velocity, acceleration
+        self.travel = (float(travel[0]), float(travel[1]))
+        hw = hardware_travel or (self.travel[0] - 1.0, self.travel[1] + 1.0)
+        if not hw[0] <= self.travel[0] < self.travel[1] <= hw[1]:
+            raise ValueError(f"hardware_travel {hw!r} must enclose travel {travel!r}")
+        self.hardware_travel = (float(hw[0]), float(hw[1]))
+        if index_pitch <= 0:
+            raise ValueError(f"index_pitch must be positive, not {index_pitch!r}")
+        self.index_pitch = float(index_pitch)
         self.axes = {n: SimAxis(velocity=velocity, acceleration=acceleration, left=travel[0], right=travel[1])
                      for n in range(1, self.n_axes + 1)}
         for n, p in ((self.x_axis, start[0]), (self.y_axis, start[1])):
@@ -178,6 +203,7 @@ class SimESP301(SimulatedInstrument):
             ax.motor_on = bool(motors_on)
         self.errors: deque[int] = deque(maxlen=10)
         self.kept: dict[int, dict[str, float]] = {}
+        self.limit_config: dict[int, dict[str, int]] = {}
         self._publish()
 
     # -- world ----------------------------------------------------------------------------------
@@ -225,7 +251,7 @@ class SimESP301(SimulatedInstrument):
         if handler is None:
             self.unknown_command(cmd + ("?" if query else ""))
             raise EspError(6)
-        if cmd in ("TB", "TE", "VE", "ST", "TS", "AB", "TX") and not axis_text:
+        if cmd in ("TB", "TE", "VE", "ST", "TS", "AB", "TX", "WT", "PH", "RS") and not axis_text:
             return handler(None, arg, query)
         if not axis_text:
             raise EspError(37)
@@ -438,6 +464,128 @@ class SimESP301(SimulatedInstrument):
 
     def _cmd_VE(self, axis: int | None, arg: str, query: bool) -> str | None:
         return "ESP301 Version 3.0.2 6/5/13"
+
+    # -- limits, moves to them, waits -----------------------------------------------------------
+    @staticmethod
+    def _direction(arg: str) -> int:
+        if arg == "+":
+            return 1
+        if arg == "-":
+            return -1
+        raise EspError(38 if arg == "" else 7)
+
+    def _go(self, axis: int, target: float, velocity: float | None = None) -> None:
+        """Start a move to ``target`` (no software-limit check: the callers decide)."""
+        ax = self.axes[axis]
+        if not ax.motor_on:
+            raise EspError(axis * 100 + 13)
+        here = ax.position(self.now())
+        ax.move = TrapezoidMove(here, target, self.now(), velocity or ax.velocity, ax.acceleration)
+        self._publish()
+
+    def _cmd_MT(self, axis: int, arg: str, query: bool) -> str | None:
+        ax, t = self.axes[axis], self.now()
+        if query:
+            here = ax.position(t) - ax.offset  # the hardware limits are where the stage is built
+            at_limit = not ax.moving(t) and any(abs(here - x) < 1e-9 for x in self.hardware_travel)
+            return "1" if at_limit else "0"
+        direction = self._direction(arg)
+        limit = self.hardware_travel[1] if direction > 0 else self.hardware_travel[0]
+        self._go(axis, limit + ax.offset)
+        return None
+
+    def _cmd_MV(self, axis: int, arg: str, query: bool) -> str | None:
+        if query:
+            raise EspError(7)
+        direction = self._direction(arg)
+        ax = self.axes[axis]
+        self._go(axis, ax.right if direction > 0 else ax.left)
+        return None
+
+    def _cmd_MZ(self, axis: int, arg: str, query: bool) -> str | None:
+        if query:
+            raise EspError(7)
+        direction = self._direction(arg)
+        ax = self.axes[axis]
+        here = ax.position(self.now())
+        k = math.floor(here / self.index_pitch + 1e-9) + 1 if direction > 0 else \
+            math.ceil(here / self.index_pitch - 1e-9) - 1
+        target = k * self.index_pitch
+        if not ax.left <= target <= ax.right:
+            raise EspError(axis * 100 + (6 if direction > 0 else 7))
+        self._go(axis, target)
+        return None
+
+    def _wait(self, seconds: float) -> None:
+        """The controller holds the next commands ``seconds``: simulated time passes at once."""
+        if seconds > 0:
+            self.world.clock.advance(seconds)
+
+    def _cmd_WS(self, axis: int, arg: str, query: bool) -> str | None:
+        if query:
+            raise EspError(7)
+        delay = self._number(arg) / 1000 if arg else 0.0
+        if delay < 0:
+            raise EspError(7)
+        self._wait(max(0.0, self.axes[axis].move.t_end - self.now()) + delay)
+        return None
+
+    def _cmd_WT(self, axis: int | None, arg: str, query: bool) -> str | None:
+        if query:
+            raise EspError(7)
+        ms = self._number(arg)
+        if ms < 0:
+            raise EspError(7)
+        self._wait(ms / 1000)
+        return None
+
+    def _limit_config(self, mnemonic: str, axis: int, arg: str, query: bool) -> str | None:
+        values = self.limit_config.setdefault(axis, {"ZH": 0x24, "ZS": 0x00})
+        if query:
+            return f"{values[mnemonic]:X}H"
+        text = arg.upper()
+        try:
+            value = int(text[:-1], 16) if text.endswith("H") else int(self._number(arg))
+        except ValueError:
+            raise EspError(7) from None
+        if not 0 <= value <= 0xFFFF:
+            raise EspError(7)
+        values[mnemonic] = value
+        return None
+
+    def _cmd_ZH(self, axis: int, arg: str, query: bool) -> str | None:
+        return self._limit_config("ZH", axis, arg, query)
+
+    def _cmd_ZS(self, axis: int, arg: str, query: bool) -> str | None:
+        return self._limit_config("ZS", axis, arg, query)
+
+    def _cmd_PH(self, axis: int | None, arg: str, query: bool) -> str | None:
+        t = self.now()
+        word = 0
+        for n, ax in self.axes.items():
+            if ax.moving(t):
+                continue
+            here = ax.position(t) - ax.offset
+            if here >= self.hardware_travel[1] - 1e-9:
+                word |= 1 << (n - 1)
+            elif here <= self.hardware_travel[0] + 1e-9:
+                word |= 1 << (n + 7)
+        return f"{word:X}H, 0H"
+
+    def _cmd_RS(self, axis: int | None, arg: str, query: bool) -> str | None:
+        t = self.now()
+        for ax in self.axes.values():
+            here = ax.position(t) - ax.offset  # where the stage physically is
+            ax.motor_on = False
+            ax.velocity, ax.acceleration, ax.max_velocity = self.velocity, self.acceleration, 20.0
+            ax.left, ax.right = self.travel
+            ax.offset = 0.0  # a reset forgets DH: the coordinate is the physical one again
+            ax.move = TrapezoidMove(here, here, t, ax.velocity, ax.acceleration)
+        self.errors.clear()
+        self.kept.clear()
+        self.limit_config.clear()
+        self._publish()
+        return None
 
     def state(self) -> dict[str, Any]:
         t = self.now()
