@@ -41,6 +41,9 @@ from typing import Any
 from hilt.sims.base import Session, SimulatedInstrument
 from hilt.sims.newport_esp301 import SimAxis, TrapezoidMove
 
+# The state codes and error letters are the manual's; hilt.drivers.newport_smc100 keeps its own
+# copy because the layering forbids either side importing the other (a shared table would belong
+# in the core, see the issue 12 report).
 NOT_REFERENCED = ("0A", "0B", "0C", "0D", "0E", "0F", "10", "11")
 READY = ("32", "33", "34", "35")
 DISABLE = ("3C", "3D", "3E")
@@ -52,6 +55,7 @@ SMC_ERRORS = {
     "C": "Parameter missing or out of range",
     "D": "Command not allowed",
     "E": "Home sequence already started",
+    "F": "ESP stage name unknown",
     "G": "Displacement out of limits",
     "H": "Command not allowed in NOT REFERENCED state",
     "I": "Command not allowed in CONFIGURATION state",
@@ -59,7 +63,12 @@ SMC_ERRORS = {
     "K": "Command not allowed in READY state",
     "L": "Command not allowed in HOMING state",
     "M": "Command not allowed in MOVING state",
+    "N": "Current position out of software limit",
+    "S": "Communication Time Out",
+    "U": "Error during EEPROM access",
     "V": "Error during command execution",
+    "W": "Command not allowed for PP version",
+    "X": "Command not allowed for CC version",
 }
 
 _SMC_COMMAND = re.compile(r"^\s*(\d{1,2})\s*([A-Za-z]{2})\s*(.*?)\s*$")
