@@ -10,9 +10,10 @@ Each routine writes a run file (raw sweeps, fits, table) and an .npz that the st
 Ctrl-C stops the routine between two readings and leaves the chip safe (heaters ramped to 0 V,
 laser off).
 
-The simulated chip has one input fibre, like the bench. With ``--all-inputs`` the example
-moves the light to every input in turn (what a fibre switch does on a real bench; on the
-simulated station it sets the chip's input in the world), so every internal heater is reached.
+Which chip inputs are lit: the routine's default when the station has a fibre switch under the
+``input_switch`` role (mzi-lab does: every input in turn, so every heater that intensities reveal
+is reached); ``--inputs 0 3`` names them. A bench without a switch lights one input; give the
+routine your own ``select_input(port)`` callable to move the light another way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import threading
 
 import numpy as np
 
-from hilt import stations
 from hilt.loops.calibration import load_heater_calibration, run_calibration
 from hilt.station import Station
 
@@ -38,24 +38,17 @@ def main() -> None:
                         help="a station file or a bundled station's name (default: mzi-lab)")
     parser.add_argument("--out", default="runs")
     parser.add_argument("--points", type=int, default=64, help="sweep points per heater")
-    parser.add_argument("--all-inputs", action="store_true", help="light every chip input in turn")
+    parser.add_argument("--inputs", type=int, nargs="+", default=None,
+                        help="chip inputs to light in turn through the station's input_switch (default: all)")
     args = parser.parse_args()
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # finish the reading, then stop safely
 
-    with Station.from_yaml(stations.find(args.station)) as station:
+    with Station.from_yaml(args.station) as station:
         options: dict = {"points": args.points, "abort": stop}
-        if args.all_inputs:
-            if station.world is None:
-                raise SystemExit("--all-inputs needs a simulated station (or write select_input for your switch)")
-            chip = next(iter(station.config.world.systems))
-            n = int(station.world.system(chip).n)
-
-            def select_input(port: int) -> None:
-                station.world.set(f"{chip}.input_amplitudes", np.eye(n)[port])
-
-            options.update(inputs=list(range(n)), select_input=select_input)
+        if args.inputs is not None:
+            options["inputs"] = args.inputs  # checked (ports, switch outputs) before anything is sent
 
         # The crosstalk routine fits the heaters first (in the same run) when no heater
         # calibration is given, then re-reads those sweeps with the crosstalk it measured.
