@@ -277,10 +277,13 @@ def scan(station: Any, *axes: Axis, read: Sequence[str], settle: float | str = "
 
         path = new_run_path(station.name, "scan", runs_dir)
     plan = ScanPlan(plan_axes, readings, Path(path), snake, base_settle)
+    # Every instrument's settings as the sweep starts (a lock-in's sensitivity, a source's
+    # power): what a reader needs to interpret the numbers, as a run file keeps them.
+    snapshot = station.snapshot() if hasattr(station, "snapshot") else {}
     writer = SweepWriter(plan.path, plan_axes, readings, snake=snake, metadata={
         "station": station.name, "station_file": str(getattr(station, "path", "") or ""),
         "settle_s": base_settle, "clock": getattr(station, "clock_mode", "real"),
-        "axis_settle_s": axis_settle})
+        "axis_settle_s": axis_settle, "station_snapshot": snapshot})
     for ob in observers:
         ob.start(plan)
     bar = None

@@ -83,6 +83,10 @@ def test_a_voltage_sweep_measures_ohms_law_into_a_file_with_units(bench: Station
     current = sweep.data["heater.currents"][:, 0]  # an array reading keeps its own axis
     np.testing.assert_allclose(current, np.linspace(0, 4, 9) / 250, rtol=0.02, atol=1e-5)
     assert np.all(np.diff(sweep.elapsed) >= 0)
+    import json
+
+    settings = json.loads(sweep.attrs["station_snapshot"])["instruments"]["heater"]["parameters"]
+    assert settings["compliance"] == {"value": pytest.approx(0.1), "unit": "A"}
 
 
 def test_the_file_opens_in_xarray_with_coordinates_and_units(bench: Station, tmp_path: Path) -> None:
