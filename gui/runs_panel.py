@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from hilt.gui.plots import PHYSICAL_COLOR, OutputView, fast_plot, pen
 from hilt.runfile import RunFileError, RunReader, open_run
 from hilt.runfile.cli import format_size
+from hilt.runfile.status import MEANINGS as STATUS_MEANINGS
 
 #: A live run is looked at again this often (ms).
 LIVE_REFRESH_MS = 1000
@@ -295,6 +296,8 @@ class RunsPanel(QWidget):
                 item = QTableWidgetItem(text)
                 if j in (2, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if j == 1:  # the run file's status words, the same as hilt runs list's
+                    item.setToolTip(STATUS_MEANINGS.get(text, "the file cannot be read as a run file"))
                 self.table.setItem(i, j, item)
         n = len(self._rows)
         self.folder_message.setText(f"{n} run file{'s' if n != 1 else ''} in {folder}" if n

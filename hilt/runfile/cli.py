@@ -37,8 +37,17 @@ def runs() -> None:
 def list_runs(directory: Path) -> None:
     """Every run file in DIRECTORY: name, status, steps, size.
 
-    A run whose file says running but whose writer is gone is listed as crashed; HDF5 files
-    that are not run files are skipped, damaged ones listed as such.
+    \b
+    Status:
+      running    a writer has the file open and is writing it
+      completed  it ran to its end
+      aborted    stopped before its end: Ctrl-C, the Abort button, a signal, or a hardware
+                 fault or limit the loop gave up on (it can be resumed)
+      failed     stopped by an error that is not a hardware fault (it can be resumed)
+      crashed    the file says running but no writer holds it (killed, or the machine stopped)
+      damaged    not readable as a run file
+
+    HDF5 files that are not run files are skipped.
     """
     rows: list[tuple[str, str, str, str]] = []
     for path in sorted(directory.glob("*.h5")):

@@ -224,3 +224,24 @@ def test_an_operators_stop_and_a_signal_are_aborted() -> None:
     terminated = Terminated(15) if Terminated.__init__ is not KeyboardInterrupt.__init__ else None
     if terminated is not None:
         assert run_status.ending(terminated) == ("aborted", "interrupted (SIGTERM)")
+
+
+def test_runs_list_explains_every_status_word_and_show_prints_units_and_epochs(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hilt.runfile.cli import runs
+
+    helped = CliRunner().invoke(runs, ["list", "--help"]).output
+    for word in run_status.STATUSES:
+        assert f"\n    {word} " in helped
+    path = tmp_path / "r.h5"
+    with RunWriter.create(path, scalars={"loss": "1", "step_time_s": None},
+                          epoch_scalars={"test_accuracy": "1"}) as run:
+        run.log_scalars(0, loss=0.5, step_time_s=0.25)
+        run.log_epoch(0, 0, test_accuracy=0.75)
+    shown = CliRunner().invoke(runs, ["show", str(path)]).output
+    assert "  loss:         0.5 (last)" in shown
+    assert "  step_time_s:  0.25 s (last)" in shown
+    assert "epochs:         1 summaries (last: epoch 0, step 0)" in shown
+    assert "  test_accuracy:0.75" in shown
