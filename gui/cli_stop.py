@@ -147,7 +147,7 @@ def report(exc: BaseException, stop: Stopping | None = None) -> list[str]:
         lines.append(f"run file {_describe_run(path)}")
     if len(files) > 10:
         lines.append(f"... and {len(files) - 10} more run files in {stop.runs_dir}")
-    if not files:
+    if not files and (stop.runs_dir is not None or stop.run_file is not None):
         lines.append("no run file was written")
     elif stop.resume_hint:
         lines.append(f"continue it with: hilt resume {files[-1]}")
