@@ -19,7 +19,11 @@ offset), ``POW:OFFSet`` likewise for the level; the world always gets the true o
 (radians) and ``PHAS:REF`` are kept; ``FREQ:MODE``/``POW:MODE`` accept ``CW``/``FIXed`` only and
 the analog modulations (``AM``, ``FM``, ``PM``, ``PULM``) accept ``OFF`` only: sweeps, lists and
 modulation are not simulated, so switching one on is refused with -224 and logged at WARNING as
-a command the simulator lacks. ``ROSC:SOUR?`` answers ``INT``; ``SYST:DATE?``/``SYST:TIME?`` follow
+a command the simulator lacks; their settings are kept and answered back (sweep start/stop/
+centre/span, power start/stop, points, dwell, list type, ``INIT:CONT``, ``TRIG:SOUR``, AM depth,
+source, internal frequency and shape, FM deviation, pulse source and internal frequency, the LF
+output's amplitude and source), ``INIT`` is accepted (nothing to sweep in CW) and
+``DIAG:INFO:WLIC?`` answers ``""``. ``ROSC:SOUR?`` answers ``INT``; ``SYST:DATE?``/``SYST:TIME?`` follow
 the simulated clock from 2025-01-01 00:00:00; ``SYST:COMM:LAN:IP?`` answers the loopback address.
 
 Unverified: the exact text of the DIAG replies (layouts follow the command reference's
@@ -36,6 +40,7 @@ from hilt.sims.scpi import (
     ScpiValueError,
     command,
     fmt,
+    kept_setting,
     parse_bool,
     parse_number,
 )
@@ -104,6 +109,7 @@ class SimE8257D(RfSourceMixin, ScpiInstrument):
         self.power_reference = 0.0
         self.alc, self.protection, self.attenuation = True, False, 0.0
         self.phase = 0.0
+        self.kept: dict[str, Any] = {}
         self._publish()
 
     # -- kept settings and what is not simulated --------------------------------------------------
@@ -196,6 +202,83 @@ class SimE8257D(RfSourceMixin, ScpiInstrument):
     @command("[:SOURce]:PHASe:REFerence", query=False)
     def _phase_reference(self, arg: str, query: bool) -> None:
         self.phase = 0.0
+
+    # -- sweep, list and modulation settings: kept while the modes themselves are refused --------
+    _freq_start = command("[:SOURce]:FREQuency:STARt")(
+        kept_setting("FREQ:STAR", 250e3, unit="HZ", minimum=250e3, maximum=67e9))
+    _freq_stop = command("[:SOURce]:FREQuency:STOP")(
+        kept_setting("FREQ:STOP", 20e9, unit="HZ", minimum=250e3, maximum=67e9))
+    _freq_reference = command("[:SOURce]:FREQuency:REFerence")(
+        kept_setting("FREQ:REF", 0.0, unit="HZ", minimum=0.0, maximum=67e9))
+    _power_start = command("[:SOURce]:POWer:STARt")(
+        kept_setting("POW:STAR", -20.0, unit="DBM", minimum=-135.0, maximum=30.0))
+    _power_stop = command("[:SOURce]:POWer:STOP")(
+        kept_setting("POW:STOP", 0.0, unit="DBM", minimum=-135.0, maximum=30.0))
+    _sweep_points = command("[:SOURce]:SWEep:POINts")(
+        kept_setting("SWE:POIN", 101, minimum=2, maximum=65535, integer=True))
+    _sweep_dwell = command("[:SOURce]:SWEep:DWELl<n>")(
+        kept_setting("SWE:DWEL", 2e-3, unit="S", minimum=1e-3, maximum=60.0))
+    _list_type = command("[:SOURce]:LIST:TYPE")(
+        kept_setting("LIST:TYPE", "STEP", choices={"LIST": "LIST", "STEP": "STEP"}))
+    _init_continuous = command(":INITiate:CONTinuous[:ALL]")(
+        kept_setting("INIT:CONT", "0", choices={"ON": "1", "1": "1", "OFF": "0", "0": "0"}))
+    _trigger_source = command(":TRIGger[:SEQuence]:SOURce")(
+        kept_setting("TRIG:SOUR", "IMM", choices={w: w[:3] if w != "IMMEDIATE" else "IMM" for w in (
+            "IMM", "IMMEDIATE", "BUS", "EXT", "EXTERNAL", "KEY", "TIM", "TIMER")}))
+    _am_depth = command("[:SOURce]:AM[:DEPTh]")(
+        kept_setting("AM:DEPT", 0.1, minimum=0.0, maximum=100.0))
+    _am_source = command("[:SOURce]:AM:SOURce")(
+        kept_setting("AM:SOUR", "INT", choices={"INT": "INT", "INTERNAL": "INT", "EXT": "EXT",
+                                                "EXTERNAL": "EXT"}))
+    _am_frequency = command("[:SOURce]:AM:INTernal:FREQuency")(
+        kept_setting("AM:INT:FREQ", 400.0, unit="HZ", minimum=0.5, maximum=1e6))
+    _am_shape = command("[:SOURce]:AM:INTernal:FUNCtion:SHAPe")(
+        kept_setting("AM:INT:FUNC:SHAP", "SINE", choices={w: w[:4] if w.startswith(("SINE", "RAMP", "NOIS")) else w[:3]
+                                                          for w in ("SINE", "TRI", "TRIANGLE", "SQU", "SQUARE",
+                                                                    "RAMP", "NOIS", "NOISE")}))
+    _fm_deviation = command("[:SOURce]:FM[:DEViation]")(
+        kept_setting("FM:DEV", 1e3, unit="HZ", minimum=0.0, maximum=80e6))
+    _pulse_source = command("[:SOURce]:PULM:SOURce")(
+        kept_setting("PULM:SOUR", "INT", choices={"INT": "INT", "INTERNAL": "INT", "EXT": "EXT",
+                                                  "EXTERNAL": "EXT"}))
+    _pulse_internal = command("[:SOURce]:PULM:SOURce:INTernal")(
+        kept_setting("PULM:SOUR:INT", "SQU", choices={"SQU": "SQU", "SQUARE": "SQU", "FRUN": "FRUN",
+                                                      "FREERUN": "FRUN", "TRIG": "TRIG", "TRIGGERED": "TRIG",
+                                                      "DOUB": "DOUB", "DOUBLET": "DOUB", "GATE": "GATE",
+                                                      "GATED": "GATE"}))
+    _pulse_frequency = command("[:SOURce]:PULM:INTernal:FREQuency")(
+        kept_setting("PULM:INT:FREQ", 500.0, unit="HZ", minimum=0.1, maximum=10e6))
+    _lfo_amplitude = command("[:SOURce]:LFOutput:AMPLitude")(
+        kept_setting("LFO:AMPL", 0.0, unit="V", minimum=0.0, maximum=3.5))
+    _lfo_source = command("[:SOURce]:LFOutput:SOURce")(
+        kept_setting("LFO:SOUR", "INT", choices={"INT": "INT", "INTERNAL": "INT", "FUNC": "FUNC",
+                                                 "FUNCTION1": "FUNC", "FUNCTION": "FUNC"}))
+
+    @command("[:SOURce]:FREQuency:CENTer")
+    def _freq_center(self, arg: str, query: bool) -> str | None:
+        start, stop = self.kept.get("FREQ:STAR", 250e3), self.kept.get("FREQ:STOP", 20e9)
+        if query:
+            return fmt((start + stop) / 2)
+        center, half = parse_number(arg, "HZ", minimum=250e3, maximum=67e9), (stop - start) / 2
+        self.kept["FREQ:STAR"], self.kept["FREQ:STOP"] = center - half, center + half  # span kept
+        return None
+
+    @command("[:SOURce]:FREQuency:SPAN")
+    def _freq_span(self, arg: str, query: bool) -> str | None:
+        start, stop = self.kept.get("FREQ:STAR", 250e3), self.kept.get("FREQ:STOP", 20e9)
+        if query:
+            return fmt(stop - start)
+        span, center = parse_number(arg, "HZ", minimum=0.0, maximum=67e9), (start + stop) / 2
+        self.kept["FREQ:STAR"], self.kept["FREQ:STOP"] = center - span / 2, center + span / 2  # centre kept
+        return None
+
+    @command(":INITiate[:IMMediate][:ALL]", query=False)
+    def _initiate(self, arg: str, query: bool) -> None:
+        """Arms a sweep; in CW mode (the only one simulated) there is nothing to sweep."""
+
+    @command(":DIAGnostic[:CPU]:INFOrmation:WLICence", query=True)
+    def _diag_licences(self, arg: str, query: bool) -> str:
+        return '""'  # no waveform licences installed
 
     @command("[:SOURce]:ROSCillator:SOURce", query=True)
     def _reference_source(self, arg: str, query: bool) -> str:

@@ -48,7 +48,8 @@ the simulator does by advancing the simulated clock (a wait takes no wall time; 
 the station sees the time pass). ``xxZH``/``xxZS`` (hardware/software limit configuration) are
 kept and answered in hex with an ``H`` suffix (``24H``); ``PH`` answers the hardware status as two
 hex words (``xxxxxxxxH, xxH``): bit ``n-1`` of the first set while axis ``n`` stands at its
-positive hardware limit, bit ``n+7`` at its negative one. ``RS`` resets the controller as at power
+positive hardware limit, bit ``n+7`` at its negative one. ``xxSN?`` answers ``2`` (millimetres):
+other displacement units are refused with error 7 and logged as not simulated. ``RS`` resets the controller as at power
 up: motion stops, motors off, error buffer, kept parameters, limits and home offsets to defaults.
 
 Unverified: bit 6 of the ``TS`` character, the ``ID?`` reply layout (``model, serial``), and
@@ -551,6 +552,15 @@ class SimESP301(SimulatedInstrument):
         if not 0 <= value <= 0xFFFF:
             raise EspError(7)
         values[mnemonic] = value
+        return None
+
+    def _cmd_SN(self, axis: int, arg: str, query: bool) -> str | None:
+        # Displacement units: the simulated stages work in millimetres (2) only.
+        if query:
+            return "2"
+        if self._number(arg) != 2:
+            self.unknown_command(f"SN {arg}")
+            raise EspError(7)
         return None
 
     def _cmd_ZH(self, axis: int, arg: str, query: bool) -> str | None:

@@ -19,7 +19,8 @@ public driver cites them, the manual's own pages were not retrievable, so the re
   ``:COHC`` coherence control and ``:AM:STAT``/``:AM:SOUR`` kept;
 * sweep: ``:WAV:SWE:STAR``/``:STOP`` (nm; ``:FREQ:SWE:STAR``/``:STOP`` in THz), ``:WAV:SWE:MOD``
   (0 step one-way, 1 continuous one-way, 2 step two-way, 3 continuous two-way), ``:WAV:SWE:SPE``
-  (1, 2, 5, 10, 20, 50, 100, 200 nm/s), ``:WAV:SWE:STEP`` (nm), ``:WAV:SWE:DWEL`` and
+  (1, 2, 5, 10, 20, 50, 100, 200 nm/s), ``:WAV:SWE:STEP`` (nm; ``:FREQ:SWE:STEP`` in THz, taken
+  at the start wavelength), ``:WAV:SWE:DWEL`` and
   ``:WAV:SWE:DEL`` (s), ``:WAV:SWE:CYCL`` (0..999 repetitions; 0 runs one sweep), ``:WAV:SWE:COUN?``
   (sweeps done), ``:WAV:SWE[:STAT] 1`` starts, ``0`` stops, ``?`` answers 0 stopped, 1 running, 3
   waiting for a trigger; ``:WAV:SWE:STAT:REP`` starts a sweep that repeats until stopped;
@@ -374,6 +375,16 @@ class SimTSL550(ScpiInstrument):
         if query:
             return f"{self.sweep_step:.4f}"
         self.sweep_step = parse_number(arg, minimum=0.0001, maximum=160.0)
+        return None
+
+    @command(":FREQuency:SWEep:STEP")
+    def _sweep_step_thz(self, arg: str, query: bool) -> str | None:
+        # A frequency step is the wavelength step at the sweep's start: dlambda = lambda^2 df / c.
+        lam = self.sweep_start * 1e-9
+        if query:
+            return f"{C * self.sweep_step * 1e-9 / lam**2 * 1e-12:.5f}"
+        thz = parse_number(arg, minimum=0.00002, maximum=10.0)
+        self.sweep_step = max(0.0001, lam**2 * thz * 1e12 / C * 1e9)
         return None
 
     @command(":WAVelength:SWEep:DWELl")

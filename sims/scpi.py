@@ -343,6 +343,37 @@ class RfSourceMixin:
         })
 
 
+def kept_setting(key: str, default: Any, *, unit: str | None = None, minimum: float | None = None,
+                 maximum: float | None = None, choices: dict[str, str] | None = None,
+                 integer: bool = False) -> Handler:
+    """A handler for a setting the instrument keeps and answers back, which changes nothing the
+    simulator models (a sweep's points while sweeps are not simulated, a modulation depth while
+    modulation stays off): a number (with ``unit``, refused -222 outside ``minimum``..``maximum``,
+    answered NR3, or NR1 when ``integer``), or a word from ``choices`` (any accepted spelling ->
+    the short form answered; -224 otherwise). Kept in ``self.kept[key]``."""
+
+    def handler(self: Any, arg: str, query: bool, *suffixes: str) -> str | None:
+        kept = self.__dict__.setdefault("kept", {})
+        if query:
+            value = kept.get(key, default)
+            if choices is not None:
+                return str(value)
+            return f"{int(value):+d}" if integer else fmt(float(value))
+        if choices is not None:
+            word = arg.strip().upper()
+            if word not in choices:
+                raise ScpiValueError(-224, f"{key} {arg.strip()!r}: one of {', '.join(sorted(set(choices.values())))}")
+            kept[key] = choices[word]
+            return None
+        value = parse_number(arg, unit, minimum=minimum, maximum=maximum)
+        if integer and value != int(value):
+            raise ScpiValueError(-224, f"{key} {value:g}: a whole number")
+        kept[key] = int(value) if integer else value
+        return None
+
+    return handler
+
+
 def ieee_block(data: bytes) -> bytes:
     """IEEE 488.2 definite-length block: ``#``, the digit count, the byte count, the bytes."""
     count = str(len(data))

@@ -6,7 +6,7 @@ digital I/O, group (multi-axis interpolated) motion, servo tuning and stage set-
 from hilt.sims.reference import Command, Reference
 
 _MOTION, _MOTOR, _TRAJ = "Motion and position control", "Motor", "Trajectory definition"
-_LIMITS, _STATUS = "Travel limits", "Status and errors"
+_LIMITS, _STATUS = "Travel limits and units", "Status and errors"
 
 REFERENCE = Reference(
     model="newport_esp301",
@@ -48,6 +48,7 @@ REFERENCE = Reference(
         ("SR", _LIMITS, "1SR?", "right (positive) software limit"),
         ("ZS", _LIMITS, "1ZS?", "software limit configuration"),
         ("ZH", _LIMITS, "1ZH?", "hardware limit configuration"),
+        ("SN", _LIMITS, "1SN?", "displacement units"),
         ("PH", _STATUS, "PH", "hardware status"),
         ("MS", _STATUS, "1MS", "motor status"),
         ("TS", _STATUS, "TS", "controller status"),

@@ -39,6 +39,7 @@ REFERENCE = Reference(
         (":WAVelength:SWEep:MODe", _SWE, ":WAV:SWE:MOD?", "step/continuous, one-/two-way"),
         (":WAVelength:SWEep:SPEed", _SWE, ":WAV:SWE:SPE?", "sweep speed (nm/s)"),
         (":WAVelength:SWEep:STEP", _SWE, ":WAV:SWE:STEP?", "step of a step sweep (nm)"),
+        (":FREQuency:SWEep:STEP", _SWE, ":FREQ:SWE:STEP?", "step of a step sweep (THz)"),
         (":WAVelength:SWEep:DWELl", _SWE, ":WAV:SWE:DWEL?", "dwell per step (s)"),
         (":WAVelength:SWEep:DELay", _SWE, ":WAV:SWE:DEL?", "wait between sweeps (s)"),
         (":WAVelength:SWEep:CYCLes", _SWE, ":WAV:SWE:CYCL?", "repetitions"),

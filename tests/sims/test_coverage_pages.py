@@ -52,7 +52,7 @@ def test_implemented_is_measured_by_the_unknown_command_hook() -> None:
     assert probe_implemented("srs_sr830", "SRAT?")
     assert not probe_implemented("srs_sr830", "BOGUS?")  # unknown: the CMD bit and a warning
     assert probe_implemented("keysight_e8257d", "sour:freq:cw?")
-    assert not probe_implemented("keysight_e8257d", ":AM:DEPTh?")
+    assert not probe_implemented("keysight_e8257d", ":CORRection:FLATness:POINts?")
     assert probe_implemented("photonic_processor", "01")  # a framed probe: hex, type first
     assert not probe_implemented("photonic_processor", "7e")
 

@@ -87,6 +87,9 @@ def test_limit_configuration_and_reset(serial_port, clock) -> None:
     assert esp_ask(port, "1ZH?") == b"24H" and esp_ask(port, "1ZS?") == b"0H"
     port.write(b"1ZH5H;1ZS3\r")
     assert esp_ask(port, "1ZH?") == b"5H" and esp_ask(port, "1ZS?") == b"3H"
+    assert esp_ask(port, "1SN?") == b"2"  # millimetres
+    port.write(b"1SN2;1SN3\r")  # micrometres: not simulated, refused
+    assert esp_ask(port, "TE?") == b"7" and esp_ask(port, "1SN?") == b"2"
     port.write(b"1ZHXYZ\r")
     assert esp_ask(port, "TE?") == b"7"
     port.write(b"1PA5;1DH0;1SL-3;1VA2\r")

@@ -60,12 +60,12 @@ def test_psg_error_queue_status_and_preset(visa_resource) -> None:
 def test_psg_unknown_command_is_an_error_queue_entry_logged_once(visa_resource, caplog) -> None:
     sim, inst = visa_resource(SimE8257D)
     with caplog.at_level(logging.WARNING, logger="hilt.sims"):
-        inst.write(":SOURce:AM:DEPTh 30")
-        inst.write(":source:am:depth 40")  # the same header again, in another case
-        assert inst.query("SYST:ERR?") == '-113,"Undefined header;:SOURce:AM:DEPTh"'
-        assert inst.query("SYST:ERR?") == '-113,"Undefined header;:source:am:depth"'
-    assert len([r for r in caplog.records if "AM:DEPTH" in r.getMessage()]) == 1
-    assert sim.unknown_commands == {":SOURCE:AM:DEPTH": 2}
+        inst.write(":SOURce:CORRection:FLATness:POINts 3")  # user flatness: not simulated
+        inst.write(":source:correction:flatness:points 4")  # the same header again, in another case
+        assert inst.query("SYST:ERR?") == '-113,"Undefined header;:SOURce:CORRection:FLATness:POINts"'
+        assert inst.query("SYST:ERR?") == '-113,"Undefined header;:source:correction:flatness:points"'
+    assert len([r for r in caplog.records if "CORRECTION:FLATNESS" in r.getMessage()]) == 1
+    assert sim.unknown_commands == {":SOURCE:CORRECTION:FLATNESS:POINTS": 2}
 
 
 @pytest.mark.parametrize(("cls", "option", "opt_reply"), [
@@ -155,3 +155,32 @@ def test_rs_remaining_queries_and_settings(visa_resource, cls: type) -> None:
     assert inst.query("SYST:COMM:NETW:IPAD?") == '"127.0.0.1"'
     inst.write("SOUR:POW 99")
     assert int(inst.query("*ESR?")) & 16  # execution error (-222)
+
+
+def test_psg_sweep_and_modulation_settings_are_kept_while_the_modes_stay_off(visa_resource, caplog) -> None:
+    sim, inst = visa_resource(SimE8257D)
+    inst.write(":SOUR:FREQ:STAR 1 GHz;:SOUR:FREQ:STOP 3 GHz;:SOUR:POW:STAR -10 dBm;:SOUR:POW:STOP 5 dBm")
+    assert float(inst.query(":SOUR:FREQ:CENT?")) == 2e9 and float(inst.query("FREQ:SPAN?")) == 2e9
+    inst.write("FREQ:CENT 5 GHz")  # the span stays
+    assert float(inst.query("FREQ:STAR?")) == 4e9 and float(inst.query("FREQ:STOP?")) == 6e9
+    inst.write("FREQ:SPAN 1 GHz")  # the centre stays
+    assert float(inst.query("FREQ:STAR?")) == 4.5e9
+    assert float(inst.query(":SOUR:POW:STAR?")) == -10.0 and float(inst.query("POW:STOP?")) == 5.0
+    inst.write(":SOUR:SWE:DWEL1 0.25;:SOUR:SWE:POIN 11;:LIST:TYPE LIST;:INIT:CONT ON;:TRIG:SOUR BUS;:INIT")
+    assert float(inst.query(":SOUR:SWE:DWEL1?")) == 0.25 and inst.query(":SOUR:SWE:POIN?") == "+11"
+    assert inst.query("LIST:TYPE?;:INIT:CONT?;:TRIG:SOUR?") == "LIST;1;BUS"
+    inst.write(":SOUR:AM:DEPT 30;:SOUR:AM:SOUR EXT;:SOUR:AM:INT:FREQ 1 kHz;:SOUR:AM:INT:FUNC:SHAP TRI")
+    assert float(inst.query(":SOUR:AM:DEPT?")) == 30.0 and inst.query(":SOUR:AM:SOUR?") == "EXT"
+    assert float(inst.query("AM:INT:FREQ?")) == 1e3 and inst.query("AM:INT:FUNC:SHAP?") == "TRI"
+    inst.write("FM:DEV 50 kHz;:PULM:SOUR EXT;:PULM:SOUR:INT FRUN;:PULM:INT:FREQ 2 kHz")
+    assert float(inst.query("FM:DEV?")) == 50e3 and inst.query("PULM:SOUR?;:PULM:SOUR:INT?") == "EXT;FRUN"
+    assert float(inst.query("PULM:INT:FREQ?")) == 2e3
+    inst.write(":SOUR:LFO:AMPL 1.5 V;:SOUR:LFO:SOUR FUNC")
+    assert float(inst.query(":SOUR:LFO:AMPL?")) == 1.5 and inst.query("LFO:SOUR?") == "FUNC"
+    assert inst.query("DIAG:INFO:WLIC?") == '""' and inst.query("FREQ:REF?") == "+0.00000000E+00"
+    assert inst.query("SYST:ERR?") == '0,"No error"' and inst.query("AM?") == "0"
+    with caplog.at_level(logging.WARNING, logger="hilt.sims"):
+        inst.write("AM:STAT ON")  # modulation itself stays off: refused, logged as missing
+        assert inst.query("SYST:ERR?").startswith("-224,") and inst.query("AM?") == "0"
+    inst.write(":SYST:PRES")  # preset forgets the kept settings
+    assert inst.query(":SOUR:SWE:POIN?") == "+101"

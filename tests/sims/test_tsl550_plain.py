@@ -98,6 +98,9 @@ def test_frequency_attenuation_shutter_and_kept_settings(tsl) -> None:
     inst.write(":FREQ:SWE:STAR 194;:FREQ:SWE:STOP 193")
     assert float(inst.query(":WAV:SWE:STAR?")) == pytest.approx(1545.32, abs=0.01)
     assert float(inst.query(":FREQ:SWE:STOP?")) == pytest.approx(193.0, abs=1e-5)
+    inst.write(":FREQ:SWE:STEP 0.1")  # 100 GHz at the start wavelength (1545.32 nm): 0.797 nm
+    assert float(inst.query(":WAV:SWE:STEP?")) == pytest.approx(0.7966, abs=1e-3)
+    assert float(inst.query(":FREQ:SWE:STEP?")) == pytest.approx(0.1, abs=1e-4)
     inst.write(":WAV:OFFS 0.05;:WAV:FIN 10;:WAV:UNIT 1")
     assert float(inst.query(":WAV?")) == pytest.approx(1550.051, abs=1e-3)
     inst.write(":WAV:FINETUNING:DIS")
