@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -70,7 +71,7 @@ def scan(station_file: str, param: str, start: str, stop: str, num: int, reads: 
     PARAM and --read are INSTRUMENT.PARAMETER or ROLE.PARAMETER (synth.frequency, detector.r);
     START and STOP take units ("12.5 GHz"). Every setpoint is checked against the instrument's
     range and the station's limits before anything is sent. Ctrl-C stops the sweep, puts the
-    station in its safe state and keeps the points measured so far.
+    station in its safe state, keeps the points measured so far and says where they are.
     """
     from hilt import stations
     from hilt.loops.scan import Axis
@@ -85,19 +86,19 @@ def scan(station_file: str, param: str, start: str, stop: str, num: int, reads: 
         from hilt.gui.scan_plot import LiveScanPlot
 
         observers.append(LiveScanPlot(f"hilt scan {station_file}", hold=hold))
+    from hilt.gui import cli_stop
+    from hilt.loops.station import new_run_path
+
     result = None
-    names: list[str] = []
     try:
         st = Station.from_yaml(stations.find(station_file))
-        names = list(st.config.instruments)
-        with st:
+        path = Path(output) if output else new_run_path(st.name, "scan", runs_dir)
+        cli_stop.begin(f"scan of {' x '.join(a.param for a in axes)} on station {st.name}", run_file=path)
+        with cli_stop.station_session(st):
             for name, _target, value in _apply_sets(st, sets):
                 click.echo(f"set {name} = {value}")
-            result = run_scan(st, *axes, read=list(reads), settle=settle, path=output, runs_dir=runs_dir,
-                              snake=snake, observers=observers, figure=figure)
-    except KeyboardInterrupt as exc:
-        click.echo(_interrupted_summary(exc, names), err=True)
-        sys.exit(130)
+            result = run_scan(st, *axes, read=list(reads), settle=settle, path=path, snake=snake,
+                              observers=observers, figure=figure)
     except HiltError as exc:
         click.echo(f"error: {exc}", err=True)
         for note in getattr(exc, "__notes__", ()):
@@ -109,16 +110,3 @@ def scan(station_file: str, param: str, start: str, stop: str, num: int, reads: 
     if result.figure:
         click.echo(f"figure: {result.figure}")
 
-
-def _interrupted_summary(exc: BaseException, names: list[str]) -> str:
-    """What was stopped, whether the station is safe, where the file is (the notes the sweep and
-    the station's exit left on the exception)."""
-    notes = list(getattr(exc, "__notes__", ()))
-    failed = [n[len("and then: "):] for n in notes if n.startswith("and then: ")]
-    lines = [f"stopped: the sweep ({exc or 'Ctrl-C'})"]
-    lines += [n.replace("hilt: ", "") for n in notes if n.startswith("hilt: ")]
-    if failed:
-        lines.append("NOT SAFE: " + "; ".join(failed))
-    elif names:
-        lines.append(f"station safe: {', '.join(names)} put in their safe state")
-    return "\n".join(lines)

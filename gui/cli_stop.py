@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hilt.errors import SafeStateError
 
 
@@ -103,7 +105,16 @@ def _run_files(stop: Stopping) -> list[Path]:
 
 def _describe_run(path: Path) -> str:
     from hilt.runfile import RunFileError, open_run
+    from hilt.runfile.sweep_file import is_sweep_file, open_sweep
 
+    if is_sweep_file(path):
+        try:
+            sweep = open_sweep(path)
+        except RunFileError as exc:
+            return f"{path} (cannot be read: {exc})"
+        total = int(np.prod(sweep.shape))
+        return (f"{path}: {sweep.status}" + (f" ({sweep.reason})" if sweep.reason else "")
+                + f"; {sweep.points_done} of {total} points kept")
     try:
         with open_run(path) as run:
             status, reason = run.status, run.reason
