@@ -7,7 +7,9 @@ Keithley-specific errors: +803 "Output disabled" for ``:READ?`` with the output 
 
 Current sourcing (``:SOUR:FUNC CURR``, ``:SOUR:CURR``) drives the load with a current; the
 voltage it takes is I*R, clamped at the voltage compliance (``:SENS:VOLT:PROT``), and the world
-gets that voltage. ``:INIT`` takes ``:TRIG:COUN`` readings that ``:FETC?`` returns (as does
+gets that voltage. ``:SOUR:VOLT:PROT`` (overvoltage protection: 20, 40, 60, 80, 100, 120,
+160 V or NONE; a value between two levels takes the next one up) bounds what the terminals get,
+whatever the source level. ``:INIT`` takes ``:TRIG:COUN`` readings that ``:FETC?`` returns (as does
 ``:READ?``, comma-joined). Kept without acting on the model: the source and measure ranges,
 ``:SENS:FUNC``, ``NPLC``, ``:ROUT:TERM``, ``:SYST:RSEN``, ``:SYST:BEEP:STAT`` (Series 2400 manual,
 SCPI command reference).
@@ -49,6 +51,7 @@ class SimKeithley2400(ScpiInstrument):
         self.current = 0.0
         self.compliance = 105e-6
         self.voltage_compliance = 21.0
+        self.protection = 210.0  # overvoltage protection: NONE
         self.output = False
         self.elements = ["VOLT", "CURR", "RES", "TIME", "STAT"]
         self.kept: dict[str, str] = {"SOUR:VOLT:RANG": "2.1E+01", "SOUR:CURR:RANG": "1.05E-04",
@@ -67,14 +70,17 @@ class SimKeithley2400(ScpiInstrument):
             if abs(volts) > self.voltage_compliance:  # in compliance: the voltage limits the current
                 volts = self.voltage_compliance if volts > 0 else -self.voltage_compliance
             return volts, volts / load
-        current, volts = self.voltage / load, self.voltage
+        # Overvoltage protection: the source never puts more than the OVP level on its terminals.
+        volts = max(-self.protection, min(self.protection, self.voltage))
+        current = volts / load
         if abs(current) > self.compliance:  # in compliance: the source can only push this much
             current = self.compliance if current > 0 else -self.compliance
             volts = current * load
         return volts, current
 
     def _publish(self) -> None:
-        volts = self._operating_point()[0] if self.function == "CURR" else self.voltage
+        volts = self._operating_point()[0] if self.function == "CURR" else \
+            max(-self.protection, min(self.protection, self.voltage))
         self.world.update({f"{self.name}.voltage": volts if self.output else 0.0,
                            f"{self.name}.output": self.output})
 
@@ -97,6 +103,23 @@ class SimKeithley2400(ScpiInstrument):
         if query:
             return fmt(self.current)
         self.current = parse_number(arg, "A", minimum=-1.05, maximum=1.05)
+        self._publish()
+        return None
+
+    #: The overvoltage protection levels (V); a value between two takes the next one up, above
+    #: 160 V it is NONE (the 210 V maximum).
+    OVP_LEVELS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0)
+
+    @command(":SOURce:VOLTage:PROTection[:LEVel]")
+    def _overvoltage_protection(self, arg: str, query: bool) -> str | None:
+        if query:
+            return fmt(self.protection)
+        word = arg.strip().upper()
+        if word in ("NONE", "MAX", "MAXIMUM", "DEF", "DEFAULT"):
+            value = 210.0
+        else:
+            value = 20.0 if word in ("MIN", "MINIMUM") else parse_number(arg, "V", minimum=0.0, maximum=210.0)
+        self.protection = next((level for level in self.OVP_LEVELS if value <= level), 210.0)
         self._publish()
         return None
 

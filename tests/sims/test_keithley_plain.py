@@ -42,3 +42,17 @@ def test_kept_settings_round_trip(serial_port) -> None:
     assert ask(port, ":SYST:ERR?").startswith(b"803,")
     port.write(b":FETC?\r")  # nothing taken yet: no reply, -230 in the queue
     assert ask(port, ":SYST:ERR?").startswith(b"-230,")
+
+
+def test_overvoltage_protection_bounds_the_terminals(serial_port, world) -> None:
+    sim, port = serial_port(SimKeithley2400, name="smu", load_ohm=1e6)
+    assert float(ask(port, ":SOUR:VOLT:PROT?")) == 210.0  # NONE
+    port.write(b":SOUR:VOLT:PROT 30\r")  # between two levels: the next one up
+    assert float(ask(port, ":SOUR:VOLT:PROT?")) == 40.0
+    port.write(b":SOUR:FUNC VOLT;:SENS:CURR:PROT 0.1;:SOUR:VOLT 50;:FORM:ELEM VOLT,CURR;:OUTP ON\r")
+    volts, amps = (float(v) for v in ask(port, ":READ?").split(b","))
+    assert volts == pytest.approx(40.0) and amps == pytest.approx(40e-6, rel=1e-5)
+    assert world.get("smu.voltage") == pytest.approx(40.0)
+    port.write(b":SOUR:VOLT:PROT NONE\r")
+    assert float(ask(port, ":READ?").split(b",")[0]) == pytest.approx(50.0)
+    assert ask(port, ":SYST:ERR?") == b'0,"No error"'
