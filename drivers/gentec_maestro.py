@@ -132,19 +132,12 @@ class GentecMaestro(Instrument):
             raise InstrumentError("not applied", f"{command!r} sent but the MAESTRO reports {got!r}",
                                   instrument=self.name, command=command)
 
-    def _read_power(self) -> float:
-        reply = self.query("*CVU")
-        try:
-            return parse_number(reply)
-        except ValueError:
-            raise ProtocolError("not a *CVU reply", instrument=self.name, command="*CVU", reply=reply) from None
-
     #: One head: the power-meter kind's port count.
     n_ports: ClassVar[int] = 1
 
-    power = Parameter(lambda o: o._read_power(), unit="W", snapshot=False,
-                      doc="the head's present reading, one *CVU (W; J in energy mode)")
-    powers = Parameter(lambda o: np.array([o._read_power()]), unit="W", snapshot=False,
+    power = Parameter("*CVU", unit="W", get_parser=parse_number, snapshot=False,
+                      doc="the head's present reading (W; J in energy mode)")
+    powers = Parameter(lambda o: np.array([o.power.get()]), unit="W", snapshot=False,
                        doc="the reading as a one-port array, shape (n_ports,) = (1,): the power-meter kind's read")
 
     def read_all(self) -> np.ndarray:

@@ -308,24 +308,15 @@ class QontrolQ8iv(Instrument):
         return out
 
     # Fixed by the model: read on request, not in every snapshot.
-    voltage_full_scale = Parameter(lambda o: o._query_value("vfull?", "V"), unit="V", snapshot=False,
-                                   doc="the module's voltage full scale as it reports it (vfull?)")
-    current_full_scale = Parameter(lambda o: o._query_value("ifull?", "mA"), unit="mA", snapshot=False,
-                                   doc="the module's current full scale as it reports it (ifull?)")
+    voltage_full_scale = Parameter("vfull?", unit="V", get_parser=_value("V"), snapshot=False,
+                                   doc="the module's voltage full scale as it reports it")
+    current_full_scale = Parameter("ifull?", unit="mA", get_parser=_value("mA"), snapshot=False,
+                                   doc="the module's current full scale as it reports it")
 
     def full_scale(self) -> tuple[float, float]:
         """(volts, milliamps) full scale as the device reports them (:attr:`voltage_full_scale`,
         :attr:`current_full_scale`)."""
         return (self.voltage_full_scale.get(), self.current_full_scale.get())
-
-    def _query_value(self, command: str, unit: str) -> float:
-        """One ``<number> <unit>`` reply; anything else is a ProtocolError naming the reply."""
-        reply = self.query(command)
-        try:
-            return _value(unit)(reply)
-        except ValueError:
-            raise ProtocolError(f"expected '<value> {unit}'", instrument=self.name, command=command,
-                                reply=reply) from None
 
     # -- vectors ---------------------------------------------------------------------------
     def validate_voltages(self, values: Sequence[float] | np.ndarray) -> list[float]:

@@ -157,11 +157,11 @@ class SrsLockIn(Instrument):
 
     # Readouts: get-only parameters (``li.r.get()``; ``li.r()`` reads too). Readings, not
     # settings: left out of snapshots, like every measured value.
-    x = Parameter(lambda o: o._output("x"), unit="V", snapshot=False,
-                  doc="in-phase output X, V rms (OUTP?); read now, settling is the caller's job")
-    y = Parameter(lambda o: o._output("y"), unit="V", snapshot=False, doc="quadrature output Y, V rms (OUTP?)")
-    r = Parameter(lambda o: o._output("r"), unit="V", snapshot=False, doc="magnitude R, V rms (OUTP?)")
-    theta = Parameter(lambda o: o._output("theta"), unit="deg", snapshot=False, doc="phase theta (OUTP?)")
+    x = Parameter("OUTP? {outp_x}", unit="V", snapshot=False,
+                  doc="in-phase output X, V rms; read now, settling is the caller's job")
+    y = Parameter("OUTP? {outp_y}", unit="V", snapshot=False, doc="quadrature output Y, V rms")
+    r = Parameter("OUTP? {outp_r}", unit="V", snapshot=False, doc="magnitude R, V rms")
+    theta = Parameter("OUTP? {outp_theta}", unit="deg", snapshot=False, doc="phase theta")
     overloaded = Parameter(lambda o: o._overloaded(), snapshot=False,
                            doc="True if an input, filter or output overload happened since the last status "
                                "read (LIAS?; reading clears the latched bits)")
@@ -206,13 +206,9 @@ class SrsLockIn(Instrument):
         return any(lias & (1 << b) for b in self.overload_bits)
 
     # -- reads -------------------------------------------------------------------------------
-    def _output(self, name: str) -> float:
-        command = f"OUTP? {self.output_codes[name]}"
-        reply = self.query(command)
-        try:
-            return number(reply)
-        except ValueError:
-            raise ProtocolError("not a number", instrument=self.name, command=command, reply=reply) from None
+    def format_context(self) -> dict[str, Any]:
+        # The OUTP? code of each output (they differ between models), for the readouts' commands.
+        return {f"outp_{name}": code for name, code in self.output_codes.items()}
 
     def snap(self, *which: str) -> tuple[float, ...]:
         """Several outputs sampled at one instant, e.g. ``snap("x", "y")`` (default X, Y).
