@@ -14,7 +14,8 @@ whatever the source level. ``:INIT`` takes ``:TRIG:COUN`` readings that ``:FETC?
 ``:SENS:FUNC``, ``NPLC``, ``:ROUT:TERM``, ``:SYST:RSEN``, ``:SYST:BEEP:STAT`` (Series 2400 manual,
 SCPI command reference), and the other settings of the reference a client reads at connect: the
 voltage and resistance ranges, NPLC and auto-range switches, ``:SENS:RES:MODE``, the averaging
-filter, source delay, auto output-off and output-off state, the ARM and TRIGger layers (count,
+filter, source delay, output-off state, auto output-off (``:SOUR:CLE:AUTO ON``: a measurement
+with the output off is taken, as the output turns on for it), the ARM and TRIGger layers (count,
 source, timer, delay, lines, outputs), ``:SYST:AZER``, ``:SYST:LFR``, ``:DISP:ENAB``,
 ``:FORM:DATA`` (ASCII only). ``:MEAS:VOLT?`` and ``:MEAS:RES?`` read like ``:READ?`` (the
 resistance element is V/I).
@@ -214,7 +215,7 @@ class SimKeithley2400(ScpiInstrument):
 
     @command(":INITiate[:IMMediate]", query=False)
     def _initiate(self, arg: str, query: bool) -> None:
-        if not self.output:
+        if not (self.output or self._auto_output_off_on()):
             raise ScpiValueError(803)
         # ARM:COUN x TRIG:COUN readings (taken at once: the trigger model's delays are kept only).
         readings = [self._reading_values() for _ in range(self.trigger_count * int(self.kept.get("ARM:COUN", 1)))]
@@ -263,10 +264,15 @@ class SimKeithley2400(ScpiInstrument):
     @command(":READ", query=True)
     @command(":MEASure[:CURRent]", query=True)
     def _read(self, arg: str, query: bool) -> str | None:
-        if not self.output:
+        if not (self.output or self._auto_output_off_on()):
             raise ScpiValueError(803)
         self.fetched = [self._reading() for _ in range(self.trigger_count)]
         return ",".join(self.fetched)
+
+    def _auto_output_off_on(self) -> bool:
+        """``:SOUR:CLE:AUTO ON``: the output turns on for each measurement and off after it, so a
+        measurement with the output off is taken (the world sees the output off between them)."""
+        return self.kept.get("SOUR:CLE:AUTO", "0") == "1"
 
     def _reading(self) -> str:
         values = self._reading_values()
