@@ -106,7 +106,7 @@ def test_trigger_model_filter_and_system_settings_round_trip(serial_port) -> Non
         except ValueError:
             assert answer == value, header
     assert ask(port, ":SYST:ERR?") == b'0,"No error"'
-    port.write(b":OUTP OFF;:SOUR:VOLT 1;:FORM:ELEM VOLT;:TRIG:COUN 1\r")
+    port.write(b":OUTP OFF;:SENS:CURR:PROT 0.01;:SOUR:VOLT 1;:FORM:ELEM VOLT;:TRIG:COUN 1\r")
     assert float(ask(port, ":READ?")) == pytest.approx(1.0)  # SOUR:CLE:AUTO 1 from above: taken
     port.write(b":SOUR:CLE:AUTO 0;:READ?\r")  # output off, no auto output: +803
     assert ask(port, ":SYST:ERR?").startswith(b"803,")
