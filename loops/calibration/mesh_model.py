@@ -72,6 +72,20 @@ class MeshModel:
             modes = nxt
         return out
 
+    def needs_two_inputs(self, mzi: int) -> bool:
+        """True when ``mzi``'s external (phi) heater has no interferometer lit from one input:
+        no MZI two columns back on the same modes to split the light for it (on a Clements mesh,
+        columns 0 and 1). Its phase shows only against light in both its modes from two inputs
+        lit coherently."""
+        c, k = self.layout.column_of[mzi], self.layout.modes[mzi]
+        s = self.at.get((c - 2, k)) if c >= 2 else None
+        return s is None or self.layout.modes[s] != k
+
+    def straight(self, port: int, column: int) -> dict[int, float]:
+        """Theta (pi: bar) of the MZIs that keep the light of input ``port`` on its own mode up
+        to ``column`` (the columns before it)."""
+        return {m: math.pi for c in range(column) if (m := self.at.get((c, port))) is not None}
+
     def covering_inputs(self, first: int = 0) -> list[int]:
         """Input ports that together reach every MZI: ``first``, then the others in port order.
 
@@ -90,14 +104,18 @@ class MeshModel:
             reached |= self.reachable(best)
         return inputs[:1] + sorted(inputs[1:])
 
-    def powers(self, phases: np.ndarray, port: int) -> np.ndarray:
-        """Ideal output powers (unit input) for ``phases`` (..., n_heaters) in heater order,
-        light in ``port``: the twin's physics (ideal couplers, no loss), in numpy."""
+    def powers(self, phases: np.ndarray, port: int | np.ndarray) -> np.ndarray:
+        """Ideal output powers for ``phases`` (..., n_heaters) in heater order, light in
+        ``port`` (unit power) or, given n complex amplitudes, in every input at once (two inputs
+        lit coherently): the twin's physics (ideal couplers, no loss), in numpy."""
         ph = np.asarray(phases, dtype=float)
         batch = ph.shape[:-1]
         nm = self.n_mzi
         x = np.zeros((*batch, self.n), dtype=complex)
-        x[..., port] = 1.0
+        if np.ndim(port) == 0:
+            x[..., int(port)] = 1.0
+        else:
+            x[...] = np.asarray(port, dtype=complex)
         for k0, m, start in self.layout.columns:
             if m == 0:
                 continue
@@ -110,8 +128,9 @@ class MeshModel:
             x[..., k0 + 1:k0 + 2 * m:2] = g * (e * c * x0 - s * x1)
         return np.abs(x) ** 2
 
-    def model_fringe(self, phases: np.ndarray, heater: int, port: int) -> np.ndarray:
-        """Complex fringe amplitude of every port as ``heater``'s phase turns (others fixed)."""
+    def model_fringe(self, phases: np.ndarray, heater: int, port: int | np.ndarray) -> np.ndarray:
+        """Complex fringe amplitude of every port as ``heater``'s phase turns (others fixed);
+        ``port`` as for :meth:`powers`."""
         ph = np.repeat(np.asarray(phases, dtype=float)[None, :], 4, axis=0)
         ph[:, heater] = (0.0, 0.5 * math.pi, math.pi, 1.5 * math.pi)
         return fringe_of(self.powers(ph, port))

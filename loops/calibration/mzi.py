@@ -66,7 +66,14 @@ from ._common import CalibrationResult, Context, ProgressFn
 from .mesh_model import MeshModel
 from .mzi_bench import measure_dark
 from .mzi_crosstalk import calibrate_mzi_crosstalk
-from .mzi_routine import heater_pass, heater_quality, run_routine, save_table
+from .mzi_routine import (
+    heater_pass,
+    heater_quality,
+    heater_steps,
+    observability_note,
+    run_routine,
+    save_table,
+)
 from .mzi_sweeps import HeaterCalState
 
 #: The heater calibration table under its former name (one class: :class:`HeaterCalibration`).
@@ -75,15 +82,12 @@ MZICalibration = HeaterCalibration
 
 def _body_heaters(state: HeaterCalState, ctx: Context, result: CalibrationResult) -> None:
     plan = state.plan()
-    ctx.total = len(plan) + 1 + (len(state.plan_phi(plan)) if state.opts.get("phi", True) else 0)
+    ctx.total = heater_steps(state, plan) + 1
     measure_dark(state)
     ctx.report("dark level measured")
     result.notes.extend(heater_pass(state, ctx))
     result.quality, result.before, result.after = heater_quality(state)
-    unobservable = state.n_heaters - len(state.configs)
-    result.notes.append(f"{unobservable} heaters not observable by intensity from inputs {state.inputs} "
-                        "(output phase shifters, phi heaters of columns 0-1, MZIs no input reaches): design values, "
-                        "calibrated=False")
+    result.notes.append(observability_note(state))
     save_table(state, ctx, result, state.opts, "mzi_heaters")
 
 
@@ -93,7 +97,8 @@ def calibrate_mzi_heaters(station: Any, *, out_dir: str | Path = "runs", progres
                           mesh: str = "clements", points: int = 64, v_max: float = 8.0,
                           input_port: int = 0, inputs: Sequence[int] | None = None,
                           select_input: Callable[[int], None] | None = None, switch: str | None = None,
-                          switch_channels: dict[int, int] | None = None, averages: int = 1,
+                          switch_channels: dict[int, int] | None = None, modulators: str | None = None,
+                          modulator_v_max: float | None = None, averages: int = 1,
                           settle_s: float = 0.0, min_r2: float = 0.95,
                           alpha_nominal: float = NOMINAL_ALPHA_W, resistance: float = NOMINAL_RESISTANCE,
                           phi: bool = True, wrap_tolerance: float = 0.15,
@@ -106,7 +111,8 @@ def calibrate_mzi_heaters(station: Any, *, out_dir: str | Path = "runs", progres
     """
     opts = dict(heaters=heaters, meter=meter, laser=laser, n_modes=n_modes, mesh=mesh, points=points, v_max=v_max,
                 input_port=input_port, inputs=inputs,
-                select_input=select_input, switch=switch, switch_channels=switch_channels, averages=averages, settle_s=settle_s, min_r2=min_r2,
+                select_input=select_input, switch=switch, switch_channels=switch_channels, modulators=modulators,
+                modulator_v_max=modulator_v_max, averages=averages, settle_s=settle_s, min_r2=min_r2,
                 alpha_nominal=alpha_nominal, resistance=resistance, calibration_file=calibration_file,
                 phi=phi, wrap_tolerance=wrap_tolerance)
     return run_routine("mzi_heaters", station, out_dir, progress, abort, opts, _body_heaters)

@@ -1,5 +1,6 @@
-"""The instruments of an MZI bench (heater driver, laser, multi-port power meter) and how a
-calibration reads it: set the heaters, read every port at once, subtract the dark level."""
+"""The instruments of an MZI bench (heater driver, laser, multi-port power meter; optionally a
+fibre switch and input modulators in front of the chip) and how a calibration reads it: set the
+heaters, read every port at once, subtract the dark level."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ class MZIBench:
     voltages: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: The fibre switch that picks the lit chip input (an ``optical_switch``), if the bench has one.
     switch: Any = None
+    #: The input modulators (a ``heater_driver``: per chip input an amplitude MZI and a phase
+    #: shifter), if the bench has them: they light two inputs at once, coherently.
+    modulators: Any = None
 
     def read(self, voltages: np.ndarray | None = None, channel: int | None = None, value: float = 0.0) -> np.ndarray:
         """Set every channel (``voltages``) or one (``channel``: a single short command, the
@@ -64,6 +68,10 @@ METER = Need("meter", ("power_meter",), also=("detector",))
 LASER = Need("laser", ("tunable_laser",))
 #: The fibre switch in front of the chip's inputs (optional: a bench without one lights one input).
 SWITCH = Need("input_switch", ("optical_switch",))
+#: The input modulators (optional): one laser split to every input, each with an amplitude MZI and
+#: a phase shifter. Only ever the instrument an option or the station's role names: the heaters
+#: are a heater_driver too, so "the only one of the kind" cannot stand for it.
+MODULATORS = Need("modulators", ("heater_driver",))
 
 
 def find_bench(station: Any, ctx: Context, opts: dict[str, Any]) -> MZIBench:
@@ -74,10 +82,14 @@ def find_bench(station: Any, ctx: Context, opts: dict[str, Any]) -> MZIBench:
     laser = find_role(station, LASER, opts.get("laser"), ctx.routine)
     driver = station[heaters]
     switch = find_switch(station, opts.get("switch"), ctx.routine)
-    names = [heaters, laser, meter] + ([switch.name] if switch is not None else [])
+    modulators = find_modulators(station, opts.get("modulators"), ctx.routine)
+    if modulators is not None and modulators is driver:
+        raise ConfigError(f"{ctx.routine}: the modulators ({modulators.name}) are the heater driver too: name the "
+                          "driver of the chip's input amplitude MZIs and phase shifters (-o modulators=NAME)")
+    names = [heaters, laser, meter] + [x.name for x in (switch, modulators) if x is not None]
     return MZIBench(station, driver, station[meter], station[laser], names,
                     0, np.zeros(0), ctx, float(opts.get("settle_s", 0.0)), int(opts.get("averages", 1)),
-                    one_channel_setter(driver), np.zeros(int(driver.n_channels)), switch)
+                    one_channel_setter(driver), np.zeros(int(driver.n_channels)), switch, modulators)
 
 
 def find_switch(station: Any, given: str | None, routine: str) -> Any:
@@ -90,6 +102,17 @@ def find_switch(station: Any, given: str | None, routine: str) -> Any:
     if given is None and SWITCH.role not in named and not station.by_kind("optical_switch"):
         return None
     return station[find_role(station, SWITCH, given, routine)]
+
+
+def find_modulators(station: Any, given: str | None, routine: str) -> Any:
+    """The bench's input modulators, or None: the option ``modulators=NAME``, else the station's
+    role ``modulators``; never guessed by kind (``modulators=none``: do not use them)."""
+    if given is not None and str(given).lower() == "none":
+        return None
+    named = dict(getattr(getattr(station, "config", None), "roles", None) or {})
+    if given is None and MODULATORS.role not in named:
+        return None
+    return station[find_role(station, MODULATORS, given, routine)]
 
 
 def one_channel_setter(heaters: Any) -> Callable[[int, float], None] | None:
@@ -120,6 +143,10 @@ def mesh_size(bench: MZIBench, opts: dict[str, Any]) -> int:
 
 def measure_dark(state: Any) -> None:
     bench = state.bench
+    if bench.modulators is not None:
+        # Modulators left driven would light the chip themselves: ramped to 0 V first, so the
+        # one-input sweeps see the input the switch picks.
+        bench.modulators.safe_state()
     bench.laser.output.set(False)
     bench.heaters.set_voltages(np.zeros(state.n_channels))
     bench.dark = np.zeros(bench.ports)

@@ -23,7 +23,14 @@ from hilt.instruments.heater_calibration import (
 from ._common import CalibrationResult, Context, ProgressFn
 from .fitting import fit_fringe, offset_from
 from .mzi_bench import measure_dark
-from .mzi_routine import heater_pass, heater_quality, run_routine, save_table
+from .mzi_routine import (
+    heater_pass,
+    heater_quality,
+    heater_steps,
+    observability_note,
+    run_routine,
+    save_table,
+)
 from .mzi_sweeps import HeaterCalState, HeaterSweep
 
 
@@ -46,12 +53,12 @@ def _body_crosstalk(state: HeaterCalState, ctx: Context, result: CalibrationResu
     xt_points = int(opts.get("crosstalk_points", max(8, state.points // 2)))
     # Every (target, aggressor) pair: a target is a theta heater the light reaches.
     pairs_of: dict[int, list[int]] = {m: [j for j in state.mesh.neighbours[m]] for _, m in plan}
-    heater_steps = len(plan) + (len(state.plan_phi(plan)) if opts.get("phi", True) else 0)
-    ctx.total = 1 + (0 if targets_known else heater_steps) + sum(1 + len(v) for v in pairs_of.values())
+    ctx.total = 1 + (0 if targets_known else heater_steps(state, plan)) + sum(1 + len(v) for v in pairs_of.values())
     measure_dark(state)
     ctx.report("dark level measured")
     if not targets_known:
         result.notes.extend(heater_pass(state, ctx))
+        result.notes.append(observability_note(state))
     n = state.n_heaters
     C = np.eye(n)
     measured = np.zeros((n, n), dtype=bool)
@@ -122,7 +129,8 @@ def calibrate_mzi_crosstalk(station: Any, *, out_dir: str | Path = "runs", progr
                             n_modes: int | None = None, mesh: str = "clements", points: int = 64,
                             v_max: float = 8.0, input_port: int = 0, inputs: Sequence[int] | None = None,
                             select_input: Callable[[int], None] | None = None, switch: str | None = None,
-                            switch_channels: dict[int, int] | None = None, averages: int = 1,
+                            switch_channels: dict[int, int] | None = None, modulators: str | None = None,
+                            modulator_v_max: float | None = None, averages: int = 1,
                             settle_s: float = 0.0, min_r2: float = 0.95,
                             alpha_nominal: float = NOMINAL_ALPHA_W, resistance: float = NOMINAL_RESISTANCE,
                             phi: bool = True, wrap_tolerance: float = 0.15,
@@ -135,7 +143,8 @@ def calibrate_mzi_crosstalk(station: Any, *, out_dir: str | Path = "runs", progr
     """
     opts = dict(heaters=heaters, meter=meter, laser=laser, n_modes=n_modes, mesh=mesh, points=points, v_max=v_max,
                 input_port=input_port, inputs=inputs,
-                select_input=select_input, switch=switch, switch_channels=switch_channels, averages=averages, settle_s=settle_s, min_r2=min_r2,
+                select_input=select_input, switch=switch, switch_channels=switch_channels, modulators=modulators,
+                modulator_v_max=modulator_v_max, averages=averages, settle_s=settle_s, min_r2=min_r2,
                 alpha_nominal=alpha_nominal, resistance=resistance, calibration_file=calibration_file,
                 phi=phi, wrap_tolerance=wrap_tolerance,
                 heater_calibration=heater_calibration, v_aggressor=v_aggressor,

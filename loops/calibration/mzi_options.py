@@ -30,6 +30,7 @@ NUMBERS: dict[str, tuple[float | None, float | None, bool]] = {
     "resistance": (1e-6, None, False),
     "v_max": (1e-9, None, False),
     "v_aggressor": (1e-9, None, False),
+    "modulator_v_max": (1e-9, None, False),
     "n_modes": (2, 4096, True),
 }
 
@@ -63,7 +64,7 @@ def check_values(routine: str, opts: dict[str, Any]) -> dict[str, Any]:
     for name in ("phi",):
         if name in out and not isinstance(out[name], bool):
             raise ConfigError(f"{routine}: option {name}={out[name]!r}: expected true or false")
-    for name in ("heaters", "meter", "laser", "switch", "mesh"):
+    for name in ("heaters", "meter", "laser", "switch", "modulators", "mesh"):
         if out.get(name) is not None and not isinstance(out[name], str):
             raise ConfigError(f"{routine}: option {name}={out[name]!r}: expected a name")
     return out
@@ -106,6 +107,23 @@ def check_options(routine: str, opts: dict[str, Any], n: int, heaters: Any, n_he
         except LimitError as exc:
             raise ConfigError(f"{routine}: option {name}={v:g} V: the heaters cannot take it ({exc})") from None
     return out
+
+
+def check_modulators(routine: str, modulators: Any, n: int, v_max: float) -> None:
+    """The input modulators can drive an ``n``-input chip (an amplitude MZI and a phase shifter
+    per input: channels ``2p`` and ``2p + 1``) and every amplitude MZI can take ``v_max``, the top
+    of its transfer sweep (the driver's range and the station's soft limits); sends nothing."""
+    have = int(modulators.n_channels)
+    if have < 2 * n:
+        raise ConfigError(f"{routine}: modulators {modulators.name}: {have} channels, the chip's {n} inputs need "
+                          f"{2 * n} (amplitude MZI on channel 2p, phase shifter on 2p + 1, counting from 0)")
+    vector = np.zeros(have)
+    vector[0:2 * n:2] = v_max
+    try:
+        modulators.validate_voltages(vector)
+    except LimitError as exc:
+        raise ConfigError(f"{routine}: option modulator_v_max={v_max:g} V: the modulators cannot take it ({exc}); "
+                          "give a lower modulator_v_max") from None
 
 
 def switch_channels(opts: dict[str, Any], n: int) -> dict[int, Any]:

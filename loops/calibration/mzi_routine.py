@@ -24,6 +24,7 @@ from ._common import (
     running,
 )
 from .mzi_bench import find_bench
+from .mzi_modulators import coherent_pass, coherent_steps
 from .mzi_options import check_values
 from .mzi_sweeps import HeaterCalState, prepare
 
@@ -46,7 +47,8 @@ def heater_pass(state: HeaterCalState, ctx: Context) -> list[str]:
         ctx.report(f"heater {m} (theta, column {state.mesh.layout.column_of[m]}): alpha "
                    f"{state.cal.alpha_v2[m]:.4g} rad/V^2, phi0 {state.cal.phi0[m]:+.3f} rad, R^2 {cfg.r2:.4f}")
     if state.opts.get("phi", True):
-        for k, (port, m) in enumerate(state.plan_phi(plan)):
+        phi_plan = state.plan_phi(plan)
+        for k, (port, m) in enumerate(phi_plan):
             step = len(plan) + k
             h = state.mesh.n_mzi + m
             cfg = state.calibrate_phi_one(port, m, usable, step)
@@ -60,11 +62,48 @@ def heater_pass(state: HeaterCalState, ctx: Context) -> list[str]:
             ctx.report(f"heater {h} (phi, column {state.mesh.layout.column_of[m]}): alpha "
                        f"{state.cal.alpha_v2[h]:.4g} rad/V^2, phi0 {state.cal.phi0[h]:+.3f} rad "
                        f"(relative to heater {cfg.reference}), R^2 {cfg.r2:.4f}")
+        # The phi heaters no single input shows, with two inputs lit through the modulators.
+        notes.extend(coherent_pass(state, ctx, usable, len(plan) + len(phi_plan)))
     state.refine()
     bad = [h for h, c in state.configs.items() if not state.cal.calibrated[h]]
     if bad:
         notes.append(f"heaters with a poor fit (R^2 < {state.min_r2} or ports disagreeing), left nominal-flagged: {bad}")
     return notes
+
+
+def heater_steps(state: HeaterCalState, plan: list[tuple[int, int]]) -> int:
+    """Progress steps of :func:`heater_pass`: a sweep per heater, one per input transfer."""
+    if not state.opts.get("phi", True):
+        return len(plan)
+    return len(plan) + len(state.plan_phi(plan)) + coherent_steps(state)
+
+
+def observability_note(state: HeaterCalState) -> str:
+    """Which heaters the table leaves at their design values, and why, in one note."""
+    mesh = state.mesh
+    outputs = list(range(2 * mesh.n_mzi, state.n_heaters))
+    two = [mesh.n_mzi + m for m in range(mesh.n_mzi) if mesh.needs_two_inputs(m)]
+    two_done = [h for h in two if h in state.configs]
+    two_left = [h for h in two if h not in state.configs]
+    other = [h for h in range(state.n_heaters) if h not in state.configs and h not in outputs and h not in two]
+    parts = []
+    if outputs:
+        parts.append(f"{len(outputs)} output phase shifters ({outputs[0]}-{outputs[-1]}) never change a power "
+                     "reading: not observable")
+    if two_left:
+        why = ("the station has no modulators role" if state.modulators is None
+               else "phi=false" if not state.opts.get("phi", True)
+               else "their MZI or the bar MZIs before it were not calibrated")
+        parts.append(f"{len(two_left)} phi heaters {two_left} show only with two inputs lit coherently ({why})")
+    if other:
+        parts.append(f"{len(other)} heaters {other} not reached from inputs {state.inputs}")
+    text = f"{len(state.configs)} of {state.n_heaters} heaters measured"
+    if two_done:
+        text += (f", phi heaters {two_done} with two inputs lit through {state.modulators.name}: their offsets are "
+                 "relative to the input phase shifters at 0 V")
+    if parts:
+        text += "; design values, calibrated=False, for " + "; ".join(parts)
+    return text
 
 
 def heater_quality(state: HeaterCalState) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
@@ -102,7 +141,8 @@ def run_routine(routine: str, station: Any, out_dir: str | Path, progress: Progr
     assert state is not None
     try:
         nch = state.n_channels
-        captures = capture_specs(nch, state.bench.ports)
+        mods = state.modulators
+        captures = capture_specs(nch, state.bench.ports, int(mods.n_channels) if mods is not None else 0)
         with running(ctx, station, out_dir, config=opts, scalars=SCALARS, captures=captures):
             body(state, ctx, result)
         result.status = "completed"
@@ -124,12 +164,16 @@ def run_routine(routine: str, station: Any, out_dir: str | Path, progress: Progr
     return finish(ctx, result)
 
 
-def capture_specs(n_channels: int, ports: int) -> dict[str, Any]:
+def capture_specs(n_channels: int, ports: int, modulator_channels: int = 0) -> dict[str, Any]:
     from hilt.runfile import CaptureSpec
 
     spec = CaptureSpec(input_shape=(n_channels,), physical_shape=(ports,), input_dtype="float64",
                        physical_dtype="float64")
-    return {"sweep": spec, "crosstalk": spec}
+    out = {"sweep": spec, "crosstalk": spec}
+    if modulator_channels:  # the input amplitude MZIs' sweeps: modulator voltages in, port powers out
+        out["input_transfer"] = CaptureSpec(input_shape=(modulator_channels,), physical_shape=(ports,),
+                                            input_dtype="float64", physical_dtype="float64")
+    return out
 
 
 def save_table(state: HeaterCalState, ctx: Context, result: CalibrationResult, opts: dict[str, Any], name: str) -> None:

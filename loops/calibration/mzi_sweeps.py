@@ -24,7 +24,7 @@ from .fitting import _project as project
 from .fitting import fit_fringe, offset_from
 from .mesh_model import MeshModel
 from .mzi_bench import MZIBench, mesh_size
-from .mzi_options import check_options, check_switch, selector, switch_channels
+from .mzi_options import check_modulators, check_options, check_switch, selector, switch_channels
 
 
 @dataclass
@@ -42,6 +42,12 @@ class HeaterSweep:
     agreement: float = float("nan")
     reference: int = -1  # the heater whose offset this one's is measured against (phi heaters)
     linear: bool = False  # fit a drift term (the swept heater warms a lit neighbour)
+    field: np.ndarray | None = None  # input amplitudes when several inputs are lit at once
+
+    @property
+    def light(self) -> int | np.ndarray:
+        """What lights the chip for the twin: the input port, or the amplitudes of every input."""
+        return self.field if self.field is not None else self.port
 
 
 class HeaterCalState:
@@ -83,6 +89,11 @@ class HeaterCalState:
                               "from Python; this station has neither (give one input, or add the switch)")
         if bench.switch is not None and opts.get("select_input") is None:
             check_switch(routine, bench.switch, switch_channels(opts, mesh.n), self.inputs)
+        # The input modulators light two inputs at once for the phi heaters one input cannot show.
+        self.modulators = bench.modulators
+        self.modulator_v_max = float(opts.get("modulator_v_max") or self.v_max)
+        if self.modulators is not None:
+            check_modulators(routine, self.modulators, mesh.n, self.modulator_v_max)
 
     def sweep_v(self, points: int | None = None) -> np.ndarray:
         return np.sqrt(np.linspace(0.0, self.v_max**2, points or self.points))
@@ -183,8 +194,12 @@ class HeaterCalState:
             return None
         v0, ref = set_up
         self.use_port(port)
-        h = self.mesh.n_mzi + m
-        cfg = HeaterSweep(h, port, v0, reference=ref, linear=True)
+        return self.fit_phi(HeaterSweep(self.mesh.n_mzi + m, port, v0, reference=ref, linear=True), step)
+
+    def fit_phi(self, cfg: HeaterSweep, step: int) -> HeaterSweep:
+        """Sweep the external heater ``cfg.heater`` in the set-up ``cfg`` (the light already
+        there), fit its fringe with a drift term and take its offset against the twin."""
+        h, ref = cfg.heater, cfg.reference
         v = self.sweep_v()
         cfg.powers = self.measure(cfg, v, step=step)
         cfg.v2 = v**2
@@ -217,7 +232,7 @@ class HeaterCalState:
     def offset(self, cfg: HeaterSweep, measured: np.ndarray) -> tuple[float, float]:
         """``phi0`` of the swept heater: the fringe's phase against the twin's, less the heat
         its neighbours in the set-up pour into it (when the crosstalk is known)."""
-        model = self.mesh.model_fringe(self.believed_phases(cfg.voltages), cfg.heater, cfg.port)
+        model = self.mesh.model_fringe(self.believed_phases(cfg.voltages), cfg.heater, cfg.light)
         phase, agreement = offset_from(measured, model)
         if self.cal.crosstalk is not None:
             h = cfg.heater
@@ -260,7 +275,7 @@ class HeaterCalState:
         to hold ``phi0 + alpha V^2`` (per-port gains and offsets fitted: unknown detectors)."""
         assert cfg.powers is not None and cfg.v2 is not None
         ph = self.believed_phases(cfg.voltages)
-        model = self.mesh.model_fringe(ph, cfg.heater, cfg.port)
+        model = self.mesh.model_fringe(ph, cfg.heater, cfg.light)
         theta = phi0 + alpha_v2 * cfg.v2
         shape = np.real(model[None, :] * np.exp(1j * theta[:, None]))  # (points, ports)
         resid, amp = [], []

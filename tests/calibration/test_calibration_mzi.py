@@ -32,7 +32,14 @@ CROSSTALK_TOL = 1e-3  # absolute, on kappa = 0.01 (measured: 2.3e-4)
 # intensity-only measurement). Limited by the chip's beam-splitter errors, which no per-heater
 # phase represents (measured: 0.05 rad at worst, 0.002 on the same chip without them).
 PHI_REL_TOL = 0.1
+# The phi heaters of columns 0-1, fitted with two inputs lit coherently through the modulators:
+# offsets relative to the input phase shifters at 0 V, compared with the truth plus the hidden
+# phase difference of the two inputs' light (measured: 0.053 rad at worst, the same coupler-error
+# limit as above; 0.016 with ideal couplers, the heat of the 50:50 MZI next to them; 0.002 with
+# neither).
+PHI_GAUGE_TOL = 0.1
 N_MZI = 28
+TWO_INPUTS = list(range(N_MZI, N_MZI + 7))  # the phi heaters of columns 0 and 1
 
 
 def by_hand(st: Station):  # type: ignore[no-untyped-def]
@@ -59,8 +66,24 @@ def wrapped(d: np.ndarray) -> np.ndarray:
     return (d + np.pi) % (2 * np.pi) - np.pi
 
 
+def input_gauge(st: Station) -> np.ndarray:
+    """What an intensity cannot tell from a column-0/1 phi offset, per heater (0 elsewhere): the
+    phase difference of the light of the two inputs it interferes, set by the hidden offsets of
+    the input phase shifters at 0 V (modes k, k + 1 in column 0; k, k + 2 in column 1)."""
+    chip = st.world.system("chip")
+    psi = chip.modulator_offset[:, 1]
+    gauge = np.zeros(chip.n_heaters)
+    layout = chip.device.layout
+    for m in range(N_MZI):
+        c, k = layout.column_of[m], layout.modes[m]
+        if c < 2:
+            gauge[N_MZI + m] = psi[k] - psi[k + 1 + c]
+    return gauge
+
+
 def assert_safe(st: Station) -> None:
     assert np.all(np.asarray(st.world.get("heaters.voltages")) == 0)
+    assert np.all(np.asarray(st.world.get("modulators.voltages")) == 0)
     assert st.world.get("laser.output") is False
 
 
@@ -92,25 +115,44 @@ def test_heaters_recover_the_hidden_offsets_and_efficiencies(heater_run, station
     phi0, alpha, _ = truth(station)
     cal = load_heater_calibration(result.calibration_file)
     theta, phi, out = slice(0, N_MZI), slice(N_MZI, 2 * N_MZI), slice(2 * N_MZI, None)
-    # Every MZI's internal heater is fitted; the external ones from column 2 on (an MZI two
-    # columns back splits the light for them); output phase shifters are never observable.
-    assert cal.calibrated[theta].all() and not cal.calibrated[out].any()
-    assert cal.calibrated[phi].sum() == 21 and not cal.calibrated[N_MZI:N_MZI + 7].any()
+    # Every MZI's internal and external heater is fitted (those of columns 0-1 with two inputs
+    # lit through the modulators); output phase shifters are never observable.
+    assert cal.calibrated[theta].all() and cal.calibrated[phi].all() and not cal.calibrated[out].any()
     assert np.abs(wrapped(cal.phi0[theta] - phi0[theta])).max() < PHI0_TOL
     fitted = cal.calibrated
     assert np.abs(cal.alpha_v2[fitted] / alpha[fitted] - 1).max() < ALPHA_TOL
     err = wrapped(cal.phi0 - phi0)
     for h in np.nonzero(cal.calibrated[phi])[0] + N_MZI:
+        if h in TWO_INPUTS:
+            continue  # their own test, below
         ref = cal.reference[h]
         expected = err[ref] if ref >= 0 else 0.0  # the reference's own error carries over
         assert abs(wrapped(err[h] - expected)) < PHI_REL_TOL, h
     assert result.quality["r2_min"] > 0.999
     key = next(iter(result.before))
     assert result.after[key] < 0.1 * result.before[key]
-    assert progress[-1][0] == progress[-1][1] and len(progress) == N_MZI + 21 + 1
+    # dark, 28 theta, 21 phi with one input, 8 input transfers, 7 phi with two inputs
+    assert progress[-1][0] == progress[-1][1] and len(progress) == 1 + N_MZI + 21 + 8 + 7
     assert_safe(station)
     assert station.world.get("switch.channel") == 1  # the first input put back
-    assert any("inputs [0, 2, 4, 6]" in n for n in result.notes), result.notes
+    assert any("56 of 64 heaters measured" in n and "8 output phase shifters (56-63)" in n
+               and "relative to the input phase shifters at 0 V" in n for n in result.notes), result.notes
+
+
+def test_two_inputs_lit_through_the_modulators_fit_the_first_columns_phi_heaters(heater_run,  # type: ignore[no-untyped-def]
+                                                                                  station: Station) -> None:
+    result, _ = heater_run
+    phi0, alpha, _ = truth(station)
+    cal = load_heater_calibration(result.calibration_file)
+    two = np.array(TWO_INPUTS)
+    assert cal.calibrated[two].all()
+    assert np.abs(cal.alpha_v2[two] / alpha[two] - 1).max() < ALPHA_TOL
+    gauge = input_gauge(station)
+    assert np.abs(wrapped(cal.phi0[two] - phi0[two] - gauge[two])).max() < PHI_GAUGE_TOL
+    # Column 0 is relative to the inputs alone; a column-1 heater's light crosses one column-0
+    # phi heater (its reference).
+    assert (cal.reference[N_MZI:N_MZI + 4] == -1).all()
+    assert cal.reference[N_MZI + 4:N_MZI + 7].tolist() == [N_MZI + 1, N_MZI + 2, N_MZI + 3]
 
 
 def test_heater_run_file_holds_sweeps_fits_and_table(heater_run) -> None:  # type: ignore[no-untyped-def]
@@ -120,9 +162,13 @@ def test_heater_run_file_holds_sweeps_fits_and_table(heater_run) -> None:  # typ
         table = run.calibration("mzi_heaters")
         np.testing.assert_allclose(table["phi0"], result.table["phi0"])
         sweeps = run.captures("sweep")
-        assert sweeps.physical.shape == (49 * POINTS, 8) and sweeps.inputs.shape == (49 * POINTS, 64)
+        assert sweeps.physical.shape == (56 * POINTS, 8) and sweeps.inputs.shape == (56 * POINTS, 64)
+        # Each input's amplitude MZI swept alone (modulator voltages in, port powers out).
+        transfers = run.captures("input_transfer")
+        assert transfers.physical.shape == (8 * POINTS, 8) and transfers.inputs.shape == (8 * POINTS, 24)
+        assert np.count_nonzero(transfers.inputs[:POINTS], axis=0).tolist() == [POINTS] + [0] * 23
         steps, r2 = run.scalar("r2")
-        assert len(steps) == 49 and np.all(r2 > 0.999)
+        assert len(steps) == 56 and np.all(r2 > 0.999)
 
 
 def test_station_file_calibration_field_loads_it(heater_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -181,7 +227,41 @@ def test_one_fixed_input_calibrates_what_it_reaches(station: Station, tmp_path: 
     theta = cal.calibrated[:N_MZI]
     assert theta.sum() == 19
     assert np.abs(wrapped(cal.phi0[:N_MZI][theta] - phi0[:N_MZI][theta])).max() < PHI0_TOL
-    assert any("not observable" in n for n in result.notes)
+    assert any("not reached from inputs [0]" in n for n in result.notes), result.notes
+
+
+def test_a_station_without_the_modulators_role_fits_what_one_input_shows(tmp_path: Path) -> None:
+    """The modulators still wired to the chip, but not named as the role: the routine does not
+    touch them and fits what it did before they were used (49 heaters)."""
+    config = yaml.safe_load((stations.path("mzi-lab")).read_text())
+    config["roles"].pop("modulators")
+    path = tmp_path / "mzi-lab-no-modulators-role.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with Station.from_yaml(path) as st:
+        link = st.instruments["modulators"].transport
+        before = len(link.exchanges)
+        result = run_calibration(st, "mzi_heaters", out_dir=tmp_path, points=16)
+        sent = [e.data for e in list(link.exchanges)[before:] if e.direction == "->" and b"?" not in e.data]
+    assert result.status == "completed", result.summary()
+    assert sent == []  # the run file's snapshot may ask the QDAC who it is; nothing is set
+    cal = load_heater_calibration(result.calibration_file)
+    assert cal.calibrated.sum() == 49 and not cal.calibrated[TWO_INPUTS].any()
+    assert result.quality["heaters_fitted"] == 49
+    assert any(f"7 phi heaters {TWO_INPUTS} show only with two inputs lit coherently (the station has no "
+               "modulators role)" in n for n in result.notes), result.notes
+
+
+def test_abort_while_two_inputs_are_lit_ramps_the_modulators_down(station: Station, tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    def progress(done: int, total: int, message: str) -> None:
+        if "inputs 0+1 lit" in message:
+            assert np.asarray(station.world.get("modulators.voltages"))[[0, 2]].min() > 4  # both lit
+            stop.set()
+
+    result = run_calibration(station, "mzi_heaters", out_dir=tmp_path, points=8, abort=stop, progress=progress)
+    assert result.status == "aborted" and stop.is_set()
+    assert_safe(station)
 
 
 def test_abort_mid_sweep_leaves_the_chip_safe(station: Station, tmp_path: Path) -> None:
@@ -222,6 +302,11 @@ def test_unknown_options_are_refused_before_anything_is_sent(station: Station) -
     # Without the switch only the lit input can be used: refused now, not at step 20.
     (["inputs=[0, 7]", "switch=none"], r"lighting input\(s\) \[7\] needs a fibre switch"),
     (["v_aggressor=9"], "v_aggressor=9 V: the heaters cannot take it"),
+    # The input modulators: their sweep against their own soft limits, and the right instrument.
+    (["modulator_v_max=9"], r"modulator_v_max=9 V: the modulators cannot take it .*soft limits \[0, 8\]"),
+    (["modulators=pm"], "'pm' is not a heater_driver"),
+    (["modulators=heaters"], "the modulators \\(heaters\\) are the heater driver too"),
+    (["modulators=7"], "modulators=7: expected a name"),
 ])
 def test_bad_options_are_refused_before_anything_is_sent(station: Station, tmp_path: Path, options: list[str],
                                                          why: str) -> None:
