@@ -211,9 +211,11 @@ def render_index(covs: list[ModelCoverage]) -> str:
         if cov.reference is not None:
             lines.append(f"| [`{cov.model}`]({cov.model}.md) | {cov.implemented} / {len(cov.commands)} "
                          f"| {cov.share:.0%} |")
-    lines += ["", "The other simulators have no command reference recorded yet "
-              "(`sims/reference/<model>.py`); their pages say so."]
-    lines.append("")
+    if any(cov.reference is None for cov in covs):
+        lines += ["", "The other simulators have no command reference recorded yet "
+                  "(`sims/reference/<model>.py`); their pages say so."]
+    lines += ["", "Each model's list covers the subsystems of its manual a lab uses; its page names the "
+              "manual and the module docstring (`sims/reference/<model>.py`) what was left out.", ""]
     return "\n".join(lines)
 
 
