@@ -349,11 +349,12 @@ def test_minus_vv_prints_the_traceback_of_a_bug(extra_command: click.Group, tmp_
     assert result.output.strip().splitlines()[-1].startswith("hilt: error: ZeroDivisionError: division by zero")
 
 
-def test_ctrl_c_exits_130_quietly(extra_command: click.Group) -> None:
+def test_ctrl_c_exits_130_saying_what_it_stopped(extra_command: click.Group) -> None:
     _add(extra_command, KeyboardInterrupt())
     result = CliRunner().invoke(main, ["raise-for-test"])
     assert result.exit_code == 130
-    assert result.output == ""
+    # A command that says nothing more about itself: its name, no traceback, no "Aborted!".
+    assert result.output == "hilt: stopped by Ctrl-C (SIGINT): hilt raise-for-test\n"
 
 
 def test_usage_errors_stay_clicks(extra_command: click.Group) -> None:
