@@ -100,24 +100,34 @@ def _literal_commands(reference: Reference, text: str) -> Iterable[str]:
                 yield part
 
 
+def _literals_and_names(node: ast.AST) -> tuple[list[str], set[str]]:
+    """The string and bytes literals under ``node`` (its docstring excepted) and the names it uses."""
+    doc = ast.get_docstring(node, clean=False) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else None
+    texts = []
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes):
+            value = sub.value.decode("latin-1") if isinstance(sub.value, bytes) else sub.value
+            if value != doc:
+                texts.append(value)
+        elif isinstance(sub, ast.Name):
+            names.add(sub.id)
+    return texts, names
+
+
 def _test_literals(path: Path) -> dict[str, tuple[list[str], set[str]]]:
-    """``test_name`` -> (the string and bytes literals in its body, docstring excepted; the
-    names it uses)."""
+    """``test_name`` -> (the string and bytes literals in its body, docstring excepted, and in the
+    module's helper functions it calls; the names it uses)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    # A helper (``_sync(inst)`` sending ``*OPC?``) sends its commands for the test that calls it.
+    helpers = {f.name: _literals_and_names(f)[0] for f in functions if not f.name.startswith("test")}
     out: dict[str, tuple[list[str], set[str]]] = {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.name.startswith("test"):
             continue
-        doc = ast.get_docstring(node, clean=False)
-        texts = []
-        names: set[str] = set()
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes):
-                value = sub.value.decode("latin-1") if isinstance(sub.value, bytes) else sub.value
-                if value != doc:
-                    texts.append(value)
-            elif isinstance(sub, ast.Name):
-                names.add(sub.id)
+        texts, names = _literals_and_names(node)
+        texts += [t for name in sorted(names & set(helpers)) for t in helpers[name]]
         out[node.name] = (texts, names | set(texts))
     return out
 

@@ -41,6 +41,9 @@ def test_current_temperature_and_uptime(served, world, clock) -> None:
         assert world.get("dlc.power_dbm") == pytest.approx(full - 10 * math.log10(2))
         assert ask("(param-set! 'laser1:dl:cc:current-set 300.0)").startswith("Error: -4 ")
         assert ask("(param-set! 'laser1:dl:cc:current-act 50.0)").startswith("Error: -5 ")  # read-only
+        assert ask("(param-ref 'serial-number)").startswith('"') and ask("(param-ref 'fw-ver)").startswith('"')
+        assert ask("(param-set! 'laser1:dl:tc:temp-set 24.0)") == "0"
+        assert ask("(param-ref 'laser1:dl:tc:temp-set)") == "24" and ask("(param-ref 'laser1:dl:tc:temp-act)") == "24"
         assert ask("(param-set! 'laser2:dl:tc:temp-set 27.5)") == "0"
         assert ask("(param-ref 'laser2:dl:tc:temp-act)") == "27.5"
         clock.advance(42.0)

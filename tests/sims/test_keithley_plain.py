@@ -83,6 +83,7 @@ def test_buffer_fills_from_the_trigger_model_and_reports_statistics(serial_port,
     port.write(b":FORM:ELEM VOLT,CURR,RES;:TRIG:COUN 1;:ARM:COUN 1\r")
     volts, amps, ohms = (float(v) for v in ask(port, ":MEAS:RES?").split(b","))
     assert ohms == pytest.approx(1000.0, rel=1e-4) and float(ask(port, ":MEAS:VOLT?").split(b",")[0]) == 2.0
+    assert float(ask(port, ":MEAS:CURR?").split(b",")[1]) == pytest.approx(2e-3, rel=1e-4)
 
 
 def test_trigger_model_filter_and_system_settings_round_trip(serial_port) -> None:

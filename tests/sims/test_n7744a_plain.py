@@ -34,7 +34,8 @@ def test_free_running_logging_fills_in_simulated_time(visa_resource, clock) -> N
     assert _result(inst, 2).tolist() == pytest.approx([2e-3, 2e-3])
     clock.advance(1.0)
     assert inst.query("sens2:func:stat?") == "LOGGING_STABILITY,COMPLETE"
-    assert _result(inst, 2).tolist() == pytest.approx([2e-3] * 5)
+    samples = inst.query_binary_values("sens2:func:res?", datatype="f", is_big_endian=False)
+    assert samples == pytest.approx([2e-3] * 5)
     inst.write("sens2:func:stat stab,star")  # the stability function is not simulated
     assert inst.query("syst:err?").startswith("-224,")
 
@@ -96,6 +97,8 @@ def test_reference_correction_initiate_and_status(visa_resource) -> None:
     assert float(inst.query("fetc1:pow?")) == pytest.approx(3.0)
     inst.write("sens1:pow:ref tomod,0")
     assert inst.query("syst:err:coun?") == "1" and inst.query("syst:err:all?").startswith("-224,")
+    inst.write("sens1:pow:rang -10;:sens1:pow:rang:auto 0")
+    assert float(inst.query("sens1:pow:rang?")) == -10.0 and inst.query("sens1:pow:rang:auto?") == "0"
     inst.write("init1;:init1:cont 1")
     assert inst.query("init1:cont?") == "1"
     inst.write("*ESE 16;*SRE 32;*WAI")

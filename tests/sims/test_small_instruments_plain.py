@@ -45,8 +45,9 @@ def test_qontrol_information_and_chain_queries(serial_port, cls: type, ifull: st
     assert _lines(port, "lifetime?") == ["42 s"]
 
 
-def test_qontrol_vectors_whole_chain_limits_and_ok_replies(serial_port) -> None:
-    sim, port = serial_port(SimQontrolQ8iv, modules=1, load_ohm=1000.0)
+@pytest.mark.parametrize("cls", [SimQontrolQ8iv, SimQontrolQ8b])
+def test_qontrol_vectors_whole_chain_limits_and_ok_replies(serial_port, cls: type) -> None:
+    sim, port = serial_port(cls, modules=1, load_ohm=1000.0)
     assert _lines(port, "vvec0=1,2,3") == ["OK"]
     volts = [float(line.split()[0]) for line in _lines(port, "vall?", 8)]
     assert volts[:4] == pytest.approx([1, 2, 3, 0], abs=2e-4)  # the 16-bit DAC's steps

@@ -206,3 +206,14 @@ def test_smc100_configuration_parameters_round_trip(serial_port, clock) -> None:
     port.write(b"1PR-5\r\n")  # to -2 - 5 ... from 0 after homing: -5 is past SL -4
     assert smc_ask(port, "1TE") == b"1TEG" and smc_ask(port, "1SL?") == b"1SL-4"
     assert smc_ask(port, "1RB") == b"1RB0" and smc_ask(port, "1VE").startswith(b"1VE SMC_CC")
+
+
+def test_smc100_acceleration_identity_driver_voltage_and_error_text(serial_port) -> None:
+    sim, port = serial_port(SimSMC100)
+    port.write(b"1AC50\r\n")
+    assert smc_ask(port, "1AC?") == b"1AC50"
+    assert smc_ask(port, "1ID?") == b"1IDILS100CC"
+    assert smc_ask(port, "1DV?") == b"1DV48"  # a configuration parameter, read in any state
+    port.write(b"1AC-3\r\n")  # out of range: error C
+    assert smc_ask(port, "1TB") == b"1TBC Parameter missing or out of range"
+    assert smc_ask(port, "1TBG") == b"1TBG Displacement out of limits"  # the text of a given letter

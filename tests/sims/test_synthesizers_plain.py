@@ -166,6 +166,8 @@ def test_psg_sweep_and_modulation_settings_are_kept_while_the_modes_stay_off(vis
     inst.write("FREQ:SPAN 1 GHz")  # the centre stays
     assert float(inst.query("FREQ:STAR?")) == 4.5e9
     assert float(inst.query(":SOUR:POW:STAR?")) == -10.0 and float(inst.query("POW:STOP?")) == 5.0
+    inst.write(":SWE:DWEL 0.5")
+    assert float(inst.query("SWE:DWEL?")) == 0.5
     inst.write(":SOUR:SWE:DWEL1 0.25;:SOUR:SWE:POIN 11;:LIST:TYPE LIST;:INIT:CONT ON;:TRIG:SOUR BUS;:INIT")
     assert float(inst.query(":SOUR:SWE:DWEL1?")) == 0.25 and inst.query(":SOUR:SWE:POIN?") == "+11"
     assert inst.query("LIST:TYPE?;:INIT:CONT?;:TRIG:SOUR?") == "LIST;1;BUS"
@@ -184,3 +186,19 @@ def test_psg_sweep_and_modulation_settings_are_kept_while_the_modes_stay_off(vis
         assert inst.query("SYST:ERR?").startswith("-224,") and inst.query("AM?") == "0"
     inst.write(":SYST:PRES")  # preset forgets the kept settings
     assert inst.query(":SOUR:SWE:POIN?") == "+101"
+
+
+@pytest.mark.parametrize("cls", [SimSGS100A, SimSMA100B])
+def test_rs_fixed_frequency_phase_reference_preset_and_clock(visa_resource, clock, cls: type) -> None:
+    sim, inst = visa_resource(cls)
+    inst.write("SOUR:FREQ:FIX 2 GHz;:SOUR:FREQ:MODE CW;:SOUR:PHAS 45")
+    assert inst.query("SOUR:FREQ:FIX?") == "2000000000" and inst.query("SOUR:FREQ:MODE?") == "CW"
+    assert inst.query("SOUR:PHAS?") == "45"
+    inst.write("SOUR:PHAS:REF")  # the present phase becomes 0
+    assert inst.query("SOUR:PHAS?") == "0"
+    inst.write("SOUR:FREQ:MODE SWE")  # sweeps are not simulated: refused
+    assert inst.query("SYST:ERR?").startswith("-224,") and inst.query("SOUR:FREQ:MODE?") == "CW"
+    clock.advance(86400 + 3723)
+    assert inst.query("SYST:DATE?") == "2025,1,2" and inst.query("SYST:TIME?") == "1,2,3"
+    inst.write("OUTP ON;:SYST:PRES")
+    assert inst.query("OUTP?") == "0" and inst.query("SOUR:FREQ?") == "1000000000"

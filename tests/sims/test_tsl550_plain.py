@@ -105,7 +105,9 @@ def test_frequency_attenuation_shutter_and_kept_settings(tsl) -> None:
     assert float(inst.query(":WAV?")) == pytest.approx(1550.051, abs=1e-3)
     inst.write(":WAV:FINETUNING:DIS")
     assert inst.query(":WAV:FIN?;:WAV:OFFS?;:WAV:UNIT?") == "0.00;0.0500;1"
-    inst.write(":POW:STAT 1;:POW:ATT:AUT 0;:POW:ATT 10")
+    inst.write(":POW:UNIT 1")
+    assert inst.query(":POW:UNIT?") == "1" and inst.query(":POW?") == "1.0000"  # mW
+    inst.write(":POW:UNIT 0;:POW:STAT 1;:POW:ATT:AUT 0;:POW:ATT 10")
     assert inst.query(":POW:ATT?;:POW:ATT:AUT?") == "10.00;0"
     assert inst.query(":POW:ACT?") == "0.000"  # 10 mW less 10 dB
     assert sim.world.get(f"{sim.name}.power_w") == pytest.approx(1e-3)
