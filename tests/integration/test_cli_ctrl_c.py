@@ -88,6 +88,7 @@ def test_ctrl_c_in_calibrate_says_what_stopped_that_the_bench_is_safe_and_where_
         assert (run.status, run.reason) == ("aborted", "interrupted (SIGINT)")
 
 
+@pytest.mark.slow  # half a minute (torch, the data set, an evaluation): in `make faults`
 def test_ctrl_c_in_train_names_the_run_to_resume(bench: tuple[SimulatedBench, Path],
                                                 tmp_path: Path) -> None:
     world, station_file = bench
