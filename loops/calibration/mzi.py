@@ -33,8 +33,11 @@ inputs (role ``input_switch``, kind ``optical_switch``) lets the routine light, 
 the inputs that together reach every MZI (options ``inputs``, ``switch``, ``switch_channels``;
 from Python ``select_input`` stands in for a switch). Every option is checked before anything is
 sent (:mod:`.mzi_options`). Output phase shifters never change a power
-reading, and the phi heaters of columns 0 and 1 cannot be put in an interferometer with one
-input lit: they keep their design values, flagged ``calibrated=False`` (docs/calibration.md).
+reading: they keep their design values, flagged ``calibrated=False``. The phi heaters of
+columns 0 and 1 cannot be put in an interferometer with one input lit; on a bench with input
+modulators (role ``modulators``) they are fitted with two inputs lit coherently, their offsets
+relative to the input phase shifters at 0 V (:mod:`.mzi_modulators`); without, they keep their
+design values too (docs/calibration.md).
 
 Crosstalk: with heater ``i`` routed as above, the sweep is repeated with one neighbour ``j``
 held at ``v_aggressor``; its heat shifts ``i``'s fringe by ``alpha_i C_ij V_j^2``, so

@@ -35,7 +35,7 @@ PHI_REL_TOL = 0.1
 # The phi heaters of columns 0-1, fitted with two inputs lit coherently through the modulators:
 # offsets relative to the input phase shifters at 0 V, compared with the truth plus the hidden
 # phase difference of the two inputs' light (measured: 0.053 rad at worst, the same coupler-error
-# limit as above; 0.016 with ideal couplers, the heat of the 50:50 MZI next to them; 0.002 with
+# limit as above; 0.018 with ideal couplers, the heat of the 50:50 MZI next to them; 0.002 with
 # neither).
 PHI_GAUGE_TOL = 0.1
 N_MZI = 28
