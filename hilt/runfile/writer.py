@@ -496,7 +496,8 @@ class RunWriter:
             self.close("completed")
             return
         try:
-            self.close(*run_status.ending(exc if exc is not None else exc_type()))
+            ended = run_status.ending(exc) if exc is not None else ("aborted", exc_type.__name__)
+            self.close(*ended)
         except RunFileError:
             pass  # the exception already in flight says more
 
