@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,24 @@ def test_a_broken_docstring_reference_fails_the_strict_build(tmp_path: Path) -> 
     config.write_text("site_name: t\nplugins:\n  - mkdocstrings\n", encoding="utf-8")
     done = build(config, tmp_path / "site")
     assert done.returncode != 0 and "NoSuchThing" in done.stderr, done.stderr[-2000:]
+
+
+def _generator() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_reference", ROOT / "docs" / "gen_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstrings_become_markdown_without_losing_text() -> None:
+    gen = _generator()
+    text = gen.markdown('''Reads:
+    * ``read<n>?`` answers amperes; a bad one is a :class:`~hilt.errors.ProtocolError`
+      (see :meth:`hilt.parameters.BoundParameter.get`).
+    * ``vall?`` for read<n>? | every channel''')
+    assert text.splitlines()[1] == ""  # the blank line Markdown needs before a list
+    assert "``read<n>?``" in text  # code is left as it is
+    assert "``ProtocolError``" in text and "``hilt.parameters.BoundParameter.get``" in text
+    assert "for read&lt;n>? \\| every channel" in text  # not an HTML tag, not a table cell
