@@ -11,7 +11,8 @@ median over rounds of the median of ``--repeat`` calls (the thread's CPU time, o
   recorded, cache invalidated) and applied to x;
 - ``cached apply``: the same with the matrix cached (a hardware query, inference);
 - ``training step``: forward with the phases recording gradients (``method="matrix"``), loss
-  ``sum |y|^2``, backward to the phases;
+  ``sum |y|^2`` (``readout_intensity``, as ``MZINetwork`` detects its output), backward to the
+  phases;
 - ``training step, columns``: the same through the column-by-column path.
 Goals (issue 16): rebuild + apply within 3x of the matmul, a training step within 10x.
 """
@@ -27,7 +28,7 @@ from collections.abc import Callable
 import torch
 
 from hilt.sims.physics import MZIMesh
-from hilt.sims.physics.mzi import intensity
+from hilt.sims.physics.mzi import readout_intensity
 
 
 def median_call(fn: Callable[[], object], repeat: int, clock: Callable[[], float]) -> float:
@@ -60,7 +61,7 @@ def cases(n: int, batch: int) -> dict[str, Callable[[], object]]:
     def step(method: str) -> Callable[[], object]:
         def run() -> object:
             mesh.zero_grad(set_to_none=True)
-            loss = intensity(mesh(x, method)).sum()
+            loss = readout_intensity(mesh(x, method)).sum()
             loss.backward()
             return loss
         return run

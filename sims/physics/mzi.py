@@ -38,10 +38,20 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ._util import SeedLike, make_generator, quantize_uniform
 from .detection import Photodetectors
 from .errors import ErrorLevels, MZIErrors, draw_mzi_errors, error_levels
+from .mzi_kernels import (
+    abs2,
+    abs2_backward,
+    abs2_backward_uniform,
+    transfer_t,
+    transfer_t_backward,
+    twin_entries,
+    twin_entries_backward,
+)
 
 TWO_PI = 2.0 * math.pi
 
@@ -50,6 +60,42 @@ def intensity(z: torch.Tensor) -> torch.Tensor:
     cheap backward (``abs().square()`` costs a hypot forward and a sign backward, together 2.5
     times a 64 x 64 mesh's matmul at batch 1024; measured with bench/mzi_step_bench.py)."""
     return (z * z.conj()).real
+
+
+def readout_intensity(z: torch.Tensor) -> torch.Tensor:
+    """:func:`intensity` of a field that nothing else uses (the detected output), by compiled
+    loops (:class:`_ReadoutIntensity`): the same values, and, as the field's only consumer, the
+    same gradient bit for bit (``2 g z``, which autograd forms as ``g z + g z``) at a fifth of
+    the cost (0.2 ms of a 1024 x 64 training step, bench/mzi_step_bench.py). Where the field
+    also feeds something else, autograd would add that gradient in another order (a last-bit
+    difference): use :func:`intensity` there."""
+    if not z.is_complex():
+        return intensity(z)
+    return _ReadoutIntensity.apply(z)
+
+
+class _ReadoutIntensity(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor) -> torch.Tensor:
+        z = z.detach().resolve_conj().contiguous()
+        out = torch.empty(z.shape, dtype=torch.float64 if z.dtype == torch.complex128
+                          else torch.float32)
+        abs2(z.numpy().reshape(-1), out.numpy().reshape(-1))
+        ctx.save_for_backward(z)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (z,) = ctx.saved_tensors
+        out = torch.empty_like(z)
+        zf, of = z.numpy().reshape(-1), out.numpy().reshape(-1)
+        grad = grad.to(torch.float64 if z.dtype == torch.complex128 else torch.float32)
+        if grad.numel() > 0 and not any(grad.stride()):  # a sum's backward: one value
+            abs2_backward_uniform(zf, grad.reshape(-1)[0].item(), of)
+        else:
+            abs2_backward(zf, grad.expand(z.shape).contiguous().numpy().reshape(-1), of)
+        return out
 
 
 # -- layout -------------------------------------------------------------------------------
@@ -289,7 +335,7 @@ def _column_product(partner: torch.Tensor, diag: torch.Tensor, off: torch.Tensor
                     ) -> torch.Tensor:
     """``M_{C-1} ... M_1 M_0`` of the dense column matrices, by pairwise (tree) products:
     log2(C) batched matmuls instead of C sequential column updates. (Reference for
-    :func:`_grouped_transpose_product`, which :meth:`MZIMesh.transfer_matrix` uses.)"""
+    :class:`_Transfer`, which :meth:`MZIMesh.transfer_matrix` uses.)"""
     n_cols, n = diag.shape
     mats = torch.diag_embed(diag) + torch.zeros(n_cols, n, n, dtype=diag.dtype).scatter(
         2, partner.unsqueeze(-1), off.unsqueeze(-1))
@@ -303,122 +349,140 @@ def _column_product(partner: torch.Tensor, diag: torch.Tensor, off: torch.Tensor
 
 
 @dataclass(frozen=True)
-class _BandPlan:
-    """Static index tensors for :class:`_GroupedProduct` on one layout.
+class _ProductPlan:
+    """Static arrays of a layout for :class:`_Transfer`: each MZI's upper mode (parameter
+    order), where each column's parameters start (C + 1 entries), and the backward's segment
+    length (about sqrt(C): C / seg checkpoints of the running product, seg states recomputed
+    at a time)."""
 
-    The C columns are cut into G groups of K consecutive columns (idle columns pad the last
-    group). A group's running product ``X = M_j ... M_0`` (j < K) couples mode i only to modes
-    i - j .. i + j, so it is stored as a band, mode by mode: ``B[g, i, v] = X[g, i, i + v - K]``
-    (W = 2K + 1 entries per mode). A column ``y_i = D_i x_i + O_i x_partner(i)`` then updates
-    the band as ``B'[i, v] = D_i B[i, v] + O_i B[p, v + p - i]`` with p = partner(i): D and O
-    broadcast along v, and the partner's entries are one gather (``index``; clamped at the
-    band's edges, where the entry read is zero anyway)."""
-
-    k: int
-    g: int
     n: int
-    index: tuple[torch.Tensor, ...]  # K of (G, n W): flat position in (n, W) each entry reads
-    upper: torch.Tensor  # (n_mzi,) flat position of each MZI's upper mode in (G K, n)
-    lower: torch.Tensor  # (n_mzi,) the same for its lower mode
+    seg: int
+    modes: np.ndarray  # (n_mzi,) int64
+    col_start: np.ndarray  # (C + 1,) int64
 
 
-def _band_plan(idx: _ColumnIndex, n: int) -> _BandPlan:
-    partner = idx.partner
-    n_cols = partner.shape[0]
-    k = max(1, round(math.sqrt(n_cols)))  # balances the K updates and the G - 1 matmuls
-    g = -(-n_cols // k)
-    if g * k > n_cols:
-        partner = torch.cat([partner, torch.arange(n).repeat(g * k - n_cols, 1)])
-    w = 2 * k + 1
-    p = partner.view(g, k, n, 1)
-    v = torch.arange(w).view(1, 1, 1, w)
-    source = (v - p + torch.arange(n).view(1, 1, n, 1)).clamp(0, w - 1)  # v + i - p
-    flat = (p * w + source).reshape(g, k, n * w)
-    upper = idx.col * n + idx.upper
-    return _BandPlan(k, g, n, tuple(f.contiguous() for f in flat.unbind(1)), upper, upper + 1)
+def _product_plan(layout: MeshLayout) -> _ProductPlan:
+    n_cols = len(layout.columns)
+    col_start = np.array([s for _, _, s in layout.columns] + [layout.n_mzi], dtype=np.int64)
+    return _ProductPlan(layout.n, max(1, round(math.sqrt(n_cols))),
+                        np.array(layout.modes, dtype=np.int64), col_start)
 
 
-class _GroupedProduct(torch.autograd.Function):
-    """A mesh's column product ``M_{C-1} ... M_0`` from its MZIs' entries (a, b, c, d), with a
-    hand-written backward.
+def _numpy(t: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
+    """A detached, contiguous numpy view (or copy) of ``t`` in ``dtype``, for the kernels."""
+    return t.detach().to(dtype).resolve_conj().contiguous().numpy()
 
-    Forward: every group of K consecutive columns pushes an identity through its columns at
-    once, in band storage (:class:`_BandPlan`: K elementwise updates of a (G, n, 2K + 1)
-    stack, no matmul), then the G group products, made dense, are multiplied pairwise (G - 1
-    matmuls in log2(G) batched calls). N = 64 Clements (C = 64): 8 band updates of 8 x 64 x 17
-    entries and 7 matmuls, against 63 dense 64 x 64 matmuls for the plain tree
-    (:func:`_column_product`). Backward: the same steps in reverse with their adjoints
-    (``grad * conj(.)``, torch's convention for complex gradients), without autograd's
-    per-operation bookkeeping, which cost more than the arithmetic at this size.
-    """
+
+def _real_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype in (torch.complex128, torch.float64) else torch.float32
+
+
+def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype in (torch.complex128, torch.float64) else torch.complex64
+
+
+@dataclass
+class _Saved:
+    """What :func:`_transfer_backward` needs from a forward (copies: the inputs may share
+    memory with parameters that an optimiser changes in place)."""
+
+    plan: _ProductPlan
+    entries: tuple[np.ndarray, ...]
+    out: np.ndarray
+    checkpoints: np.ndarray
+    ut: np.ndarray
+    phases: tuple[np.ndarray, np.ndarray] | None = None  # the twin's (theta, phi)
+
+
+def _transfer(plan: _ProductPlan, entries: tuple[np.ndarray, ...], out: np.ndarray,
+              keep: bool) -> tuple[torch.Tensor, _Saved | None]:
+    """``U^T`` by :func:`.mzi_kernels.transfer_t`; with ``keep``, what the backward needs."""
+    n, n_cols = plan.n, plan.col_start.shape[0] - 1
+    n_checkpoints = -(-n_cols // plan.seg) + 1 if keep else 0
+    checkpoints = np.empty((n_checkpoints, 2 * n * n), dtype=out.dtype)
+    ut = torch.empty(n, n, dtype=torch.complex128 if out.dtype == np.float64
+                     else torch.complex64)
+    transfer_t(*entries, out, plan.modes, plan.col_start, plan.seg, checkpoints, ut.numpy())
+    if not keep:
+        return ut, None
+    return ut, _Saved(plan, tuple(e.copy() for e in entries), out.copy(), checkpoints,
+                      ut.numpy().copy())
+
+
+def _general_transfer(plan: _ProductPlan, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+                      d: torch.Tensor, out: torch.Tensor, keep: bool
+                      ) -> tuple[torch.Tensor, _Saved | None]:
+    dtype = _complex_dtype(torch.promote_types(
+        torch.promote_types(a.dtype, b.dtype), torch.promote_types(c.dtype, d.dtype)))
+    entries = tuple(_numpy(t, dtype) for t in (a, b, c, d))
+    return _transfer(plan, entries, _numpy(out, _real_dtype(dtype)), keep)
+
+
+def _twin_transfer(plan: _ProductPlan, theta: torch.Tensor, phi: torch.Tensor,
+                   out: torch.Tensor, keep: bool) -> tuple[torch.Tensor, _Saved | None]:
+    real = _real_dtype(torch.promote_types(theta.dtype, phi.dtype))
+    th, ph = _numpy(theta, real), _numpy(phi, real)
+    entries = tuple(np.empty(th.shape[0], dtype=np.complex128 if real == torch.float64
+                             else np.complex64) for _ in range(4))
+    twin_entries(th, ph, *entries)
+    ut, saved = _transfer(plan, entries, _numpy(out, real), keep)
+    if saved is not None:
+        saved.phases = th.copy(), ph.copy()
+    return ut, saved
+
+
+def _transfer_backward(saved: _Saved, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Gradients of the entries a..d and of the output phases."""
+    plan = saved.plan
+    complex_t = torch.complex128 if saved.ut.dtype == np.complex128 else torch.complex64
+    grads = tuple(torch.empty(plan.modes.shape[0], dtype=complex_t) for _ in range(4))
+    g_out = torch.empty(plan.n, dtype=_real_dtype(complex_t))
+    transfer_t_backward(*saved.entries, saved.out, plan.modes, plan.col_start, plan.seg,
+                        saved.checkpoints, saved.ut, _numpy(grad, complex_t),
+                        *(g.numpy() for g in grads), g_out.numpy())
+    return (*grads, g_out)
+
+
+class _Transfer(torch.autograd.Function):
+    """``U^T`` of a mesh, ``U = diag(e^{i out}) M_{C-1} ... M_0``, from its MZIs' entries
+    (a, b, c, d) and output phases, built and differentiated by the compiled loops of
+    :mod:`.mzi_kernels`: row updates of the running product in the band it occupies; the
+    backward walks the columns in reverse from checkpoints. N = 64 Clements: ~0.1 ms, a third
+    of a 1024 x 64 x 64 complex matmul (BENCHMARKS.md, bench/mzi_step_bench.py)."""
 
     @staticmethod
-    def forward(ctx: Any, plan: _BandPlan, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
-                d: torch.Tensor) -> torch.Tensor:
-        k, g, n = plan.k, plan.g, plan.n
-        w = 2 * k + 1
-        # (2, G K, n): every column's D (idle modes and padding columns 1) and O.
-        ext = torch.zeros(2, g * k, n, dtype=a.dtype)
-        ext[0] = 1.0
-        pos = torch.cat([plan.upper, plan.lower])
-        ext[0].view(-1).index_copy_(0, pos, torch.cat([a, d]))
-        ext[1].view(-1).index_copy_(0, pos, torch.cat([b, c]))
-        ds = ext[0].view(g, k, n, 1).unbind(1)
-        os_ = ext[1].view(g, k, n, 1).unbind(1)
-        # bands[j]: the band before column j of each group (bands[k]: the groups' products);
-        # reads[j]: the partner entries column j read. Written in place: kept for backward.
-        bands = torch.zeros(k + 1, g, n, w, dtype=a.dtype)
-        bands[0, :, :, k] = 1.0
-        reads = torch.empty(k, g, n, w, dtype=a.dtype)
-        for j in range(k):
-            torch.gather(bands[j].view(g, n * w), 1, plan.index[j], out=reads[j].view(g, n * w))
-            torch.addcmul(bands[j] * ds[j], reads[j], os_[j], out=bands[j + 1])
-        # Band -> dense: X[i, i + v - K] = B[i, v], through a view with row stride n + 2K + 1.
-        dense = torch.zeros(g, n, n + 2 * k, dtype=a.dtype)
-        dense.as_strided((g, n, w), (n * (n + 2 * k), n + 2 * k + 1, 1)).copy_(bands[k])
-        x = dense[:, :, k:k + n]
-        levels = [x]
-        while x.shape[0] > 1:  # later group on the left
-            odd = x[-1:] if x.shape[0] % 2 else None
-            x = x[1:x.shape[0] // 2 * 2:2] @ x[0:x.shape[0] // 2 * 2:2]
-            if odd is not None:
-                x = torch.cat([x, odd])
-            levels.append(x)
-        ctx.plan = plan
-        ctx.save_for_backward(ext, bands, reads, *levels[:-1])
-        return x[0]
+    def forward(ctx: Any, plan: _ProductPlan, a: torch.Tensor, b: torch.Tensor,
+                c: torch.Tensor, d: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        ut, ctx.saved = _general_transfer(plan, a, b, c, d, out, any(ctx.needs_input_grad[1:]))
+        return ut
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
-        plan: _BandPlan = ctx.plan
-        k, g, n = plan.k, plan.g, plan.n
-        w = 2 * k + 1
-        ext, bands, reads, *levels = ctx.saved_tensors
-        conj = ext.conj().resolve_conj()
-        ds = conj[0].view(g, k, n, 1).unbind(1)
-        os_ = conj[1].view(g, k, n, 1).unbind(1)
-        gx = grad.unsqueeze(0)
-        for x in reversed(levels):  # undo the pairwise products (later @ earlier), last first
-            m = x.shape[0] // 2
-            g_later = gx[:m] @ x[0:2 * m:2].mH
-            g_earlier = x[1:2 * m:2].mH @ gx[:m]
-            pairs = torch.stack([g_earlier, g_later], 1).reshape(2 * m, n, n)
-            gx = torch.cat([pairs, gx[m:]]) if x.shape[0] % 2 else pairs
-        # gbands[j]: the gradient of bands[j + 1], the output of column j.
-        gbands = torch.empty(k, g, n, w, dtype=grad.dtype)
-        gbands[k - 1] = 0.0
-        padded = torch.zeros(g, n, n + 2 * k, dtype=grad.dtype)
-        padded[:, :, k:k + n] = gx
-        gbands[k - 1] = padded.as_strided((g, n, w), (n * (n + 2 * k), n + 2 * k + 1, 1))
-        for j in range(k - 1, 0, -1):
-            gb = gbands[j]
-            torch.mul(gb, ds[j], out=gbands[j - 1])
-            gbands[j - 1].view(g, n * w).scatter_add_(1, plan.index[j],
-                                                      (gb * os_[j]).view(g, n * w))
-        # d(out)/dD = the band before the column, d(out)/dO = what it read; summed over v.
-        gd = (gbands * bands[:k].conj()).sum(-1).transpose(0, 1).reshape(-1)  # (G K n)
-        go = (gbands * reads.conj()).sum(-1).transpose(0, 1).reshape(-1)
-        return (None, gd[plan.upper], go[plan.upper], go[plan.lower], gd[plan.lower])
+        return (None, *_transfer_backward(ctx.saved, grad))
+
+
+class _TwinTransfer(torch.autograd.Function):
+    """:class:`_Transfer` of the twin (ideal couplers, no loss) from its phases, with the
+    MZIs' entries and their derivatives computed in the same compiled code
+    (:func:`.mzi_kernels.twin_entries`): no torch operation between the phases and ``U^T``."""
+
+    @staticmethod
+    def forward(ctx: Any, plan: _ProductPlan, theta: torch.Tensor, phi: torch.Tensor,
+                out: torch.Tensor) -> torch.Tensor:
+        ut, ctx.saved = _twin_transfer(plan, theta, phi, out, any(ctx.needs_input_grad[1:]))
+        return ut
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        saved: _Saved = ctx.saved
+        ga, gb, gc, gd, g_out = _transfer_backward(saved, grad)
+        th, ph = saved.phases  # type: ignore[misc]
+        g_theta, g_phi = np.empty_like(th), np.empty_like(ph)
+        twin_entries_backward(th, ph, ga.numpy(), gb.numpy(), gc.numpy(), gd.numpy(),
+                              g_theta, g_phi)
+        return None, torch.from_numpy(g_theta), torch.from_numpy(g_phi), g_out
 
 
 class _TwinEntries(torch.autograd.Function):
@@ -426,7 +490,8 @@ class _TwinEntries(torch.autograd.Function):
     ``a = (e^{i(theta+phi)} - e^{i phi}) / 2``, ``b = i (e^{i theta} + 1) / 2``,
     ``c = i (e^{i(theta+phi)} + e^{i phi}) / 2``, ``d = (1 - e^{i theta}) / 2`` (module
     docstring), with the derivatives written out: autograd's polar backward cost more than
-    the whole forward."""
+    the whole forward. The column path's; the matrix path computes the same entries inside
+    its kernels (:func:`.mzi_kernels.twin_entries`)."""
 
     @staticmethod
     def forward(ctx: Any, theta: torch.Tensor, phi: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -488,7 +553,7 @@ class MZIMesh(nn.Module):
         self.out_phase = nn.Parameter(out)
         self._neighbours = self._heater_neighbours()
         self._index = _column_index(self.layout)
-        self._plan = _band_plan(self._index, self.n)
+        self._plan = _product_plan(self.layout)
         self._cache: tuple[tuple, torch.Tensor] | None = None
 
     # ---- construction
@@ -575,10 +640,13 @@ class MZIMesh(nn.Module):
         return e.phase_offset + drift + self.heater.alpha * e.efficiency * power
 
     # ---- optics
+    def _is_twin(self) -> bool:
+        return self.errors is None and self.insertion_loss_db == 0.0
+
     def _mzi_entries(self, theta: torch.Tensor, phi: torch.Tensor
                      ) -> tuple[torch.Tensor, ...]:
         nm = self.layout.n_mzi
-        if self.errors is None and self.insertion_loss_db == 0.0:
+        if self._is_twin():
             # Ideal 50:50 couplers, no loss (the twin): the closed form with c = s = 1/sqrt 2.
             return _TwinEntries.apply(theta, phi)
         bs = self.errors.bs_error if self.errors is not None else torch.zeros(nm, 2)
@@ -641,9 +709,14 @@ class MZIMesh(nn.Module):
                 and self._cache[0] == self._cache_key():
             return self._cache[1]
         theta, phi, out = self._phases(voltages)
-        # U = diag(e^{i out}) P, so U^T = P^T scaled column by column.
-        ut = (_GroupedProduct.apply(self._plan, *self._mzi_entries(theta, phi))
-              * torch.polar(torch.ones_like(out), out)[:, None]).T.contiguous()
+        twin = self._is_twin()
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (theta, phi, out)):
+            ut = (_TwinTransfer.apply(self._plan, theta, phi, out) if twin
+                  else _Transfer.apply(self._plan, *self._mzi_entries(theta, phi), out))
+        else:  # no graph to record: the kernels directly (autograd.Function costs ~40 us)
+            ut = (_twin_transfer(self._plan, theta, phi, out, False) if twin
+                  else _general_transfer(self._plan, *self._mzi_entries(theta, phi), out,
+                                         False))[0]
         if voltages is None and not recording:
             self._cache = (self._cache_key(), ut)
         return ut
@@ -722,7 +795,7 @@ class MZINetwork(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor, method: str = "matrix") -> torch.Tensor:
-        return self.detectors(intensity(self.output_field(x, method)))
+        return self.detectors(readout_intensity(self.output_field(x, method)))
 
     def twin(self) -> MZINetwork:
         return MZINetwork([m.twin() for m in self.meshes],  # type: ignore[attr-defined]

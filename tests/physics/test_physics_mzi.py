@@ -201,9 +201,9 @@ def test_tree_product_matches_column_by_column_application():
 @pytest.mark.parametrize("n,kind,errors", [(64, "clements", None), (64, "clements", "dat-0.10"),
                                            (7, "clements", None), (6, "reck", "mild"),
                                            (2, "clements", None), (3, "reck", None)])
-def test_banded_transfer_matrix_and_its_gradient_match_the_dense_column_product(n, kind, errors):
-    """The banded, grouped build (hand-written backward) against the plain product of dense
-    column matrices differentiated by autograd, in float64."""
+def test_compiled_transfer_matrix_and_its_gradient_match_the_dense_column_product(n, kind, errors):
+    """The compiled build and its hand-written backward (``mzi_kernels``) against the plain
+    product of dense column matrices differentiated by autograd, in float64."""
     from hilt.sims.physics.mzi import _column_product
 
     mesh = MZIMesh(n, kind, seed=1)
@@ -225,6 +225,101 @@ def test_banded_transfer_matrix_and_its_gradient_match_the_dense_column_product(
     for g_banded, g_dense in zip(torch.autograd.grad(loss(banded), params),
                                  torch.autograd.grad(loss(dense), params), strict=True):
         torch.testing.assert_close(g_banded, g_dense, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,errors", [("clements", None), ("reck", "dat-0.10")])
+def test_float32_kernels_are_as_close_to_float64_as_float32_autograd(kind, errors):
+    """What training runs, float32 at N = 64: the compiled matrix and gradients are as close to
+    the float64 dense reference as the dense float32 product under autograd is (the backward
+    rebuilds each column's input by inverting the column from a checkpoint; its rounding must
+    stay at float32's level)."""
+    from hilt.sims.physics.mzi import _column_product
+
+    mesh = MZIMesh(64, kind, seed=4)
+    if errors:
+        mesh = mesh.with_errors(errors, seed=5)
+    w = torch.randn(64, 64, dtype=torch.complex128, generator=torch.Generator().manual_seed(1))
+    params = list(mesh.parameters())
+
+    def loss(u: torch.Tensor) -> torch.Tensor:
+        return (u.to(torch.complex128) * w).real.sum()
+
+    def dense() -> torch.Tensor:
+        diag, off, out = mesh._factors(None)
+        return torch.polar(torch.ones_like(out), out)[:, None] * _column_product(
+            mesh._index.partner, diag, off)
+
+    u_kernel, u_dense32 = mesh.transfer_matrix(), dense()
+    g_kernel = torch.autograd.grad(loss(u_kernel), params)
+    g_dense32 = torch.autograd.grad(loss(u_dense32), params)
+    for p in params:
+        p.data = p.data.double()
+    u64 = dense()
+    g64 = torch.autograd.grad(loss(u64), params)
+
+    def err(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float((a.detach().to(b.dtype) - b.detach()).abs().max())
+
+    assert err(u_kernel, u64) <= 2 * err(u_dense32, u64) + 1e-6
+    for gk, gd, g in zip(g_kernel, g_dense32, g64, strict=True):
+        assert err(gk, g) <= 2 * err(gd, g) + 1e-6
+
+
+def test_transfer_backward_passes_gradcheck_for_general_entries_and_the_twin():
+    """The compiled backward against finite differences: the twin's phases (entries computed in
+    the kernel), and general complex entries, not unitary (the column inverse of the backward
+    is the 2 x 2 inverse, not the adjoint) with output phases."""
+    from hilt.sims.physics.mzi import _Transfer, _TwinTransfer
+
+    g = torch.Generator().manual_seed(2)
+    for kind, n in (("clements", 5), ("reck", 4)):
+        plan = MZIMesh(n, kind)._plan
+        nm = plan.modes.shape[0]
+        theta, phi = (6.3 * torch.rand(nm, generator=g, dtype=torch.float64) for _ in range(2))
+        out = 6.3 * torch.rand(n, generator=g, dtype=torch.float64)
+        args = [t.requires_grad_() for t in (theta, phi, out)]
+        assert torch.autograd.gradcheck(
+            lambda *a, plan=plan: torch.view_as_real(_TwinTransfer.apply(plan, *a)), args)
+        entries = [(0.5 + torch.rand(nm, generator=g, dtype=torch.float64))
+                   * torch.polar(torch.ones(nm, dtype=torch.float64),
+                                 6.3 * torch.rand(nm, generator=g, dtype=torch.float64))
+                   for _ in range(4)]
+        args = [t.requires_grad_() for t in (*entries, out.detach())]
+        assert torch.autograd.gradcheck(
+            lambda *a, plan=plan: torch.view_as_real(_Transfer.apply(plan, *a)), args)
+
+
+def test_transfer_matrix_is_the_same_with_and_without_a_graph():
+    mesh = MZIMesh(12, seed=6)
+    chip = mesh.with_errors("dat-0.10", seed=7)
+    for m in (mesh, chip):
+        with torch.no_grad():
+            plain = m.transfer_matrix().clone()
+        recorded = m.transfer_matrix()
+        assert recorded.requires_grad
+        assert torch.equal(plain, recorded.detach())
+
+
+def test_readout_intensity_is_intensity_bit_for_bit_with_its_gradient():
+    from hilt.sims.physics.mzi import intensity, readout_intensity
+
+    g = torch.Generator().manual_seed(3)
+    z = 3 * torch.randn(64, 256, dtype=torch.complex64, generator=g)
+    w = torch.rand(64, 256, generator=g)
+    assert torch.equal(readout_intensity(z), intensity(z))
+    for weight in (None, w):  # a sum's uniform gradient, and a general one
+        grads = []
+        for f in (intensity, readout_intensity):
+            zz = z.clone().requires_grad_()
+            y = f(zz)
+            (y.sum() if weight is None else (y * weight).sum()).backward()
+            grads.append(zz.grad)
+        assert torch.equal(*grads)
+    z64 = torch.randn(4, 6, dtype=torch.complex128, generator=g).requires_grad_()
+    w64 = torch.randn(6, 4, dtype=torch.float64, generator=g)
+    assert torch.autograd.gradcheck(readout_intensity, (z64,))
+    assert torch.autograd.gradcheck(lambda t: readout_intensity(t.T) * w64, (z64,))
+    assert torch.autograd.gradcheck(lambda t: readout_intensity(t.conj()).mean(), (z64,))
 
 
 def test_twin_mzi_entries_backward_is_the_derivative():
