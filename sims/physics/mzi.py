@@ -391,7 +391,7 @@ class _Saved:
     out: np.ndarray
     checkpoints: np.ndarray
     ut: np.ndarray
-    phases: tuple[np.ndarray, np.ndarray] | None = None  # the twin's (theta, phi)
+    phasors: np.ndarray | None = None  # the twin's e^{i theta}, e^{i phi} (2, n_mzi)
 
 
 def _transfer(plan: _ProductPlan, entries: tuple[np.ndarray, ...], out: np.ndarray,
@@ -405,8 +405,9 @@ def _transfer(plan: _ProductPlan, entries: tuple[np.ndarray, ...], out: np.ndarr
     transfer_t(*entries, out, plan.modes, plan.col_start, plan.seg, checkpoints, ut.numpy())
     if not keep:
         return ut, None
-    return ut, _Saved(plan, tuple(e.copy() for e in entries), out.copy(), checkpoints,
-                      ut.numpy().copy())
+    # entries are arrays of the caller's own; out may share a parameter's memory, and ut is
+    # handed out: copies.
+    return ut, _Saved(plan, entries, out.copy(), checkpoints, ut.numpy().copy())
 
 
 def _general_transfer(plan: _ProductPlan, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
@@ -414,7 +415,8 @@ def _general_transfer(plan: _ProductPlan, a: torch.Tensor, b: torch.Tensor, c: t
                       ) -> tuple[torch.Tensor, _Saved | None]:
     dtype = _complex_dtype(torch.promote_types(
         torch.promote_types(a.dtype, b.dtype), torch.promote_types(c.dtype, d.dtype)))
-    entries = tuple(_numpy(t, dtype) for t in (a, b, c, d))
+    # Copies: a..d may be views of tensors that outlive this call.
+    entries = tuple(np.array(_numpy(t, dtype)) for t in (a, b, c, d))
     return _transfer(plan, entries, _numpy(out, _real_dtype(dtype)), keep)
 
 
@@ -422,12 +424,13 @@ def _twin_transfer(plan: _ProductPlan, theta: torch.Tensor, phi: torch.Tensor,
                    out: torch.Tensor, keep: bool) -> tuple[torch.Tensor, _Saved | None]:
     real = _real_dtype(torch.promote_types(theta.dtype, phi.dtype))
     th, ph = _numpy(theta, real), _numpy(phi, real)
-    entries = tuple(np.empty(th.shape[0], dtype=np.complex128 if real == torch.float64
-                             else np.complex64) for _ in range(4))
-    twin_entries(th, ph, *entries)
-    ut, saved = _transfer(plan, entries, _numpy(out, real), keep)
+    cplx = np.complex128 if real == torch.float64 else np.complex64
+    entries = np.empty((4, th.shape[0]), dtype=cplx)
+    phasors = np.empty((2, th.shape[0]), dtype=cplx)
+    twin_entries(th, ph, *entries, phasors)
+    ut, saved = _transfer(plan, tuple(entries), _numpy(out, real), keep)
     if saved is not None:
-        saved.phases = th.copy(), ph.copy()
+        saved.phasors = phasors
     return ut, saved
 
 
@@ -478,11 +481,10 @@ class _TwinTransfer(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         saved: _Saved = ctx.saved
         ga, gb, gc, gd, g_out = _transfer_backward(saved, grad)
-        th, ph = saved.phases  # type: ignore[misc]
-        g_theta, g_phi = np.empty_like(th), np.empty_like(ph)
-        twin_entries_backward(th, ph, ga.numpy(), gb.numpy(), gc.numpy(), gd.numpy(),
-                              g_theta, g_phi)
-        return None, torch.from_numpy(g_theta), torch.from_numpy(g_phi), g_out
+        g_theta, g_phi = (torch.empty(ga.shape, dtype=g_out.dtype) for _ in range(2))
+        twin_entries_backward(saved.phasors, ga.numpy(), gb.numpy(), gc.numpy(), gd.numpy(),
+                              g_theta.numpy(), g_phi.numpy())
+        return None, g_theta, g_phi, g_out
 
 
 class _TwinEntries(torch.autograd.Function):

@@ -183,10 +183,11 @@ def transfer_t_backward(a, b, c, d, out_phase, modes, col_start, seg, checkpoint
 
 
 @numba.njit(**_JIT)
-def twin_entries(theta, phi, a, b, c, d):  # pragma: no cover
+def twin_entries(theta, phi, a, b, c, d, phasors):  # pragma: no cover
     """The ideal MZI's entries (50:50 couplers, no loss; module docstring of :mod:`.mzi`):
     ``a = (e^{i(theta+phi)} - e^{i phi}) / 2``, ``b = i (e^{i theta} + 1) / 2``,
-    ``c = i (e^{i(theta+phi)} + e^{i phi}) / 2``, ``d = (1 - e^{i theta}) / 2``."""
+    ``c = i (e^{i(theta+phi)} + e^{i phi}) / 2``, ``d = (1 - e^{i theta}) / 2``; ``phasors``
+    (2, n_mzi) receives ``e^{i theta}`` and ``e^{i phi}`` for the backward."""
     for p in range(theta.shape[0]):
         et = math.cos(theta[p]) + 1j * math.sin(theta[p])
         ep = math.cos(phi[p]) + 1j * math.sin(phi[p])
@@ -195,20 +196,21 @@ def twin_entries(theta, phi, a, b, c, d):  # pragma: no cover
         b[p] = 0.5j * (et + 1)
         c[p] = 0.5j * (ept + ep)
         d[p] = 0.5 * (1 - et)
+        phasors[0, p] = et
+        phasors[1, p] = ep
 
 
 @numba.njit(**_JIT)
-def twin_entries_backward(theta, phi, ga, gb, gc, gd, g_theta, g_phi):  # pragma: no cover
+def twin_entries_backward(phasors, ga, gb, gc, gd, g_theta, g_phi):  # pragma: no cover
     """The phases' gradients from the entries' (a real x of a complex y gets
     ``Re(conj(dy/dx) g)``, torch's convention). d/dtheta: a -> i ept / 2, b -> -et / 2,
     c -> -ept / 2, d -> -i et / 2; d/dphi: a -> i (ept - ep) / 2, c -> -(ept + ep) / 2."""
-    for p in range(theta.shape[0]):
-        etc = math.cos(theta[p]) - 1j * math.sin(theta[p])
-        epc = math.cos(phi[p]) - 1j * math.sin(phi[p])
+    for p in range(g_theta.shape[0]):
+        etc = np.conj(phasors[0, p])
+        epc = np.conj(phasors[1, p])
         eptc = etc * epc
         g_theta[p] = 0.5 * (eptc * (-1j * ga[p] - gc[p]) - etc * (gb[p] - 1j * gd[p])).real
         g_phi[p] = 0.5 * (-1j * (eptc - epc) * ga[p] - (eptc + epc) * gc[p]).real
-
 
 
 # |z|^2 without fused multiply-adds: bit for bit torch's (z * conj(z)).real.
