@@ -46,9 +46,11 @@ from PySide6.QtWidgets import (
 )
 
 from hilt.gui.plots import PHYSICAL_COLOR, OutputView, fast_plot, pen
+from hilt.gui.scan_plot import ScanPlotWidget
 from hilt.runfile import RunFileError, RunReader, open_run
 from hilt.runfile.cli import format_size
 from hilt.runfile.status import MEANINGS as STATUS_MEANINGS
+from hilt.runfile.sweep_file import is_sweep_file, open_sweep
 
 #: A live run is looked at again this often (ms).
 LIVE_REFRESH_MS = 1000
@@ -77,6 +79,15 @@ def list_runs(folder: Path) -> list[RunRow]:
         try:
             size = format_size(path.stat().st_size)
         except OSError:  # removed since the folder was read
+            continue
+        if is_sweep_file(path):
+            try:
+                sweep = open_sweep(path)
+            except RunFileError as exc:
+                rows.append(RunRow(path, "damaged", "-", size, str(exc).split(": ", 1)[-1]))
+                continue
+            total = int(np.prod(sweep.shape))
+            rows.append(RunRow(path, sweep.status, f"{sweep.points_done}/{total} pts", size, sweep.reason))
             continue
         try:
             with RunReader(path) as run:
@@ -209,6 +220,11 @@ class RunsPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["", "value"])
         self.tabs.addTab(self.tree, "Station and settings")
+        # A sweep file (hilt scan) is drawn as the Scan tab draws it live.
+        self.sweep_plot = ScanPlotWidget()
+        self.sweep_plot.timer.stop()
+        self.tabs.addTab(self.sweep_plot, "Sweep")
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.sweep_plot), False)
 
         upper = QWidget()
         ul = QVBoxLayout(upper)
@@ -327,6 +343,9 @@ class RunsPanel(QWidget):
         self._close_reader()
         self.path = Path(path)
         self.run_again_button.setEnabled(False)
+        if is_sweep_file(self.path):
+            return self._open_sweep(self.path)
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.sweep_plot), False)
         try:
             self.reader = open_run(self.path)
         except RunFileError as exc:
@@ -534,6 +553,38 @@ class RunsPanel(QWidget):
             self.tabs.setTabEnabled(i, False)
         self.tabs.setCurrentWidget(self.tree)
         self.header.setText(f"<b>{path.name}</b>: an HDF5 file, not a hilt run file (read-only)")
+        return True
+
+    def _open_sweep(self, path: Path) -> bool:
+        """A sweep file: its points drawn on the grid, its settings as a tree; one still being
+        written is read again every second."""
+        try:
+            sweep = open_sweep(path)
+        except RunFileError as exc:
+            self._clear_run()
+            self.header.setText(str(exc))
+            return False
+        self._clear_run()
+        self.sweep_plot.buffer.load(sweep)
+        self.sweep_plot.refresh()
+        self.tree.clear()
+        attrs = dict(sweep.attrs)
+        snapshot = attrs.pop("station_snapshot", None)
+        fill_tree(QTreeWidgetItem(self.tree, ["Sweep"]), {k: str(v) for k, v in attrs.items()})
+        if snapshot:
+            try:
+                fill_tree(QTreeWidgetItem(self.tree, ["Station"]), json.loads(snapshot))
+            except ValueError:
+                pass
+        for i in range(self.tabs.count()):
+            self.tabs.setTabEnabled(i, self.tabs.widget(i) in (self.sweep_plot, self.tree))
+        self.tabs.setCurrentWidget(self.sweep_plot)
+        total = int(np.prod(sweep.shape))
+        reason = f" ({sweep.reason})" if sweep.reason else ""
+        self.header.setText(f"<b>{path.name}</b>: sweep of {' x '.join(sweep.axes)}, {sweep.status}{reason}, "
+                            f"{sweep.points_done} of {total} points")
+        if sweep.status == "running":
+            QTimer.singleShot(LIVE_REFRESH_MS, lambda: self.path == path and self._open_sweep(path))
         return True
 
     # -- live runs and "run again" -------------------------------------------------------------

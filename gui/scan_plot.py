@@ -77,6 +77,22 @@ class ScanBuffer:
                 self._snap.status = status
                 self.version += 1
 
+    def load(self, sweep: Any) -> None:
+        """Show a sweep file as read (:class:`hilt.runfile.sweep_file.SweepFile`): the Runs tab."""
+        with self._lock:
+            data = {n: np.asarray(sweep.data[n], dtype=float).reshape(sweep.shape + (-1,))[..., 0].copy()
+                    for n in sweep.readings}
+            done = int(sweep.points_done)
+            index = None
+            if done:
+                measured = np.argwhere(np.isfinite(data[sweep.readings[0]])) if sweep.readings else []
+                index = tuple(int(i) for i in measured[-1]) if len(measured) else None
+            self._snap = ScanSnapshot(
+                axes=[(a, np.asarray(sweep.coords[a], dtype=float), sweep.units[a]) for a in sweep.axes],
+                readings=[(n, sweep.units[n]) for n in sweep.readings], data=data, index=index,
+                done=done, total=int(np.prod(sweep.shape)), status=sweep.status)
+            self.version += 1
+
     def snapshot(self) -> ScanSnapshot | None:
         with self._lock:
             s = self._snap

@@ -43,9 +43,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hilt.errors import ConfigError, HiltError, InstrumentCommunicationError, LimitError
+from hilt.errors import ConfigError, HiltError, LimitError
 from hilt.parameters import BoundParameter, to_unit
 from hilt.runfile import sweep_file
+from hilt.runfile.status import ending
 from hilt.runfile.sweep_file import SweepAxis, SweepReading, SweepWriter
 
 from .calibration.thz import SETTLE_TAU
@@ -315,12 +316,11 @@ def scan(station: Any, *axes: Axis, read: Sequence[str], settle: float | str = "
                 ob.point(index, setpoints, values)
             if bar is not None:
                 bar.update(1)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP while a station is connected
-        status, reason, error = sweep_file.ABORTED, f"interrupted ({getattr(exc, 'signame', 'Ctrl-C')})", exc
     except BaseException as exc:  # noqa: BLE001 - every ending is written to the file
-        hardware = isinstance(exc, (InstrumentCommunicationError, LimitError))
-        status = sweep_file.ABORTED if hardware else sweep_file.FAILED
-        reason, error = f"{type(exc).__name__}: {exc}", exc
+        # One rule for every file hilt writes: Ctrl-C, a signal, a hardware fault or a limit is
+        # aborted; anything else failed (hilt.runfile.status).
+        status, reason = ending(exc)
+        error = exc
     finally:
         if bar is not None:
             bar.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from hilt.runfile._errors import RunFileError
 from hilt.runfile.reader import RunReader
@@ -35,7 +36,8 @@ def runs() -> None:
 @runs.command("list")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def list_runs(directory: Path) -> None:
-    """Every run file in DIRECTORY: name, status, steps, size.
+    """Every run file in DIRECTORY: name, status, steps, size (a sweep file from hilt scan: the
+    points measured of its grid).
 
     \b
     Status:
@@ -50,8 +52,18 @@ def list_runs(directory: Path) -> None:
     HDF5 files that are not run files are skipped.
     """
     rows: list[tuple[str, str, str, str]] = []
+    from hilt.runfile.sweep_file import is_sweep_file, open_sweep
+
     for path in sorted(directory.glob("*.h5")):
         size = format_size(path.stat().st_size)
+        if is_sweep_file(path):  # a hilt scan file: points measured of the grid
+            try:
+                sweep = open_sweep(path)
+                done = f"{sweep.points_done}/{int(np.prod(sweep.shape))}pt"
+                rows.append((path.name, sweep.status, done, size))
+            except RunFileError:
+                rows.append((path.name, "damaged", "-", size))
+            continue
         try:
             with RunReader(path) as run:
                 rows.append((path.name, run.status, str(run.steps().size), size))
@@ -63,9 +75,10 @@ def list_runs(directory: Path) -> None:
         click.echo(f"no run files in {directory}")
         return
     width = max(len("name"), *(len(r[0]) for r in rows))
-    click.echo(f"{'name':<{width}}  {'status':<9}  {'steps':>7}  {'size':>9}")
+    swidth = max(7, *(len(r[2]) for r in rows))
+    click.echo(f"{'name':<{width}}  {'status':<9}  {'steps':>{swidth}}  {'size':>9}")
     for name, status, steps, size in rows:
-        click.echo(f"{name:<{width}}  {status:<9}  {steps:>7}  {size:>9}")
+        click.echo(f"{name:<{width}}  {status:<9}  {steps:>{swidth}}  {size:>9}")
 
 
 def _unit_text(unit: str) -> str:
@@ -76,11 +89,52 @@ def _line(label: str, value: Any) -> None:
     click.echo(f"{label + ':':<16}{value}")
 
 
+def _show_sweep(file: Path, as_json: bool) -> None:
+    from hilt.runfile.sweep_file import open_sweep
+
+    try:
+        sweep = open_sweep(file)
+    except RunFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    total = int(np.prod(sweep.shape))
+    summary = {
+        "path": str(file), "kind": "sweep", "status": sweep.status, "reason": sweep.reason,
+        "points_done": sweep.points_done, "points": total,
+        "axes": {a: {"from": float(sweep.coords[a][0]), "to": float(sweep.coords[a][-1]),
+                     "points": len(sweep.coords[a]), "units": sweep.units[a]} for a in sweep.axes},
+        "readings": {r: sweep.units[r] for r in sweep.readings},
+        "created": sweep.attrs.get("created"), "finished": sweep.attrs.get("finished"),
+        "command": sweep.attrs.get("command"), "station_file": sweep.attrs.get("station_file"),
+        "clock": sweep.attrs.get("clock"),
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    _line("sweep", str(file))
+    _line("status", sweep.status)
+    if sweep.reason:
+        _line("reason", sweep.reason)
+    _line("points", f"{sweep.points_done} of {total}")
+    for a, ax in summary["axes"].items():
+        _line(f"  {a}", f"{ax['from']:.6g} to {ax['to']:.6g}{_unit_text(ax['units'])}, {ax['points']} points")
+    _line("readings", ", ".join(f"{r}{_unit_text(u) and ' (' + u + ')'}" for r, u in summary["readings"].items()))
+    _line("started", summary["created"])
+    _line("ended", summary["finished"] or "-")
+    _line("command", summary["command"])
+    if summary["station_file"]:
+        _line("station", summary["station_file"])
+
+
 @runs.command("show")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
 def show(file: Path, as_json: bool) -> None:
-    """A summary of one run file."""
+    """A summary of one run file (or sweep file)."""
+    from hilt.runfile.sweep_file import is_sweep_file
+
+    if is_sweep_file(file):
+        _show_sweep(file, as_json)
+        return
     try:
         with RunReader(file) as run:
             s = run.summary()

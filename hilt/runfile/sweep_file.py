@@ -40,10 +40,10 @@ import numpy as np
 
 from hilt.runfile._errors import RunFileError
 from hilt.runfile._files import WriterLock, writer_state
+from hilt.runfile.status import ABORTED, COMPLETED, CRASHED, FAILED, RUNNING, ending
 
 LAYOUT = "sweep"
 VERSION = 1
-RUNNING, COMPLETED, ABORTED, FAILED, CRASHED = "running", "completed", "aborted", "failed", "crashed"
 _RESERVED = {"elapsed", "points_done"}
 
 
@@ -172,7 +172,7 @@ class SweepWriter:
         if exc is None:
             self.close(COMPLETED)
         else:
-            self.close(ABORTED if isinstance(exc, KeyboardInterrupt) else FAILED, f"{type(exc).__name__}: {exc}")
+            self.close(*ending(exc))
 
 
 @dataclass
@@ -218,7 +218,7 @@ def is_sweep_file(path: str | os.PathLike[str]) -> bool:
     try:
         with h5py.File(path, "r", libver="latest", swmr=True) as f:
             return f.attrs.get("hilt_layout") == LAYOUT
-    except OSError:
+    except (OSError, RuntimeError, ValueError):  # not HDF5, or damaged: not a sweep file we can tell
         return False
 
 
@@ -227,7 +227,7 @@ def open_sweep(path: str | os.PathLike[str]) -> SweepFile:
     p = Path(path)
     try:
         f = h5py.File(p, "r", libver="latest", swmr=True)
-    except OSError as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         raise RunFileError(f"{p}: not a readable HDF5 file ({exc})") from None
     with f:
         if f.attrs.get("hilt_layout") != LAYOUT:

@@ -79,3 +79,20 @@ def test_a_sweep_on_another_thread_draws_through_the_timer(qtbot, bench: Station
     qtbot.waitUntil(lambda: widget.status.text().startswith("completed: 12 of 12"), timeout=10_000)
     image = widget._items["synth.power (read back)"]
     np.testing.assert_allclose(image.image, open_sweep(out).data["synth.power (read back)"])
+
+
+def test_the_runs_tab_lists_and_draws_a_sweep_file(qtbot, bench: Station, tmp_path: Path) -> None:
+    from hilt.gui.runs_panel import RunsPanel, list_runs
+
+    out = tmp_path / "runs" / "grid.h5"
+    scan(bench, Axis("synth.power", -5, -1, 3), Axis("synth.frequency", 1e9, 3e9, 4),
+         read=["synth.power"], settle=0, path=out, progress=False, figure=False)
+    [row] = list_runs(out.parent)
+    assert (row.status, row.steps) == ("completed", "12/12 pts")
+    panel = RunsPanel()
+    qtbot.addWidget(panel)
+    assert panel.open_run(out)
+    assert panel.tabs.currentWidget() is panel.sweep_plot
+    image = panel.sweep_plot._items["synth.power (read back)"]
+    np.testing.assert_allclose(image.image, open_sweep(out).data["synth.power (read back)"])
+    assert "sweep of synth.power x synth.frequency, completed" in panel.header.text()

@@ -96,7 +96,7 @@ def test_ctrl_c_stops_the_sweep_says_safe_and_where(station: Path, tmp_path: Pat
     assert proc.returncode == 130, err
     assert "hilt: stopped by Ctrl-C (SIGINT): scan of heater.voltage on station clibench" in err
     assert "hilt: station clibench: safe state done on heater" in err
-    assert f"hilt: run file {out}: aborted (interrupted (Ctrl-C));" in err and "of 200000 points kept" in err
+    assert f"hilt: run file {out}: aborted (interrupted (SIGINT));" in err and "of 200000 points kept" in err
     assert "Traceback" not in err
     sweep = open_sweep(out)
     assert sweep.status == "aborted" and sweep.points_done >= 5

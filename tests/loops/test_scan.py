@@ -167,7 +167,7 @@ def test_ctrl_c_closes_the_file_as_aborted_and_says_where_it_is(bench: Station, 
     assert any("stopped after 3 of 11 points" in n and "ctrl-c.h5" in n for n in info.value.__notes__)
     sweep = open_sweep(tmp_path / "ctrl-c.h5")
     assert (sweep.status, sweep.points_done) == ("aborted", 3)
-    assert "Ctrl-C" in sweep.reason
+    assert "SIGINT" in sweep.reason
     assert bench.synth.output.get() is False
 
 
