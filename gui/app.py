@@ -268,13 +268,22 @@ def preload() -> None:
     on its worker thread: torch's optimizers pull in torch._dynamo (and sympy) on first use, the
     digits dataset scikit-learn (and pandas), seconds of Python holding the interpreter lock,
     which the UI thread felt as 300-500 ms stalls at the start of the first training
-    (``bench/gui_stall_bench.py --dump-stalls``).
+    (``bench/gui_stall_bench.py --dump-stalls``), and the MZI mesh's compiled kernels.
     """
     import sklearn.datasets  # noqa: F401 - the bundled digits (and pandas under it)
     import torch._dynamo  # noqa: F401
 
     import hilt.loops.calibration  # noqa: F401
     import hilt.loops.station  # noqa: F401
+
+    # The mesh's compiled kernels load from numba's cache on their first call (about 0.8 s
+    # holding the interpreter lock, 10 s on a machine's very first run): take that here.
+    try:
+        from hilt.sims.physics import MZIMesh
+
+        MZIMesh(4).transfer_matrix()
+    except Exception as exc:  # a preload is an optimisation, never a reason not to start
+        log.warning("preloading the mesh kernels: %s", exc)
 
 
 def run_app(station: str | None = None, *, screenshot: str | None = None, after: float = 3.0,

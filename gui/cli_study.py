@@ -37,6 +37,11 @@ def sweep(study_file: str, executor: str | None, workers: int | None, address: s
 
     try:
         study = runner.load_study(study_file, output)
+        from hilt.gui import cli_stop
+
+        # Ctrl-C: finished trials keep their results; the run files say where each stopped.
+        cli_stop.begin(f"study {study.name} (finished trials are kept: run it again to go on)",
+                       runs_dir=study.output / "runs")
         if gather_only:
             out = runner.gather(study)
             click.echo(runner.format_summary(runner.summarize(runner.records(study))))

@@ -249,5 +249,6 @@ def train_dat(processor: MeshProcessor, twin: nn.Module, data: Dataset,
                       data=data, settings=settings, processor=processor, run_path=run_path,
                       resume=resume, control=control, progress=progress,
                       modules={"predictors": predictors}, generators={"warmup": warm_gen},
+                      step_scalars=("sim_before", "sim_after"),
                       config={"dat": {"mode": settings.mode, "predictor": settings.predictor,
                                       "predictor_layers": layers}})

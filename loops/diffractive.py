@@ -446,6 +446,7 @@ def train_diffractive_dat(processor: DiffractiveProcessor, twin: DiffractiveStac
                       data=data, settings=settings, processor=proc, run_path=run_path,  # type: ignore[arg-type]
                       resume=resume, control=control, progress=progress,
                       modules={"predictors": predictors}, generators={"warmup": warm_gen},
+                      step_scalars=("sim_before", "sim_after"),
                       config={"system": "diffractive",
                               "dat": {"mode": settings.mode, "predictor": settings.predictor}})
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from hilt.instruments.heater_calibration import NOMINAL_ALPHA_W
+from hilt.runfile.status import ending
 
 from ._common import (
     CalibrationAborted,
@@ -149,8 +150,10 @@ def run_routine(routine: str, station: Any, out_dir: str | Path, progress: Progr
     except CalibrationAborted as exc:
         result.status, result.error = "aborted", str(exc)
     except Exception as exc:
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        log.exception("%s failed", routine)
+        # The run files' rule: a hardware fault or a limit is aborted, a bug failed.
+        result.status = ending(exc)[0]
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.exception("%s %s", routine, result.status)
     finally:
         if state is not None and state.select_input is not None \
                 and state.current_port not in (None, state.inputs[0]):

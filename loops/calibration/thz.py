@@ -25,6 +25,7 @@ import numpy as np
 
 from hilt.errors import ConfigError, LimitError
 from hilt.instruments.heater_calibration import save_npz_atomically
+from hilt.runfile.status import ending
 
 from ._common import (
     CalibrationAborted,
@@ -163,8 +164,10 @@ def _run(routine: str, station: Any, out_dir: str | Path, progress: ProgressFn |
     except CalibrationAborted as exc:
         result.status, result.error = "aborted", str(exc)
     except Exception as exc:
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        log.exception("%s failed", routine)
+        # The run files' rule: a hardware fault or a limit is aborted, a bug failed.
+        result.status = ending(exc)[0]
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.exception("%s %s", routine, result.status)
     finally:
         failed = make_safe(station, bench.names)
         if failed:
