@@ -54,6 +54,9 @@ KIND_READINGS: tuple[tuple[str, str, str, str], ...] = (
     ("power_meter", "read_all", "power", "W"),
 )
 
+#: Array readouts that a kind reading above already shows (read once, not twice, per poll).
+_KIND_READING_SOURCES = frozenset({"voltages", "powers"})
+
 COL_NAME, COL_BADGE, COL_KIND, COL_VALUE, COL_SET = range(5)
 KEY = Qt.ItemDataRole.UserRole
 
@@ -416,7 +419,12 @@ class StationPanel(QWidget):
                     wanted.append((f"{name}#{pname}", getattr(inst, method)))
                     covered.add(pname)
             for pname, param in inst.parameters.items():
-                if param.gettable and param.spec.snapshot:
+                if not param.gettable or pname in _KIND_READING_SOURCES:
+                    continue
+                # Settings (in snapshots) and measured quantities (a unit: a lock-in's R, a
+                # stage's position) are read live; a readout without a unit may be a latched
+                # flag that reading clears (a lock-in's overload status), so it is left alone.
+                if param.spec.snapshot or param.unit:
                     wanted.append((f"{name}.{pname}", param.get))
             for ch in inst.channels:
                 ch_item = self._items.get(f"{name}.{ch.name}")

@@ -124,3 +124,29 @@ def test_a_ramped_parameter_says_so_and_can_be_stopped(qtbot, window, tmp_path):
     panel.station["smu"].voltage._ramp_abort.clear()
     panel.control("smu.voltage").stop_button.click()
     assert panel.station["smu"].voltage._ramp_abort.is_set()
+
+
+LOCKIN = """\
+name: lockin-bench
+simulate: true
+instruments:
+  lockin:
+    driver: srs_sr830
+    address: ASRL/dev/ttyUSB1::INSTR
+"""
+
+
+def test_measured_readouts_are_read_live_and_latched_flags_are_not(qtbot, window, tmp_path):
+    """A lock-in's R (a readout with a unit) shows a value; its status flags, which reading
+    clears, are never polled."""
+    path = tmp_path / "lockin-bench.yaml"
+    path.write_text(LOCKIN)
+    panel = window.station_panel
+    panel.choose(str(path))
+    qtbot.mouseClick(panel.connect_button, LEFT)
+    qtbot.waitUntil(lambda: panel.disconnect_button.isEnabled(), timeout=30_000)
+    row = panel.tree.topLevelItem(0)
+    children = {row.child(i).text(0): row.child(i) for i in range(row.childCount())}
+    qtbot.waitUntil(lambda: children["r"].text(3).endswith("V"), timeout=10_000)
+    assert children["theta"].text(3) != ""
+    assert children["status"].text(3) == "" and children["overloaded"].text(3) == ""
