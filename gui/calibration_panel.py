@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 
 from hilt import roles
 from hilt.errors import HiltError
-from hilt.gui.jobs import Job, one_line
+from hilt.gui.jobs import AbortEvent, Job, one_line
 from hilt.gui.plots import Ring, fast_plot, pen
 from hilt.loops.calibration import describe, get_routine, routine_names, run_calibration
 
@@ -145,16 +145,6 @@ class CalibrationBuffer:
             return CalibrationSnapshot(self.version, self._done, self._total, self._message, self._item, points,
                                        None if self._fit is None else self._fit.copy(), self.points_seen,
                                        self._labels)
-
-
-class _AbortEvent:
-    """The job's abort, as the event a routine polls (``is_set``)."""
-
-    def __init__(self, control: Any) -> None:
-        self.control = control
-
-    def is_set(self) -> bool:
-        return bool(self.control.aborted)
 
 
 # -- the form --------------------------------------------------------------------------------
@@ -534,7 +524,7 @@ class CalibrationPanel(QWidget):
         def calibrate(control: Any, report: Callable[[object], None]) -> Any:
             # The routine's own finally puts every instrument it used in its safe state.
             return run_calibration(station, routine, out_dir=runs_dir, progress=buffer.progress,
-                                   abort=_AbortEvent(control), **options)
+                                   abort=AbortEvent(control), **options)
 
         self.job = Job(calibrate, f"calibration {routine}", self, exclusive=True)
         self.job.finished.connect(self._finished)

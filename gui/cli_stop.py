@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hilt.errors import SafeStateError
 
 
@@ -112,7 +110,7 @@ def _describe_run(path: Path) -> str:
             sweep = open_sweep(path)
         except RunFileError as exc:
             return f"{path} (cannot be read: {exc})"
-        total = int(np.prod(sweep.shape))
+        total = sweep.total
         return (f"{path}: {sweep.status}" + (f" ({sweep.reason})" if sweep.reason else "")
                 + f"; {sweep.points_done} of {total} points kept")
     try:

@@ -62,6 +62,17 @@ _running: dict[int, Job] = {}
 _lock = threading.Lock()
 
 
+class AbortEvent:
+    """A job's abort as the event a routine or a sweep polls (``is_set``), for code that takes a
+    ``threading.Event``-like stop rather than a :class:`~hilt.loops.LoopControl`."""
+
+    def __init__(self, control: LoopControl) -> None:
+        self.control = control
+
+    def is_set(self) -> bool:
+        return bool(self.control.aborted)
+
+
 class JobBoard(QObject):
     """Announces that a job started or ended (``changed``, delivered on the UI thread)."""
 

@@ -86,7 +86,7 @@ def list_runs(folder: Path) -> list[RunRow]:
             except RunFileError as exc:
                 rows.append(RunRow(path, "damaged", "-", size, str(exc).split(": ", 1)[-1]))
                 continue
-            total = int(np.prod(sweep.shape))
+            total = sweep.total
             rows.append(RunRow(path, sweep.status, f"{sweep.points_done}/{total} pts", size, sweep.reason))
             continue
         try:
@@ -579,7 +579,7 @@ class RunsPanel(QWidget):
         for i in range(self.tabs.count()):
             self.tabs.setTabEnabled(i, self.tabs.widget(i) in (self.sweep_plot, self.tree))
         self.tabs.setCurrentWidget(self.sweep_plot)
-        total = int(np.prod(sweep.shape))
+        total = sweep.total
         reason = f" ({sweep.reason})" if sweep.reason else ""
         self.header.setText(f"<b>{path.name}</b>: sweep of {' x '.join(sweep.axes)}, {sweep.status}{reason}, "
                             f"{sweep.points_done} of {total} points")

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hilt.gui.jobs import Job
+from hilt.gui.jobs import AbortEvent, Job
 from hilt.gui.scan_plot import ScanPlotWidget
 
 
@@ -175,25 +175,11 @@ class ScanPanel(QWidget):
         buffer = self.plot.buffer
         snake = self.snake.isChecked()
 
-        class Feed:  # from the job's thread: only the buffer, which the plot's timer draws
-            def start(self, plan: Any) -> None:
-                buffer.start(plan)
-
-            def point(self, index: Any, setpoints: Any, values: Any) -> None:
-                buffer.point(index, values)
-
-            def finish(self, result: Any) -> None:
-                buffer.finish(result.status)
-
         def sweep(control: Any, report: Callable[[object], None]) -> Any:
             from hilt.loops.scan import scan
 
-            class Stop:
-                def is_set(self) -> bool:
-                    return bool(control.aborted)
-
             return scan(station, *axes, read=reads, settle=settle, runs_dir=runs_dir, snake=snake,
-                        observers=[Feed()], progress=False, stop=Stop())
+                        observers=[buffer], progress=False, stop=AbortEvent(control))  # the buffer, never the widget
 
         self.result = None
         self.job = Job(sweep, f"scan {axes[0].param}", self, exclusive=True)

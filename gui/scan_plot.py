@@ -45,7 +45,10 @@ class ScanSnapshot:
 
 
 class ScanBuffer:
-    """What the plot shows, filled by the sweep's thread, read by the UI thread."""
+    """What the plot shows, filled by the sweep's thread, read by the UI thread.
+
+    It is itself a :class:`~hilt.loops.scan.ScanObserver`: a sweep on a job's thread is given the
+    buffer (never the widget), and the widget's timer draws it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -61,7 +64,7 @@ class ScanBuffer:
                 index=None, done=0, total=plan.total, status="running")
             self.version += 1
 
-    def point(self, index: tuple[int, ...], values: dict[str, Any]) -> None:
+    def point(self, index: tuple[int, ...], setpoints: dict[str, float], values: dict[str, Any]) -> None:
         with self._lock:
             s = self._snap
             if s is None:
@@ -71,10 +74,10 @@ class ScanBuffer:
             s.index, s.done = index, s.done + 1
             self.version += 1
 
-    def finish(self, status: str) -> None:
+    def finish(self, result: Any) -> None:
         with self._lock:
             if self._snap is not None:
-                self._snap.status = status
+                self._snap.status = result.status
                 self.version += 1
 
     def load(self, sweep: Any) -> None:
@@ -90,7 +93,7 @@ class ScanBuffer:
             self._snap = ScanSnapshot(
                 axes=[(a, np.asarray(sweep.coords[a], dtype=float), sweep.units[a]) for a in sweep.axes],
                 readings=[(n, sweep.units[n]) for n in sweep.readings], data=data, index=index,
-                done=done, total=int(np.prod(sweep.shape)), status=sweep.status)
+                done=done, total=sweep.total, status=sweep.status)
             self.version += 1
 
     def snapshot(self) -> ScanSnapshot | None:
@@ -215,12 +218,12 @@ class LiveScanPlot:
 
     def point(self, index: tuple[int, ...], setpoints: dict[str, float], values: dict[str, Any]) -> None:
         assert self.widget is not None
-        self.widget.buffer.point(index, values)
+        self.widget.buffer.point(index, setpoints, values)
         self._pump()
 
     def finish(self, result: Any) -> None:
         assert self.widget is not None
-        self.widget.buffer.finish(result.status)
+        self.widget.buffer.finish(result)
         self._pump(force=True)
         if self.hold and self.widget.isVisible():
             self.app.exec()

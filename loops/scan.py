@@ -49,7 +49,7 @@ from hilt.runfile import sweep_file
 from hilt.runfile.status import ending
 from hilt.runfile.sweep_file import SweepAxis, SweepReading, SweepWriter
 
-from .calibration.thz import SETTLE_TAU
+from .calibration.thz import lockin_settle_s
 
 log = logging.getLogger("hilt.loops.scan")
 
@@ -185,32 +185,12 @@ def _getter(name: str, target: Any) -> Callable[[], Any]:
     raise ConfigError(f"{name!r} is not a readable parameter")
 
 
-def lockin_settle_s(inst: Any) -> float:
-    """How long a lock-in's output takes to settle after a step: time constants per filter slope."""
-    tc = getattr(inst, "time_constant", None)
-    if not isinstance(tc, BoundParameter):
-        return 0.0
-    slope = 24
-    fs = getattr(inst, "filter_slope", None)
-    if isinstance(fs, BoundParameter):
-        try:
-            slope = int(float(fs.get()))
-        except (TypeError, ValueError):
-            slope = 24
-    return SETTLE_TAU.get(slope, 16.0) * float(tc.get())
-
-
-def _auto_settle(station: Any, read_instruments: Sequence[Any]) -> float:
+def _auto_settle(read_instruments: Sequence[Any]) -> float:
+    """The longest settling time of the lock-ins among the instruments read."""
     from hilt.instruments.kinds import LockIn
 
-    seen, total = set(), 0.0
-    for inst in read_instruments:
-        if id(inst) in seen:
-            continue
-        seen.add(id(inst))
-        if isinstance(inst, LockIn):
-            total = max(total, lockin_settle_s(inst))
-    return total
+    lockins = {id(inst): inst for inst in read_instruments if isinstance(inst, LockIn)}
+    return max((lockin_settle_s(li) for li in lockins.values()), default=0.0)
 
 
 def grid_order(shape: tuple[int, ...], snake: bool = False) -> Iterator[tuple[int, ...]]:
@@ -263,7 +243,7 @@ def scan(station: Any, *axes: Axis, read: Sequence[str], settle: float | str = "
         getters.append(_getter(name, target))
         read_insts.append(inst)
         units.append(unit)
-    base_settle = _auto_settle(station, read_insts) if settle == "auto" else float(settle)
+    base_settle = _auto_settle(read_insts) if settle == "auto" else float(settle)
     if base_settle < 0:
         raise ConfigError(f"settle must not be negative, not {base_settle}")
     # One reading before anything moves: finds a parameter that cannot be read, and the shape

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from hilt.runfile._errors import RunFileError
 from hilt.runfile.reader import RunReader
@@ -59,7 +58,7 @@ def list_runs(directory: Path) -> None:
         if is_sweep_file(path):  # a hilt scan file: points measured of the grid
             try:
                 sweep = open_sweep(path)
-                done = f"{sweep.points_done}/{int(np.prod(sweep.shape))}pt"
+                done = f"{sweep.points_done}/{sweep.total}pt"
                 rows.append((path.name, sweep.status, done, size))
             except RunFileError:
                 rows.append((path.name, "damaged", "-", size))
@@ -96,7 +95,7 @@ def _show_sweep(file: Path, as_json: bool) -> None:
         sweep = open_sweep(file)
     except RunFileError as exc:
         raise click.ClickException(str(exc)) from None
-    total = int(np.prod(sweep.shape))
+    total = sweep.total
     summary = {
         "path": str(file), "kind": "sweep", "status": sweep.status, "reason": sweep.reason,
         "points_done": sweep.points_done, "points": total,

@@ -195,6 +195,11 @@ class SweepFile:
     def shape(self) -> tuple[int, ...]:
         return tuple(len(self.coords[a]) for a in self.axes)
 
+    @property
+    def total(self) -> int:
+        """Points of the whole grid (``points_done`` of them are written)."""
+        return int(np.prod(self.shape))
+
     def to_xarray(self) -> Any:
         """An ``xarray.Dataset``: the swept parameters as coordinates, ``units`` on every variable."""
         try:

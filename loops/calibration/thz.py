@@ -43,6 +43,15 @@ from ._common import (
 #: Time constants a reading needs to settle to ~1e-4 after a step, per filter slope (dB/oct).
 SETTLE_TAU = {6: 9.0, 12: 12.0, 18: 14.0, 24: 16.0}
 
+
+def lockin_settle_s(lockin: Any) -> float:
+    """How long a lock-in's output takes to settle after a step (s): its time constant times
+    :data:`SETTLE_TAU` for its filter slope. The lock-in kind promises a time constant, not a
+    filter slope: 12 dB/oct unless the instrument says otherwise."""
+    slope_param = getattr(lockin, "filter_slope", None)
+    slope = int(round(float(slope_param.get()))) if slope_param is not None else 12
+    return SETTLE_TAU.get(slope, 16.0) * float(lockin.time_constant.get())
+
 Waiter = Callable[[float], None]
 
 
@@ -109,12 +118,7 @@ class _Thz:
 
     # -- the lock-in -----------------------------------------------------------------------------
     def settle(self) -> None:
-        li = self.lockin
-        # The lock-in kind promises a time constant, not a filter slope: 12 dB/oct unless the
-        # instrument says otherwise.
-        slope_param = getattr(li, "filter_slope", None)
-        slope = int(round(float(slope_param.get()))) if slope_param is not None else 12
-        self.wait(SETTLE_TAU.get(slope, 16.0) * float(li.time_constant.get()))
+        self.wait(lockin_settle_s(self.lockin))
 
     def phasor(self, averages: int) -> tuple[complex, float]:
         """Mean X + iY over ``averages`` readings one time constant apart, and their spread."""

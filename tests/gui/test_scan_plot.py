@@ -51,16 +51,6 @@ def test_a_sweep_on_another_thread_draws_through_the_timer(qtbot, bench: Station
     widget = ScanPlotWidget()
     qtbot.addWidget(widget)
 
-    class Feed:  # what the app's scan job does: the buffer, never the widget, from the worker
-        def start(self, plan):
-            widget.buffer.start(plan)
-
-        def point(self, index, setpoints, values):
-            widget.buffer.point(index, values)
-
-        def finish(self, result):
-            widget.buffer.finish(result.status)
-
     done = threading.Event()
     out = tmp_path / "b.h5"
 
@@ -68,7 +58,7 @@ def test_a_sweep_on_another_thread_draws_through_the_timer(qtbot, bench: Station
         try:
             scan(bench, Axis("synth.power", -5, -1, 3), Axis("synth.frequency", 1e9, 3e9, 4),
                  read=["synth.power", "synth.frequency"], settle=0, path=out, progress=False, figure=False,
-                 observers=[Feed()])
+                 observers=[widget.buffer])  # what the app's scan job does: the buffer, never the widget
         finally:
             done.set()
 
