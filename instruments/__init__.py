@@ -1,7 +1,9 @@
 """hilt.instruments: device kinds (``hilt.instruments.kinds``) and systems built from them."""
 
+from hilt.camera_frame import CameraFrame
 from hilt.instruments.kinds import (
     KINDS,
+    Camera,
     FrequencyMultiplier,
     HeaterDriver,
     LockIn,
@@ -10,6 +12,7 @@ from hilt.instruments.kinds import (
     PhotonicProcessorKind,
     PowerMeter,
     SignalSource,
+    SpatialLightModulator,
     TunableLaser,
     kind_of,
     kinds_of,
@@ -17,6 +20,8 @@ from hilt.instruments.kinds import (
 
 __all__ = [
     "KINDS",
+    "Camera",
+    "CameraFrame",
     "FrequencyMultiplier",
     "HeaterDriver",
     "LockIn",
@@ -25,6 +30,7 @@ __all__ = [
     "PhotonicProcessorKind",
     "PowerMeter",
     "SignalSource",
+    "SpatialLightModulator",
     "TunableLaser",
     "kind_of",
     "kinds_of",

@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from hilt.camera_frame import CameraFrame
 from hilt.errors import ConfigError
 from hilt.parameters import BoundParameter
 
@@ -45,6 +46,8 @@ __all__ = [
     "PowerMeter",
     "SignalSource",
     "TunableLaser",
+    "Camera",
+    "SpatialLightModulator",
     "kind_of",
     "kinds_of",
     "members",
@@ -352,10 +355,103 @@ class PhotonicProcessorKind(Protocol, metaclass=_KindMeta):
     def safe_state(self) -> None: ...
 
 
+@runtime_checkable
+class SpatialLightModulator(Protocol, metaclass=_KindMeta):
+    """A phase-only spatial light modulator (LCoS SLM: Holoeye, Meadowlark, Hamamatsu, Santec, a
+    display SLM driven as a second monitor, an SLM behind hilt's network server, ...).
+
+    * ``shape``: ``(rows, cols)`` of the panel, pixels; ``pixel_pitch_m``: pixel pitch, m;
+      ``bit_depth``: bits per grey level (levels ``0 .. 2**bit_depth - 1``);
+      ``wavelength_m``: the wavelength the LUT is for, m.
+    * ``settle_s``: how long the liquid crystal takes to settle after a new frame, s (what
+      ``show_phase`` and ``show_grey`` wait for).
+    * ``lut``: the grey-level -> phase table in use, rad, a float array of ``2**bit_depth``
+      entries (``lut[g]`` is the phase of level ``g``); ``set_lut(lut)`` replaces it (checked
+      first: length, finite values). A LUT calibration writes it.
+    * ``show_phase(phase)``: show a phase pattern (rad, any real values, float array of
+      ``shape``), wrapped to [0, 2 pi) and turned into the nearest grey levels through ``lut``
+      (:func:`hilt.slm_lut.phase_to_grey`, the same conversion for every back end). Blocks until
+      the frame is displayed and settled.
+    * ``show_grey(levels)``: show grey levels (integer array of ``shape``, ``0 .. 2**bit_depth
+      - 1``, checked before anything is sent); blocks until displayed and settled.
+    * ``shown()``: the grey levels displayed now (integer array of ``shape``).
+
+    Safe state: the all-zero frame shown (an SLM emits nothing itself; the laser's safe state
+    turns the light off).
+    """
+
+    kind: ClassVar[str] = "slm"
+    shape: tuple[int, int]
+    pixel_pitch_m: float
+    bit_depth: int
+    wavelength_m: float
+    settle_s: float
+    lut: np.ndarray
+
+    def set_lut(self, lut: np.ndarray) -> None: ...
+
+    def show_phase(self, phase: np.ndarray) -> None: ...
+
+    def show_grey(self, levels: np.ndarray) -> None: ...
+
+    def shown(self) -> np.ndarray: ...
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
+class Camera(Protocol, metaclass=_KindMeta):
+    """A scientific or machine-vision camera (Basler through pypylon, slmsuite's cameras, hilt's
+    simulated camera, ...), used with software triggers.
+
+    * ``shape``: ``(rows, cols)`` of the full sensor, pixels; ``bit_depth``: bits per pixel of the
+      digital numbers (DN) it delivers; ``pixel_pitch_m``: pixel pitch, m.
+    * ``exposure``: exposure time, s; ``gain``: analogue gain, dB; ``binning``: pixels combined
+      per side, an int (parameters with bounds: a value outside is a LimitError before any byte
+      is sent).
+    * ``set_roi(x, y, width, height)``: the region of interest in full-sensor pixels (x is the
+      column of its left edge, y the row of its top edge), checked against ``shape`` first;
+      ``roi()``: the region now, ``(x, y, width, height)``.
+    * ``trigger()``: a software trigger: one frame is exposed now, with the settings now.
+    * ``grab(timeout=1.0)``: the oldest frame exposed and not yet grabbed, as a
+      :class:`~hilt.camera_frame.CameraFrame` (image of the ROI after binning, frame counter,
+      timestamp, exposure, gain); blocks until there is one, at most ``timeout`` s, then raises
+      the driver's error (an :class:`~hilt.errors.InstrumentTimeout`).
+    * ``flush()``: drop every frame exposed and not yet grabbed (stale frames after a change on
+      the bench).
+
+    A frame's ``counter`` counts every frame exposed since the camera was opened, so a gap
+    between two grabs shows frames that were dropped or flushed.
+
+    Safe state: acquisition stopped and pending frames dropped (a camera emits nothing; the
+    laser's safe state turns the light off).
+    """
+
+    kind: ClassVar[str] = "camera"
+    shape: tuple[int, int]
+    bit_depth: int
+    pixel_pitch_m: float
+    exposure: BoundParameter
+    gain: BoundParameter
+    binning: BoundParameter
+
+    def set_roi(self, x: int, y: int, width: int, height: int) -> None: ...
+
+    def roi(self) -> tuple[int, int, int, int]: ...
+
+    def trigger(self) -> None: ...
+
+    def grab(self, timeout: float = 1.0) -> CameraFrame: ...
+
+    def flush(self) -> None: ...
+
+    def safe_state(self) -> None: ...
+
+
 #: Every kind by name.
 KINDS: dict[str, type] = {
     p.kind: p for p in (SignalSource, FrequencyMultiplier, LockIn, PowerMeter, TunableLaser, HeaterDriver,
-                        MotionStage, OpticalSwitch, PhotonicProcessorKind)
+                        MotionStage, OpticalSwitch, PhotonicProcessorKind, SpatialLightModulator, Camera)
 }
 
 
