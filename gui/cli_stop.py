@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hilt.errors import SafeStateError
+from hilt.interrupts import catch_lost_interrupts
 
 
 @dataclass
@@ -66,7 +67,8 @@ def station_session(station: Any, stop: Stopping | None = None) -> Iterator[Any]
     if stop is not None:
         stop.station = station.name
     try:
-        yield station
+        with catch_lost_interrupts():
+            yield station
     except BaseException as exc:
         opened = [n for n, inst in station.instruments.items() if inst.transport.is_open]
         failures: dict[str, BaseException] = {}

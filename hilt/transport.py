@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hilt import interrupts
 from hilt.errors import (
     ConnectError,
     InstrumentCommunicationError,
@@ -112,6 +113,10 @@ class exit_signals:  # noqa: N801 - used like a function: ``with exit_signals():
                 cls._previous = {}
 
 
+# SIGINT handlers that raise KeyboardInterrupt as Python's own does (hold_sigint may stand in).
+_PYTHON_SIGINT = (signal.default_int_handler, interrupts.remembering_sigint)
+
+
 class _HeldSigint:
     """The SIGINT handler installed while a transaction runs: remember, don't raise."""
 
@@ -142,7 +147,7 @@ class hold_sigint:  # noqa: N801 - used like a function: ``with hold_sigint():``
         if not self._main:
             return
         _main_depth += 1
-        if _signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if _signal.getsignal(signal.SIGINT) in _PYTHON_SIGINT:
             self._held = _HeldSigint()
             self._previous = _signal.signal(signal.SIGINT, self._held)
 
@@ -157,6 +162,7 @@ class hold_sigint:  # noqa: N801 - used like a function: ``with hold_sigint():``
             signum, _pending_signal = _pending_signal, None
             raise Terminated(signum)
         if self._held is not None and self._held.caught:
+            interrupts.note_interrupt()
             raise KeyboardInterrupt
 
 

@@ -32,6 +32,7 @@ from torch import nn
 
 from hilt.errors import InstrumentCommunicationError, LimitError
 from hilt.instruments.mesh_processor import MeshPhases, MeshProcessor, phases_of
+from hilt.interrupts import interrupt_point
 from hilt.runfile import status as run_status
 
 from .data import Dataset, amplitude_encode, batch_indices
@@ -75,7 +76,9 @@ class LoopControl:
         return self._aborted.is_set()
 
     def checkpoint(self) -> None:
-        """Block while paused; raise :class:`LoopAborted` once aborted."""
+        """Block while paused; raise :class:`LoopAborted` once aborted (and a Ctrl-C that
+        Python swallowed, see :mod:`hilt.interrupts`)."""
+        interrupt_point()
         while not self._running.wait(0.1):
             pass
         if self._aborted.is_set():

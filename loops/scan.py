@@ -44,6 +44,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hilt.errors import ConfigError, HiltError, LimitError
+from hilt.interrupts import catch_lost_interrupts, interrupt_point
 from hilt.parameters import BoundParameter, to_unit
 from hilt.runfile import sweep_file
 from hilt.runfile.status import ending
@@ -277,25 +278,27 @@ def scan(station: Any, *axes: Axis, read: Sequence[str], settle: float | str = "
     last: list[int | None] = [None] * len(plan_axes)
     error: BaseException | None = None
     try:
-        for index in grid_order(plan.shape, snake):
-            if stop is not None and stop.is_set():
-                status, reason = sweep_file.ABORTED, "stopped"
-                break
-            wait = base_settle
-            for k, i in enumerate(index):
-                if last[k] != i:
-                    setters[k](float(plan_axes[k].values[i]))
-                    last[k] = i
-                    wait += axis_settle[k]
-            if wait > 0:
-                station.wait(wait)
-            values = {n: g() for n, g in zip(stored, getters, strict=False)}
-            writer.write_point(index, values)
-            setpoints = {a.name: float(a.values[i]) for a, i in zip(plan_axes, index, strict=False)}
-            for ob in observers:
-                ob.point(index, setpoints, values)
-            if bar is not None:
-                bar.update(1)
+        with catch_lost_interrupts():
+            for index in grid_order(plan.shape, snake):
+                interrupt_point()
+                if stop is not None and stop.is_set():
+                    status, reason = sweep_file.ABORTED, "stopped"
+                    break
+                wait = base_settle
+                for k, i in enumerate(index):
+                    if last[k] != i:
+                        setters[k](float(plan_axes[k].values[i]))
+                        last[k] = i
+                        wait += axis_settle[k]
+                if wait > 0:
+                    station.wait(wait)
+                values = {n: g() for n, g in zip(stored, getters, strict=False)}
+                writer.write_point(index, values)
+                setpoints = {a.name: float(a.values[i]) for a, i in zip(plan_axes, index, strict=False)}
+                for ob in observers:
+                    ob.point(index, setpoints, values)
+                if bar is not None:
+                    bar.update(1)
     except BaseException as exc:  # noqa: BLE001 - every ending is written to the file
         # One rule for every file hilt writes: Ctrl-C, a signal, a hardware fault or a limit is
         # aborted; anything else failed (hilt.runfile.status).

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from hilt.interrupts import interrupt_point
+
 log = logging.getLogger("hilt.calibration")
 
 #: ``progress(done, total, message)``: called after every physical step of a routine. A callback
@@ -111,7 +113,9 @@ class Context:
         self.opts: dict[str, Any] = {}
 
     def check(self) -> None:
-        """Raise :class:`CalibrationAborted` if the caller asked to stop."""
+        """Raise :class:`CalibrationAborted` if the caller asked to stop (and a Ctrl-C that
+        Python swallowed, see :mod:`hilt.interrupts`)."""
+        interrupt_point()
         if self.abort.is_set():
             raise CalibrationAborted(f"{self.routine}: aborted")
 
