@@ -14,6 +14,8 @@ from hilt.framing import ERROR_TYPE, REPLY_BIT, Frame, FrameError, error_payload
 from hilt.sims.base import DropConnection, Session, SimulatedInstrument
 
 BAD_FRAME, UNKNOWN_TYPE, BAD_PAYLOAD, OUT_OF_RANGE, BUSY, INJECTED = 1, 2, 3, 4, 5, 6
+#: The SLM and camera protocol's code for a request before HELLO gave the device's token.
+UNAUTHORISED = 7
 ERROR_MEANINGS = {
     BAD_FRAME: "bad frame (magic, version, length or CRC)",
     UNKNOWN_TYPE: "unknown message type",
@@ -21,6 +23,7 @@ ERROR_MEANINGS = {
     OUT_OF_RANGE: "value out of range",
     BUSY: "busy",
     INJECTED: "execution error (injected fault)",
+    UNAUTHORISED: "token required (send HELLO with the server's token first)",
 }
 
 
@@ -55,13 +58,20 @@ class FramedSession(Session):
                 try:
                     if sim.faults.take_error():
                         raise FrameReplyError(INJECTED, "injected fault")
-                    rtype, payload = sim.handle_frame(frame.type, frame.payload)
+                    rtype, payload = self.handle_frame(frame.type, frame.payload)
                 except FrameReplyError as exc:
                     meaning = ERROR_MEANINGS.get(exc.code, "error")
                     text = f"{meaning}: {exc.detail}" if exc.detail else meaning
                     rtype, payload = ERROR_TYPE, error_payload(exc.code, text)
             out += Frame(rtype, frame.seq, payload).encode()
         return bytes(out)
+
+    def handle_frame(self, ftype: int, payload: bytes) -> tuple[int, bytes]:
+        """This session's answer to one request: the instrument's (a session that keeps state of
+        its own, such as whether the client has given its token, overrides this)."""
+        sim = self.sim
+        assert isinstance(sim, FramedInstrument)
+        return sim.handle_frame(ftype, payload)
 
 
 class FramedInstrument(SimulatedInstrument):

@@ -35,6 +35,7 @@ SIM_OPTIONS: dict[str, dict[str, Any]] = {"photonic_processor": {"n": 4, "layers
 VECTOR_SETPOINTS: dict[str, Callable[[Any], None]] = {
     "heater_driver": lambda inst: inst.set_voltages(np.full(inst.n_channels, 1e6)),
     "photonic_processor": lambda inst: inst.set_heaters(0, np.full(inst.heaters_per_layer, 1e6)),
+    "slm": lambda inst: inst.show_grey(np.full(inst.shape, 1e6)),
 }
 
 DRIVERS = registry.driver_names()

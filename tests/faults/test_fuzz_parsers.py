@@ -33,6 +33,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from hilt.drivers.hilt_camera import GrabTimeout
 from hilt.errors import InstrumentError, ProtocolError
 from hilt.framing import (
     CRC_SIZE,
@@ -207,8 +208,12 @@ def split_frames_peer(buffer: bytearray) -> list[bytes]:
     return [f.encode() for f in split_frames(buffer)]
 
 
+#: Drivers speaking hilt's binary frame (hilt.framing).
+FRAMED = ("photonic_processor", "hilt_slm", "hilt_camera")
+
+
 def _split_for(cls: type) -> Callable[[bytearray], list[bytes]]:
-    if cls.model == "photonic_processor":
+    if cls.model in FRAMED:
         return split_frames_peer
     term = cls.transport_settings.get("write_termination", "\n")
     return split_at(term.encode()) if term else split_gentec
@@ -299,6 +304,8 @@ def _parameter_ids() -> list[tuple[str, str]]:
         cls = load_driver(name)
         if cls.virtual:
             continue
+        if name in FRAMED:
+            continue  # a framed driver's readouts are frames: their payloads are fuzzed below
         inst = cls("tcp://127.0.0.1:9", name=name)  # not connected: only the declarations are read
         for prefix, owner in _owners(inst):
             out += [(name, prefix + p) for p, bp in owner.parameters.items()
@@ -629,6 +636,58 @@ def test_photonic_info_payloads(bench: Bench, chip: Any, budget: settings) -> No
                                       {"n_ports": float("inf"), "n_layers": 1, "heaters_per_layer": 1},
                                       {"n_ports": 2.5, "n_layers": 1, "heaters_per_layer": 1},
                                       {"n_ports": True, "n_layers": 1, "heaters_per_layer": 1}))
+
+
+# -- the SLM and camera payloads (drivers/hilt_slm.py, drivers/hilt_camera.py) ------------------------------
+@pytest.mark.parametrize("budget", CALL_BUDGETS)
+def test_camera_settings_payloads(bench: Bench, budget: settings) -> None:
+    def one(payload: bytes) -> None:
+        v = refused(lambda: bench.raw("hilt_camera", lambda c: c.read_settings(), _reply_frame(0xA1, payload)))
+        if v is not None:
+            exposure, gain, _, _, w, h, b = v
+            assert len(payload) == 25 and math.isfinite(exposure) and exposure > 0 and math.isfinite(gain)
+            assert w >= 1 and h >= 1 and b >= 1
+
+    fuzz(budget, st.binary(max_size=40), one,
+         examples=(b"", b"\x00" * 25, struct.pack(">ddHHHHB", 1e-3, 0.0, 0, 0, 4, 4, 1),
+                   struct.pack(">ddHHHHB", float("nan"), 0.0, 0, 0, 4, 4, 1)))
+
+
+@pytest.mark.parametrize("budget", CALL_BUDGETS)
+def test_camera_grab_payloads(bench: Bench, budget: settings) -> None:
+    cam = bench.drivers["hilt_camera"]
+    cam.shape, cam.bit_depth = (4, 4), 12
+    block = bytes.fromhex("0001 0002 02 0000000f 7801 01 0400 fbff 6400 ff0f 03a10173")
+    good = b"\x00" + struct.pack(">Id", 1, 0.5) + struct.pack(">ddHHHHB", 1e-3, 0.0, 0, 0, 4, 2, 2) + block
+
+    def grab(c: Any) -> Any:
+        try:
+            return c.grab(timeout=0.0)
+        except GrabTimeout:  # a well-formed "not yet" (status 1 or 2): no frame, nothing wrong
+            return None
+
+    def one(payload: bytes) -> None:
+        v = refused(lambda: bench.raw("hilt_camera", grab, _reply_frame(0xA3, payload)))
+        if v is not None:
+            assert v.image.shape == (v.roi[3] // v.binning, v.roi[2] // v.binning)
+            assert int(v.image.max()) < 4096
+
+    fuzz(budget, st.binary(max_size=80) | st.builds(lambda i, b: good[:i] + b + good[i + 1:],
+                                                     st.integers(0, len(good)), st.binary(max_size=2)),
+         one, examples=(b"", b"\x00", b"\x01", b"\x02", good, good[:-1]))
+
+
+@pytest.mark.parametrize("budget", CALL_BUDGETS)
+def test_slm_status_payloads(bench: Bench, budget: settings) -> None:
+    def one(payload: bytes) -> None:
+        v = refused(lambda: bench.raw("hilt_slm", lambda s: s.status(), _reply_frame(0x92, payload)))
+        if v is not None:
+            _, settled, remaining, now = v
+            assert isinstance(settled, bool) and remaining >= 0 and math.isfinite(now)
+
+    fuzz(budget, st.binary(max_size=30), one,
+         examples=(b"", struct.pack(">IBdd", 1, 1, 0.0, 1.0), struct.pack(">IBdd", 1, 2, 0.0, 1.0),
+                   struct.pack(">IBdd", 1, 0, -1.0, 1.0)))
 
 
 # == 3. the frame codec ================================================================================

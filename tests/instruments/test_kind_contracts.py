@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from kind_cases import drivers_of
 
-from hilt.errors import LimitError
+from hilt.errors import InstrumentTimeout, LimitError
+from hilt.instruments import CameraFrame
 from hilt.instruments.kinds import (
+    Camera,
     FrequencyMultiplier,
     HeaterDriver,
     LockIn,
@@ -24,6 +26,7 @@ from hilt.instruments.kinds import (
     PhotonicProcessorKind,
     PowerMeter,
     SignalSource,
+    SpatialLightModulator,
     TunableLaser,
 )
 
@@ -292,3 +295,72 @@ def test_photonic_processor_contract(connected, name: str) -> None:
     state = bench.sim.state()
     assert state["light_on"] is False and state["max_volts"] == [0.0] * chip.n_layers
     np.testing.assert_array_equal(chip.get_heaters(0), 0.0)
+
+
+# -- spatial light modulators -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", drivers_of("slm"))
+def test_slm_contract(connected, name: str) -> None:
+    from hilt.slm_lut import phase_to_grey
+
+    bench = connected(name)
+    slm: SpatialLightModulator = bench.inst
+    slm.sleep = bench.clock.advance  # settle waits move simulated time, as on a fast-clock station
+    rows, cols = slm.shape
+    assert rows > 0 and cols > 0 and slm.bit_depth >= 1
+    assert slm.pixel_pitch_m > 0 and slm.wavelength_m > 0 and slm.settle_s >= 0
+    lut = slm.lut
+    assert lut.shape == (1 << slm.bit_depth,) and lut.dtype.kind == "f"
+    phase = np.random.default_rng(0).uniform(-10, 10, slm.shape)
+    t0 = bench.clock.now()
+    slm.show_phase(phase)
+    assert bench.clock.now() - t0 >= slm.settle_s * (1 - 1e-9)  # it waited for the panel to settle
+    np.testing.assert_array_equal(slm.shown(), phase_to_grey(phase, lut))
+    np.testing.assert_array_equal(bench.world.get(f"{name}.shown"), phase_to_grey(phase, lut))
+    top = (1 << slm.bit_depth) - 1
+    slm.show_grey(np.full(slm.shape, top))
+    assert np.all(slm.shown() == top)
+    with pytest.raises(LimitError):
+        slm.show_grey(np.full(slm.shape, top + 1))
+    new_lut = lut * 1.02
+    slm.set_lut(new_lut)
+    np.testing.assert_array_equal(slm.lut, new_lut)
+    slm.safe_state()
+    assert not slm.shown().any() and not np.any(bench.world.get(f"{name}.shown"))
+
+
+# -- cameras ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", drivers_of("camera"))
+def test_camera_contract(connected, name: str) -> None:
+    bench = connected(name)
+    cam: Camera = bench.inst
+    cam.sleep = bench.clock.advance  # waits for a frame move simulated time
+    rows, cols = cam.shape
+    assert rows > 0 and cols > 0 and cam.bit_depth >= 8 and cam.pixel_pitch_m > 0
+    exposure = _inside(cam.exposure, 2e-3)
+    cam.exposure.set(exposure)
+    assert cam.exposure.get() == pytest.approx(exposure)
+    gain = _inside(cam.gain, 3.0)
+    cam.gain.set(gain)
+    assert cam.gain.get() == pytest.approx(gain)
+    with pytest.raises(LimitError):
+        cam.exposure.set(cam.exposure.vals.max * 10)
+    cam.set_roi(0, 0, cols // 2 * 2, rows // 2 * 2)
+    cam.binning.set(2)
+    cam.set_roi(2, 4, 16, 8)
+    assert cam.roi() == (2, 4, 16, 8) and cam.binning.get() == 2
+    with pytest.raises(LimitError):
+        cam.set_roi(0, 0, cols + 2, 2)
+    cam.flush()
+    cam.trigger()
+    frame = cam.grab(timeout=5.0)
+    assert isinstance(frame, CameraFrame)
+    assert frame.image.shape == (4, 8) and frame.image.dtype.kind == "u"
+    assert int(frame.image.max()) < 1 << cam.bit_depth
+    assert frame.exposure_s == pytest.approx(exposure) and frame.gain_db == pytest.approx(gain)
+    cam.trigger()
+    second = cam.grab(timeout=5.0)
+    assert second.counter == frame.counter + 1 and second.timestamp_s >= frame.timestamp_s
+    cam.trigger()
+    cam.safe_state()
+    with pytest.raises(InstrumentTimeout):
+        cam.grab(timeout=0.0)  # the pending frame was dropped

@@ -1,0 +1,221 @@
+"""The SLM bench of a simulated station: laser -> phase SLM -> Fourier lens -> camera.
+
+A world system (``kind: slm_optics``) joining three simulators:
+
+* the laser (option ``laser``, a ``tunable_laser`` simulator such as ``keysight_8164b``) publishes
+  ``<laser>.wavelength`` (m), ``<laser>.power_w`` (W) and ``<laser>.output``; with ``laser: null``
+  a fixed laser of ``power_w`` at ``wavelength_m``, always on, lights the SLM;
+* the SLM simulator (``hilt.sims.slm``, model ``hilt_slm``) hands every frame it shows to
+  :meth:`SlmOptics.show` with the simulated time it arrived;
+* the camera simulator (``hilt.sims.camera``, model ``hilt_camera``) asks :meth:`SlmOptics.expose`
+  for a frame over an exposure window.
+
+Physics, in order:
+
+1. **Illumination**: a Gaussian beam of 1/e^2 radius ``beam_waist_m`` (default 0.35 of the
+   panel's smaller side) centred on the panel, carrying the laser's power times
+   ``10^(-attenuation_db / 10)`` (the ND filters every camera bench has).
+2. **The SLM** (:class:`hilt.sims.physics.slm.SLMPanel`): grey levels -> phase through the panel's
+   true response (full-scale phase not 2 pi, a bent curve with ripple), fringing between pixels,
+   the liquid crystal settling exponentially after each frame on the world's simulated clock,
+   a fixed low-order aberration. Phases scale as ``wavelength_design / wavelength`` when the
+   laser runs off the panel's design wavelength.
+3. **A lens of focal length ``focal_length_m``**, the camera in its back focal plane: the field
+   on the camera is the Fourier transform of the SLM field, evaluated at each camera pixel's
+   centre by a matrix DFT (exact for any pixel pitch, no padding), times the envelope of one
+   square SLM pixel, ``sinc(p u / (lambda f)) sinc(p v / (lambda f))``. Power is conserved
+   (Parseval) up to the light the camera's sensor does not catch.
+4. **Camera placement**: the sensor's centre sits off the optical axis by a hidden
+   ``(dx, dy)`` and the true focal length differs from the nominal by a hidden relative error:
+   the affine map from SLM spatial frequency to camera pixels that a geometry calibration finds.
+5. **The sensor** (:class:`hilt.sims.physics.camera.CameraSensor`, EMVA 1288): photons from the
+   power on each pixel over the exposure, shot noise, dark signal growing with exposure, read
+   noise, gain, full well, ADC bits, PRNU and DSNU.
+
+Hidden errors (SLM response, fringing, aberration, camera offset and focal-length error, the
+sensor's fixed pattern) are drawn once from the world's seed and scaled by the world's error
+preset (``none``: an ideal bench, the twin's; ``mild``: the sizes of :class:`SLMSpec`'s
+defaults; ``severe``: twice those), or by the option ``errors`` (a preset name or a number).
+An exposure during which the liquid crystal is still settling sees the mean of the intensities
+at the start, middle and end of the window.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import fields, replace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hilt.errors import ConfigError
+from hilt.sims.physics.camera import CameraSensor, SensorSpec
+from hilt.sims.physics.slm import SLMPanel, SLMSpec
+
+#: Scale of the hidden errors per world error preset (1: SLMSpec's default sizes).
+ERROR_SCALE = {"none": 0.0, "mild": 1.0, "severe": 2.0}
+#: Defaults of this bench: a telecom phase SLM region (8 um pixels, 8 bit, 1550 nm, e.g. the
+#: PLUTO-2 TELCO class) and an InGaAs camera region (5 um pixels, 12 bit, e.g. Sony SenSWIR).
+SLM_DEFAULTS: dict[str, Any] = {"shape": (128, 128), "pixel_pitch": 8e-6, "bits": 8, "wavelength": 1550e-9,
+                                "settle_tau": 10e-3}
+SENSOR_DEFAULTS: dict[str, Any] = {"shape": (240, 320), "pixel_pitch": 5e-6, "quantum_efficiency": 0.7,
+                                   "bits": 12}
+#: Hidden camera placement per unit of error scale: lateral offset (m, std) and relative focal
+#: length error (std).
+CAMERA_OFFSET_M = 20e-6
+FOCAL_ERROR = 0.01
+PLANCK_C = 6.62607015e-34 * 299_792_458.0
+
+
+def _spec(cls: type, defaults: dict[str, Any], options: dict[str, Any] | None, where: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    given = dict(options or {})
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    merged = {**defaults, **given}
+    for key in ("shape", "exposure_range", "gain_db_range"):
+        if key in merged and merged[key] is not None:
+            merged[key] = tuple(merged[key])
+    return cls(**merged)
+
+
+def _error_scale(value: Any, where: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not value >= 0:
+            raise ConfigError(f"{where}: errors {value!r}: a scale must be >= 0")
+        return float(value)
+    if value in ERROR_SCALE:
+        return ERROR_SCALE[value]
+    from hilt.sims.physics.errors import PRESETS
+
+    if value in PRESETS:
+        return 1.0  # another bench's preset (MZI, diffractive): this bench at its mild level
+    raise ConfigError(f"{where}: errors {value!r}: expected one of {', '.join(ERROR_SCALE)} or a number")
+
+
+class SlmOptics:
+    """Laser -> SLM -> lens -> camera; see the module docstring."""
+
+    #: Options that name instruments of the station (checked when the station file is read).
+    instrument_options: ClassVar[tuple[str, ...]] = ("laser",)
+
+    def __init__(self, world: Any, *, name: str = "bench", laser: str | None = "laser",
+                 power_w: float = 1e-3, wavelength_m: float = 1550e-9, attenuation_db: float = 60.0,
+                 focal_length_m: float = 0.05, beam_waist_m: float | None = None,
+                 slm: dict[str, Any] | None = None, camera: dict[str, Any] | None = None,
+                 errors: str | float | None = None) -> None:
+        self.world = world
+        self.name = name
+        self.laser = laser
+        self.fixed_power_w = float(power_w)
+        self.fixed_wavelength_m = float(wavelength_m)
+        self.attenuation_db = float(attenuation_db)
+        self.focal_length_m = float(focal_length_m)
+        if not self.focal_length_m > 0:
+            raise ConfigError(f"{name}.focal_length_m {focal_length_m!r}: must be > 0")
+        scale = _error_scale(world.errors if errors is None else errors, f"{name}")
+        self.error_scale = scale
+        base = SLMSpec()
+        nominal = _spec(SLMSpec, SLM_DEFAULTS, slm, f"{name}.slm")
+        self.slm_spec = replace(
+            nominal, fringing=nominal.fringing * scale if slm is None or "fringing" not in slm else nominal.fringing,
+            range_error=base.range_error * scale, gamma_error=base.gamma_error * scale, ripple=base.ripple * scale,
+            aberration=base.aberration * scale,
+            beam_waist=beam_waist_m if beam_waist_m is not None else 0.35 * min(nominal.shape) * nominal.pixel_pitch)
+        self.sensor_spec = _spec(SensorSpec, SENSOR_DEFAULTS, camera, f"{name}.camera")
+        self.panel = SLMPanel(self.slm_spec, seed=world.rng(f"{name}.slm"))
+        self.sensor = CameraSensor(self.sensor_spec, seed=world.rng(f"{name}.camera"))
+        g = world.rng(f"{name}.placement")
+        self.camera_offset_m = tuple(float(v) for v in g.normal(0.0, CAMERA_OFFSET_M * scale, 2))  # (dx, dy)
+        self.focal_error = float(g.normal(0.0, FOCAL_ERROR * scale))
+        self._lock = threading.RLock()
+        self._frames = 0
+
+    # -- what the SLM simulator calls --------------------------------------------------------------
+    def show(self, grey: np.ndarray, t: float) -> None:
+        """A new frame of grey levels on the panel at simulated time ``t``."""
+        with self._lock:
+            self.panel.show(grey, t)
+            self._frames += 1
+
+    def shown(self) -> np.ndarray:
+        return self.panel.shown
+
+    # -- the light -----------------------------------------------------------------------------------
+    def laser_state(self) -> tuple[float, float]:
+        """(power W, wavelength m) reaching the SLM before the attenuator; 0 W when off."""
+        if self.laser is None:
+            return self.fixed_power_w, self.fixed_wavelength_m
+        w = self.world
+        on = bool(w.get(f"{self.laser}.output", False))
+        power = float(w.get(f"{self.laser}.power_w", 0.0) or 0.0)
+        wavelength = float(w.get(f"{self.laser}.wavelength", self.slm_spec.wavelength) or self.slm_spec.wavelength)
+        return (power if on else 0.0), wavelength
+
+    def slm_field(self, t: float, power_w: float, wavelength_m: float) -> np.ndarray:
+        """Complex field leaving the SLM at ``t``: sqrt(W) per SLM pixel."""
+        illum = self.panel.illumination()
+        share = illum**2 / float(np.sum(illum**2))
+        phase = self.panel.phase_at(t) * (self.slm_spec.wavelength / wavelength_m) + self.panel.aberration_map
+        return np.sqrt(power_w * share) * np.exp(1j * phase)
+
+    def _dft_matrices(self, wavelength_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(A_rows, A_cols, envelope): the matrix DFT from SLM pixels to camera pixel centres and
+        the single-pixel sinc envelope, in units where the camera pixel powers come out in W."""
+        s, c = self.slm_spec, self.sensor_spec
+        f = self.focal_length_m * (1.0 + self.focal_error)
+        dx, dy = self.camera_offset_m
+        p, pc = s.pixel_pitch, c.pixel_pitch
+        (n_rows, n_cols), (m_rows, m_cols) = s.shape, c.shape
+        y_slm = (np.arange(n_rows) - (n_rows - 1) / 2) * p
+        x_slm = (np.arange(n_cols) - (n_cols - 1) / 2) * p
+        v_cam = (np.arange(m_rows) - (m_rows - 1) / 2) * pc - dy
+        u_cam = (np.arange(m_cols) - (m_cols - 1) / 2) * pc - dx
+        k = 2 * math.pi / (wavelength_m * f)
+        a_rows = np.exp(-1j * k * np.outer(v_cam, y_slm))
+        a_cols = np.exp(-1j * k * np.outer(x_slm, u_cam))
+        # One SLM pixel radiates sinc^2 of its width; the amplitude per camera pixel of a point
+        # source of sqrt(P) is sqrt(P) * p * pc / (lambda f) (Fraunhofer, power conserved).
+        envelope = (np.sinc(p * v_cam / (wavelength_m * f))[:, None] * np.sinc(p * u_cam / (wavelength_m * f))[None, :])
+        envelope = envelope * (p * pc / (wavelength_m * f))
+        return a_rows, a_cols, envelope
+
+    def camera_power(self, t: float) -> np.ndarray:
+        """Optical power (W) on each camera pixel at simulated time ``t`` (full sensor)."""
+        power, wavelength = self.laser_state()
+        power *= 10.0 ** (-self.attenuation_db / 10.0)
+        if power <= 0:
+            return np.zeros(self.sensor_spec.shape)
+        with self._lock:
+            field = self.slm_field(t, power, wavelength)
+        a_rows, a_cols, envelope = self._dft_matrices(wavelength)
+        u = (a_rows @ field @ a_cols) * envelope
+        return np.abs(u) ** 2
+
+    def settling(self, t: float) -> bool:
+        """True while the liquid crystal is more than 0.1 % away from its target at ``t``."""
+        dt = t - self.panel._t_frame
+        return math.isfinite(dt) and self.slm_spec.settle_tau > 0 and dt < 7 * self.slm_spec.settle_tau
+
+    def expose(self, t: float, exposure_s: float, gain_db: float) -> np.ndarray:
+        """One full-sensor frame (uint16 DN) exposed over ``[t, t + exposure_s]``."""
+        times = (t, t + exposure_s / 2, t + exposure_s) if self.settling(t) else (t + exposure_s / 2,)
+        power = np.mean([self.camera_power(ti) for ti in times], axis=0)
+        _, wavelength = self.laser_state()
+        photons = self.sensor.photons(power, exposure_s, wavelength)
+        return self.sensor.expose(photons, exposure_s, gain_db)
+
+    # -- what a test or a calibration compares with ---------------------------------------------
+    def spot_shift_px(self, grating_period_px: float, axis: str = "x") -> float:
+        """Nominal camera-pixel shift of the first order of a blazed grating of this period (SLM
+        pixels) along ``axis`` (what the twin predicts: nominal focal length, laser at the design
+        wavelength)."""
+        _, wavelength = self.laser_state()
+        return wavelength * self.focal_length_m / (grating_period_px * self.slm_spec.pixel_pitch
+                                                    * self.sensor_spec.pixel_pitch)
+
+    def state(self) -> dict[str, Any]:
+        power, wavelength = self.laser_state()
+        return {"laser_power_w": power, "wavelength_m": wavelength, "frames_shown": self._frames}
