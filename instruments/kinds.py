@@ -37,6 +37,7 @@ from hilt.parameters import BoundParameter
 
 __all__ = [
     "KINDS",
+    "Accelerator",
     "FrequencyMultiplier",
     "HeaterDriver",
     "LockIn",
@@ -448,10 +449,57 @@ class Camera(Protocol, metaclass=_KindMeta):
     def safe_state(self) -> None: ...
 
 
+@runtime_checkable
+class Accelerator(Protocol, metaclass=_KindMeta):
+    """An int8 inference accelerator (an FPGA design behind the hilt board protocol, a PYNQ
+    overlay behind hilt's board server, ...). It computes on int8 values: quantising inputs and
+    dequantising results with the model's scales is the caller's part.
+
+    * ``limits``: what the board can run, from its identity (a dict): ``rounding``
+      (``"half_away"``, ``"half_even"`` or ``"floor"``), ``acc_bits`` (accumulator width),
+      ``requant`` (``"multiplier"`` and/or ``"pow2"``), ``per_channel``, ``weight_zero_point``,
+      ``layers`` (layer types), ``max_batch``, ``max_payload``, ``max_model_bytes``,
+      ``max_layers``, ``max_features``, ``max_channels``, ``max_kernel``, ``clock_hz``.
+      ``describe()`` returns a copy.
+    * ``check_model(model)``: a :class:`hilt.board_protocol.AcceleratorModel` held to
+      ``limits`` (LimitError naming the first thing the board lacks; sends nothing); returns
+      its payload bytes.
+    * ``load_model(model)``: checked, then uploaded; returns the model's CRC-32 as the board
+      confirmed it. The board keeps it until reset or power cycle.
+    * ``run(samples)``: int8 ``(batch, input size)`` or ``(batch, C, H, W)`` -> int8 results
+      ``(batch, output size)`` of the loaded model; every value checked first (integers in
+      -128..127, the model's shape). Blocks until the whole batch is computed.
+    * ``status()``: a dict with ``state`` (``"no_model"``, ``"loading"``, ``"ready"``,
+      ``"running"``, ``"fault"``), ``model_crc``, ``batch_id``, ``results_ready``, ``last_error``.
+    * ``read_counters()``: a dict of counts since power-up, by name: ``batches``, ``samples``,
+      ``cycles_last``, ``cycles_total``, ``latency_ns_last`` (ns), ``macs_total``, ...
+
+    Safe state: the running batch aborted and its results dropped (the board computes nothing);
+    the model stays loaded.
+    """
+
+    kind: ClassVar[str] = "accelerator"
+    limits: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def check_model(self, model: Any) -> bytes: ...
+
+    def load_model(self, model: Any) -> int: ...
+
+    def run(self, samples: np.ndarray) -> np.ndarray: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def read_counters(self) -> dict[str, int]: ...
+
+    def safe_state(self) -> None: ...
+
+
 #: Every kind by name.
 KINDS: dict[str, type] = {
     p.kind: p for p in (SignalSource, FrequencyMultiplier, LockIn, PowerMeter, TunableLaser, HeaterDriver,
-                        MotionStage, OpticalSwitch, PhotonicProcessorKind, SpatialLightModulator, Camera)
+                        MotionStage, OpticalSwitch, PhotonicProcessorKind, SpatialLightModulator, Camera, Accelerator)
 }
 
 

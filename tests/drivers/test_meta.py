@@ -33,6 +33,7 @@ VIRTUAL_OVER: dict[str, dict[str, str]] = {"vdi_multiplier": {"source": "keysigh
 SIM_OPTIONS: dict[str, dict[str, Any]] = {"photonic_processor": {"n": 4, "layers": 2}}
 #: Vector setpoints of a kind, each called far out of range (they are not Parameters).
 VECTOR_SETPOINTS: dict[str, Callable[[Any], None]] = {
+    "accelerator": lambda inst: inst.run(np.full((1, 1), 10**6)),
     "heater_driver": lambda inst: inst.set_voltages(np.full(inst.n_channels, 1e6)),
     "photonic_processor": lambda inst: inst.set_heaters(0, np.full(inst.heaters_per_layer, 1e6)),
     "slm": lambda inst: inst.show_grey(np.full(inst.shape, 1e6)),
