@@ -44,6 +44,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
@@ -313,20 +314,31 @@ def _start_qt_thread() -> GuiHost:
             app = QGuiApplication(["hilt-slm"])
             # The SLM windows come and go; the application stays for the next one.
             app.setQuitOnLastWindowClosed(False)
-            started.set_result(GuiHost(_Invoker(), owns_thread=True))
+            invoker = _Invoker()
+            started.set_result(GuiHost(invoker, owns_thread=True))
         except BaseException as exc:
             started.set_exception(exc)
             return
         app.exec()
+        # Every Qt object of this thread is destroyed here, on its own thread, before the
+        # interpreter shuts down: left to the interpreter's exit, destroying them from the main
+        # thread crashed (SIGSEGV).
+        for window in app.topLevelWindows():
+            window.close()
+            shiboken6.delete(window)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        shiboken6.delete(invoker)
+        shiboken6.delete(app)
 
     thread = threading.Thread(target=run, name="hilt-slm-qt", daemon=True)
     thread.start()
     host = started.result(30.0)
 
     def stop() -> None:
-        # Let the Qt thread leave its event loop before the interpreter goes away.
-        host._invoker.post.emit(lambda: QCoreApplication.quit())
-        thread.join(5.0)
+        global _host
+        host._invoker.post.emit(QCoreApplication.quit)
+        thread.join(10.0)
+        _host = None
 
     atexit.register(stop)
     return host
