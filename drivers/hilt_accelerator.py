@@ -259,49 +259,10 @@ class HiltAccelerator(Instrument):
         cannot (nothing is sent)."""
         if not isinstance(model, bp.AcceleratorModel):
             raise self._refuse(f"{type(model).__name__} is not an AcceleratorModel")
-        lim = self.limits
-        try:
-            data = model.encode()
-            shapes = model.shapes()
-        except bp.BoardPayloadError as exc:
-            raise self._refuse(f"the model cannot be encoded: {exc}") from None
-        if model.rounding != lim["rounding"]:
-            raise self._refuse(f"the model rounds {model.rounding}, the board {lim['rounding']}")
-        if model.acc_bits != lim["acc_bits"]:
-            raise self._refuse(f"the model assumes a {model.acc_bits}-bit accumulator, the board's is "
-                               f"{lim['acc_bits']}-bit")
-        if len(model.layers) > lim["max_layers"]:
-            raise self._refuse(f"{len(model.layers)} layers, the board runs {lim['max_layers']}")
-        if len(data) > lim["max_model_bytes"]:
-            raise self._refuse(f"a model of {len(data)} bytes, the board holds {lim['max_model_bytes']}")
-        for size, what in ((model.input_size, "an input sample"), (model.output_size, "a result")):
-            if size + bp.RESULTS_HEADER > lim["max_payload"]:
-                raise self._refuse(f"{what} of {size} bytes does not fit the board's max_payload {lim['max_payload']}")
-        for i, (layer, shape) in enumerate(zip(model.layers, shapes[1:], strict=True)):
-            where = f"layer {i} ({layer.kind})"
-            if layer.kind not in lim["layers"]:
-                raise self._refuse(f"{where}: the board runs {', '.join(lim['layers'])}")
-            size = max(math.prod(shapes[i]), math.prod(shape))
-            if size > lim["max_features"]:
-                raise self._refuse(f"{where} handles {size} values, the board at most {lim['max_features']}")
-            if layer.weight is None:
-                continue
-            if layer.weight.shape[0] > lim["max_channels"]:
-                raise self._refuse(f"{where} has {layer.weight.shape[0]} outputs, the board at most "
-                                   f"{lim['max_channels']}")
-            if layer.kind == "conv2d" and max(layer.weight.shape[2:]) > lim["max_kernel"]:
-                raise self._refuse(f"{where}: kernel {layer.weight.shape[2]}x{layer.weight.shape[3]}, the board "
-                                   f"at most {lim['max_kernel']}")
-            requant = "pow2" if layer.pow2 else "multiplier"
-            if requant not in lim["requant"]:
-                raise self._refuse(f"{where} needs the {requant} requantiser; the board has "
-                                   f"{', '.join(lim['requant'])}")
-            if layer.per_channel and not lim["per_channel"]:
-                raise self._refuse(f"{where} has per-channel parameters; the board takes one per layer")
-            zw = layer.weight_zero_point
-            if zw is not None and np.any(zw) and not lim["weight_zero_point"]:
-                raise self._refuse(f"{where} has non-zero weight zero points; the board takes symmetric weights")
-        return data
+        problem = bp.model_problem(model, self.limits)
+        if problem:
+            raise self._refuse(problem)
+        return model.encode()
 
     def load_model(self, model: bp.AcceleratorModel) -> int:
         """Check ``model`` against the board, upload it in chunks and compare the board's CRC-32

@@ -36,11 +36,26 @@ in the document.
 from __future__ import annotations
 
 import struct
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+
+from hilt.framing import (
+    CRC_SIZE,
+    ERROR_TYPE,
+    HEADER,
+    HEADER_SIZE,
+    MAGIC,
+    VERSION,
+    Frame,
+    FrameError,
+    check_frame,
+    error_payload,
+)
 
 # -- message types -------------------------------------------------------------------------------
 IDENTIFY, STATUS, LOAD_MODEL, RUN_BATCH, READ_RESULTS, READ_COUNTERS, RESET = (
@@ -591,3 +606,135 @@ def decode_accelerator_model(data: bytes) -> AcceleratorModel:
         raise BoardPayloadError(f"{len(data) - pos} byte(s) after the last layer", BAD_MODEL)
     model.shapes()  # the layers must chain
     return model
+
+
+def model_problem(model: AcceleratorModel, limits: dict[str, Any]) -> str:
+    """Why a board with these IDENTIFY ``limits`` cannot run ``model`` ('' if it can): the
+    checks the host makes before sending and the board makes when the upload completes.
+
+    ``limits`` holds the accelerator keys of docs/protocols/board.md, typed: ``rounding`` (str),
+    ``acc_bits``, ``max_layers``, ``max_features``, ``max_channels``, ``max_kernel``,
+    ``max_payload``, ``max_model_bytes`` (ints), ``requant`` and ``layers`` (tuples of names),
+    ``per_channel`` and ``weight_zero_point`` (0/1). A key left out sets no limit.
+    """
+    try:
+        data_size = len(model.encode())
+        shapes = model.shapes()
+    except BoardPayloadError as exc:
+        return f"the model cannot be encoded: {exc}"
+    big = 2**63
+    if "rounding" in limits and model.rounding != limits["rounding"]:
+        return f"the model rounds {model.rounding}, the board {limits['rounding']}"
+    if "acc_bits" in limits and model.acc_bits != limits["acc_bits"]:
+        return f"the model assumes a {model.acc_bits}-bit accumulator, the board's is {limits['acc_bits']}-bit"
+    if len(model.layers) > limits.get("max_layers", big):
+        return f"{len(model.layers)} layers, the board runs {limits['max_layers']}"
+    if data_size > limits.get("max_model_bytes", big):
+        return f"a model of {data_size} bytes, the board holds {limits['max_model_bytes']}"
+    for size, what in ((model.input_size, "an input sample"), (model.output_size, "a result")):
+        if size + RESULTS_HEADER > limits.get("max_payload", big):
+            return f"{what} of {size} bytes does not fit the board's max_payload {limits['max_payload']}"
+    for i, (layer, shape) in enumerate(zip(model.layers, shapes[1:], strict=True)):
+        where = f"layer {i} ({layer.kind})"
+        if layer.kind not in limits.get("layers", (layer.kind,)):
+            return f"{where}: the board runs {', '.join(limits['layers'])}"
+        size = max(int(np.prod(shapes[i])), int(np.prod(shape)))
+        if size > limits.get("max_features", big):
+            return f"{where} handles {size} values, the board at most {limits['max_features']}"
+        if layer.weight is None:
+            continue
+        if layer.weight.shape[0] > limits.get("max_channels", big):
+            return f"{where} has {layer.weight.shape[0]} outputs, the board at most {limits['max_channels']}"
+        if layer.kind == "conv2d" and max(layer.weight.shape[2:]) > limits.get("max_kernel", big):
+            return (f"{where}: kernel {layer.weight.shape[2]}x{layer.weight.shape[3]}, the board at most "
+                    f"{limits['max_kernel']}")
+        requant = "pow2" if layer.pow2 else "multiplier"
+        if requant not in limits.get("requant", (requant,)):
+            return f"{where} needs the {requant} requantiser; the board has {', '.join(limits['requant'])}"
+        if layer.per_channel and not limits.get("per_channel", 1):
+            return f"{where} has per-channel parameters; the board takes one per layer"
+        zw = layer.weight_zero_point
+        if zw is not None and np.any(zw) and not limits.get("weight_zero_point", 1):
+            return f"{where} has non-zero weight zero points; the board takes symmetric weights"
+    return ""
+
+
+# -- the board side of a link ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Refusal:
+    """Bytes a board answers with an error frame without reading them as a request."""
+
+    code: int
+    seq: int
+    detail: str
+
+
+class RequestReader:
+    """The board side of one link: requests cut from the received bytes by the document's rules.
+
+    :meth:`feed` returns, in order, each whole request (a :class:`hilt.framing.Frame`) and each
+    :class:`Refusal`: bad magic or version, or a bad CRC (code 1, sequence 0; the input buffer is
+    dropped) and a header announcing more than ``max_payload`` (code 7 with that header's
+    sequence; the frame's bytes are skipped as they arrive). A partial frame followed by
+    ``frame_gap`` seconds without a byte is dropped unanswered; the gap is counted from the
+    later of the last bytes and :meth:`idle` (called when the board has answered, so bytes that
+    waited in the link's buffer while it worked do not count as silence).
+    """
+
+    def __init__(self, max_payload: int, frame_gap: float = UART_FRAME_GAP_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_payload = max_payload
+        self.frame_gap = frame_gap
+        self.clock = clock
+        self._buffer = bytearray()
+        self._skip = 0
+        self._last = clock()
+
+    def idle(self) -> None:
+        self._last = self.clock()
+
+    def feed(self, data: bytes) -> list[Frame | Refusal]:
+        if (self._buffer or self._skip) and self.clock() - self._last > self.frame_gap:
+            self._buffer.clear()
+            self._skip = 0
+        self._last = self.clock()
+        self._buffer += data
+        out: list[Frame | Refusal] = []
+        while True:
+            if self._skip:
+                n = min(self._skip, len(self._buffer))
+                del self._buffer[:n]
+                self._skip -= n
+                if self._skip:
+                    break
+            if len(self._buffer) < HEADER_SIZE:
+                break
+            magic, version, _, seq, length = HEADER.unpack(bytes(self._buffer[:HEADER_SIZE]))
+            if magic != MAGIC or version != VERSION:
+                out.append(Refusal(BAD_FRAME, 0, f"bad magic {magic.hex()} or version {version}"))
+                self._buffer.clear()
+                break
+            if length > self.max_payload:
+                out.append(Refusal(TOO_LARGE, seq, f"{length} bytes, max_payload {self.max_payload}"))
+                del self._buffer[:HEADER_SIZE]
+                self._skip = length + CRC_SIZE
+                continue
+            end = HEADER_SIZE + length + CRC_SIZE
+            if len(self._buffer) < end:
+                break
+            raw = bytes(self._buffer[:end])
+            try:
+                frame = check_frame(raw[:HEADER_SIZE], raw[HEADER_SIZE:-CRC_SIZE], raw[-CRC_SIZE:])
+            except FrameError as exc:
+                out.append(Refusal(BAD_FRAME, 0, str(exc)))
+                self._buffer.clear()
+                break
+            del self._buffer[:end]
+            out.append(frame)
+        return out
+
+
+def error_frame(code: int, seq: int, detail: str = "") -> bytes:
+    """An ERROR reply: the code, then its meaning and ``detail`` as the message."""
+    meaning = ERROR_MEANINGS.get(code, "error")
+    return Frame(ERROR_TYPE, seq, error_payload(code, f"{meaning}: {detail}" if detail else meaning)).encode()

@@ -223,7 +223,7 @@ def test_a_large_model_goes_in_chunks_and_the_crc_is_compared(board) -> None:  #
         "dense", weight=rng.integers(-127, 128, (3, 4000)), bias=np.zeros(3, int),
         multiplier=np.array([2**30]), shift=np.array([10]))])
     crc = acc.load_model(model)
-    assert crc == bp.model_crc(model.encode()) == sim.model_crc
+    assert crc == bp.model_crc(model.encode()) == sim.board.model_crc
     loads = [e for e in acc.transport.exchanges if e.direction == "->" and e.data[3] == bp.LOAD_MODEL]
     assert len(loads) == 3  # 12,052 bytes in chunks of 4088
     x = rng.integers(-128, 128, (2, 4000))
@@ -293,23 +293,23 @@ def test_results_wait_for_the_latency_on_the_simulated_clock(board) -> None:  # 
     with pytest.raises(BoardBusyError):
         acc.run(np.zeros((3, 64), np.int8))
     assert acc.status()["state"] == "running"
-    cycles, _ = sim.cycles(3)
-    clock.advance(cycles / sim.clock_hz)
+    cycles = sim.datapath.cycles_of(3)
+    clock.advance(cycles / sim.datapath.clock_hz)
     assert acc.status() | {"model_crc": 0} == {"state": "ready", "results_ready": True, "model_crc": 0,
-                                              "received": sim.load_total, "total": sim.load_total,
+                                              "received": sim.board.load_total, "total": sim.board.load_total,
                                               "batch_id": 1, "last_error": bp.BUSY}
-    assert acc.read_counters()["latency_ns_last"] == round(cycles / sim.clock_hz * 1e9)
+    assert acc.read_counters()["latency_ns_last"] == round(cycles / sim.datapath.clock_hz * 1e9)
 
 
 def test_a_board_that_lost_its_model_gets_it_again_after_a_reconnect(board) -> None:  # noqa: ANN001
     sim, acc = board()
     model = cnn_model()
     acc.load_model(model)
-    sim._power_up()  # the board restarted (its model is gone) ...
+    sim.board.power_up()  # the board restarted (its model is gone) ...
     acc.reconnect()  # ... and the link was reopened
     x = np.random.default_rng(9).integers(-128, 128, (2, 64))
     np.testing.assert_array_equal(acc.run(x), execute(model, x))
-    assert sim.model_crc == acc.loaded_crc
+    assert sim.board.model_crc == acc.loaded_crc
 
 
 def test_an_injected_execution_error_and_the_safe_state(board) -> None:  # noqa: ANN001
@@ -320,6 +320,6 @@ def test_an_injected_execution_error_and_the_safe_state(board) -> None:  # noqa:
         acc.run(np.zeros((1, 64), np.int8))
     assert err.value.code == bp.EXECUTION
     acc.safe_state()
-    assert sim.results is None and sim.model_obj is not None
+    assert sim.board.results is None and sim.board.model is not None
     acc.reset(bp.RESET_ALL)
     assert acc.status()["state"] == "no_model" and acc.loaded is None
