@@ -34,6 +34,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "processor": ("photonic_processor",),
     # the fibre switch that routes the laser to one of a chip's inputs (heater calibration)
     "input_switch": ("optical_switch",),
+    # a phase SLM and the camera that watches what it does (an SLM bench)
+    "slm": ("slm",),
+    "camera": ("camera",),
 }
 
 

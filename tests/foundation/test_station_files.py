@@ -108,7 +108,7 @@ VARIANTS = [
     ("system-unknown-key", MZI, "input_port: 0", "input_port: 0\n      colour: red",
      "14: world.systems.chip.colour: unknown option 'colour' for a world system of kind mzi_chip"),
     ("system-unknown-kind", MZI, "kind: mzi_chip", "kind: mzi_chop",
-     "8: world.systems.chip.kind: 'mzi_chop' is not a known system (known: mzi_chip, thz_path)"),
+     "8: world.systems.chip.kind: 'mzi_chop' is not a known system (known: mzi_chip, slm_optics, thz_path)"),
     ("system-without-kind", MZI, "      kind: mzi_chip\n", "",
      "7: world.systems.chip: needs a 'kind'"),
     ("world-speed-inf", MZI, "  seed: 2024", "  seed: 2024\n  speed: .inf",

@@ -48,7 +48,7 @@ def test_standard_roles_name_the_kinds_of_adr_0008() -> None:
         "detector": ("lock_in", "power_meter"), "lockin": ("lock_in",), "meter": ("power_meter",),
         "laser": ("tunable_laser",), "heaters": ("heater_driver",), "stage": ("motion_stage",),
         "processor": ("photonic_processor",), "modulators": ("heater_driver",),
-        "input_switch": ("optical_switch",),
+        "input_switch": ("optical_switch",), "slm": ("slm",), "camera": ("camera",),
     }
 
 
@@ -94,13 +94,14 @@ def test_a_role_entry_with_an_unknown_field_is_refused() -> None:
 
 def test_the_example_stations_declare_their_roles() -> None:
     roles = {name: {r: c.instrument for r, c in load_station(stations.path(name)).roles.items()}
-             for name in ("thz-lab", "mzi-lab", "mzi-large")}
+             for name in ("thz-lab", "mzi-lab", "mzi-large", "slm-optics")}
     assert roles == {
         "thz-lab": {"source": "synth", "multiplier": "multiplier", "detector": "lockin", "lockin": "lockin",
                     "meter": "meter", "stage": "stage"},
         "mzi-lab": {"laser": "laser", "heaters": "heaters", "meter": "pm", "modulators": "modulators",
                     "input_switch": "switch"},
         "mzi-large": {"processor": "chip"},
+        "slm-optics": {"laser": "laser", "slm": "slm", "camera": "camera"},
     }
 
 
