@@ -190,6 +190,9 @@ main.add_command(sweep)
 from hilt.gui.cli_scan import scan  # noqa: E402
 
 main.add_command(scan)
+from hilt.gui.cli_slm import slm  # noqa: E402
+
+main.add_command(slm)
 
 
 # -- hilt plugins ---------------------------------------------------------------------------
