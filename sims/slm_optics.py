@@ -20,14 +20,19 @@ Physics, in order:
    the liquid crystal settling exponentially after each frame on the world's simulated clock,
    a fixed low-order aberration. Phases scale as ``wavelength_design / wavelength`` when the
    laser runs off the panel's design wavelength.
-3. **A lens of focal length ``focal_length_m``**, the camera in its back focal plane: the field
-   on the camera is the Fourier transform of the SLM field, evaluated at each camera pixel's
-   centre by a matrix DFT (exact for any pixel pitch, no padding), times the envelope of one
-   square SLM pixel, ``sinc(p u / (lambda f)) sinc(p v / (lambda f))``. Power is conserved
-   (Parseval) up to the light the camera's sensor does not catch.
+3. **Optics** (``optics``): ``fourier`` (default), a lens of focal length ``focal_length_m``
+   with the camera in its back focal plane: the field on the camera is the Fourier transform of
+   the SLM field, evaluated at each camera pixel's centre by a matrix DFT (exact for any pixel
+   pitch, no padding), times the envelope of one square SLM pixel,
+   ``sinc(p u / (lambda f)) sinc(p v / (lambda f))``; or ``free_space``, no lens: the camera
+   ``distance_m`` behind the SLM sees the field propagated by the band-limited angular spectrum
+   method (:class:`hilt.sims.physics.diffraction.Propagator`, on the SLM's pixel grid padded so
+   nothing wraps), its intensity sampled at the camera's pixel centres (bilinear). Power is
+   conserved up to the light the camera's sensor does not catch.
 4. **Camera placement**: the sensor's centre sits off the optical axis by a hidden
-   ``(dx, dy)`` and the true focal length differs from the nominal by a hidden relative error:
-   the affine map from SLM spatial frequency to camera pixels that a geometry calibration finds.
+   ``(dx, dy)``, and the true focal length (or distance) differs from the nominal by a hidden
+   relative error: the affine map from SLM spatial frequency to camera pixels that a geometry
+   calibration finds. (The sensor is not rotated: its rows stay parallel to the SLM's.)
 5. **The sensor** (:class:`hilt.sims.physics.camera.CameraSensor`, EMVA 1288): photons from the
    power on each pixel over the exposure, shot noise, dark signal growing with exposure, read
    noise, gain, full well, ADC bits, PRNU and DSNU.
@@ -103,7 +108,8 @@ class SlmOptics:
 
     def __init__(self, world: Any, *, name: str = "bench", laser: str | None = "laser",
                  power_w: float = 1e-3, wavelength_m: float = 1550e-9, attenuation_db: float = 60.0,
-                 focal_length_m: float = 0.05, beam_waist_m: float | None = None,
+                 focal_length_m: float = 0.05, optics: str = "fourier", distance_m: float = 0.05,
+                 beam_waist_m: float | None = None,
                  slm: dict[str, Any] | None = None, camera: dict[str, Any] | None = None,
                  errors: str | float | None = None) -> None:
         self.world = world
@@ -115,6 +121,13 @@ class SlmOptics:
         self.focal_length_m = float(focal_length_m)
         if not self.focal_length_m > 0:
             raise ConfigError(f"{name}.focal_length_m {focal_length_m!r}: must be > 0")
+        if optics not in ("fourier", "free_space"):
+            raise ConfigError(f"{name}.optics {optics!r}: expected fourier or free_space")
+        self.optics = optics
+        self.distance_m = float(distance_m)
+        if not self.distance_m > 0:
+            raise ConfigError(f"{name}.distance_m {distance_m!r}: must be > 0")
+        self._propagators: dict[float, Any] = {}
         scale = _error_scale(world.errors if errors is None else errors, f"{name}")
         self.error_scale = scale
         base = SLMSpec()
@@ -190,9 +203,36 @@ class SlmOptics:
             return np.zeros(self.sensor_spec.shape)
         with self._lock:
             field = self.slm_field(t, power, wavelength)
+        if self.optics == "free_space":
+            return self._free_space_power(field, wavelength)
         a_rows, a_cols, envelope = self._dft_matrices(wavelength)
         u = (a_rows @ field @ a_cols) * envelope
         return np.abs(u) ** 2
+
+    def _free_space_power(self, field: np.ndarray, wavelength_m: float) -> np.ndarray:
+        """Camera pixel powers (W) ``distance_m`` (times the hidden error) behind the SLM."""
+        import torch
+        from scipy.ndimage import map_coordinates
+
+        from hilt.sims.physics.diffraction import Propagator
+
+        s, c = self.slm_spec, self.sensor_spec
+        prop = self._propagators.get(wavelength_m)
+        if prop is None:
+            prop = Propagator(s.shape, s.pixel_pitch, wavelength_m, self.distance_m * (1.0 + self.focal_error))
+            self._propagators = {wavelength_m: prop}
+        with torch.no_grad():
+            out = prop(torch.as_tensor(field, dtype=torch.complex128), crop=False).numpy()
+        # The SLM sits in the top-left corner of the padded plane and light spreads around it
+        # circularly: roll it to the centre, then W per SLM pixel area -> W per camera pixel.
+        (n_rows, n_cols), (w_rows, w_cols) = s.shape, out.shape
+        shift = ((w_rows - n_rows) // 2, (w_cols - n_cols) // 2)
+        density = np.roll(np.abs(out) ** 2, shift, axis=(0, 1)) * (c.pixel_pitch / s.pixel_pitch) ** 2
+        dx, dy = self.camera_offset_m
+        rows = ((np.arange(c.shape[0]) - (c.shape[0] - 1) / 2) * c.pixel_pitch - dy) / s.pixel_pitch
+        cols = ((np.arange(c.shape[1]) - (c.shape[1] - 1) / 2) * c.pixel_pitch - dx) / s.pixel_pitch
+        rr, cc = np.meshgrid(rows + (n_rows - 1) / 2 + shift[0], cols + (n_cols - 1) / 2 + shift[1], indexing="ij")
+        return map_coordinates(density, [rr, cc], order=1, mode="constant", cval=0.0)
 
     def settling(self, t: float) -> bool:
         """True while the liquid crystal is more than 0.1 % away from its target at ``t``."""

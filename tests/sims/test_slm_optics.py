@@ -50,6 +50,21 @@ def test_a_grating_moves_the_spot_as_the_lens_predicts_and_the_hidden_errors_shi
             assert bench.focal_error != 0 and bench.camera_offset_m != (0.0, 0.0)
 
 
+def test_free_space_propagation_conserves_power_and_a_grating_walks_the_beam() -> None:
+    """No lens: the camera 5 mm behind the SLM; a grating of 16 pixels tilts the beam by
+    lambda / (16 p), so it walks z lambda / (16 p) across the camera (12.1 camera pixels)."""
+    world = World(seed=0, errors="none", clock=SimClock("manual"))
+    bench = SlmOptics(world, laser=None, power_w=1e-3, attenuation_db=60, optics="free_space", distance_m=5e-3)
+    flat = bench.camera_power(1.0)
+    assert flat.sum() == pytest.approx(1e-9, rel=0.01)
+    bench.show(grating(bench.slm_spec.shape, 16), 1.0)
+    tilted = bench.camera_power(2.0)
+    cols = np.arange(flat.shape[1])
+    walk = (tilted.sum(axis=0) @ cols) / tilted.sum() - (flat.sum(axis=0) @ cols) / flat.sum()
+    predicted = 5e-3 * 1.55e-6 / (16 * bench.slm_spec.pixel_pitch) / bench.sensor_spec.pixel_pitch
+    assert walk == pytest.approx(predicted, rel=0.01)
+
+
 def test_an_exposure_during_settling_sees_less_of_the_new_frame() -> None:
     world = World(seed=0, errors="none", clock=SimClock("manual"))
     bench = SlmOptics(world, laser=None)
@@ -70,6 +85,8 @@ def test_bad_options_are_config_errors() -> None:
         SlmOptics(world, laser=None, errors="terrible")
     with pytest.raises(ConfigError, match="focal_length_m"):
         SlmOptics(world, laser=None, focal_length_m=0)
+    with pytest.raises(ConfigError, match="optics"):
+        SlmOptics(world, laser=None, optics="telescope")
 
 
 @pytest.fixture
