@@ -61,7 +61,8 @@ REFRESH_HZ = 30
 NOT_OPTIONS = {"station", "out_dir", "progress", "abort", "calibration_file"}
 #: Which role's instrument a routine's calibration belongs to (its ``calibration:`` file).
 CALIBRATION_ROLE = {"mzi_heaters": "heaters", "mzi_crosstalk": "heaters", "lockin_phase_sensitivity": "lockin",
-                    "thz_source_power": "multiplier", "detector_dark_flat": "lockin"}
+                    "thz_source_power": "multiplier", "detector_dark_flat": "lockin", "slm_lut": "slm",
+                    "camera_dark_flat": "camera"}
 #: Colours of the detector ports in the plot.
 PORT_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import CalibrationAborted, CalibrationResult, ProgressFn
+from .camera import CameraDarkFlat, calibrate_camera_dark_flat, load_camera_dark_flat
 from .fitting import FringeFit, fit_fringe
 from .mzi import (
     HeaterCalibration,
@@ -25,6 +26,14 @@ from .mzi import (
     calibrate_mzi_crosstalk,
     calibrate_mzi_heaters,
     load_heater_calibration,
+)
+from .slm import (
+    SlmGeometry,
+    SlmLut,
+    calibrate_slm_geometry,
+    calibrate_slm_lut,
+    load_slm_geometry,
+    load_slm_lut,
 )
 from .thz import (
     DarkFlat,
@@ -43,6 +52,9 @@ ROUTINES: dict[str, Callable[..., CalibrationResult]] = {
     "lockin_phase_sensitivity": calibrate_lockin_phase_sensitivity,
     "thz_source_power": calibrate_thz_source_power,
     "detector_dark_flat": calibrate_detector_dark_flat,
+    "slm_lut": calibrate_slm_lut,
+    "slm_geometry": calibrate_slm_geometry,
+    "camera_dark_flat": calibrate_camera_dark_flat,
 }
 
 
@@ -126,22 +138,31 @@ __all__ = [
     "get_routine",
     "CalibrationAborted",
     "CalibrationResult",
+    "CameraDarkFlat",
     "DarkFlat",
     "FringeFit",
     "HeaterCalibration",
     "MZICalibration",
     "MeshModel",
     "ProgressFn",
+    "SlmGeometry",
+    "SlmLut",
     "SourcePowerCurve",
+    "calibrate_camera_dark_flat",
     "calibrate_detector_dark_flat",
     "calibrate_lockin_phase_sensitivity",
     "calibrate_mzi_crosstalk",
     "calibrate_mzi_heaters",
+    "calibrate_slm_geometry",
+    "calibrate_slm_lut",
     "calibrate_thz_source_power",
     "describe",
     "fit_fringe",
+    "load_camera_dark_flat",
     "load_dark_flat",
     "load_heater_calibration",
+    "load_slm_geometry",
+    "load_slm_lut",
     "load_source_power",
     "parse_options",
     "routine_names",
