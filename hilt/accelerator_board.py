@@ -13,6 +13,7 @@ This module needs only numpy (no torch): it runs on the board's ARM cores.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import numpy as np
 from hilt import board_protocol as bp
 from hilt.framing import Frame
 
+log = logging.getLogger("hilt.accelerator_board")
 
 class BoardRefusal(Exception):
     """Raised while answering a request: the reply is an error frame with ``code``."""
@@ -110,7 +112,10 @@ class AcceleratorBoard:
         ident = self.identity()
         out = {k: v for k, v in ident.items() if isinstance(v, int) and not isinstance(v, bool)}
         out.update({k: bool(ident[k]) for k in ("per_channel", "weight_zero_point") if k in ident})
-        out.update({k: tuple(ident[k]) for k in ("requant", "layers") if k in ident})  # type: ignore[call-overload]
+        for key in ("requant", "layers"):
+            if key in ident:
+                value = ident[key]
+                out[key] = tuple(value.split(",")) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
         if "rounding" in ident:
             out["rounding"] = ident["rounding"]
         return out
@@ -251,6 +256,10 @@ class AcceleratorBoard:
                 rtype, payload = self.handle(frame.type, frame.payload)
             except BoardRefusal as exc:
                 return self.refuse(exc.code, frame.seq, exc.detail)
+            except Exception as exc:  # noqa: BLE001 - the hardware failed: an execution error, not a dead link
+                log.exception("datapath failed on request %#04x", frame.type)
+                self.running = False
+                return self.refuse(bp.EXECUTION, frame.seq, f"datapath: {exc}")
             return Frame(rtype, frame.seq, payload).encode()
 
     def refuse(self, code: int, seq: int, detail: str, *, bad_frame: bool = False) -> bytes:
