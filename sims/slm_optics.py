@@ -29,6 +29,10 @@ Physics, in order:
    method (:class:`hilt.sims.physics.diffraction.Propagator`, on the SLM's pixel grid padded so
    nothing wraps), its intensity sampled at the camera's pixel centres (bilinear). Power is
    conserved up to the light the camera's sensor does not catch.
+   With a ``diffuser`` (``{"correlation_px": c, "phase_rms": r}``), a scattering plate imaged
+   onto the SLM (the wavefront-shaping geometry of Vellekoop and Mosk) adds a frozen random phase
+   screen, Gaussian-correlated over ``c`` SLM pixels with RMS ``r`` rad (default 1 px, 2 pi): the
+   camera then sees speckle, which the SLM can focus again.
 4. **Camera placement**: the sensor's centre sits off the optical axis by a hidden
    ``(dx, dy)``, and the true focal length (or distance) differs from the nominal by a hidden
    relative error: the affine map from SLM spatial frequency to camera pixels that a geometry
@@ -109,7 +113,7 @@ class SlmOptics:
     def __init__(self, world: Any, *, name: str = "bench", laser: str | None = "laser",
                  power_w: float = 1e-3, wavelength_m: float = 1550e-9, attenuation_db: float = 60.0,
                  focal_length_m: float = 0.05, optics: str = "fourier", distance_m: float = 0.05,
-                 beam_waist_m: float | None = None,
+                 beam_waist_m: float | None = None, diffuser: dict[str, float] | None = None,
                  slm: dict[str, Any] | None = None, camera: dict[str, Any] | None = None,
                  errors: str | float | None = None) -> None:
         self.world = world
@@ -143,8 +147,25 @@ class SlmOptics:
         g = world.rng(f"{name}.placement")
         self.camera_offset_m = tuple(float(v) for v in g.normal(0.0, CAMERA_OFFSET_M * scale, 2))  # (dx, dy)
         self.focal_error = float(g.normal(0.0, FOCAL_ERROR * scale))
+        self.diffuser_phase = self._diffuser(diffuser) if diffuser is not None else None
         self._lock = threading.RLock()
         self._frames = 0
+
+    def _diffuser(self, options: dict[str, float]) -> np.ndarray:
+        from scipy.ndimage import gaussian_filter
+
+        unknown = sorted(set(options) - {"correlation_px", "phase_rms"})
+        if unknown:
+            raise ConfigError(f"{self.name}.diffuser: unknown option(s) {', '.join(unknown)} "
+                              "(known: correlation_px, phase_rms)")
+        corr = float(options.get("correlation_px", 1.0))
+        rms = float(options.get("phase_rms", 2 * math.pi))
+        if not (corr >= 0 and rms >= 0):
+            raise ConfigError(f"{self.name}.diffuser: correlation_px and phase_rms must be >= 0")
+        screen = self.world.rng(f"{self.name}.diffuser").normal(0.0, 1.0, self.slm_spec.shape)
+        if corr > 0:
+            screen = gaussian_filter(screen, corr, mode="wrap")
+        return screen * (rms / (float(np.std(screen)) or 1.0))
 
     # -- what the SLM simulator calls --------------------------------------------------------------
     def show(self, grey: np.ndarray, t: float) -> None:
@@ -172,6 +193,8 @@ class SlmOptics:
         illum = self.panel.illumination()
         share = illum**2 / float(np.sum(illum**2))
         phase = self.panel.phase_at(t) * (self.slm_spec.wavelength / wavelength_m) + self.panel.aberration_map
+        if self.diffuser_phase is not None:
+            phase = phase + self.diffuser_phase
         return np.sqrt(power_w * share) * np.exp(1j * phase)
 
     def _dft_matrices(self, wavelength_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -65,6 +65,23 @@ def test_free_space_propagation_conserves_power_and_a_grating_walks_the_beam() -
     assert walk == pytest.approx(predicted, rel=0.01)
 
 
+def test_a_diffuser_makes_speckle_that_the_slm_can_focus_again() -> None:
+    """Behind a diffuser imaged onto the SLM the camera sees speckle; showing the conjugate of the
+    diffuser's phase (what a wavefront-shaping loop would find) brings the focus back."""
+    world = World(seed=4, errors="none", clock=SimClock("manual"))
+    clear = SlmOptics(world, laser=None).camera_power(1.0)
+    bench = SlmOptics(world, name="scatter", laser=None, diffuser={"correlation_px": 10})
+    speckle = bench.camera_power(1.0)
+    # Scattered over lambda f / (10 p), about the sensor's width: half the light still lands on
+    # it, a hundred times dimmer at its brightest.
+    assert 0.3 < speckle.sum() / clear.sum() < 0.7
+    assert speckle.max() < 0.03 * clear.max()
+    conjugate = phase_to_grey(-bench.diffuser_phase, linear_lut(8))
+    bench.show(conjugate, 1.0)
+    refocused = bench.camera_power(2.0)
+    assert refocused.max() > 0.9 * clear.max()
+
+
 def test_an_exposure_during_settling_sees_less_of_the_new_frame() -> None:
     world = World(seed=0, errors="none", clock=SimClock("manual"))
     bench = SlmOptics(world, laser=None)
