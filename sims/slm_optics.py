@@ -132,6 +132,8 @@ class SlmOptics:
         if not self.distance_m > 0:
             raise ConfigError(f"{name}.distance_m {distance_m!r}: must be > 0")
         self._propagators: dict[float, Any] = {}
+        #: (wavelength, DFT matrices, envelope) of the last wavelength used (a laser sweep rebuilds).
+        self._dft: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
         scale = _error_scale(world.errors if errors is None else errors, f"{name}")
         self.error_scale = scale
         base = SLMSpec()
@@ -228,7 +230,9 @@ class SlmOptics:
             field = self.slm_field(t, power, wavelength)
         if self.optics == "free_space":
             return self._free_space_power(field, wavelength)
-        a_rows, a_cols, envelope = self._dft_matrices(wavelength)
+        if self._dft is None or self._dft[0] != wavelength:
+            self._dft = (wavelength, *self._dft_matrices(wavelength))
+        _, a_rows, a_cols, envelope = self._dft
         u = (a_rows @ field @ a_cols) * envelope
         return np.abs(u) ** 2
 
