@@ -37,6 +37,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     # a phase SLM and the camera that watches what it does (an SLM bench)
     "slm": ("slm",),
     "camera": ("camera",),
+    # an int8 inference accelerator (an FPGA design behind the hilt board protocol)
+    "accelerator": ("accelerator",),
 }
 
 
