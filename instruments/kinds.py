@@ -34,6 +34,7 @@ import numpy as np
 from hilt.camera_frame import CameraFrame
 from hilt.errors import ConfigError
 from hilt.parameters import BoundParameter
+from hilt.snn_model import BoardLimits, SnnNetwork
 
 __all__ = [
     "KINDS",
@@ -42,6 +43,7 @@ __all__ = [
     "HeaterDriver",
     "LockIn",
     "MotionStage",
+    "NeuromorphicBoard",
     "OpticalSwitch",
     "PhotonicProcessorKind",
     "PowerMeter",
@@ -450,6 +452,48 @@ class Camera(Protocol, metaclass=_KindMeta):
 
 
 @runtime_checkable
+class NeuromorphicBoard(Protocol, metaclass=_KindMeta):
+    """A neuromorphic board that runs spiking networks (hilt's board protocol, class
+    ``neuromorphic``; SynSense Xylo through rockpool, ...).
+
+    A network is a :class:`~hilt.snn_model.SnnNetwork`: integer LIF layers (weights, thresholds,
+    bias, initial charge, a leak as a bit shift or a factor, the reset rule), built from a torch
+    spiking model or a NIR graph with :mod:`hilt.instruments.snn_network`.
+
+    * ``limits``: what the board holds and runs, a :class:`~hilt.snn_model.BoardLimits`
+      (``neurons``, ``fan_in``, ``max_layers``, ``inputs``, ``weight_bits``, ``threshold_bits``,
+      ``state_bits``, ``max_steps``, ``max_batch``, ``max_events``), read from the board.
+    * ``check(network)``: LimitError naming the first thing in ``network`` the board cannot hold
+      (too many neurons, a fan-in, a weight or threshold beyond its bits); sends nothing.
+    * ``load(network)``: checked as ``check`` does, then loaded; blocks until the board holds it.
+    * ``run(events, steps=None)``: ``events`` (ticks, batch, n_inputs) event counts
+      (0..``limits.max_events``), time-major; ``steps`` ticks are run (default the events'
+      ticks, the later ones without input). Returns ``(spikes, counts)``: the output layer's
+      spikes ``(steps, batch, n_outputs)`` (0/1) and their counts ``(batch, n_outputs)``.
+      Checked before anything is sent; blocks until the batch has run.
+    * ``counters()``: a dict: ``spikes``, ``synaptic_ops`` (input events times the neurons each
+      reaches) and ``time_steps`` (ticks times samples) since the board was reset, and
+      ``latency_s``, the last batch's latency, s.
+
+    Safe state: the board computes nothing (a running batch is stopped, results dropped); the
+    network stays loaded.
+    """
+
+    kind: ClassVar[str] = "neuromorphic_board"
+    limits: BoardLimits
+
+    def check(self, network: SnnNetwork) -> None: ...
+
+    def load(self, network: SnnNetwork) -> None: ...
+
+    def run(self, events: np.ndarray, steps: int | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def counters(self) -> dict[str, float]: ...
+
+    def safe_state(self) -> None: ...
+
+
+@runtime_checkable
 class Accelerator(Protocol, metaclass=_KindMeta):
     """An int8 inference accelerator (an FPGA design behind the hilt board protocol, a PYNQ
     overlay behind hilt's board server, ...). It computes on int8 values: quantising inputs and
@@ -499,7 +543,8 @@ class Accelerator(Protocol, metaclass=_KindMeta):
 #: Every kind by name.
 KINDS: dict[str, type] = {
     p.kind: p for p in (SignalSource, FrequencyMultiplier, LockIn, PowerMeter, TunableLaser, HeaterDriver,
-                        MotionStage, OpticalSwitch, PhotonicProcessorKind, SpatialLightModulator, Camera, Accelerator)
+                        MotionStage, OpticalSwitch, PhotonicProcessorKind, SpatialLightModulator, Camera,
+                        NeuromorphicBoard, Accelerator)
 }
 
 

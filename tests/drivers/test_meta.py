@@ -24,6 +24,7 @@ from hilt import registry
 from hilt.errors import InstrumentError, LimitError
 from hilt.instrument import Instrument
 from hilt.sims.world import SimClock, World
+from hilt.snn_model import SnnLayer, SnnNetwork
 
 TESTS = Path(__file__).parent
 DOCUMENT = re.compile(r"\b(manual|reference|guide|datasheet|data sheet|specification|protocol document)\b", re.I)
@@ -35,6 +36,7 @@ SIM_OPTIONS: dict[str, dict[str, Any]] = {"photonic_processor": {"n": 4, "layers
 VECTOR_SETPOINTS: dict[str, Callable[[Any], None]] = {
     "accelerator": lambda inst: inst.run(np.full((1, 1), 10**6)),
     "heater_driver": lambda inst: inst.set_voltages(np.full(inst.n_channels, 1e6)),
+    "neuromorphic_board": lambda inst: inst.load(SnnNetwork(1, [SnnLayer(np.full((1, 1), 10**6), [1])])),
     "photonic_processor": lambda inst: inst.set_heaters(0, np.full(inst.heaters_per_layer, 1e6)),
     "slm": lambda inst: inst.show_grey(np.full(inst.shape, 1e6)),
 }
