@@ -20,6 +20,22 @@ def slm() -> None:
     """Spatial light modulators."""
 
 
+@slm.command("screens")
+def slm_screens() -> None:
+    """The screens this computer has, one per line: index, name, size in device pixels, refresh
+    rate, and which is the primary one. A display SLM is one of them (``--screen``)."""
+    from PySide6.QtGui import QGuiApplication
+
+    from hilt.drivers.slm_window import screen_pixels
+
+    app = QGuiApplication.instance() or QGuiApplication(["hilt"])
+    primary = app.primaryScreen()
+    for index, screen in enumerate(app.screens()):
+        rows, cols = screen_pixels(screen)
+        mark = "  (primary)" if screen is primary else ""
+        click.echo(f"{index}  {screen.name() or '(no name)'}  {cols}x{rows}  {screen.refreshRate():g} Hz{mark}")
+
+
 @slm.command("serve")
 @click.argument("backend", type=click.Choice(BACKENDS))
 @click.option("--host", default="127.0.0.1", show_default=True,

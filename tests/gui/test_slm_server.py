@@ -4,6 +4,7 @@ token rule off loopback; the command line end to end."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -131,6 +132,19 @@ def test_cli_refuses_a_public_interface_without_a_token() -> None:
     result = CliRunner().invoke(main, ["slm", "serve", "sim", "--host", "0.0.0.0"], env={"HILT_SLM_TOKEN": None})
     assert result.exit_code != 0
     assert "without a token" in result.output
+
+
+def test_cli_lists_the_screens(tmp_path) -> None:
+    config = tmp_path / "screens.json"
+    config.write_text(json.dumps({"screens": [
+        {"name": "Main", "x": 0, "y": 0, "width": 640, "height": 480, "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1},
+        {"name": "SLM-1", "x": 640, "y": 0, "width": 1920, "height": 1152, "logicalDpi": 96, "logicalBaseDpi": 96,
+         "dpr": 1}]}))
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
+    run = subprocess.run([sys.executable, "-m", "hilt.gui.cli", "slm", "screens"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["0  Main  640x480  60 Hz  (primary)", "1  SLM-1  1920x1152  60 Hz"]
 
 
 def test_cli_serves_a_display_slm_until_ctrl_c(tmp_path) -> None:
