@@ -39,6 +39,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "camera": ("camera",),
     # an int8 inference accelerator (an FPGA design behind the hilt board protocol)
     "accelerator": ("accelerator",),
+    # a neuromorphic board running spiking networks (hilt board protocol, class 2)
+    "neuromorphic": ("neuromorphic_board",),
 }
 
 

@@ -49,7 +49,7 @@ def test_standard_roles_name_the_kinds_of_adr_0008() -> None:
         "laser": ("tunable_laser",), "heaters": ("heater_driver",), "stage": ("motion_stage",),
         "processor": ("photonic_processor",), "modulators": ("heater_driver",),
         "input_switch": ("optical_switch",), "slm": ("slm",), "camera": ("camera",),
-        "accelerator": ("accelerator",),
+        "accelerator": ("accelerator",), "neuromorphic": ("neuromorphic_board",),
     }
 
 
@@ -95,7 +95,7 @@ def test_a_role_entry_with_an_unknown_field_is_refused() -> None:
 
 def test_the_example_stations_declare_their_roles() -> None:
     roles = {name: {r: c.instrument for r, c in load_station(stations.path(name)).roles.items()}
-             for name in ("thz-lab", "mzi-lab", "mzi-large", "slm-optics", "fpga")}
+             for name in ("thz-lab", "mzi-lab", "mzi-large", "slm-optics", "fpga", "neuromorphic")}
     assert roles == {
         "thz-lab": {"source": "synth", "multiplier": "multiplier", "detector": "lockin", "lockin": "lockin",
                     "meter": "meter", "stage": "stage"},
@@ -104,6 +104,7 @@ def test_the_example_stations_declare_their_roles() -> None:
         "mzi-large": {"processor": "chip"},
         "slm-optics": {"laser": "laser", "slm": "slm", "camera": "camera"},
         "fpga": {"accelerator": "fpga"},
+        "neuromorphic": {"neuromorphic": "board"},
     }
 
 
