@@ -23,11 +23,13 @@ length u32, zlib stream; :mod:`hilt.array_payload`). Scalars big-endian, pixels 
 
 ``grab(timeout)`` asks GRAB and, while the device says the oldest frame is still exposing, waits
 the time it says (through :meth:`sleep`, which a fast simulated clock turns into a jump); after
-``timeout`` s of waiting it raises :class:`GrabTimeout`.
+``timeout`` s of waiting it raises :class:`GrabTimeout`. Settings this host sent are sent again
+when a reconnect finds the camera holding others (a restarted camera starts from its defaults).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 import time
@@ -46,6 +48,8 @@ SET_SETTINGS, GET_SETTINGS, TRIGGER, GRAB, FLUSH = 0x20, 0x21, 0x22, 0x23, 0x24
 SETTINGS = struct.Struct(">ddHHHHB")
 #: How often grab() asks again while no frame is queued at all (s of waiting).
 EMPTY_POLL_S = 0.01
+
+log = logging.getLogger("hilt.drivers.hilt_camera")
 
 
 class GrabTimeout(InstrumentTimeout):
@@ -78,6 +82,8 @@ class HiltCamera(HiltDevice):
         self.pixel_pitch_m = 0.0
         self.binnings: tuple[int, ...] = (1,)
         self._settings: tuple[float, float, int, int, int, int, int] = (1e-3, 0.0, 0, 0, 1, 1, 1)
+        #: The settings this host last sent (None: none yet), restored after a reconnect.
+        self._host_settings: tuple[float, float, int, int, int, int, int] | None = None
 
     def apply_info(self, info: dict[str, Any]) -> None:
         self.shape = (self.info_int(info, "rows", 1, 0xFFFF), self.info_int(info, "cols", 1, 0xFFFF))
@@ -95,7 +101,13 @@ class HiltCamera(HiltDevice):
         self.exposure.vals = Numbers(lo, hi)
         self.gain.vals = Numbers(glo, ghi)
         self.binning.vals = Ints(self.binnings[0], self.binnings[-1])
-        self.read_settings()
+        device = self.read_settings()
+        if self._host_settings is not None and device != self._host_settings:
+            # A reconnect found the camera with other settings (it restarted): this host's go back.
+            log.warning("%s: the camera's settings changed while the link was down; setting this host's again",
+                        self.name)
+            self.exchange(SET_SETTINGS, SETTINGS.pack(*self._host_settings), "SET_SETTINGS")
+            self._settings = self._host_settings
 
     # -- settings --------------------------------------------------------------------------------
     def read_settings(self) -> tuple[float, float, int, int, int, int, int]:
@@ -134,7 +146,7 @@ class HiltCamera(HiltDevice):
         if x + w > cols or y + h > rows:
             raise self._refuse(f"ROI x={x} y={y} {w} x {h} outside the {cols} x {rows} sensor", "roi")
         self.exchange(SET_SETTINGS, SETTINGS.pack(e, g, x, y, w, h, b), "SET_SETTINGS")
-        self._settings = (e, g, x, y, w, h, b)
+        self._settings = self._host_settings = (e, g, x, y, w, h, b)
 
     def set_roi(self, x: int, y: int, width: int, height: int) -> None:
         """Region of interest in full-sensor pixels (x: left column, y: top row), checked against

@@ -20,6 +20,8 @@ compressed length u32, zlib stream (:mod:`hilt.array_payload`).
 
 Phases become grey levels here, through the LUT, with :func:`hilt.slm_lut.phase_to_grey` (the
 device stores the LUT so every host sees the same one; it shows the grey levels it is sent).
+A LUT this host set with :meth:`HiltSLM.set_lut` is set again when a reconnect finds the device
+holding another (a restarted server starts from the linear table).
 ``show_phase`` and ``show_grey`` block until the panel has settled: after SHOW the driver asks
 STATUS and waits the time the device says remains (through :meth:`sleep`, which a fast simulated
 clock turns into a jump), at most ``settle_timeout`` s of its own, then raises
@@ -28,6 +30,7 @@ clock turns into a jump), at most ``settle_timeout`` s of its own, then raises
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 import time
@@ -41,6 +44,8 @@ from hilt.errors import InstrumentTimeout, LimitError
 from hilt.slm_lut import check_grey, check_lut, grey_to_phase, linear_lut, phase_to_grey
 
 SHOW, SHOWN, STATUS, SET_LUT, GET_LUT = 0x10, 0x11, 0x12, 0x13, 0x14
+
+log = logging.getLogger("hilt.drivers.hilt_slm")
 
 
 class SettleTimeout(InstrumentTimeout):
@@ -78,6 +83,8 @@ class HiltSLM(HiltDevice):
         self.settle_s = 0.0
         self.frames_shown = 0
         self._lut = linear_lut(8)
+        #: The LUT this host set (None: it uses the device's), restored after a reconnect.
+        self._host_lut: np.ndarray | None = None
 
     def apply_info(self, info: dict[str, Any]) -> None:
         self.shape = (self.info_int(info, "rows", 1, 0xFFFF), self.info_int(info, "cols", 1, 0xFFFF))
@@ -85,7 +92,18 @@ class HiltSLM(HiltDevice):
         self.pixel_pitch_m = self.info_number(info, "pixel_pitch_m", 1e-9, 1.0)
         self.wavelength_m = self.info_number(info, "wavelength_m", 1e-9, 1e-2)
         self.settle_s = self.info_number(info, "settle_s", 0.0, 3600.0)
-        self._lut = self._read_lut()
+        device_lut = self._read_lut()
+        if self._host_lut is not None and not np.array_equal(device_lut, self._host_lut):
+            if self._host_lut.size != device_lut.size:
+                raise self.malformed("INFO", f"the SLM now has {device_lut.size} grey levels; the LUT this host "
+                                     f"set has {self._host_lut.size}")
+            # A reconnect found the device with another LUT (it restarted): the table this host
+            # set is what its phases mean, so it goes back before any frame is shown.
+            log.warning("%s: the SLM's LUT changed while the link was down; setting this host's again", self.name)
+            self.exchange(SET_LUT, struct.pack(">I", self._host_lut.size) + self._host_lut.astype("<f8").tobytes(),
+                          "SET_LUT")
+            device_lut = self._host_lut.copy()
+        self._lut = device_lut
 
     # -- the LUT ---------------------------------------------------------------------------------
     @property
@@ -111,6 +129,7 @@ class HiltSLM(HiltDevice):
             raise LimitError(str(exc), instrument=self.name, parameter="lut") from None
         self.exchange(SET_LUT, struct.pack(">I", table.size) + table.astype("<f8").tobytes(), "SET_LUT")
         self._lut = table
+        self._host_lut = table.copy()
 
     # -- frames ----------------------------------------------------------------------------------
     def validate_grey(self, levels: np.ndarray) -> np.ndarray:

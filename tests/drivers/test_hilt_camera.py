@@ -178,3 +178,14 @@ def test_the_camera_refuses_settings_it_cannot_take(sim_cam: tuple[SimCamera, Hi
         cam.exchange(0x20, bytes.fromhex("3f50624dd2f1a9fc 0000000000000000 0000 0000 0005 0004 02"))
     assert info.value.code == 4
     assert cam.roi() == (0, 0, 320, 240)  # nothing changed
+
+
+def test_a_reconnect_restores_the_settings_this_host_sent(sim_cam: tuple[SimCamera, HiltCamera]) -> None:
+    sim, cam = sim_cam
+    cam.exposure.set(5e-3)
+    cam.set_roi(8, 8, 32, 16)
+    sent = sim.settings
+    sim.settings = type(sent)(1e-3, 0.0, (0, 0, 320, 240), 1)  # the camera restarted with its defaults
+    cam.reconnect()
+    assert sim.settings == sent
+    assert cam.roi() == (8, 8, 32, 16) and cam.exposure.get() == 5e-3

@@ -221,3 +221,13 @@ def test_simulator_requires_its_token() -> None:
         slm.close()
     finally:
         server.stop()
+
+
+def test_a_reconnect_restores_the_lut_this_host_set(sim_slm: tuple[SimSLM, HiltSLM]) -> None:
+    sim, slm = sim_slm
+    lut = np.linspace(0, 2 * np.pi * 1.05, 256)
+    slm.set_lut(lut)
+    sim.lut = np.zeros(256)  # the server restarted with another table
+    slm.reconnect()
+    np.testing.assert_array_equal(sim.lut, lut)
+    np.testing.assert_array_equal(slm.lut, lut)
