@@ -18,7 +18,7 @@ import pytest
 
 from hilt.drivers.hilt_device import DeviceReplyError
 from hilt.drivers.hilt_slm import HiltSLM
-from hilt.errors import InstrumentError, LimitError
+from hilt.errors import ConnectError, InstrumentError, LimitError
 from hilt.sims.server import serve
 from hilt.sims.slm import SimSLM
 from hilt.sims.world import SimClock, World
@@ -231,3 +231,20 @@ def test_a_reconnect_restores_the_lut_this_host_set(sim_slm: tuple[SimSLM, HiltS
     slm.reconnect()
     np.testing.assert_array_equal(sim.lut, lut)
     np.testing.assert_array_equal(slm.lut, lut)
+
+
+def test_a_read_is_asked_again_after_a_garbled_or_dropped_reply_and_a_show_is_not(
+        sim_slm: tuple[SimSLM, HiltSLM]) -> None:
+    sim, slm = sim_slm
+    grey = np.full(slm.shape, 7)
+    slm.show_grey(grey)
+    sim.faults.garble, sim.faults.garble_count = True, 1
+    np.testing.assert_array_equal(slm.shown(), grey)  # SHOWN only reads: asked again on a fresh link
+    sim.faults.drop, sim.faults.drop_count = True, 1
+    assert slm.status()[0] == 1  # STATUS too
+    sim.faults.drop, sim.faults.drop_count = True, 1
+    with pytest.raises(ConnectError):
+        slm.show_grey(np.zeros(slm.shape, int))  # a frame is never sent twice behind the caller's back
+    assert sim.counter == 1
+    slm.show_grey(np.zeros(slm.shape, int))  # the link comes back for the next request
+    assert sim.counter == 2
