@@ -119,6 +119,12 @@ class CameraRegions:
             out.append(np.stack([np.full(rr.size, k), rr.ravel(), cc.ravel()], axis=1))
         return np.concatenate(out)
 
+    def peak(self, image: np.ndarray, roi: tuple[int, int, int, int]) -> float:
+        """The brightest pixel inside the boxes of an image taken with ``roi`` (x, y, w, h)."""
+        x, y, _, _ = roi
+        return max(float(image[r0 - y:r0 - y + h, c0 - x:c0 - x + w].max())
+                   for r0, c0, h, w in self.boxes.astype(int))
+
     def read(self, image: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
         """The sum of each box in an image taken with ``roi`` (x, y, w, h)."""
         x, y, _, _ = roi
@@ -177,9 +183,9 @@ class SlmCameraProcessor:
 
     ``slm`` and ``camera`` are instruments of the SLM and camera kinds; ``dark(exposure_s)``
     returns the camera's dark frame (full sensor) when a ``camera_dark_flat`` table is known,
-    else the black level is taken from a uniform frame's median. ``fill``: the camera's
-    brightest region pixel is kept between ``fill / 4`` and ``fill`` of full scale (the exposure
-    is changed between batches, or a clipped frame retaken at half the exposure).
+    else the black level is taken from a uniform frame's median. ``fill``: the brightest pixel
+    of the regions is kept between ``fill / 4`` and ``fill`` of full scale (the exposure is
+    changed between batches, or a frame whose regions clip is retaken at half the exposure).
     """
 
     slm: Any
@@ -285,14 +291,16 @@ class SlmCameraProcessor:
             cam.flush()
             while True:
                 img, frame = self._grab()
-                if img.max() < self._full_scale or float(cam.exposure.get()) <= lo:
+                # Only the regions count: the zeroth order between them may clip.
+                top = self.regions.peak(img, self._roi)
+                if top < self._full_scale or float(cam.exposure.get()) <= lo:
                     break
                 cam.exposure.set(max(lo, float(cam.exposure.get()) / 2))  # clipped: again, shorter
                 self.timing.retakes += 1
             exposure = float(frame.exposure_s)
             sums = self.regions.read(img - self._dark(self._roi), self._roi)
             out[b] = sums / (self._rate * exposure)
-            brightest = max(brightest, float(img.max()))
+            brightest = max(brightest, top)
             self.timing.frames += 1
             # Frame to frame on the bench's clock: the SLM's transfer and settle, the exposure, the readout.
             if last_ts is not None:

@@ -193,6 +193,13 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
 
     if loop not in LOOPS:
         raise ConfigError(f"loop {loop!r}: expected one of {', '.join(LOOPS)}")
+    from .slm_bench import is_slm_bench
+
+    if instrument is None and is_slm_bench(station):
+        return _train_slm_bench(station, loop, dataset=dataset, epochs=epochs, lr=lr, seed=seed,
+                                runs_dir=runs_dir, control=control, progress=progress,
+                                progress_bar=progress_bar, settings=settings, run_path=run_path,
+                                resume=resume, measure_start=measure_start, dat_mode=dat_mode)
     processor, description, chip_name = station_processor(station, instrument)
     data = fit_to_ports(load_dataset(dataset, seed, n_features=processor.n_ports), processor.n_ports)
     twin = twin_from_description(description, seed=seed, name=chip_name)  # the chip says what it is
@@ -229,6 +236,36 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
             context["station_file"] = Path(path).resolve()
     with run_context(**context):
         return _run_loop(loop, processor, twin, data, s, kwargs)
+
+
+def _train_slm_bench(station: Any, loop: str, *, dataset: str, epochs: int, lr: float, seed: int,
+                     runs_dir: str | Path, control: LoopControl | None, progress: Callable[..., Any] | None,
+                     progress_bar: bool, settings: Mapping[str, Any] | None, run_path: str | Path | None,
+                     resume: bool, measure_start: bool, dat_mode: str) -> LoopResult:
+    """:func:`train_on_station` on an SLM bench (:mod:`hilt.loops.slm_bench`): the bench is
+    calibrated first (geometry, LUT; their run files under ``runs_dir``), PAT and DAT start from
+    a model trained on the twin, DAT fits the intensities at the camera only."""
+    from .slm_bench import train_slm_on_station
+
+    data = load_dataset(dataset, seed)
+    if run_path is None:
+        run_path = new_run_path(station.name, loop, runs_dir)
+    Path(run_path).parent.mkdir(parents=True, exist_ok=True)
+    s = {"epochs": epochs, "lr": lr, "seed": seed, "progress_bar": progress_bar, "eval_at_start": measure_start,
+         **dict(settings or {})}
+    started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": dat_mode}
+    context: dict[str, Any] = {"config": {"station_run": started}, "overwrite": False}
+    if not (resume and Path(run_path).exists()):
+        try:
+            context["station_snapshot"] = station.snapshot()
+        except HiltError as exc:
+            context["station_snapshot"] = {"error": str(exc)}
+        path = getattr(station, "path", None)
+        if path is not None:
+            context["station_file"] = Path(path).resolve()
+    with run_context(**context):
+        return train_slm_on_station(station, loop, data, settings=s, runs_dir=runs_dir, run_path=str(run_path),
+                                    resume=resume, control=control, progress=progress)
 
 
 def _run_loop(loop: str, processor: Any, twin: Any, data: Dataset, s: TrainSettings,

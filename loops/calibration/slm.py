@@ -62,13 +62,47 @@ def _background(bench: Bench, dark_file: str | Path | None, image: np.ndarray) -
 
 def spot_sigma(image: np.ndarray, centre: tuple[float, float], background: float | np.ndarray,
                radius: float) -> float:
-    """RMS radius / sqrt(2) (the std of one axis, px) of the light in a disc around ``centre``."""
+    """RMS radius / sqrt(2) (the std of one axis, px) of the light in a disc around ``centre``
+    (background-subtracted, not clipped at zero, so the noise does not widen it)."""
     img = np.asarray(image, dtype=np.float64) - background
     yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]]
     r2 = (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2
-    w = np.where(r2 <= radius * radius, np.clip(img, 0, None), 0.0)
+    w = np.where(r2 <= radius * radius, img, 0.0)
     s = float(w.sum())
-    return math.sqrt(float((w * r2).sum()) / s / 2) if s > 0 else math.nan
+    return math.sqrt(max(float((w * r2).sum()) / s / 2, 0.0)) if s > 0 else math.nan
+
+
+def waist_from_spot(sigma_px: float, disc_px: float, slm_shape: tuple[int, int], amap: AffineMap) -> float:
+    """The beam's 1/e^2 intensity radius on the SLM (SLM pixels) whose zeroth order, through the
+    panel's aperture and the map ``amap``, has the measured width ``sigma_px`` in a disc of
+    ``disc_px`` (the aperture clips the beam's tails, which widens the spot a little: a model,
+    not the Gaussian formula, matches them)."""
+    from scipy.optimize import brentq
+
+    h, w = slm_shape
+    y = np.arange(h) - (h - 1) / 2
+    x = np.arange(w) - (w - 1) / 2
+    r = int(math.ceil(disc_px))
+    dp = np.mgrid[-r:r + 1, -r:r + 1].reshape(2, -1).T.astype(np.float64)
+    inside = np.sum(dp**2, axis=1) <= disc_px * disc_px
+    dp = dp[inside]
+    f = dp @ np.linalg.inv(amap.matrix).T  # (n, 2) cycles/px from the zeroth order
+    ey = np.exp(-2j * math.pi * np.outer(f[:, 0], y))
+    ex = np.exp(-2j * math.pi * np.outer(f[:, 1], x))
+    r2 = np.sum(dp**2, axis=1)
+
+    def sigma(waist: float) -> float:
+        gy, gx = np.exp(-y**2 / waist**2), np.exp(-x**2 / waist**2)
+        inten = np.abs((ey @ gy) * (ex @ gx)) ** 2
+        return math.sqrt(float((inten * r2).sum() / inten.sum()) / 2)
+
+    # Near the Gaussian formula's answer (far from it the clipped beam's sidelobes make the
+    # width in the disc non-monotonic in the waist).
+    gauss = 1.0 / (2 * math.pi * sigma_px / float(np.sqrt(abs(np.linalg.det(amap.matrix)))))
+    try:
+        return float(brentq(lambda wst: sigma(wst) - sigma_px, 0.7 * gauss, 1.4 * gauss, xtol=1e-3))
+    except ValueError:  # the model cannot give this width nearby: the Gaussian formula
+        return gauss
 
 
 def _zero_order(bench: Bench, ctx: Context) -> tuple[np.ndarray, float | np.ndarray, tuple[float, float], float]:
@@ -343,11 +377,11 @@ def _body_geometry(bench: Bench, ctx: Context, result: CalibrationResult) -> Non
     amap, resid = fit_affine(f_fit, p_fit)
     f_hold, p_hold = measure(holdout, "hold-out")
     hold_err = np.linalg.norm(p_hold - amap.camera(f_hold), axis=1) if len(f_hold) else np.array([math.nan])
-    # The beam's waist: the zeroth order is the illumination's Fourier transform, a Gaussian of
-    # std sigma_f = 1 / (2 pi w0) in cycles/pixel for a beam of 1/e^2 intensity radius w0.
+    # The beam's waist: the zeroth order is the illumination's Fourier transform (a Gaussian of
+    # std 1 / (2 pi w0) cycles/pixel for a beam of 1/e^2 intensity radius w0, widened a little
+    # by the panel's edges, which the model includes).
     sig_px = spot_sigma(u, c0, bg, 2.5 * radius)
-    sig_f = sig_px / float(np.sqrt(abs(np.linalg.det(amap.matrix))))
-    waist = 1.0 / (2 * math.pi * sig_f) if sig_f > 0 else math.nan
+    waist = waist_from_spot(sig_px, 2.5 * radius, tuple(int(v) for v in slm.shape), amap)
     geometry = SlmGeometry(amap, (rows, cols), waist)
     rms = float(np.sqrt(np.mean(np.sum(resid**2, axis=1))))
     result.quality = {"spots": float(len(f_fit)), "residual_rms_px": rms,
@@ -394,4 +428,4 @@ def calibrate_slm_geometry(station: Any, *, out_dir: str | Path = "runs", progre
 
 
 __all__ = ["SlmGeometry", "SlmLut", "calibrate_slm_geometry", "calibrate_slm_lut",
-           "load_slm_geometry", "load_slm_lut", "spot_sigma"]
+           "load_slm_geometry", "load_slm_lut", "spot_sigma", "waist_from_spot"]

@@ -1,0 +1,117 @@
+"""Training on the SLM bench (hilt.loops.slm_bench, hilt.instruments.slm_processor): the twin
+against the simulated bench, and PAT / DAT through the real SLM and camera drivers with every
+training frame in the run file. Small runs only (a few batches); the table is bench/'s."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hilt import stations
+from hilt.config import parse_station
+from hilt.loops.core import TrainSettings, encode
+from hilt.loops.data import load_digits
+from hilt.loops.slm_bench import (
+    SlmDATSettings,
+    is_slm_bench,
+    setup_bench,
+    train_slm_dat,
+    train_slm_pat,
+)
+from hilt.runfile import open_run
+from hilt.station import Station
+
+
+def slm_station(errors: str) -> Station:
+    config = yaml.safe_load(stations.path("slm-optics").read_text())
+    config["world"]["errors"] = errors
+    return Station(parse_station(yaml.safe_dump(config), f"slm-optics-{errors}.yaml"))
+
+
+@pytest.fixture(scope="module")
+def ideal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Station, object]]:
+    """A bench without hidden errors (its LUT is the data sheet's), geometry calibrated."""
+    with slm_station("none") as st:
+        yield st, setup_bench(st, runs_dir=tmp_path_factory.mktemp("runs"), lut="nominal")
+
+
+def test_processor_and_twin_encode_the_same_frame(ideal: tuple[Station, object]) -> None:
+    _, setup = ideal
+    data = load_digits(0).subset(8, 8)
+    x = encode(data, 64, 1.0)[0]
+    proc, twin = setup.processor, copy.deepcopy(setup.twin)  # type: ignore[attr-defined]
+    mask = np.random.default_rng(0).uniform(0, 6, twin.layout.mask_shape)
+    proc.load_masks([mask])
+    with torch.no_grad():
+        twin.mask.copy_(torch.as_tensor(mask, dtype=torch.float32))
+        shown = twin.shown_phase(x).numpy()
+    assert np.allclose(proc.frame_phase(x.numpy()), shown, atol=1e-5)
+
+
+def test_twin_predicts_the_ideal_bench(ideal: tuple[Station, object]) -> None:
+    """With no hidden errors, the calibrated twin and the bench's camera agree (what is left:
+    shot and read noise, the 8-bit phase steps, the measured beam waist)."""
+    station, setup = ideal
+    assert is_slm_bench(station)
+    data = load_digits(0).subset(16, 16)
+    x = encode(data, 64, 1.0)[0]
+    proc, twin = setup.processor, setup.twin  # type: ignore[attr-defined]
+    proc.load_masks([np.zeros(twin.layout.mask_shape)])
+    measured, _ = proc.run(x.numpy())
+    with torch.no_grad():
+        predicted = twin(x).numpy()
+    # Relative to each sample's brightest class region (median measured 0.008; a few samples
+    # whose brightest region sits on the zeroth order's steep tail are off by up to 0.3).
+    err = np.abs(measured - predicted).max(axis=1) / measured.max(axis=1)
+    assert np.median(err) < 0.05
+    assert proc.queries.samples == 16
+    t = proc.timing.per_frame()
+    # A frame costs the SLM's settle time and the exposure on the bench's clock.
+    assert t["bench_s"] >= t["settle_s"] > 0
+
+
+@pytest.fixture(scope="module")
+def mild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Station, object]]:
+    with slm_station("mild") as st:
+        yield st, setup_bench(st, runs_dir=tmp_path_factory.mktemp("runs"), lut="nominal")
+
+
+def test_pat_through_the_bench_records_every_frame(mild: tuple[Station, object], tmp_path: Path) -> None:
+    _, setup = mild
+    data = load_digits(0).subset(64, 32)
+    run = tmp_path / "pat.h5"
+    proc = setup.processor  # type: ignore[attr-defined]
+    q0 = proc.queries.samples
+    result = train_slm_pat(proc, setup.twin, data,  # type: ignore[attr-defined]
+                           TrainSettings(epochs=1, batch_size=32, lr=0.1, eval_every_epoch=False),
+                           run_path=str(run))
+    assert not result.aborted
+    assert result.physical_queries == 64
+    assert proc.queries.samples - q0 == 64 + 32  # the training frames and the test set once
+    assert 0.0 <= result.accuracy <= 1.0
+    with open_run(run) as r:
+        assert r.status == "completed"
+        batches = r.captures("batches")
+        assert batches.physical.shape == (64, 10)  # every training frame's ten class regions
+        assert np.all(np.isfinite(batches.physical)) and np.all(np.isfinite(batches.twin))
+        assert r.info["config"]["system"] == "slm_bench"
+
+
+@pytest.mark.slow
+def test_dat_fits_the_bench(mild: tuple[Station, object], tmp_path: Path) -> None:
+    _, setup = mild
+    data = load_digits(0).subset(96, 32)
+    result = train_slm_dat(setup.processor, setup.twin, data,  # type: ignore[attr-defined]
+                           SlmDATSettings(epochs=1, batch_size=32, lr=0.1, warmup_batches=2, warmup_steps=10,
+                                          eval_every_epoch=False), run_path=str(tmp_path / "dat.h5"))
+    assert not result.aborted
+    with open_run(tmp_path / "dat.h5") as r:
+        rows = r.scalars()
+    # Each similarity step brings the corrected twin nearer the measured readings.
+    assert np.nanmean(rows["sim_after"]) < np.nanmean(rows["sim_before"])
