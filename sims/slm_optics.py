@@ -45,8 +45,9 @@ Hidden errors (SLM response, fringing, aberration, camera offset and focal-lengt
 sensor's fixed pattern) are drawn once from the world's seed and scaled by the world's error
 preset (``none``: an ideal bench, the twin's; ``mild``: the sizes of :class:`SLMSpec`'s
 defaults; ``severe``: twice those), or by the option ``errors`` (a preset name or a number).
-An exposure during which the liquid crystal is still settling sees the mean of the intensities
-at the start, middle and end of the window.
+An exposure during which the liquid crystal is still moving (a pixel more than 0.1 rad from its
+target) sees the mean of the intensities at the start, middle and end of the window; otherwise
+the intensity at its middle.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ class SlmOptics:
         self.diffuser_phase = self._diffuser(diffuser) if diffuser is not None else None
         self._lock = threading.RLock()
         self._frames = 0
+        self._jump = 0.0
 
     def _diffuser(self, options: dict[str, float]) -> np.ndarray:
         from scipy.ndimage import gaussian_filter
@@ -174,6 +176,9 @@ class SlmOptics:
         """A new frame of grey levels on the panel at simulated time ``t``."""
         with self._lock:
             self.panel.show(grey, t)
+            # How far the liquid crystal has to go (rad, the largest pixel's move): what decides
+            # whether an exposure sees it still moving.
+            self._jump = float(np.max(np.abs(self.panel._old - self.panel.phase_at(math.inf)))) if grey.size else 0.0
             self._frames += 1
 
     def shown(self) -> np.ndarray:
@@ -261,10 +266,21 @@ class SlmOptics:
         rr, cc = np.meshgrid(rows + (n_rows - 1) / 2 + shift[0], cols + (n_cols - 1) / 2 + shift[1], indexing="ij")
         return map_coordinates(density, [rr, cc], order=1, mode="constant", cval=0.0)
 
-    def settling(self, t: float) -> bool:
-        """True while the liquid crystal is more than 0.1 % away from its target at ``t``."""
+    #: Phase (rad) the liquid crystal may still have to move at an exposure's start for the
+    #: exposure to be computed from one field (at its middle): the intensity's error from the
+    #: motion is then of the order of this squared (1 %).
+    SETTLED_RAD: ClassVar[float] = 0.1
+
+    def residual(self, t: float) -> float:
+        """The largest phase (rad) any pixel still has to move at simulated time ``t``."""
         dt = t - self.panel._t_frame
-        return math.isfinite(dt) and self.slm_spec.settle_tau > 0 and dt < 7 * self.slm_spec.settle_tau
+        if not math.isfinite(dt) or self.slm_spec.settle_tau <= 0:
+            return 0.0
+        return self._jump * math.exp(-max(dt, 0.0) / self.slm_spec.settle_tau)
+
+    def settling(self, t: float) -> bool:
+        """True while some pixel is more than :attr:`SETTLED_RAD` away from its target at ``t``."""
+        return self.residual(t) > self.SETTLED_RAD
 
     def expose(self, t: float, exposure_s: float, gain_db: float) -> np.ndarray:
         """One full-sensor frame (uint16 DN) exposed over ``[t, t + exposure_s]``."""

@@ -167,3 +167,15 @@ def test_lit_frames_follow_the_photon_transfer_of_the_sensor(bench_stack) -> Non
     np.testing.assert_allclose(frames.mean(axis=0)[lit], expected[lit], rtol=0.02, atol=2.0)
     ratio = frames.var(axis=0, ddof=1)[lit] / variance[lit]
     assert ratio.mean() == pytest.approx(1.0, abs=0.06)  # shot noise: variance grows with the signal
+
+
+def test_an_exposure_after_the_reported_settle_time_is_one_field_and_matches_the_settled_one() -> None:
+    world = World(seed=1, errors="mild", clock=SimClock("manual"))
+    bench = SlmOptics(world, laser=None)
+    bench.show(grating(bench.slm_spec.shape, 16), 0.0)
+    tau = bench.slm_spec.settle_tau
+    settle_s = np.log(100) * tau  # what the SLM simulator reports as its settle time
+    assert bench.settling(0.5 * tau) and not bench.settling(settle_s)
+    assert bench.residual(settle_s) == pytest.approx(bench._jump / 100)
+    np.testing.assert_allclose(bench.camera_power(settle_s), bench.camera_power(1.0), rtol=0.02,
+                               atol=1e-3 * bench.camera_power(1.0).max())
