@@ -39,7 +39,7 @@ import numpy as np
 
 from hilt.array_payload import ArrayPayloadError, unpack_array
 from hilt.camera_frame import CameraFrame
-from hilt.drivers.hilt_device import HiltDevice
+from hilt.drivers.hilt_device import INFO, HiltDevice
 from hilt.errors import InstrumentTimeout, LimitError
 from hilt.parameters import Parameter
 from hilt.validators import Ints, Numbers, is_real
@@ -66,7 +66,7 @@ class HiltCamera(HiltDevice):
     kinds: ClassVar[tuple[str, ...]] = ("camera",)
     simulator = "hilt_camera"
     device: ClassVar[str] = "camera"
-    IDEMPOTENT = frozenset({0x01, GET_SETTINGS})
+    IDEMPOTENT = frozenset({INFO, GET_SETTINGS})
 
     exposure = Parameter(lambda cam: cam.read_settings()[0], lambda cam, v: cam.write_settings(exposure=v),
                          unit="s", vals=Numbers(1e-6, 10.0), doc="exposure time")

@@ -21,7 +21,7 @@ import json
 import logging
 from typing import Any, ClassVar
 
-from hilt.errors import InstrumentCommunicationError, InstrumentError, ProtocolError
+from hilt.errors import InstrumentError, ProtocolError
 from hilt.framing import (
     CRC_SIZE,
     ERROR_TYPE,
@@ -156,6 +156,3 @@ class HiltDevice(Instrument):
 
     def safe_state(self) -> None:
         self.exchange(SAFE, b"", "SAFE")
-
-    def on_query_failure(self, command: str, error: InstrumentCommunicationError) -> None:
-        """A read is asked again after a timeout or a bad frame (the base class's rule)."""

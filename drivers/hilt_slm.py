@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hilt.array_payload import ArrayPayloadError, pack_array, unpack_array
-from hilt.drivers.hilt_device import HiltDevice
+from hilt.drivers.hilt_device import INFO, HiltDevice
 from hilt.errors import InstrumentTimeout, LimitError
 from hilt.slm_lut import check_grey, check_lut, grey_to_phase, linear_lut, phase_to_grey
 
@@ -64,7 +64,7 @@ class HiltSLM(HiltDevice):
     kinds: ClassVar[tuple[str, ...]] = ("slm",)
     simulator = "hilt_slm"
     device: ClassVar[str] = "slm"
-    IDEMPOTENT = frozenset({0x01, SHOWN, STATUS, GET_LUT})
+    IDEMPOTENT = frozenset({INFO, SHOWN, STATUS, GET_LUT})
 
     def __init__(self, address: str | None = None, *, settle_timeout: float = 10.0, compression: int = 1,
                  **kwargs: Any) -> None:
