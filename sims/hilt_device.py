@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from hilt.sims.base import Session
 from hilt.sims.framed import (
     BAD_PAYLOAD,
+    OUT_OF_RANGE,
     UNAUTHORISED,
     UNKNOWN_TYPE,
     FramedInstrument,
@@ -72,6 +73,8 @@ class HiltDevice(FramedInstrument):
         raise NotImplementedError
 
     def handle_frame(self, ftype: int, payload: bytes) -> tuple[int, bytes]:
+        if len(payload) > MAX_PAYLOAD:
+            raise FrameReplyError(OUT_OF_RANGE, f"payload of {len(payload)} bytes, above max_payload {MAX_PAYLOAD}")
         if ftype == INFO:
             self.expect_empty(ftype, payload)
             body = {"vendor": "hilt", "model": self.description, "serial": self.serial, "firmware": "1.0",

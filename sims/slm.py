@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hilt.array_payload import ArrayPayloadError, pack_array, unpack_array
+from hilt.array_payload import HEAD, HEAD_SIZE, ArrayPayloadError, pack_array, unpack_array
 from hilt.sims.framed import BAD_PAYLOAD, OUT_OF_RANGE, FrameReplyError
 from hilt.sims.hilt_device import HiltDevice
 from hilt.slm_lut import linear_lut
@@ -77,15 +77,17 @@ class SimSLM(HiltDevice):
 
     def handle_device_frame(self, ftype: int, payload: bytes) -> tuple[int, bytes] | None:
         if ftype == SHOW:
+            if len(payload) >= HEAD_SIZE:
+                rows, cols = HEAD.unpack_from(payload)[:2]
+                if (rows, cols) != self.shape:  # refused before anything is inflated
+                    raise FrameReplyError(OUT_OF_RANGE, f"frame of {rows} x {cols}, "
+                                          f"the panel is {self.shape[0]} x {self.shape[1]}")
             try:
                 grey, end = unpack_array(payload, 0, max_pixels=self.shape[0] * self.shape[1])
             except ArrayPayloadError as exc:
                 raise FrameReplyError(BAD_PAYLOAD, str(exc)) from None
             if end != len(payload):
                 raise FrameReplyError(BAD_PAYLOAD, f"{len(payload) - end} bytes after the array block")
-            if grey.shape != self.shape:
-                raise FrameReplyError(OUT_OF_RANGE, f"frame of {grey.shape[0]} x {grey.shape[1]}, "
-                                      f"the panel is {self.shape[0]} x {self.shape[1]}")
             if grey.size and int(grey.max()) >= 1 << self.bits:
                 raise FrameReplyError(OUT_OF_RANGE, f"grey level {int(grey.max())} above {(1 << self.bits) - 1}")
             self.show(grey)

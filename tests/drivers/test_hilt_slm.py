@@ -248,3 +248,20 @@ def test_a_read_is_asked_again_after_a_garbled_or_dropped_reply_and_a_show_is_no
     assert sim.counter == 1
     slm.show_grey(np.zeros(slm.shape, int))  # the link comes back for the next request
     assert sim.counter == 2
+
+
+def test_the_simulator_refuses_frames_it_cannot_show_with_the_documents_codes(sim_slm: tuple[SimSLM, HiltSLM]) -> None:
+    sim, slm = sim_slm
+    slm.query_retries = 0
+    for block, code in (
+            ("0002 0002 01 0000000f 7801 01 0400 fbff 00010203 000e0007", 4),  # 2 x 2 on a 128 x 128 panel
+            ("0080 0080 03 00000000", 3),  # pixel type 3
+            ("0080 0080 01 00000004 78010000", 3),  # a zlib stream that is not one
+            ("0080", 3)):  # a header cut short
+        with pytest.raises(InstrumentError) as info:
+            slm.exchange(0x10, bytes.fromhex(block))
+        assert info.value.code == code, block
+    assert sim.counter == 0  # nothing was shown
+    with pytest.raises(InstrumentError) as info:
+        slm.exchange(0x20)  # a camera's message
+    assert info.value.code == 2
