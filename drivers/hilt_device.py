@@ -21,7 +21,7 @@ import json
 import logging
 from typing import Any, ClassVar
 
-from hilt.errors import InstrumentError, ProtocolError
+from hilt.errors import InstrumentError, LimitError, ProtocolError
 from hilt.framing import (
     CRC_SIZE,
     ERROR_TYPE,
@@ -73,6 +73,10 @@ class HiltDevice(Instrument):
     def exchange(self, ftype: int, payload: bytes = b"", name: str = "") -> bytes:
         """Send one request and return its reply's payload (errors raised, late replies dropped)."""
         what = name or f"type {ftype:#04x}"
+        limit = self.info.get("max_payload")
+        if type(limit) is int and len(payload) > limit:
+            raise LimitError(f"{what} of {len(payload)} bytes, above the device's max_payload of {limit}",
+                             instrument=self.name, parameter=what)
         return self.retrying(lambda: self._exchange_once(ftype, payload, what), what,
                              retries=self.query_retries if ftype in self.IDEMPOTENT else 0)
 
@@ -121,6 +125,8 @@ class HiltDevice(Instrument):
         info = self._read_info()
         if info.get("device") != self.device:
             raise self.malformed("INFO", f"device {info.get('device')!r}, this driver speaks to a {self.device!r}")
+        if "max_payload" in info:
+            self.info_int(info, "max_payload", 16, 256 * 1024 * 1024)
         self.apply_info(info)
         self.info = info
 

@@ -163,9 +163,16 @@ def test_error_frame_and_garbled_replies() -> None:
             slm.status()
 
 
+def test_a_frame_above_the_devices_max_payload_is_refused_before_sending() -> None:
+    small = {**INFO, "max_payload": 20}  # SHOW of 2 x 2 at level 0 is 24 bytes
+    with expected_protocol(HiltSLM, [(INFO_REQ, json_frame(0x81, 1, small)), (GETLUT_REQ, GETLUT_REP)],
+                           kind="tcp", compression=0) as slm, pytest.raises(LimitError, match="max_payload of 20"):
+        slm.show_grey(np.array([[0, 1], [2, 3]]))
+
+
 def test_info_of_another_device_or_a_bad_size_is_refused() -> None:
     for bad in ({**INFO, "device": "camera"}, {**INFO, "rows": 0}, {**INFO, "bit_depth": 2.0},
-                {**INFO, "settle_s": -1}):
+                {**INFO, "settle_s": -1}, {**INFO, "max_payload": "big"}):
         with pytest.raises(DeviceReplyError, match="INFO reply not understood"), \
                 expected_protocol(HiltSLM, [(INFO_REQ, json_frame(0x81, 1, bad))], kind="tcp"):
             pass
