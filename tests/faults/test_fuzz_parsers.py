@@ -690,6 +690,30 @@ def test_slm_status_payloads(bench: Bench, budget: settings) -> None:
                    struct.pack(">IBdd", 1, 0, -1.0, 1.0)))
 
 
+@pytest.mark.parametrize("budget", CALL_BUDGETS)
+def test_slm_shown_and_lut_payloads(bench: Bench, budget: settings) -> None:
+    slm = bench.drivers["hilt_slm"]
+    slm.shape, slm.bit_depth = (2, 2), 2
+    block = bytes.fromhex("0002 0002 01 0000000f 7801 01 0400 fbff 00010203 000e0007")
+    lut = struct.pack(">I", 4) + struct.pack("<4d", 0.0, 1.0, 2.0, 3.0)
+
+    def shown(payload: bytes) -> None:
+        v = refused(lambda: bench.raw("hilt_slm", lambda s: s.shown(), _reply_frame(0x91, payload)))
+        if v is not None:
+            assert v.shape == (2, 2)
+
+    def read_lut(payload: bytes) -> None:
+        v = refused(lambda: bench.raw("hilt_slm", lambda s: s._read_lut(), _reply_frame(0x94, payload)))
+        if v is not None:
+            assert v.shape == (4,) and np.all(np.isfinite(v))
+
+    mutated = st.builds(lambda i, b, good: good[:i] + b + good[i + 1:], st.integers(0, 40), st.binary(max_size=2),
+                        st.just(block))
+    fuzz(budget, st.binary(max_size=40) | mutated, shown, examples=(b"", block, block[:-1], block + b"\x00"))
+    fuzz(budget, st.binary(max_size=40), read_lut,
+         examples=(b"", lut, lut[:-1], struct.pack(">I", 4) + struct.pack("<4d", 0.0, float("nan"), 2.0, 3.0)))
+
+
 # == 3. the frame codec ================================================================================
 frames = st.builds(Frame, st.integers(0, 255), st.integers(0, 0xFFFF), st.binary(max_size=64))
 
