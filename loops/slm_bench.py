@@ -436,9 +436,10 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
                          bench: Mapping[str, Any] | None = None) -> LoopResult:
     """``hilt train`` on an SLM bench: calibrate (:func:`setup_bench`, options ``bench``), then
     train with ``loop`` (insilico, insitu = PAT, dat); for PAT and DAT the mask starts from an
-    in-silico model trained first on the twin (``settings["insilico_epochs"]``, default the
-    loop's epochs). The training loop's result; its ``extra`` holds the calibrations and the
-    bench's time per frame."""
+    in-silico model trained first on the twin. ``settings``: the loop's settings, and
+    ``insilico_epochs`` (default the loop's epochs), ``n_train`` / ``n_test`` (the first samples
+    of each split), ``bench`` (options of :func:`setup_bench`). The training loop's result; its
+    ``extra`` holds the calibrations and the bench's time per frame."""
     from hilt.errors import ConfigError
 
     method = STATION_LOOPS.get(loop)
@@ -447,7 +448,8 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
                           "(the zeroth-order loop needs a mesh processor)")
     s = dict(settings)
     insilico_epochs = int(s.pop("insilico_epochs", s.get("epochs", 3)))
-    setup = setup_bench(station, runs_dir=runs_dir, **dict(bench or {}))
+    data = data.subset(s.pop("n_train", None), s.pop("n_test", None))
+    setup = setup_bench(station, runs_dir=runs_dir, **{**dict(s.pop("bench", None) or {}), **dict(bench or {})})
     if side := int(math.isqrt(data.n_features)):
         if side != setup.twin.layout.image_side:
             raise ConfigError(f"{data.name}: {side}x{side} images, the bench's layout takes "

@@ -103,6 +103,24 @@ def test_pat_through_the_bench_records_every_frame(mild: tuple[Station, object],
         assert r.info["config"]["system"] == "slm_bench"
 
 
+def test_train_on_station_runs_the_bench(tmp_path: Path) -> None:
+    """What hilt train does on slm-optics: calibrate, train the twin, fine-tune on the bench."""
+    from hilt.loops.station import train_on_station
+
+    run = tmp_path / "insitu.h5"
+    with slm_station("mild") as st:
+        result = train_on_station(st, "insitu", epochs=1, lr=0.05, runs_dir=tmp_path, run_path=run,
+                                  settings={"n_train": 64, "n_test": 32, "insilico_epochs": 1,
+                                            "bench": {"lut": "nominal"}})
+    assert not result.aborted and result.physical_queries == 64
+    assert "slm_geometry" in result.extra["calibrations"]
+    assert result.extra["bench_per_frame"]["settle_s"] > 0
+    with open_run(run) as r:
+        assert r.status == "completed"
+        assert r.info["config"]["station_run"]["loop"] == "insitu"
+        assert r.info["station_snapshot"]  # the station it ran on
+
+
 @pytest.mark.slow
 def test_dat_fits_the_bench(mild: tuple[Station, object], tmp_path: Path) -> None:
     _, setup = mild
