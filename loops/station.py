@@ -200,6 +200,15 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
                                 runs_dir=runs_dir, control=control, progress=progress,
                                 progress_bar=progress_bar, settings=settings, run_path=run_path,
                                 resume=resume, measure_start=measure_start, dat_mode=dat_mode)
+    from .int8_board import station_accelerator, train_int8_on_station
+
+    board = station_accelerator(station) if instrument is None else None
+    if board is not None:  # an int8 accelerator: quantisation-aware training (hilt.loops.int8_board)
+        if resume:
+            raise ConfigError("an accelerator's run cannot be resumed: start it again")
+        return train_int8_on_station(station, board, loop, dataset=dataset, epochs=epochs, lr=lr, seed=seed,
+                                     run_path=run_path or new_run_path(station.name, loop, runs_dir),
+                                     settings=settings)
     processor, description, chip_name = station_processor(station, instrument)
     data = fit_to_ports(load_dataset(dataset, seed, n_features=processor.n_ports), processor.n_ports)
     twin = twin_from_description(description, seed=seed, name=chip_name)  # the chip says what it is
