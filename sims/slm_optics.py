@@ -71,6 +71,8 @@ SLM_DEFAULTS: dict[str, Any] = {"shape": (128, 128), "pixel_pitch": 8e-6, "bits"
                                 "settle_tau": 10e-3}
 SENSOR_DEFAULTS: dict[str, Any] = {"shape": (240, 320), "pixel_pitch": 5e-6, "quantum_efficiency": 0.7,
                                    "bits": 12}
+#: SLMSpec fields that are hidden errors (scaled by the preset; fringing: pixel crosstalk).
+HIDDEN_SLM_ERRORS = ("fringing", "range_error", "gamma_error", "ripple", "aberration")
 #: Hidden camera placement per unit of error scale: lateral offset (m, std) and relative focal
 #: length error (std).
 CAMERA_OFFSET_M = 20e-6
@@ -139,10 +141,10 @@ class SlmOptics:
         self.error_scale = scale
         base = SLMSpec()
         nominal = _spec(SLMSpec, SLM_DEFAULTS, slm, f"{name}.slm")
+        # The hidden errors' sizes follow the preset unless the station file gives them.
+        scaled = {key: getattr(base, key) * scale for key in HIDDEN_SLM_ERRORS if key not in (slm or {})}
         self.slm_spec = replace(
-            nominal, fringing=nominal.fringing * scale if slm is None or "fringing" not in slm else nominal.fringing,
-            range_error=base.range_error * scale, gamma_error=base.gamma_error * scale, ripple=base.ripple * scale,
-            aberration=base.aberration * scale,
+            nominal, **scaled,
             beam_waist=beam_waist_m if beam_waist_m is not None else 0.35 * min(nominal.shape) * nominal.pixel_pitch)
         self.sensor_spec = _spec(SensorSpec, SENSOR_DEFAULTS, camera, f"{name}.camera")
         self.panel = SLMPanel(self.slm_spec, seed=world.rng(f"{name}.slm"))

@@ -179,3 +179,12 @@ def test_an_exposure_after_the_reported_settle_time_is_one_field_and_matches_the
     assert bench.residual(settle_s) == pytest.approx(bench._jump / 100)
     np.testing.assert_allclose(bench.camera_power(settle_s), bench.camera_power(1.0), rtol=0.02,
                                atol=1e-3 * bench.camera_power(1.0).max())
+
+
+def test_the_preset_scales_the_hidden_errors_unless_the_station_file_sets_them() -> None:
+    mild = SlmOptics(World(seed=0, errors="mild"), laser=None).slm_spec
+    severe = SlmOptics(World(seed=0, errors="severe"), laser=None, slm={"ripple": 0.01}).slm_spec
+    ideal = SlmOptics(World(seed=0, errors="none"), laser=None).slm_spec
+    assert severe.range_error == 2 * mild.range_error and severe.fringing == 2 * mild.fringing
+    assert severe.ripple == 0.01  # given in the station file: kept
+    assert ideal.range_error == ideal.fringing == ideal.aberration == 0.0
