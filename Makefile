@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) bench/physics_bench.py
 	$(PY) bench/mzi_step_bench.py
 	$(PY) bench/programming_bench.py
+	$(PY) bench/snn_board_study.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/gui_stall_bench.py
 
 clean:

@@ -8,7 +8,8 @@ integer membrane state saturating at ``state_bits``, the per-tick update of
 neuron's threshold is ``round(threshold x threshold_rel)`` and its leak retention
 ``leak x leak_rel`` (an integrate-and-fire neuron gets a leak too), drawn once with
 :func:`hilt.sims.physics.errors.draw_neuron_errors` from the error preset (``errors``, default
-the world's). A network's neurons occupy the physical neurons in order, layer after layer, so a
+the world's; ``threshold_mismatch`` and ``leak_mismatch`` override the preset's relative
+spreads). A network's neurons occupy the physical neurons in order, layer after layer, so a
 network loaded again meets the same mismatch. Nothing on the wire reveals it; IDENTIFY states
 the board's limits.
 
@@ -104,6 +105,7 @@ class SimNeuromorphicBoard(FramedInstrument):
                  inputs: int = 1024, weight_bits: int = 8, threshold_bits: int = 16,
                  state_bits: int = 24, max_steps: int = 1024, max_batch: int = 4096,
                  max_events: int = 15, max_payload: int = 1 << 20, errors: str | None = None,
+                 threshold_mismatch: float | None = None, leak_mismatch: float | None = None,
                  tick_ns: int = 1000, synop_ns: float = 0.5, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from hilt.sims.physics.errors import draw_neuron_errors, error_levels
@@ -115,7 +117,9 @@ class SimNeuromorphicBoard(FramedInstrument):
         self.errors = errors or self.world.errors
         self.tick_ns, self.synop_ns = int(tick_ns), float(synop_ns)
         seed = int(self.world.rng(f"{self.name}.chip").integers(2**62))
-        e = draw_neuron_errors(error_levels(self.errors), neurons, seed)
+        over = {k: float(v) for k, v in (("threshold_mismatch", threshold_mismatch),
+                                         ("leak_mismatch", leak_mismatch)) if v is not None}
+        e = draw_neuron_errors(error_levels(self.errors, **over), neurons, seed)
         self._threshold_rel = e.threshold_rel.double().numpy()
         self._leak_rel = e.leak_rel.double().numpy()
         self._reset_all()
