@@ -437,7 +437,8 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
     """``hilt train`` on an SLM bench: calibrate (:func:`setup_bench`, options ``bench``), then
     train with ``loop`` (insilico, insitu = PAT, dat); for PAT and DAT the mask starts from an
     in-silico model trained first on the twin. ``settings``: the loop's settings, and
-    ``insilico_epochs`` (default the loop's epochs), ``n_train`` / ``n_test`` (the first samples
+    ``insilico_epochs`` / ``insilico_lr`` of that pre-training (default 10 and 0.2), ``n_train``
+    / ``n_test`` (the first samples
     of each split), ``bench`` (options of :func:`setup_bench`). The training loop's result; its
     ``extra`` holds the calibrations and the bench's time per frame."""
     from hilt.errors import ConfigError
@@ -447,7 +448,9 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
         raise ConfigError(f"loop {loop!r} on an SLM bench: expected one of {', '.join(STATION_LOOPS)} "
                           "(the zeroth-order loop needs a mesh processor)")
     s = dict(settings)
-    insilico_epochs = int(s.pop("insilico_epochs", s.get("epochs", 3)))
+    # The twin pre-training's own pace: the loop's lr is a fine-tuning step on the bench.
+    insilico_epochs = int(s.pop("insilico_epochs", 10))
+    insilico_lr = float(s.pop("insilico_lr", 0.2))
     data = data.subset(s.pop("n_train", None), s.pop("n_test", None))
     setup = setup_bench(station, runs_dir=runs_dir, **{**dict(s.pop("bench", None) or {}), **dict(bench or {})})
     if side := int(math.isqrt(data.n_features)):
@@ -458,7 +461,8 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
     init = None
     if method != "insilico":
         ins = train_slm_insilico(setup.twin, data, TrainSettings(**{**common, "epochs": insilico_epochs,
-                                                                    "eval_at_start": False}))
+                                                                    "lr": insilico_lr, "eval_at_start": False,
+                                                                    "progress_bar": False}))
         init = ins.model_state
     if method == "insilico":
         result = train_slm_insilico(setup.twin, data, TrainSettings(**common), processor=setup.processor,
