@@ -193,6 +193,9 @@ main.add_command(scan)
 from hilt.gui.cli_slm import slm  # noqa: E402
 
 main.add_command(slm)
+from hilt.gui.cli_camera import camera  # noqa: E402
+
+main.add_command(camera)
 
 
 # -- hilt plugins ---------------------------------------------------------------------------

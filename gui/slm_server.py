@@ -162,6 +162,6 @@ def check_access(host: str, token: str | None) -> None:
         raise ConfigError("the token is empty: give a secret string")
     if token is None and not is_loopback(host):
         raise ConfigError(
-            f"refusing to serve the SLM on {host!r} without a token: anyone on that network could "
-            "drive it. Give --token (clients then send it), or serve on 127.0.0.1."
+            f"refusing to serve on {host!r} without a token: anyone on that network could drive the "
+            "device. Give --token (clients then send it), or serve on 127.0.0.1."
         )
