@@ -15,6 +15,7 @@ import pytest
 
 from hilt.drivers.display_slm import DisplaySLM
 from hilt.errors import ConfigError
+from hilt.instruments import SpatialLightModulator
 from hilt.slm_lut import linear_lut, phase_to_grey
 
 pytestmark = pytest.mark.skipif(
@@ -35,6 +36,7 @@ def slm(qapp):
 
 
 def test_every_grey_level_reaches_the_screen_unchanged(slm) -> None:
+    assert isinstance(slm, SpatialLightModulator)
     rows, cols = slm.shape
     levels = (np.arange(rows * cols) % 256).reshape(rows, cols).astype(np.uint8)
     assert set(np.unique(levels)) == set(range(256))

@@ -20,6 +20,7 @@ from hilt.drivers.slmsuite_adapter import (
     open_slm,
 )
 from hilt.errors import ConfigError, InstrumentTimeout, LimitError
+from hilt.instruments import Camera, SpatialLightModulator
 from hilt.slm_lut import linear_lut, phase_to_grey
 
 try:  # through the adapter, which keeps OpenCV's Qt 5 paths out of this process's Qt
@@ -41,6 +42,7 @@ def bench():
 def test_slm_frames_pass_through_unconverted(bench) -> None:
     slm, _ = bench
     device = SlmsuiteSLM(slm)
+    assert isinstance(device, SpatialLightModulator)
     assert device.shape == (48, 64) and device.bit_depth == 8
     assert device.pixel_pitch_m == pytest.approx(8e-6) and device.wavelength_m == pytest.approx(0.633e-6)
     levels = np.random.default_rng(1).integers(0, 256, device.shape)
@@ -79,6 +81,7 @@ def test_a_10_bit_slm(bench) -> None:
 def test_the_camera_sees_what_the_slm_shows(bench) -> None:
     slm, cam = bench
     device, camera = SlmsuiteSLM(slm), SlmsuiteCamera(cam)
+    assert isinstance(camera, Camera)
     assert camera.shape == (48, 64) and camera.bit_depth == 8 and camera.pixel_pitch_m == pytest.approx(5e-6)
     camera.exposure.set(0.01)
     assert camera.exposure.get() == pytest.approx(0.01)
