@@ -130,3 +130,133 @@ def board_predict(link: BoardSNN, x: np.ndarray, seed: int = 1) -> np.ndarray:
 
 def board_accuracy(link: BoardSNN, x: np.ndarray, y: np.ndarray, seed: int = 1) -> float:
     return float((board_predict(link, x, seed) == np.asarray(y)).mean())
+
+
+# -- on a station (what ``hilt train`` runs on a neuromorphic board) ------------------------------
+@dataclass
+class SnnBoardSettings:
+    """``timesteps`` of the rate code; ``mode`` of the calibration (``bias`` or
+    ``bias+weights``); ``n_calib`` training samples it measures; ``steps`` weight steps;
+    ``ann_epochs`` of the ANN's training."""
+
+    timesteps: int = 32
+    mode: str = "bias+weights"
+    n_calib: int = 256
+    steps: int = 30
+    ann_epochs: int = 150
+    seed: int = 0
+
+
+def station_neuromorphic(station: Any) -> Any | None:
+    """The station's neuromorphic board (its ``neuromorphic`` role, else its only instrument of
+    the kind), or None."""
+    named = getattr(getattr(station, "config", None), "roles", None) or {}
+    if "neuromorphic" in named:
+        return station.role("neuromorphic")
+    found = station.by_kind("neuromorphic_board")
+    return found[0] if len(found) == 1 else None
+
+
+def train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, run_path: str | None = None,
+              progress: Any = None) -> Any:
+    """A digits ANN converted to a spiking network and deployed on ``board``. ``loop``:
+    ``insilico`` (the conversion alone, as deployed) or ``insitu`` (then the layer-wise
+    calibration with the board in the loop). The run file holds each board measurement's rate
+    error (step scalars) and the ANN's, the twin's and the board's test accuracy before and after
+    (epoch 0: deployed, epoch 1: calibrated)."""
+    import time
+    from dataclasses import asdict
+
+    from hilt.errors import ConfigError
+
+    from .ann2snn import ann_accuracy, calibrate_layerwise, convert, snn_accuracy, train_ann
+    from .core import LoopResult
+    from .recording import Recorder
+
+    if loop not in ("insilico", "insitu"):
+        raise ConfigError(f"loop {loop!r} on a neuromorphic board: insilico (the converted network as "
+                          "deployed) or insitu (calibrated layer by layer with the board in the loop)")
+    if settings.mode not in ("bias", "bias+weights"):
+        raise ConfigError(f"mode {settings.mode!r}: bias or bias+weights")
+    t0 = time.perf_counter()
+    s = settings
+    ann = train_ann(data.x_train, data.y_train, epochs=s.ann_epochs, seed=s.seed)
+    snn = convert(ann, data.x_train, timesteps=s.timesteps)
+    deployed, link = deploy(board, snn)
+    rec = Recorder.open(run_path, scalars={"rate_rmse": "1", "layer": "1", "physical_queries": "1"},
+                        epoch_scalars={"test_accuracy": "1", "twin_accuracy": "1", "ann_accuracy": "1",
+                                       "physical_queries": "1"},
+                        config={"method": f"snn-{loop}", "settings": asdict(s), "dataset": data.name,
+                                "board": dict(board.limits.as_dict())}, seeds={"seed": int(s.seed)})
+    status, history, step = "failed", [], 0
+    try:
+        ann_acc = ann_accuracy(ann, data.x_test, data.y_test)
+        twin_acc = snn_accuracy(snn, data.x_test, data.y_test)
+
+        def epoch(e: int) -> dict[str, float]:
+            row = {"epoch": float(e), "test_accuracy": board_accuracy(link, data.x_test, data.y_test),
+                   "twin_accuracy": twin_acc, "ann_accuracy": ann_acc, "physical_queries": float(link.cost.samples)}
+            rec.log_epoch(e, max(step - 1, 0), **{k: v for k, v in row.items() if k != "epoch"})
+            rec.flush()
+            history.append(row)
+            return row
+
+        start = epoch(0)
+        if loop == "insitu":
+            def measured(p: Any) -> None:
+                nonlocal step
+                rec.log(step, rate_rmse=p.loss, layer=p.epoch, physical_queries=link.cost.samples)
+                step += 1
+                if progress is not None:
+                    progress(p)
+
+            calibrate_layerwise(ann, deployed, data.x_train[:s.n_calib], mode=s.mode, steps=s.steps,
+                                seed=s.seed, progress=measured)
+            epoch(1)
+        status = "completed"
+    finally:
+        if status != "completed":
+            board.safe_state()
+        rec.close(status, "" if status == "completed" else "the run stopped on an error")
+    final = history[-1]
+    return LoopResult(f"snn-{loop}", final["test_accuracy"], final["twin_accuracy"], link.cost.samples,
+                      link.cost.runs, time.perf_counter() - t0, history,
+                      {k: v.detach().clone() for k, v in snn.state_dict().items()},
+                      None if rec.path is None else str(rec.path),
+                      extra={"start_accuracy": start["test_accuracy"], "ann_accuracy": ann_acc,
+                             "board_cost": link.cost.as_dict()})
+
+
+def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, seed: int, run_path: Any,
+                         settings: Any = None, progress: Any = None) -> Any:
+    """:func:`train_snn` on a station's neuromorphic board, its run file recording the station.
+    ``settings`` sets fields of :class:`SnnBoardSettings`."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    from hilt.errors import ConfigError, HiltError
+
+    from .recording import run_context
+    from .station import load_dataset
+
+    if dataset != "digits":
+        raise ConfigError(f"dataset {dataset!r}: the neuromorphic board's study runs on digits")
+    known = {f.name for f in fields(SnnBoardSettings)}
+    given = dict(settings or {})
+    unknown = sorted(set(given) - known - {"epochs", "lr", "batch_size"})
+    if unknown:
+        raise ConfigError(f"settings: unknown for a neuromorphic board: {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    s = SnnBoardSettings(**{"seed": seed, **{k: v for k, v in given.items() if k in known}})
+    data = load_dataset(dataset, seed)
+    started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
+    context: dict[str, Any] = {"config": {"station_run": started}, "overwrite": False}
+    try:
+        context["station_snapshot"] = station.snapshot()
+    except HiltError as exc:
+        context["station_snapshot"] = {"error": str(exc)}
+    if getattr(station, "path", None) is not None:
+        context["station_file"] = Path(station.path).resolve()
+    Path(run_path).parent.mkdir(parents=True, exist_ok=True)
+    with run_context(**context):
+        return train_snn(board, data, loop, s, run_path=str(run_path), progress=progress)

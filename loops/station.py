@@ -209,6 +209,15 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
         return train_int8_on_station(station, board, loop, dataset=dataset, epochs=epochs, lr=lr, seed=seed,
                                      run_path=run_path or new_run_path(station.name, loop, runs_dir),
                                      settings=settings)
+    from .snn_board import station_neuromorphic, train_snn_on_station
+
+    snn_board = station_neuromorphic(station) if instrument is None else None
+    if snn_board is not None:  # a spiking network converted and calibrated on it (hilt.loops.snn_board)
+        if resume:
+            raise ConfigError("a neuromorphic board's run cannot be resumed: start it again")
+        return train_snn_on_station(station, snn_board, loop, dataset=dataset, seed=seed,
+                                    run_path=run_path or new_run_path(station.name, loop, runs_dir),
+                                    settings=settings, progress=progress)
     processor, description, chip_name = station_processor(station, instrument)
     data = fit_to_ports(load_dataset(dataset, seed, n_features=processor.n_ports), processor.n_ports)
     twin = twin_from_description(description, seed=seed, name=chip_name)  # the chip says what it is

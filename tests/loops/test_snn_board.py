@@ -64,3 +64,34 @@ def test_calibration_with_the_board_in_the_loop_removes_the_mismatch_error(case)
     assert after > before + 0.02, (before, after)
     # The calibrated integers are the torch weights' own: the twin shares them.
     assert np.array_equal(deployed.twin().layers[0].int_weight().numpy(), deployed.layers[0].int_weight().numpy())
+
+
+def test_hilt_train_on_the_bundled_neuromorphic_station(tmp_path) -> None:  # noqa: ANN001
+    """What `hilt train neuromorphic --loop insitu` runs: the conversion, the calibration with the
+    board in the loop, a run file with each board measurement and the accuracies before/after."""
+    from hilt import stations
+    from hilt.loops.station import train_on_station
+    from hilt.runfile import RunReader
+    from hilt.station import Station
+
+    settings = {"ann_epochs": 5, "timesteps": 8, "n_calib": 32, "mode": "bias", "batch_size": 64}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with Station.from_yaml(stations.path("neuromorphic")) as st:
+            result = train_on_station(st, "insitu", runs_dir=tmp_path, settings=settings)
+            with pytest.raises(Exception, match="on a neuromorphic board: insilico"):
+                train_on_station(st, "dat", runs_dir=tmp_path, settings=settings)
+            with pytest.raises(Exception, match="unknown for a neuromorphic board: bogus"):
+                train_on_station(st, "insitu", runs_dir=tmp_path, settings={"bogus": 1})
+    finally:
+        torch.set_num_threads(threads)
+    assert result.method == "snn-insitu" and len(result.history) == 2
+    # 12 calibration runs of 32 samples, and the 450 test samples before and after
+    assert result.physical_queries == 12 * 32 + 2 * 450 and result.physical_calls == 12 + 2
+    with RunReader(result.run_path) as run:
+        assert run.status == "completed" and run.info["config"]["station_run"]["loop"] == "insitu"
+        assert len(run.scalar("rate_rmse")[0]) == 12
+        epochs = run.epochs()
+        assert float(epochs["test_accuracy"][1]) == pytest.approx(result.accuracy)
+        assert float(epochs["test_accuracy"][0]) == pytest.approx(result.extra["start_accuracy"])
