@@ -106,7 +106,7 @@ def heater_run(station: Station, tmp_path_factory: pytest.TempPathFactory):  # t
 
 def test_registry_names_every_routine() -> None:
     assert set(ROUTINES) == {"mzi_heaters", "mzi_crosstalk", "lockin_phase_sensitivity", "thz_source_power",
-                             "detector_dark_flat"}
+                             "detector_dark_flat", "slm_lut", "slm_geometry", "camera_dark_flat"}
 
 
 def test_heaters_recover_the_hidden_offsets_and_efficiencies(heater_run, station: Station) -> None:  # type: ignore[no-untyped-def]
