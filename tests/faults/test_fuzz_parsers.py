@@ -209,7 +209,7 @@ def split_frames_peer(buffer: bytearray) -> list[bytes]:
 
 
 #: Drivers speaking hilt's binary frame (hilt.framing).
-FRAMED = ("photonic_processor", "hilt_slm", "hilt_camera")
+FRAMED = ("photonic_processor", "hilt_slm", "hilt_camera", "hilt_neuromorphic")
 
 
 def _split_for(cls: type) -> Callable[[bytearray], list[bytes]]:
@@ -636,6 +636,76 @@ def test_photonic_info_payloads(bench: Bench, chip: Any, budget: settings) -> No
                                       {"n_ports": float("inf"), "n_layers": 1, "heaters_per_layer": 1},
                                       {"n_ports": 2.5, "n_layers": 1, "heaters_per_layer": 1},
                                       {"n_ports": True, "n_layers": 1, "heaters_per_layer": 1}))
+
+
+# -- the neuromorphic board's payloads (drivers/hilt_neuromorphic.py) ------------------------------------
+_NMB_IDENTITY = {"class": "neuromorphic", "vendor": "hilt", "model": "NMB", "serial": "1", "firmware": "1.0",
+                 "protocol": "1", "max_payload": "4096", "max_model_bytes": "65536", "max_batch": "16",
+                 "neurons": "64", "fan_in": "16", "weight_bits": "8", "threshold_bits": "16"}
+
+
+def _identity_text(fields: dict[str, str]) -> bytes:
+    return "".join(f"{k}={v}\n" for k, v in fields.items()).encode()
+
+
+@pytest.fixture
+def nmb(bench: Bench) -> Iterator[Any]:
+    from hilt.snn_model import SnnLayer, SnnNetwork
+
+    inst = bench.drivers["hilt_neuromorphic"]
+    bench.raw("hilt_neuromorphic", lambda i: i.on_connect(), _reply_frame(0x81, _identity_text(_NMB_IDENTITY)))
+    inst.network = SnnNetwork(2, [SnnLayer(np.array([[1, -2], [3, 4]]), np.array([5, 6]))])  # as if loaded
+    yield inst
+    inst.network = None
+
+
+@pytest.mark.parametrize("budget", CALL_BUDGETS)
+def test_neuromorphic_identify_payloads(bench: Bench, nmb: Any, budget: settings) -> None:
+    value = st.text(alphabet="0123456789-.e x", max_size=6)
+    fields = st.fixed_dictionaries({k: value for k in ("neurons", "fan_in", "weight_bits", "max_payload")})
+
+    def one(over: dict[str, str]) -> None:
+        text = _identity_text(_NMB_IDENTITY | over)
+        ok = refused(lambda: bench.raw("hilt_neuromorphic", lambda c: c.on_connect() or True, _reply_frame(0x81, text)))
+        if ok:
+            assert nmb.limits.neurons == int(over["neurons"]) >= 1 and nmb.limits.fan_in == int(over["fan_in"]) >= 1
+            assert 2 <= nmb.limits.weight_bits <= 16 and 4096 <= nmb.max_payload <= 1 << 24
+
+    fuzz(budget, fields, one, examples=({"neurons": "-1", "fan_in": "1", "weight_bits": "8", "max_payload": "4096"},
+                                        {"neurons": "1", "fan_in": "1", "weight_bits": "99", "max_payload": "4096"},
+                                        {"neurons": "1", "fan_in": "1", "weight_bits": "8", "max_payload": "9"}))
+    bench.raw("hilt_neuromorphic", lambda i: i.on_connect(), _reply_frame(0x81, _identity_text(_NMB_IDENTITY)))
+
+
+@pytest.mark.parametrize("budget", CALL_BUDGETS)
+def test_neuromorphic_results_payloads(bench: Bench, nmb: Any, budget: settings) -> None:
+    events = np.ones((3, 1, 2), np.uint8)
+    run_reply = _reply_frame(0xA0, struct.pack(">II", 1, 1))
+
+    def one(payload: bytes) -> None:
+        got = refused(lambda: bench.raw("hilt_neuromorphic", lambda c: c.run(events), run_reply,
+                                        _reply_frame(0xA1, payload)))
+        if got is not None:
+            spikes, counts = got
+            assert spikes.shape == (3, 1, 2) and set(np.unique(spikes)) <= {0, 1}
+            np.testing.assert_array_equal(counts, spikes.sum(0))
+
+    fuzz(budget, st.binary(max_size=30), one,
+         examples=(b"", struct.pack(">IIII", 1, 0, 1, 6) + b"\x01" * 6, struct.pack(">IIII", 1, 0, 1, 6) + b"\x02" * 6,
+                   struct.pack(">IIII", 2, 0, 1, 6) + b"\x00" * 6, struct.pack(">IIII", 1, 0, 0, 6)))
+
+
+@pytest.mark.parametrize("budget", CALL_BUDGETS)
+def test_neuromorphic_counters_payloads(bench: Bench, nmb: Any, budget: settings) -> None:
+    def one(payload: bytes) -> None:
+        got = refused(lambda: bench.raw("hilt_neuromorphic", lambda c: c.counters(), _reply_frame(0xB0, payload)))
+        if got is not None:
+            assert all(v >= 0 for v in got.values()) and set(got) <= {
+                "batches", "samples", "latency_s", "spikes", "synaptic_ops", "time_steps", "spikes_last",
+                "synaptic_ops_last", "time_steps_last"}
+
+    fuzz(budget, st.binary(max_size=40), one,
+         examples=(b"", b"\x00\x01", struct.pack(">HHQ", 1, 16, 5), struct.pack(">HHQHQ", 2, 16, 5, 16, 6)))
 
 
 # -- the SLM and camera payloads (drivers/hilt_slm.py, drivers/hilt_camera.py) ------------------------------
