@@ -17,6 +17,7 @@ from kind_cases import drivers_of
 from hilt.errors import InstrumentTimeout, LimitError
 from hilt.instruments import CameraFrame
 from hilt.instruments.kinds import (
+    Accelerator,
     Camera,
     FrequencyMultiplier,
     HeaterDriver,
@@ -364,3 +365,33 @@ def test_camera_contract(connected, name: str) -> None:
     cam.safe_state()
     with pytest.raises(InstrumentTimeout):
         cam.grab(timeout=0.0)  # the pending frame was dropped
+
+
+# -- accelerators ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", drivers_of("accelerator"))
+def test_accelerator_contract(connected, name: str) -> None:
+    from hilt.board_protocol import AcceleratorModel, Layer
+
+    bench = connected(name)
+    board: Accelerator = bench.inst
+    board.sleep = bench.clock.advance  # the board's latency passes in simulated time (a fast clock)
+    limits = board.describe()
+    assert {"rounding", "acc_bits", "requant", "layers", "max_batch"} <= limits.keys()
+    assert board.status()["state"] == "no_model"
+    model = AcceleratorModel((4, 1, 1), [Layer("dense", weight=np.eye(4, dtype=np.int8) * 2, bias=np.zeros(4),
+                                               multiplier=np.array([2**30]), shift=np.array([0]))],
+                             rounding=limits["rounding"], acc_bits=limits["acc_bits"])
+    assert board.check_model(model) == model.encode()
+    crc = board.load_model(model)
+    status = board.status()
+    assert status["state"] == "ready" and status["model_crc"] == crc
+    x = np.array([[1, -2, 3, -128], [0, 5, -6, 127]], np.int8)
+    out = board.run(x)
+    assert out.dtype == np.int8 and out.shape == (2, 4)
+    np.testing.assert_array_equal(out, x)  # weights 2, scale 0.5: the identity
+    with pytest.raises(LimitError):
+        board.run(np.full((1, 4), 1000))
+    counters = board.read_counters()
+    assert counters["samples"] == 2 and counters["batches"] == 1
+    board.safe_state()
+    assert board.status()["state"] == "ready" and not board.status()["results_ready"]
