@@ -38,8 +38,8 @@ from .slm_fit import (
     fit_affine,
     fit_fringed_lut,
     fit_lut,
+    fringing_and_phases,
     grating_zeroth_order,
-    lut_from_zeroth_order,
     peak,
     phase_ramp,
     reference_level,
@@ -224,10 +224,10 @@ def _body_lut(bench: Bench, ctx: Context, result: CalibrationResult) -> None:
     series(r_a, 0, "0 against g", 0)
     ref = reference_level(levels, 2 * r_a[-1] - 1)
     series(r_b, ref, f"{ref} against g", 1)
-    # Start: the quadrature phases of the longest period (least fringing); then the grating
-    # model with one fringing width, over every period.
-    start = lut_from_zeroth_order(levels, 1.0, r_a[-1], r_b[-1], ref, n, int(o["degree"]))
-    phase, fringing, misfit = fit_fringed_lut(levels, periods, r_a, r_b, ref, start.phase)
+    # Start: each level's phase on a grid for the fringing width that fits best; then every
+    # phase and the width refined together (least squares, each phase near its start).
+    start, sigma0 = fringing_and_phases(levels, periods, r_a, r_b, ref)
+    phase, fringing, misfit = fit_fringed_lut(levels, periods, r_a, r_b, ref, start, sigma0, reach=0.3)
     coef, table = fit_lut(levels, phase, n, int(o["degree"]))
     ctx.data(fit="lut", x=np.arange(n, dtype=float), y=table[:, None])
     resid = phase - table[levels]

@@ -197,8 +197,58 @@ def grating_zeroth_order(phi_a: np.ndarray, phi_b: np.ndarray, period: int, frin
     return np.abs(np.exp(1j * profile).mean(axis=1)) ** 2
 
 
+def grid_phases(levels: np.ndarray, periods: list[int], r_a: np.ndarray, r_b: np.ndarray, reference: int,
+                fringing: float, step: float = 0.01, jump: float = 1.0) -> tuple[np.ndarray, float]:
+    """Phases per level (rad, from level 0 at 0) for one fringing width: the reference's phase
+    in (0, pi) from its own (0, reference) gratings, then level after level the phase on a grid
+    that fits both series at every period best within ``jump`` below and ``1.5 jump`` above the
+    previous level's (the fringing smooths the phases themselves, not modulo 2 pi, so a phase
+    past 2 pi is not the same as that phase less 2 pi and the grid runs past it). Returns
+    ``(phases, rms misfit)``."""
+    levels = np.asarray(levels)
+    k_ref = int(np.nonzero(levels == reference)[0][0])
+    half = np.arange(step, math.pi, step)
+    # The reference: phase increasing with the level puts it in (0, pi).
+    cost = sum((grating_zeroth_order(np.zeros_like(half), half, period, fringing) - r_a[p, k_ref]) ** 2
+               for p, period in enumerate(periods))
+    d_ref = float(half[int(np.argmin(cost))])
+    grid = np.arange(-jump, 4 * math.pi + jump, step)
+    cost = np.zeros((levels.size, grid.size))
+    for p, period in enumerate(periods):
+        model_a = grating_zeroth_order(np.zeros_like(grid), grid, period, fringing)
+        model_b = grating_zeroth_order(np.full_like(grid, d_ref), grid, period, fringing)
+        cost += (model_a[None, :] - r_a[p][:, None]) ** 2 + (model_b[None, :] - r_b[p][:, None]) ** 2
+    phases = np.zeros(levels.size)
+    total = 0.0
+    prev = 0.0
+    for k in range(levels.size):
+        window = np.where((grid >= prev - jump) & (grid <= prev + 1.5 * jump), cost[k], np.inf)
+        if k == 0:  # level 0 against itself: a uniform frame
+            window = np.where(np.abs(grid) <= step, cost[k], np.inf)
+        i = int(np.argmin(window))
+        phases[k] = prev = float(grid[i])
+        total += float(cost[k, i])
+    return phases - phases[0], math.sqrt(total / (levels.size * 2 * len(periods)))
+
+
+def fringing_and_phases(levels: np.ndarray, periods: list[int], r_a: np.ndarray, r_b: np.ndarray,
+                        reference: int, bounds: tuple[float, float] = (0.0, 3.0)) -> tuple[np.ndarray, float]:
+    """The fringing width (pixels) whose :func:`grid_phases` fit the ratios best, and those phases:
+    the start of :func:`fit_fringed_lut`."""
+    from scipy.optimize import minimize_scalar
+
+    def misfit(sigma: float) -> float:
+        return grid_phases(levels, periods, r_a, r_b, reference, sigma, step=0.02)[1]
+
+    coarse = np.linspace(bounds[0], bounds[1], 13)
+    k = int(np.argmin([misfit(v) for v in coarse]))
+    lo, hi = coarse[max(0, k - 1)], coarse[min(len(coarse) - 1, k + 1)]
+    sigma = float(minimize_scalar(misfit, bounds=(lo, hi), method="bounded", options={"xatol": 0.01}).x)
+    return grid_phases(levels, periods, r_a, r_b, reference, sigma)[0], sigma
+
+
 def fit_fringed_lut(levels: np.ndarray, periods: list[int], r_a: np.ndarray, r_b: np.ndarray, reference: int,
-                    start: np.ndarray, fringing0: float = 0.5) -> tuple[np.ndarray, float, float]:
+                    start: np.ndarray, fringing0: float = 0.5, reach: float = 1.0) -> tuple[np.ndarray, float, float]:
     """Refine measured phases ``start`` (rad, per level, relative to level 0) and one fringing
     width (pixels) so the grating model (:func:`grating_zeroth_order`) matches the zeroth-order
     ratios ``r_a[p, k]`` of gratings (0, level k) and ``r_b[p, k]`` of (reference, level k) at
@@ -217,9 +267,12 @@ def fit_fringed_lut(levels: np.ndarray, periods: list[int], r_a: np.ndarray, r_b
             out.append(grating_zeroth_order(np.full(n, d[k_ref]), d, period, sigma) - r_b[p])
         return np.concatenate(out)
 
+    # Each phase stays within ``reach`` of its start: the quadrature start is on the right branch,
+    # and the model has other minima (a level can slide to another phase whose two gratings
+    # give about the same powers).
     x0 = np.r_[np.asarray(start, dtype=np.float64), fringing0]
-    lo = np.r_[np.full(n, -np.inf), 0.0]
-    hi = np.r_[np.full(n, np.inf), 5.0]
+    lo = np.r_[x0[:n] - reach, 0.0]
+    hi = np.r_[x0[:n] + reach, 5.0]
     sol = least_squares(residuals, x0, bounds=(lo, hi), x_scale="jac")
     d = sol.x[:n] - sol.x[0]
     return d, float(sol.x[n]), float(np.sqrt(np.mean(sol.fun**2)))
