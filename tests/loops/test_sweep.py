@@ -120,6 +120,8 @@ def _interrupt_and_resume(tmp_path: Path, executor: str) -> list[dict]:
     return _check_results(out, 4)
 
 
+# Worker processes that each import torch: the hang guard allows for a loaded 2-core machine.
+@pytest.mark.timeout(400)
 def test_tiny_study_on_a_process_pool_resumes_after_an_interruption(tmp_path) -> None:
     pytest.importorskip("pandas")
     pytest.importorskip("matplotlib")
@@ -131,6 +133,8 @@ def test_tiny_study_on_a_process_pool_resumes_after_an_interruption(tmp_path) ->
     assert again["accuracy"] == records[-1]["accuracy"]
 
 
+# Worker processes that each import torch: the hang guard allows for a loaded 2-core machine.
+@pytest.mark.timeout(400)
 def test_tiny_study_on_a_local_ray_resumes_after_an_interruption(tmp_path) -> None:
     pytest.importorskip("ray")
     pytest.importorskip("pandas")
