@@ -18,6 +18,8 @@ Errors: an error frame from the board is a :class:`BoardError` (an
 a valid frame or payload a :class:`~hilt.errors.ProtocolError`; no reply an
 :class:`~hilt.errors.InstrumentTimeout`. Requests that only read (IDENTIFY, STATUS,
 READ_RESULTS, READ_COUNTERS) are sent again after a timeout, a bad frame or a dropped link.
+After a reopened link the board may have restarted: the next run first compares the board's
+model CRC-32 (STATUS) with the loaded network's and loads the network again if they differ.
 
 Safe state: RESET level 0 (the running batch stopped and its results dropped; the model stays).
 
@@ -95,6 +97,7 @@ class HiltNeuromorphicBoard(Instrument):
         self.max_model_bytes = 0
         #: The network the board holds (as this driver loaded it), None before a load.
         self.network: SnnNetwork | None = None
+        self._verify_model = False  # set by a reopened link: ask the board before the next run
 
     # -- frames --------------------------------------------------------------------------------
     def exchange(self, ftype: int, payload: bytes = b"") -> bytes:
@@ -177,6 +180,20 @@ class HiltNeuromorphicBoard(Instrument):
     def safe_state(self) -> None:
         self.reset()
 
+    def _on_reopen(self) -> None:
+        super()._on_reopen()
+        # A reopened link may mean a restarted board: the next run first asks STATUS whether the
+        # board still holds our network (its CRC-32) and loads it again if not.
+        self._verify_model = self.network is not None
+
+    def _ensure_loaded(self) -> None:
+        if not self._verify_model or self.network is None:
+            return
+        self._verify_model = False
+        if self.status().model_crc != bp.model_crc(encode_network(self.network)):
+            log.warning("%s: the board no longer holds the network (restarted?): loading it again", self.name)
+            self.load(self.network)
+
     # -- the kind ------------------------------------------------------------------------------
     def _refuse(self, message: str, parameter: str, value: Any = None) -> LimitError:
         return LimitError(message, instrument=self.name, parameter=parameter, value=value)
@@ -248,6 +265,7 @@ class HiltNeuromorphicBoard(Instrument):
         (batch, n) int64). Everything is checked before the first frame goes out.
         """
         x, steps = self._events(events, steps)
+        self._ensure_loaded()
         net = self.network
         assert net is not None
         if layer is None:

@@ -14,7 +14,10 @@ network loaded again meets the same mismatch. Nothing on the wire reveals it; ID
 the board's limits.
 
 The latency model: ``tick_ns`` per tick plus ``synop_ns`` per synaptic operation, sample after
-sample (reported by RUN_BATCH as expected microseconds and by the latency counter).
+sample (reported by RUN_BATCH as expected microseconds and by the latency counter). A batch runs
+at once, so READ_RESULTS never answers busy. Served over TCP only; a frame whose payload exceeds
+``max_payload`` is refused with error 7 once it has arrived whole (the document's board refuses
+on the header and discards the rest as it comes: :mod:`hilt.sims.fpga_accelerator` does that).
 """
 
 from __future__ import annotations
@@ -196,7 +199,7 @@ class SimNeuromorphicBoard(FramedInstrument):
     def _load(self, payload: bytes) -> bytes:
         offset, total, chunk = bp.decode_load(payload)
         if total > self.max_model_bytes:
-            raise self._refuse(bp.TOO_LARGE, f"model of {total} bytes, max_model_bytes is {self.max_model_bytes}")
+            raise self._refuse(bp.OUT_OF_RANGE, f"model of {total} bytes, max_model_bytes is {self.max_model_bytes}")
         if offset == 0:  # a new model: the old one is gone
             self._model, self._total, self.chip, self.model_crc = bytearray(), total, None, 0
             self._forget_results()
@@ -241,7 +244,7 @@ class SimNeuromorphicBoard(FramedInstrument):
         layer = len(net.layers) - 1 if probe == 0 else probe - 1
         raster, spikes, synops = self.chip.run(events, steps, layer)
         latency_ns = int(batch * steps * self.tick_ns + synops * self.synop_ns)
-        self.batch_id += 1
+        self.batch_id = self.batch_id % 0xFFFFFFFF + 1  # 1, 2, ..., 2^32 - 1, 1, ...
         self._results, self._result_bytes, self._result_id = raster.tobytes(), steps * raster.shape[2], self.batch_id
         c = self.counters
         c[1] += 1

@@ -306,3 +306,20 @@ def test_the_simulated_board_refuses_what_the_document_refuses(board) -> None:  
     assert code(RESET, b"\x02") == OUT_OF_RANGE
     inst.exchange(RESET, b"\x01")
     assert inst.status().state_name == "no_model" and inst.counters()["batches"] == 0
+
+
+def test_a_board_that_restarted_gets_its_network_again(board) -> None:  # noqa: ANN001
+    inst, sim = board()
+    net = random_network([8, 6, 3], seed=5)
+    events = (np.random.default_rng(6).random((10, 4, 8)) < 0.5).astype(np.uint8)
+    inst.load(net)
+    before, _ = inst.run(events)
+    sim._reset_all()  # the board power-cycled: no model, counters zero
+    inst.reconnect()  # the link is reopened (what a dropped link's recovery does)
+    after, _ = inst.run(events)  # STATUS shows another model CRC: loaded again before the run
+    np.testing.assert_array_equal(after, before)
+    loads = [e for e in inst.transport.exchanges if e.direction == "->" and e.data[3:4] == b"\x10"]
+    assert len(loads) == 2 and inst.counters()["batches"] == 1
+    inst.reconnect()  # a reopened link to a board that kept its model: no second upload
+    inst.run(events)
+    assert sum(e.direction == "->" and e.data[3:4] == b"\x10" for e in inst.transport.exchanges) == 2
