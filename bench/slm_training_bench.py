@@ -1,0 +1,156 @@
+"""In-situ training on the simulated SLM bench: accuracy and physical queries per method, per error
+setting, and what a physical query costs against a twin query.
+
+For each world error preset (``--errors``, default ``mild severe``) the bundled ``slm-optics``
+station is started with that preset, calibrated (``slm_lut``, ``slm_geometry``), and a one-layer
+phase classifier of sklearn's 8x8 digits (:mod:`hilt.loops.slm_bench`) is trained:
+
+* ``insilico``: on the calibrated twin only, then deployed on the bench (``deployed``);
+* ``pat``: physics-aware fine-tuning from the in-silico model, every batch shown on the bench;
+* ``dat``: dual adaptive training from the in-silico model (an error-prediction network on the
+  layer fitted to the measured readings).
+
+Every physical query is one SLM frame and one camera frame through the real drivers and
+simulators. Printed: a Markdown table (test accuracy on the bench, training queries), the time
+per physical query on the bench's clock (SLM settle + exposure + readout) and in wall time, and
+the twin's time per sample. ``--json`` writes everything.
+
+    .venv/bin/python bench/slm_training_bench.py --json bench/slm_training.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from hilt import stations
+from hilt.config import parse_station
+from hilt.loops.core import TrainSettings, encode
+from hilt.loops.data import load_digits
+from hilt.loops.slm_bench import (
+    SlmDATSettings,
+    setup_bench,
+    train_slm_dat,
+    train_slm_insilico,
+    train_slm_pat,
+)
+from hilt.station import Station
+
+
+def station_with(errors: str, seed: int | None) -> Station:
+    config = yaml.safe_load(stations.path("slm-optics").read_text())
+    config["world"]["errors"] = errors
+    if seed is not None:
+        config["world"]["seed"] = seed
+    return Station(parse_station(yaml.safe_dump(config), f"slm-optics-{errors}.yaml"))
+
+
+def twin_seconds_per_sample(twin: torch.nn.Module, x: torch.Tensor, repeats: int = 20) -> float:
+    with torch.no_grad():
+        twin(x)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            twin(x)
+    return (time.perf_counter() - t0) / (repeats * len(x))
+
+
+def one_setting(errors: str, args: argparse.Namespace, runs: Path) -> dict[str, Any]:
+    data = load_digits(args.seed).subset(args.n_train, args.n_test)
+    base = dict(batch_size=args.batch_size, seed=args.seed, eval_every_epoch=False)
+    out: dict[str, Any] = {"errors": errors, "methods": {}}
+    with station_with(errors, args.world_seed) as st:
+        t0 = time.perf_counter()
+        setup = setup_bench(st, runs_dir=runs / errors, lut=args.lut)
+        out["calibration_s"] = time.perf_counter() - t0
+        out["calibrations"] = setup.calibrations
+        proc, twin = setup.processor, setup.twin
+        ins = train_slm_insilico(twin, data, TrainSettings(epochs=args.insilico_epochs, lr=args.lr, **base),
+                                 processor=proc, run_path=str(runs / errors / "insilico.h5"))
+        out["methods"]["insilico (twin)"] = {"accuracy": ins.twin_accuracy, "physical_queries": 0}
+        out["methods"]["deployed"] = {"accuracy": ins.accuracy, "physical_queries": 0}
+        init = ins.model_state
+        ft = dict(epochs=args.finetune_epochs, lr=args.finetune_lr, **base)
+        for method in args.methods:
+            q0 = proc.queries.samples
+            t1 = time.perf_counter()
+            if method == "pat":
+                r = train_slm_pat(proc, twin, data, TrainSettings(**ft), init_state=init,
+                                  run_path=str(runs / errors / "pat.h5"))
+            else:
+                r = train_slm_dat(proc, twin, data, SlmDATSettings(**ft), init_state=init,
+                                  run_path=str(runs / errors / "dat.h5"))
+            out["methods"][method] = {"accuracy": r.accuracy, "twin_accuracy": r.twin_accuracy,
+                                      "physical_queries": r.physical_queries,
+                                      "frames_with_evaluation": proc.queries.samples - q0,
+                                      "seconds": time.perf_counter() - t1, "run_file": r.run_path}
+        out["per_frame"] = proc.timing.per_frame()
+        out["retakes"] = proc.timing.retakes
+        x = encode(data, twin.layout.n_features, 1.0)[2][:args.batch_size]
+        out["twin_s_per_sample"] = twin_seconds_per_sample(twin, x)
+        out["physical_frames"] = proc.queries.samples
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    names: list[str] = []
+    for r in results:
+        names += [m for m in r["methods"] if m not in names]
+    head = "| method | " + " | ".join(f"{r['errors']}: accuracy % (training queries)" for r in results) + " |"
+    lines = [head, "|---|" + "---|" * len(results)]
+    for m in names:
+        cells = []
+        for r in results:
+            v = r["methods"].get(m)
+            cells.append("" if v is None else f"{100 * v['accuracy']:.1f} ({v['physical_queries']})")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| per physical query | " + " | ".join(r["errors"] for r in results) + " |")
+    lines.append("|---|" + "---|" * len(results))
+    for key, label in (("settle_s", "SLM settle (bench clock)"), ("exposure_s", "exposure (bench clock)"),
+                       ("bench_s", "frame to frame (bench clock)"), ("wall_s", "wall time")):
+        lines.append(f"| {label} | " + " | ".join(f"{1e3 * r['per_frame'][key]:.1f} ms" for r in results) + " |")
+    lines.append("| twin, per sample (wall, batch of 32) | "
+                 + " | ".join(f"{1e3 * r['twin_s_per_sample']:.2f} ms" for r in results) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--errors", nargs="+", default=["mild", "severe"])
+    ap.add_argument("--methods", nargs="+", default=["pat", "dat"], choices=["pat", "dat"])
+    ap.add_argument("--n-train", type=int, default=300)
+    ap.add_argument("--n-test", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--insilico-epochs", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=0.2)
+    ap.add_argument("--finetune-epochs", type=int, default=2)
+    ap.add_argument("--finetune-lr", type=float, default=0.05)
+    ap.add_argument("--lut", default="measure", choices=["measure", "nominal"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--world-seed", type=int, default=None, help="(default: the station file's)")
+    ap.add_argument("--runs-dir", default="runs/slm-training-bench")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    runs = Path(args.runs_dir)
+    t0 = time.perf_counter()
+    results = [one_setting(e, args, runs) for e in args.errors]
+    text = table(results)
+    print(text)
+    print(f"\n{sum(r['physical_frames'] for r in results)} physical frames in {time.perf_counter() - t0:.0f} s wall "
+          f"({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "results": results, "table": text},
+                                              indent=1, default=lambda o: float(o) if isinstance(o, np.floating) else str(o)))
+
+
+if __name__ == "__main__":
+    main()
