@@ -61,7 +61,8 @@ class Bench:
     The camera is set to its full sensor without binning for the routine and put back as it was
     afterwards (:meth:`restore`)."""
 
-    def __init__(self, station: Any, ctx: Context, opts: dict[str, Any], need: Sequence[str]) -> None:
+    def __init__(self, station: Any, ctx: Context, opts: dict[str, Any], need: Sequence[str],
+                 optional: Sequence[str] = ()) -> None:
         self.station = station
         self.ctx = ctx
         self.names: list[str] = []
@@ -71,6 +72,12 @@ class Bench:
         # Every instrument is found before any is used: a missing one stops the routine in one
         # line with nothing sent.
         found = [(role, find_role(station, NEEDS[role], opts.get(role), ctx.routine)) for role in need]
+        for role in optional:  # used when the station has it (the laser, to switch the light on)
+            try:
+                found.append((role, find_role(station, NEEDS[role], opts.get(role), ctx.routine)))
+            except ConfigError:
+                if opts.get(role) is not None:
+                    raise
         for role, name in found:
             setattr(self, role, station[name])
             self.names.append(name)
@@ -152,6 +159,11 @@ class Bench:
             t = float(cam.exposure.get())
         return t
 
+    def light_on(self) -> None:
+        """The laser's output on, when the station has one (else the light is the bench's own)."""
+        if self.laser is not None:
+            self.laser.output.set(True)
+
     def laser_output(self, on: bool) -> None:
         if self.laser is None:
             raise ConfigError(f"{self.ctx.routine}: the light must be switched off for a dark frame and the "
@@ -162,14 +174,14 @@ class Bench:
 def run_bench_routine(routine: str, station: Any, out_dir: str | Path, progress: ProgressFn | None,
                       abort: threading.Event | None, opts: dict[str, Any], need: Sequence[str],
                       body: Callable[[Bench, Context, CalibrationResult], None], *, scalars: list[str],
-                      captures: dict[str, Any]) -> CalibrationResult:
+                      captures: dict[str, Any], optional: Sequence[str] = ()) -> CalibrationResult:
     """Run ``body`` on the bench with a run file; the instruments end in their safe state (the
     laser's output off, the SLM's zero frame, the camera stopped), the camera's ROI, binning and
     exposure put back."""
     ctx = Context(routine, progress, abort)
     ctx.opts = opts
     result = CalibrationResult(routine, "failed")
-    bench = Bench(station, ctx, opts, need)  # a missing role raises here, before anything is sent
+    bench = Bench(station, ctx, opts, need, optional)  # a missing role raises here, before anything is sent
     try:
         with running(ctx, station, out_dir, config={k: v for k, v in opts.items()},
                      scalars=scalars, captures=captures):

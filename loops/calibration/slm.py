@@ -110,6 +110,7 @@ def _zero_order(bench: Bench, ctx: Context) -> tuple[np.ndarray, float | np.ndar
     background, zeroth-order centre, spot radius (px, 1/e^2 of the peak))."""
     o = ctx.opts
     slm = bench.slm
+    bench.light_on()
     uniform = np.zeros(tuple(slm.shape), dtype=np.int64)
     bench.auto_exposure(lambda: bench.show_grey(uniform), fill=float(o["fill"]))
     img = bench.show_grey(uniform, int(o["frames"]))
@@ -271,8 +272,8 @@ def calibrate_slm_lut(station: Any, *, out_dir: str | Path = "runs", progress: P
                       abort: threading.Event | None = None, step: int = 4, periods: Sequence[int] = (16, 32),
                       frames: int = 1, fill: float = 0.6, window: float = 0.25, degree: int = 15,
                       verify: bool = True, apply: bool = True, dark_file: str | Path | None = None,
-                      slm: str | None = None, camera: str | None = None, timeout: float = 5.0,
-                      calibration_file: str | Path | None = None) -> CalibrationResult:
+                      slm: str | None = None, camera: str | None = None, laser: str | None = None,
+                      timeout: float = 5.0, calibration_file: str | Path | None = None) -> CalibrationResult:
     """SLM grey-to-phase LUT from the zeroth order of binary gratings, camera only (Fourier plane).
 
     Every ``step``-th grey level (and the top one) against level 0 and against a quadrature
@@ -289,13 +290,13 @@ def calibrate_slm_lut(station: Any, *, out_dir: str | Path = "runs", progress: P
         if int(p) < 4 or int(p) % 2:
             raise ConfigError(f"slm_lut: grating period {p}: expected an even number of pixels >= 4")
     opts = dict(step=step, periods=[int(p) for p in periods], frames=frames, fill=fill, window=window, degree=degree,
-                verify=verify, apply=apply, dark_file=dark_file, slm=slm, camera=camera, timeout=timeout,
+                verify=verify, apply=apply, dark_file=dark_file, slm=slm, camera=camera, laser=laser, timeout=timeout,
                 calibration_file=calibration_file)
     from hilt.runfile import CaptureSpec
 
     spec = CaptureSpec(input_shape=(3,), physical_shape=(1,), input_dtype="float64", physical_dtype="float64")
     return run_bench_routine("slm_lut", station, out_dir, progress, abort, opts, ["slm", "camera"], _body_lut,
-                             scalars=[], captures={"gratings": spec})
+                             scalars=[], captures={"gratings": spec}, optional=["laser"])
 
 
 # -- geometry -------------------------------------------------------------------------------------
@@ -348,7 +349,7 @@ def _body_geometry(bench: Bench, ctx: Context, result: CalibrationResult) -> Non
     fit_points: list[tuple[float, float]] = [(0.0, 0.0), (0.0, probe), (probe, 0.0)]
     seen = [c0] + [_spot(bench, ctx, f, c0, radius, bg) for f in fit_points[1:]]
     rough, _ = fit_affine(np.array(fit_points), np.array(seen))
-    ctx.total = 12 + 4
+    ctx.total = 3 + 8 + 4  # probe, grid, hold-out
     ctx.report(f"probe: {rough.scale[0]:.0f} x {rough.scale[1]:.0f} camera px per cycle/px", step=3)
     margin = 2 * radius
     half = np.array([(rows - 1) / 2 - margin, (cols - 1) / 2 - margin]) * reach
@@ -409,7 +410,8 @@ def calibrate_slm_geometry(station: Any, *, out_dir: str | Path = "runs", progre
                            abort: threading.Event | None = None, reach: float = 0.8, probe: float | None = None,
                            frames: int = 1, fill: float = 0.6, focal_length_m: float | None = None,
                            dark_file: str | Path | None = None, slm: str | None = None, camera: str | None = None,
-                           timeout: float = 5.0, calibration_file: str | Path | None = None) -> CalibrationResult:
+                           laser: str | None = None, timeout: float = 5.0,
+                           calibration_file: str | Path | None = None) -> CalibrationResult:
     """SLM-to-camera geometry (Fourier plane): affine map from SLM spatial frequency to camera pixels.
 
     From the spots of blazed gratings.
@@ -419,12 +421,13 @@ def calibrate_slm_geometry(station: Any, *, out_dir: str | Path = "runs", progre
     focal length, for the before/after comparison with the nominal map.
     """
     opts = dict(reach=reach, probe=probe, frames=frames, fill=fill, focal_length_m=focal_length_m,
-                dark_file=dark_file, slm=slm, camera=camera, timeout=timeout, calibration_file=calibration_file)
+                dark_file=dark_file, slm=slm, camera=camera, laser=laser, timeout=timeout,
+                calibration_file=calibration_file)
     from hilt.runfile import CaptureSpec
 
     spec = CaptureSpec(input_shape=(2,), physical_shape=(2,), input_dtype="float64", physical_dtype="float64")
     return run_bench_routine("slm_geometry", station, out_dir, progress, abort, opts, ["slm", "camera"],
-                             _body_geometry, scalars=[], captures={"spots": spec})
+                             _body_geometry, scalars=[], captures={"spots": spec}, optional=["laser"])
 
 
 __all__ = ["SlmGeometry", "SlmLut", "calibrate_slm_geometry", "calibrate_slm_lut",
