@@ -38,7 +38,6 @@ expects with the ``expect`` option, and a chip that reports otherwise is refused
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import logging
 import math
@@ -48,25 +47,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hilt.drivers.framed_link import FramedLink
 from hilt.errors import (
     ConfigError,
     ConnectError,
     InstrumentCommunicationError,
-    InstrumentError,
     LimitError,
     ProtocolError,
 )
-from hilt.framing import (
-    CRC_SIZE,
-    ERROR_TYPE,
-    HEADER_SIZE,
-    Frame,
-    FrameError,
-    check_frame,
-    parse_error,
-    parse_header,
-)
-from hilt.instrument import Instrument
 from hilt.validators import is_real, real_vector
 
 INFO, SET_HEATERS, GET_HEATERS, RUN, LIGHT, SAFE = 0x01, 0x10, 0x11, 0x20, 0x30, 0x40
@@ -79,7 +67,7 @@ class ControllerStateLost(ConnectError):
     be set again before it measures (a loop's recovery does this and retries the step)."""
 
 
-class PhotonicProcessor(Instrument):
+class PhotonicProcessor(FramedLink):
     """Vector/batch controller of a multi-layer MZI chip (hilt frame protocol over TCP).
 
     It declares no parameters: every reading takes an argument (``get_heaters(layer)``, a layer
@@ -104,7 +92,6 @@ class PhotonicProcessor(Instrument):
             self.max_input_power = float(max_input_power)
         self.expect = _check_expect(expect, kwargs.get("name") or self.model)
         super().__init__(address, **kwargs)
-        self._seq = itertools.count(1)
         self.info: dict[str, Any] = {}
         self.samples_run = 0
         #: What a reopened link left unknown ("light", layer numbers); run() refuses until set.
@@ -115,70 +102,26 @@ class PhotonicProcessor(Instrument):
         self._description: dict[str, Any] = {}
 
     # -- frames --------------------------------------------------------------------------------
-    #: Requests that only read (safe to send again after a timeout or a dropped link).
-    IDEMPOTENT: ClassVar[frozenset[int]] = frozenset({INFO, GET_HEATERS, RUN})
-    #: Late replies to earlier requests dropped before giving up on the link.
-    MAX_STALE_FRAMES: ClassVar[int] = 16
-
-    def exchange(self, ftype: int, payload: bytes = b"") -> bytes:
-        """Send one request frame and return the reply's payload (checked, errors raised).
-
-        A reply carries its request's sequence number: a late reply to an earlier request (one
-        that timed out) is dropped, never returned. A bad frame leaves the link stale, so the
-        next exchange starts on a fresh connection. Read-only requests (INFO, GET_HEATERS, RUN)
-        are sent again after a timeout, a bad frame or a dropped link (``query_retries`` times);
-        settings never are."""
-        return self.retrying(lambda: self._exchange_once(ftype, payload), f"request {ftype:#04x}",
-                             retries=self.query_retries if ftype in self.IDEMPOTENT else 0)
+    #: Requests that only read, sent again after a timeout, a bad frame or a dropped link
+    #: (``query_retries`` times); settings never are.
+    RETRIED: ClassVar[frozenset[int]] = frozenset({INFO, GET_HEATERS, RUN})
 
     def on_query_failure(self, command: str, error: InstrumentCommunicationError) -> None:
         if isinstance(error, ControllerStateLost):
             raise error  # asking again cannot help: the caller programs the chip again
 
-    def _exchange_once(self, ftype: int, payload: bytes) -> bytes:
+    def check_frame_request(self, ftype: int, payload: bytes, name: str) -> None:
         self.check_request(ftype, payload)  # a hand-built frame meets the same limits
-        seq = next(self._seq) & 0xFFFF
-        request = Frame(ftype, seq, payload).encode()
-        with self.transport.transaction() as t:
-            if ftype == RUN:
-                t.ensure_in_step()  # a reopen must be known before a RUN goes out
-                if self.unset:
-                    what = ", ".join((["the light"] if "light" in self.unset else [])
-                                     + [f"layer {u}" for u in sorted(u for u in self.unset if u != "light")])
-                    raise ControllerStateLost(f"the controller was reconnected and may have restarted: set {what} "
-                                       "again before running (a whole layer with set_heaters, the light "
-                                       "with set_light)", instrument=self.name)
-            t.write_raw(request)
-            for _ in range(self.MAX_STALE_FRAMES + 1):
-                frame = self._read_frame(t, ftype)
-                if frame.seq == seq:
-                    break
-                log.warning("%s: dropped a late reply to request %d (waiting for %d)", self.name, frame.seq, seq)
-            else:
-                t.mark_broken()
-                raise ProtocolError(f"no reply to request {seq} among {self.MAX_STALE_FRAMES} late ones",
-                                    instrument=self.name)
-        rtype = frame.type
-        if rtype == ERROR_TYPE:
-            try:
-                code, message = parse_error(frame.payload)
-            except FrameError as exc:  # a whole, checked frame: the link is in step, the reply is bad
-                raise ProtocolError(str(exc), instrument=self.name, command=f"type {ftype:#04x}",
-                                    reply=frame.payload) from None
-            raise InstrumentError(code, message, instrument=self.name, command=f"type {ftype:#04x}")
-        if rtype != ftype | 0x80:
-            raise ProtocolError(f"reply type {rtype:#04x} to request {ftype:#04x}", instrument=self.name)
-        return frame.payload
 
-    def _read_frame(self, t: Any, ftype: int) -> Frame:
-        head = t.read_bytes(HEADER_SIZE)
-        try:
-            _, _, length = parse_header(head)
-            rest = t.read_bytes(length + CRC_SIZE)
-            return check_frame(head, rest[:length], rest[length:])
-        except FrameError as exc:
-            t.mark_stale()  # resynchronise: whatever follows is suspect
-            raise ProtocolError(str(exc), instrument=self.name, command=f"type {ftype:#04x}", reply=head) from None
+    def before_send(self, t: Any, ftype: int) -> None:
+        if ftype == RUN:
+            t.ensure_in_step()  # a reopen must be known before a RUN goes out
+            if self.unset:
+                what = ", ".join((["the light"] if "light" in self.unset else [])
+                                 + [f"layer {u}" for u in sorted(u for u in self.unset if u != "light")])
+                raise ControllerStateLost(f"the controller was reconnected and may have restarted: set {what} "
+                                          "again before running (a whole layer with set_heaters, the light "
+                                          "with set_light)", instrument=self.name)
 
     # -- life cycle ----------------------------------------------------------------------------
     #: INFO's sizes: each a positive JSON integer (not 2.5, true, -3 or Infinity), at most what
