@@ -66,7 +66,7 @@ class HiltCamera(HiltDevice):
     kinds: ClassVar[tuple[str, ...]] = ("camera",)
     simulator = "hilt_camera"
     device: ClassVar[str] = "camera"
-    IDEMPOTENT = frozenset({INFO, GET_SETTINGS})
+    RETRIED = frozenset({INFO, GET_SETTINGS})
 
     exposure = Parameter(lambda cam: cam.read_settings()[0], lambda cam, v: cam.write_settings(exposure=v),
                          unit="s", vals=Numbers(1e-6, 10.0), doc="exposure time")

@@ -16,30 +16,16 @@ hilt's simulators and hand-written byte literals from the document.
 
 from __future__ import annotations
 
-import itertools
 import json
-import logging
 from typing import Any, ClassVar
 
-from hilt.errors import InstrumentError, LimitError, ProtocolError
-from hilt.framing import (
-    CRC_SIZE,
-    ERROR_TYPE,
-    HEADER_SIZE,
-    Frame,
-    FrameError,
-    check_frame,
-    parse_error,
-    parse_header,
-)
-from hilt.instrument import Instrument
+from hilt.drivers.framed_link import FramedLink
+from hilt.errors import LimitError, ProtocolError
 
 INFO, HELLO, SAFE = 0x01, 0x02, 0x40
 #: Error codes of the document's table.
 ERROR_CODES = {1: "bad frame", 2: "unknown message type", 3: "payload does not match the message type",
                4: "value out of range", 5: "busy", 6: "execution error", 7: "token required or wrong"}
-
-log = logging.getLogger("hilt.drivers.hilt_device")
 
 
 class DeviceReplyError(ProtocolError):
@@ -47,7 +33,7 @@ class DeviceReplyError(ProtocolError):
     wrong type, of the wrong length, or missing fields."""
 
 
-class HiltDevice(Instrument):
+class HiltDevice(FramedLink):
     """Base of the SLM and camera drivers: one request, one reply, in order (TCP).
 
     ``token``: the server's token, sent in HELLO on every (re)connection before anything else
@@ -57,62 +43,25 @@ class HiltDevice(Instrument):
     transport_settings: ClassVar[dict[str, Any]] = {"timeout": 10.0}
     #: The INFO reply's ``device`` this driver speaks to.
     device: ClassVar[str] = ""
-    #: Request types that only read (sent again after a timeout or a dropped link).
-    IDEMPOTENT: ClassVar[frozenset[int]] = frozenset({INFO})
-    MAX_STALE_FRAMES: ClassVar[int] = 16
+    #: Request types that only read (sent again after a timeout, a bad frame or a dropped link).
+    RETRIED: ClassVar[frozenset[int]] = frozenset({INFO})
+    link_error = DeviceReplyError
+    #: An error frame without a message gets the document's meaning of its code.
+    error_meanings = ERROR_CODES
 
     def __init__(self, address: str | None = None, *, token: str | None = None, **kwargs: Any) -> None:
         super().__init__(address, **kwargs)
         if token is not None and not isinstance(token, str):
             raise TypeError(f"token must be a string, not {type(token).__name__}")
         self.token = token
-        self._seq = itertools.count(1)
         self.info: dict[str, Any] = {}
 
     # -- frames ----------------------------------------------------------------------------------
-    def exchange(self, ftype: int, payload: bytes = b"", name: str = "") -> bytes:
-        """Send one request and return its reply's payload (errors raised, late replies dropped)."""
-        what = name or f"type {ftype:#04x}"
+    def check_frame_request(self, ftype: int, payload: bytes, name: str) -> None:
         limit = self.info.get("max_payload")
         if type(limit) is int and len(payload) > limit:
-            raise LimitError(f"{what} of {len(payload)} bytes, above the device's max_payload of {limit}",
-                             instrument=self.name, parameter=what)
-        return self.retrying(lambda: self._exchange_once(ftype, payload, what), what,
-                             retries=self.query_retries if ftype in self.IDEMPOTENT else 0)
-
-    def _exchange_once(self, ftype: int, payload: bytes, what: str) -> bytes:
-        seq = next(self._seq) & 0xFFFF
-        with self.transport.transaction() as t:
-            t.write_raw(Frame(ftype, seq, payload).encode())
-            for _ in range(self.MAX_STALE_FRAMES + 1):
-                frame = self._read_frame(t, what)
-                if frame.seq == seq:
-                    break
-                log.warning("%s: dropped a late reply to request %d (waiting for %d)", self.name, frame.seq, seq)
-            else:
-                t.mark_broken()
-                raise DeviceReplyError(f"no reply to request {seq} among {self.MAX_STALE_FRAMES} late ones",
-                                       instrument=self.name, command=what)
-        if frame.type == ERROR_TYPE:
-            try:
-                code, message = parse_error(frame.payload)
-            except FrameError as exc:
-                raise DeviceReplyError(str(exc), instrument=self.name, command=what, reply=frame.payload) from None
-            raise InstrumentError(code, message or ERROR_CODES.get(code, "error"), instrument=self.name, command=what)
-        if frame.type != ftype | 0x80:
-            raise DeviceReplyError(f"reply type {frame.type:#04x} to request {ftype:#04x}", instrument=self.name,
-                                   command=what)
-        return frame.payload
-
-    def _read_frame(self, t: Any, what: str) -> Frame:
-        head = t.read_bytes(HEADER_SIZE)
-        try:
-            _, _, length = parse_header(head)
-            rest = t.read_bytes(length + CRC_SIZE)
-            return check_frame(head, rest[:length], rest[length:])
-        except FrameError as exc:
-            t.mark_stale()  # resynchronise: whatever follows is suspect
-            raise DeviceReplyError(str(exc), instrument=self.name, command=what, reply=head) from None
+            raise LimitError(f"{name} of {len(payload)} bytes, above the device's max_payload of {limit}",
+                             instrument=self.name, parameter=name)
 
     def malformed(self, what: str, why: str, reply: bytes | None = None) -> DeviceReplyError:
         return DeviceReplyError(f"{what} reply not understood: {why}", instrument=self.name, command=what,

@@ -64,7 +64,7 @@ class HiltSLM(HiltDevice):
     kinds: ClassVar[tuple[str, ...]] = ("slm",)
     simulator = "hilt_slm"
     device: ClassVar[str] = "slm"
-    IDEMPOTENT = frozenset({INFO, SHOWN, STATUS, GET_LUT})
+    RETRIED = frozenset({INFO, SHOWN, STATUS, GET_LUT})
 
     def __init__(self, address: str | None = None, *, settle_timeout: float = 10.0, compression: int = 1,
                  **kwargs: Any) -> None:
