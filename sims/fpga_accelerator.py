@@ -13,15 +13,8 @@ of a systolic datapath: ``batch_overhead`` cycles, then per sample the input tra
 (``pe`` multiply-accumulate units). Until then READ_RESULTS is answered busy (error 5), as the
 document says. The results themselves are computed when the batch is accepted.
 
-Served on TCP (``tcp://``); ``also_serial``: served on a pseudo-terminal it is the board's UART
-(the same frames; a partial frame followed by 100 ms of silence is dropped, on either link).
-
-Faults: those of :mod:`hilt.sims.faults` (``drop`` closes the link, ``delay``, ``garble``,
-``truncate``: the reply's second half never comes, ``error``: an execution error, code 6), and
-the board's own: :attr:`SimFpgaAccelerator.bad_crc` (replies whose CRC is wrong),
-:attr:`SimFpgaAccelerator.lose_requests` (requests lost on the wire: no reply) and
-:attr:`SimFpgaAccelerator.busy` (requests answered busy while no batch runs), each a count of
-the next frames it applies to.
+Served on TCP (``tcp://``) and, on a pseudo-terminal, as the board's UART, with the faults of
+:mod:`hilt.sims.board_session` (``bad_crc``, ``lose_requests``, ``busy`` and the common ones).
 """
 
 from __future__ import annotations
@@ -32,10 +25,8 @@ from typing import Any
 import numpy as np
 
 from hilt import board_protocol as bp
-from hilt.accelerator_board import AcceleratorBoard, BoardLink
-from hilt.framing import Frame
-from hilt.sims.base import DropConnection, Session
-from hilt.sims.framed import FramedInstrument, FrameReplyError
+from hilt.accelerator_board import AcceleratorBoard
+from hilt.sims.board_session import BoardInstrument
 from hilt.sims.physics.int8_board import execute, macs
 from hilt.sims.world import World
 
@@ -101,50 +92,9 @@ class SimDatapath:
         return self.world.clock.now()
 
 
-class BoardSession(Session):
-    """One link to the simulated board: the board's framing rules, and the faults injected."""
-
-    def __init__(self, sim: SimFpgaAccelerator) -> None:
-        super().__init__(sim)
-        self.fpga = sim
-        self.link: BoardLink = sim.board.session(self._answer)
-
-    def feed(self, data: bytes) -> bytes:
-        return self.link.feed(data)
-
-    def _answer(self, frame: Frame) -> bytes:
-        sim = self.fpga
-        if sim.faults.take_drop():
-            raise DropConnection
-        with sim.lock:
-            if sim.lose_requests > 0:
-                sim.lose_requests -= 1
-                return b""
-            if frame.type not in bp.MESSAGE_NAMES:
-                sim.unknown_command(f"frame type {frame.type:#04x}")
-            refusal: tuple[int, str] | None = None
-            if sim.faults.take_error():
-                refusal = (bp.EXECUTION, "injected fault")
-            elif sim.busy > 0 and frame.type in (bp.LOAD_MODEL, bp.RUN_BATCH, bp.READ_RESULTS):
-                sim.busy -= 1
-                refusal = (bp.BUSY, "the datapath is busy")
-            if refusal is not None:
-                with sim.board.lock:
-                    sim.board.counters[7] += 1
-                reply = sim.board.refuse(refusal[0], frame.seq, refusal[1])
-            else:
-                reply = sim.board.answer(frame)
-            if sim.bad_crc > 0:
-                sim.bad_crc -= 1
-                reply = reply[:-2] + bytes(b ^ 0xFF for b in reply[-2:])
-            return reply
-
-
-class SimFpgaAccelerator(FramedInstrument):
+class SimFpgaAccelerator(BoardInstrument):
     model = "fpga_accelerator"
     description = "FPGA int8 inference accelerator (hilt board protocol, TCP or UART)"
-    session_class = BoardSession
-    also_serial = True
     probe_options: dict[str, Any] = {}
 
     def __init__(self, *args: Any, rounding: str = "half_away", acc_bits: int = 32,
@@ -176,23 +126,6 @@ class SimFpgaAccelerator(FramedInstrument):
         self.board = AcceleratorBoard(self.datapath, max_payload=int(max_payload),
                                       max_model_bytes=int(max_model_bytes), max_batch=int(max_batch),
                                       frame_gap=float(frame_gap))
-        #: Board faults, each the number of next frames it applies to (see the module docstring).
-        self.bad_crc = 0
-        self.lose_requests = 0
-        self.busy = 0
-
-    def handle_frame(self, ftype: int, payload: bytes) -> tuple[int, bytes]:
-        """One request without the link's framing (what :mod:`hilt.sims.coverage` probes)."""
-        if ftype not in bp.MESSAGE_NAMES:
-            self.unknown_command(f"frame type {ftype:#04x}")
-        try:
-            with self.board.lock:
-                return self.board.handle(ftype, payload)
-        except Exception as exc:
-            code = getattr(exc, "code", None)
-            if code is None:
-                raise
-            raise FrameReplyError(code, getattr(exc, "detail", str(exc))) from None
 
     def state(self) -> dict[str, Any]:
         s = self.board.status()

@@ -15,9 +15,10 @@ the board's limits.
 
 The latency model: ``tick_ns`` per tick plus ``synop_ns`` per synaptic operation, sample after
 sample (reported by RUN_BATCH as expected microseconds and by the latency counter). A batch runs
-at once, so READ_RESULTS never answers busy. Served over TCP only; a frame whose payload exceeds
-``max_payload`` is refused with error 7 once it has arrived whole (the document's board refuses
-on the header and discards the rest as it comes: :mod:`hilt.sims.fpga_accelerator` does that).
+at once, so READ_RESULTS never answers busy. The protocol state and the link's framing (a frame
+whose header announces more than ``max_payload`` refused at once, its bytes discarded as they
+come) are :mod:`hilt.protocol_board`'s, as on the accelerator; served on TCP and, on a
+pseudo-terminal, as the board's UART, with the faults of :mod:`hilt.sims.board_session`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from hilt import board_protocol as bp
-from hilt.sims.framed import FramedInstrument, FrameReplyError
+from hilt.protocol_board import BoardRefusal, ProtocolBoard
+from hilt.sims.board_session import BoardInstrument
 from hilt.snn_model import BoardLimits, ModelFormatError, SnnNetwork, decode_network, leak_factor
 
 #: Counter ids of the neuromorphic class (docs/protocols/board.md): totals since RESET level 1,
@@ -98,9 +100,71 @@ class LifChip:
         return probed.astype(np.uint8), spikes, synops
 
 
-class SimNeuromorphicBoard(FramedInstrument):
+class NeuromorphicBoard(ProtocolBoard):
+    """The protocol state of the simulated neuromorphic board (class 2): the common protocol of
+    :class:`hilt.protocol_board.ProtocolBoard`, the network format of :mod:`hilt.snn_model` on a
+    :class:`LifChip` with the board's mismatch, and counters 1, 2, 5 and 16 .. 21."""
+
+    board_class = "neuromorphic"
+    counter_ids = (1, 2, 5, SPIKES_TOTAL, SYNOPS_TOTAL, STEPS_TOTAL, SPIKES_LAST, SYNOPS_LAST, STEPS_LAST)
+
+    def __init__(self, serial: str, limits: BoardLimits, threshold_rel: np.ndarray, leak_rel: np.ndarray, *,
+                 max_payload: int, tick_ns: int, synop_ns: float) -> None:
+        self.serial, self.chip_limits = serial, limits
+        self.threshold_rel, self.leak_rel = threshold_rel, leak_rel
+        self.tick_ns, self.synop_ns = tick_ns, synop_ns
+        self._done: np.ndarray | None = None
+        super().__init__(max_payload=max_payload, max_model_bytes=16 << 20, max_batch=limits.max_batch)
+
+    def class_keys(self) -> dict[str, object]:
+        return {"vendor": "hilt", "model": "NMB-1 simulated neuromorphic board", "serial": self.serial,
+                "firmware": "1.0"} | self.chip_limits.as_dict()
+
+    def decode_model(self, data: bytes) -> LifChip:
+        try:
+            net = decode_network(data)
+            self.chip_limits.check(net)
+        except ModelFormatError as exc:
+            raise BoardRefusal(bp.UNSUPPORTED if exc.unsupported else bp.BAD_MODEL, str(exc)) from None
+        except ValueError as exc:  # LimitError: a network this board cannot hold
+            raise BoardRefusal(bp.UNSUPPORTED, str(exc)) from None
+        return LifChip(net, self.threshold_rel, self.leak_rel, self.chip_limits.state_bits)
+
+    def start(self, batch: int, sample_bytes: int, arg: int, samples: bytes) -> int:
+        chip: LifChip = self.model
+        net, lim = chip.net, self.chip_limits
+        steps, probe = decode_run_arg(arg)
+        if not 1 <= steps <= lim.max_steps:
+            raise BoardRefusal(bp.OUT_OF_RANGE, f"{steps} steps (1..{lim.max_steps})")
+        if probe > len(net.layers):
+            raise BoardRefusal(bp.OUT_OF_RANGE, f"probe {probe}: the network has {len(net.layers)} layers")
+        if sample_bytes == 0 or sample_bytes % net.n_inputs or sample_bytes // net.n_inputs > steps:
+            raise BoardRefusal(bp.OUT_OF_RANGE, f"sample of {sample_bytes} bytes: expected ticks x "
+                                                f"{net.n_inputs} inputs, at most {steps} ticks")
+        events = np.frombuffer(samples, np.uint8).reshape(batch, sample_bytes // net.n_inputs, net.n_inputs)
+        if events.size and events.max() > lim.max_events:
+            raise BoardRefusal(bp.OUT_OF_RANGE, f"{int(events.max())} events on one line in one tick "
+                                                f"(at most {lim.max_events})")
+        layer = len(net.layers) - 1 if probe == 0 else probe - 1
+        raster, spikes, synops = chip.run(events, steps, layer)
+        latency_ns = int(batch * steps * self.tick_ns + synops * self.synop_ns)
+        self._done = raster.reshape(batch, -1)  # the batch runs at once: READ_RESULTS never answers busy
+        c = self.counters
+        c[5] = latency_ns
+        c[SPIKES_LAST], c[SYNOPS_LAST], c[STEPS_LAST] = spikes, synops, batch * steps
+        c[SPIKES_TOTAL] += spikes
+        c[SYNOPS_TOTAL] += synops
+        c[STEPS_TOTAL] += batch * steps
+        return -(-latency_ns // 1000)
+
+    def poll(self) -> np.ndarray | None:
+        done, self._done = self._done, None
+        return done
+
+
+class SimNeuromorphicBoard(BoardInstrument):
     model = "hilt_neuromorphic"
-    description = "neuromorphic board, integer LIF chip with mismatch (hilt board protocol, TCP)"
+    description = "neuromorphic board, integer LIF chip with mismatch (hilt board protocol, TCP or UART)"
 
     probe_options = {"neurons": 64}
 
@@ -115,161 +179,26 @@ class SimNeuromorphicBoard(FramedInstrument):
 
         self.limits = BoardLimits(neurons, fan_in, max_layers, inputs, weight_bits, threshold_bits,
                                   state_bits, max_steps, max_batch, max_events)
-        self.max_payload = int(max_payload)
-        self.max_model_bytes = 16 << 20
         self.errors = errors or self.world.errors
-        self.tick_ns, self.synop_ns = int(tick_ns), float(synop_ns)
         seed = int(self.world.rng(f"{self.name}.chip").integers(2**62))
         over = {k: float(v) for k, v in (("threshold_mismatch", threshold_mismatch),
                                          ("leak_mismatch", leak_mismatch)) if v is not None}
         e = draw_neuron_errors(error_levels(self.errors, **over), neurons, seed)
-        self._threshold_rel = e.threshold_rel.double().numpy()
-        self._leak_rel = e.leak_rel.double().numpy()
-        self._reset_all()
+        self.board = NeuromorphicBoard(self.name, self.limits, e.threshold_rel.double().numpy(),
+                                       e.leak_rel.double().numpy(), max_payload=int(max_payload),
+                                       tick_ns=int(tick_ns), synop_ns=float(synop_ns))
 
-    # -- state ---------------------------------------------------------------------------------
+    @property
+    def chip(self) -> LifChip | None:
+        """The loaded network on the chip (None without one)."""
+        return self.board.model
+
     def _reset_all(self) -> None:
-        self._model = bytearray()
-        self._total = 0
-        self.chip: LifChip | None = None
-        self.model_crc = 0
-        self.counters = dict.fromkeys((1, 2, 5, SPIKES_TOTAL, SYNOPS_TOTAL, STEPS_TOTAL, SPIKES_LAST,
-                                       SYNOPS_LAST, STEPS_LAST), 0)
-        self._forget_results()
-        self.last_error = 0
-        self.batch_id = 0
-
-    def _forget_results(self) -> None:
-        self._results: bytes = b""
-        self._result_bytes = 0
-        self._result_id = 0
-
-    def identity(self) -> dict[str, Any]:
-        return {"class": "neuromorphic", "vendor": "hilt", "model": "NMB-1 simulated neuromorphic board",
-                "serial": self.name, "firmware": "1.0", "protocol": 1, "max_payload": self.max_payload,
-                "max_model_bytes": self.max_model_bytes} | self.limits.as_dict()
-
-    def status(self) -> bp.Status:
-        state = bp.STATE_READY if self.chip is not None else (
-            bp.STATE_LOADING if self._total else bp.STATE_NO_MODEL)
-        return bp.Status(state, bool(self._result_id), self.model_crc, len(self._model), self._total,
-                         self.batch_id, self.last_error)
-
-    # -- frames --------------------------------------------------------------------------------
-    def handle_frame(self, ftype: int, payload: bytes) -> tuple[int, bytes]:
-        try:
-            return self.reply_type(ftype), self._handle(ftype, payload)
-        except bp.BoardPayloadError as exc:
-            self.last_error = exc.code
-            raise FrameReplyError(exc.code, str(exc)) from None
-        except FrameReplyError as exc:
-            self.last_error = exc.code
-            raise
-
-    def _refuse(self, code: int, message: str) -> bp.BoardPayloadError:
-        return bp.BoardPayloadError(message, code)
-
-    def _handle(self, ftype: int, payload: bytes) -> bytes:
-        if len(payload) > self.max_payload:
-            raise self._refuse(bp.TOO_LARGE, f"{len(payload)} bytes, max_payload is {self.max_payload}")
-        if ftype == bp.IDENTIFY:
-            bp.check_empty(payload, "IDENTIFY")
-            return bp.encode_identify(self.identity())
-        if ftype == bp.STATUS:
-            bp.check_empty(payload, "STATUS")
-            return bp.encode_status(self.status())
-        if ftype == bp.LOAD_MODEL:
-            return self._load(payload)
-        if ftype == bp.RUN_BATCH:
-            return self._run(payload)
-        if ftype == bp.READ_RESULTS:
-            return self._read(payload)
-        if ftype == bp.READ_COUNTERS:
-            bp.check_empty(payload, "READ_COUNTERS")
-            return bp.encode_counters(self.counters)
-        if ftype == bp.RESET:
-            if bp.decode_reset(payload) == bp.RESET_ALL:
-                self._reset_all()
-            else:
-                self._forget_results()
-            return b""
-        self.unknown_command(f"frame type {ftype:#04x}")
-        raise self._refuse(bp.UNKNOWN_TYPE, f"type {ftype:#04x}")
-
-    def _load(self, payload: bytes) -> bytes:
-        offset, total, chunk = bp.decode_load(payload)
-        if total > self.max_model_bytes:
-            raise self._refuse(bp.OUT_OF_RANGE, f"model of {total} bytes, max_model_bytes is {self.max_model_bytes}")
-        if offset == 0:  # a new model: the old one is gone
-            self._model, self._total, self.chip, self.model_crc = bytearray(), total, None, 0
-            self._forget_results()
-        elif offset != len(self._model) or total != self._total:
-            raise self._refuse(bp.OUT_OF_ORDER, f"chunk at {offset} of {total}; expected {len(self._model)} "
-                               f"of {self._total}")
-        self._model += chunk
-        complete = len(self._model) == total
-        if complete:
-            try:
-                net = decode_network(bytes(self._model))
-                self.limits.check(net)
-            except ModelFormatError as exc:
-                self._model, self._total = bytearray(), 0
-                raise self._refuse(bp.UNSUPPORTED if exc.unsupported else bp.BAD_MODEL, str(exc)) from None
-            except ValueError as exc:  # LimitError: a network this board cannot hold
-                self._model, self._total = bytearray(), 0
-                raise self._refuse(bp.UNSUPPORTED, str(exc)) from None
-            self.chip = LifChip(net, self._threshold_rel, self._leak_rel, self.limits.state_bits)
-            self.model_crc = bp.model_crc(bytes(self._model))
-        return bp.encode_loaded(len(self._model), complete, self.model_crc)
-
-    def _run(self, payload: bytes) -> bytes:
-        batch, sample_bytes, arg, samples = bp.decode_run(payload)
-        if self.chip is None:
-            raise self._refuse(bp.NO_MODEL, "load a network first")
-        net, lim = self.chip.net, self.limits
-        steps, probe = decode_run_arg(arg)
-        if not 1 <= batch <= lim.max_batch:
-            raise self._refuse(bp.OUT_OF_RANGE, f"batch {batch} (1..{lim.max_batch})")
-        if not 1 <= steps <= lim.max_steps:
-            raise self._refuse(bp.OUT_OF_RANGE, f"{steps} steps (1..{lim.max_steps})")
-        if probe > len(net.layers):
-            raise self._refuse(bp.OUT_OF_RANGE, f"probe {probe}: the network has {len(net.layers)} layers")
-        if sample_bytes == 0 or sample_bytes % net.n_inputs or sample_bytes // net.n_inputs > steps:
-            raise self._refuse(bp.OUT_OF_RANGE, f"sample of {sample_bytes} bytes: expected ticks x {net.n_inputs} "
-                               f"inputs, at most {steps} ticks")
-        events = np.frombuffer(samples, np.uint8).reshape(batch, sample_bytes // net.n_inputs, net.n_inputs)
-        if events.size and events.max() > lim.max_events:
-            raise self._refuse(bp.OUT_OF_RANGE, f"{int(events.max())} events on one line in one tick "
-                               f"(at most {lim.max_events})")
-        layer = len(net.layers) - 1 if probe == 0 else probe - 1
-        raster, spikes, synops = self.chip.run(events, steps, layer)
-        latency_ns = int(batch * steps * self.tick_ns + synops * self.synop_ns)
-        self.batch_id = self.batch_id % 0xFFFFFFFF + 1  # 1, 2, ..., 2^32 - 1, 1, ...
-        self._results, self._result_bytes, self._result_id = raster.tobytes(), steps * raster.shape[2], self.batch_id
-        c = self.counters
-        c[1] += 1
-        c[2] += batch
-        c[5] = latency_ns
-        c[SPIKES_LAST], c[SYNOPS_LAST], c[STEPS_LAST] = spikes, synops, batch * steps
-        c[SPIKES_TOTAL] += spikes
-        c[SYNOPS_TOTAL] += synops
-        c[STEPS_TOTAL] += batch * steps
-        return bp.encode_run_reply(self.batch_id, -(-latency_ns // 1000))
-
-    def _read(self, payload: bytes) -> bytes:
-        batch_id, offset, count = bp.decode_read(payload)
-        if not self._result_id or batch_id != self._result_id:
-            raise self._refuse(bp.NO_RESULTS, f"batch {batch_id} (the board holds "
-                               f"{self._result_id or 'none'})")
-        size = self._result_bytes
-        n = len(self._results) // size
-        if offset >= n:
-            raise self._refuse(bp.OUT_OF_RANGE, f"offset {offset}: batch {batch_id} has {n} results")
-        # As many as asked and there are, as fit max_payload; at least one.
-        count = max(1, min(count, n - offset, (self.max_payload - bp.RESULTS_HEADER) // size))
-        return bp.encode_results(batch_id, offset, size, self._results[offset * size:(offset + count) * size])
+        """Power-cycle the board: no model, counters and batch id zero."""
+        with self.board.lock:
+            self.board.power_up()
 
     def state(self) -> dict[str, Any]:
         net = self.chip.net if self.chip is not None else None
         return {"loaded": net is not None, "neurons_used": net.n_neurons if net else 0,
-                "batches": self.counters[1], "errors": self.errors}
+                "batches": self.board.counters[1], "errors": self.errors}
