@@ -43,7 +43,6 @@ against hand-written byte literals from the document.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from typing import Any, ClassVar
@@ -51,18 +50,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hilt import board_protocol as bp
+from hilt.drivers.framed_link import FramedLink
 from hilt.errors import InstrumentError, InstrumentTimeout, LimitError, ProtocolError
-from hilt.framing import (
-    CRC_SIZE,
-    ERROR_TYPE,
-    HEADER_SIZE,
-    Frame,
-    FrameError,
-    check_frame,
-    parse_error,
-    parse_header,
-)
-from hilt.instrument import Instrument
 
 log = logging.getLogger("hilt.drivers.hilt_accelerator")
 
@@ -97,7 +86,7 @@ LIMIT_DEFAULTS: dict[str, int] = {"per_channel": 0, "weight_zero_point": 0, "max
                                   "clock_hz": 1}
 
 
-class HiltAccelerator(Instrument):
+class HiltAccelerator(FramedLink):
     """An int8 accelerator behind the hilt board protocol (TCP or UART).
 
     It declares no parameters: what it does takes arguments (a model, a batch) and what it is
@@ -112,7 +101,12 @@ class HiltAccelerator(Instrument):
     #: Requests sent again after a link failure (see the module docstring).
     RETRIED: ClassVar[frozenset[int]] = frozenset({bp.IDENTIFY, bp.STATUS, bp.READ_RESULTS, bp.READ_COUNTERS,
                                                    bp.RUN_BATCH})
-    MAX_STALE_FRAMES: ClassVar[int] = 16
+    MESSAGE_NAMES = bp.MESSAGE_NAMES
+    link_error = BoardLinkError
+    device_error = BoardError
+    timeout_error = BoardTimeout
+    #: The board answers a frame it could not read with ERROR 1 and sequence 0 (board.md).
+    BAD_FRAME_CODE = bp.BAD_FRAME
     #: Uploads of a model tried after a link failure cut one short.
     LOAD_ATTEMPTS: ClassVar[int] = 3
 
@@ -121,7 +115,6 @@ class HiltAccelerator(Instrument):
         waited out that long, then :class:`BoardBusyError`)."""
         self.result_timeout = float(result_timeout)
         super().__init__(address, **kwargs)
-        self._seq = itertools.count(1)
         self.info: dict[str, str] = {}
         self.limits: dict[str, Any] = {}
         self.loaded: bp.AcceleratorModel | None = None
@@ -131,57 +124,11 @@ class HiltAccelerator(Instrument):
         self.samples_run = 0
 
     # -- frames --------------------------------------------------------------------------------
-    def exchange(self, ftype: int, payload: bytes = b"") -> bytes:
-        """One request frame, its reply's payload (checked; an error frame raised as BoardError)."""
-        name = bp.MESSAGE_NAMES.get(ftype, f"type {ftype:#04x}")
-        retries = self.query_retries if ftype in self.RETRIED else 0
-        return self.retrying(lambda: self._exchange_once(ftype, payload, name), name, retries=retries)
-
-    def _exchange_once(self, ftype: int, payload: bytes, name: str) -> bytes:
+    def check_frame_request(self, ftype: int, payload: bytes, name: str) -> None:
         max_payload = self.limits.get("max_payload", bp.MIN_PAYLOAD_LIMIT)
         if len(payload) > max_payload:
             raise LimitError(f"{name} of {len(payload)} bytes, the board takes {max_payload}",
                              instrument=self.name, parameter="frame")
-        seq = next(self._seq) & 0xFFFF
-        request = Frame(ftype, seq, payload).encode()
-        with self.transport.transaction() as t:
-            t.write_raw(request)
-            for _ in range(self.MAX_STALE_FRAMES + 1):
-                frame = self._read_frame(t, name)
-                if frame.seq == seq or (frame.type == ERROR_TYPE and frame.seq == 0):
-                    break
-                log.warning("%s: dropped a late reply to request %d (waiting for %d)", self.name, frame.seq, seq)
-            else:
-                t.mark_broken()
-                raise BoardLinkError(f"no reply to request {seq} among {self.MAX_STALE_FRAMES} late ones",
-                                     instrument=self.name, command=name)
-        if frame.type == ERROR_TYPE:
-            try:
-                code, message = parse_error(frame.payload)
-            except FrameError as exc:
-                raise BoardLinkError(str(exc), instrument=self.name, command=name, reply=frame.payload) from None
-            if code == bp.BAD_FRAME:  # the board saw our request garbled: the link is suspect
-                self.transport.mark_stale()
-                raise BoardLinkError(f"the board could not read the request: {message}", instrument=self.name,
-                                     command=name)
-            raise BoardError(code, message, instrument=self.name, command=name)
-        if frame.type != ftype | 0x80:
-            raise BoardLinkError(f"reply type {frame.type:#04x} to request {ftype:#04x}", instrument=self.name,
-                                 command=name)
-        return frame.payload
-
-    def _read_frame(self, t: Any, name: str) -> Frame:
-        try:
-            head = t.read_bytes(HEADER_SIZE)
-            _, _, length = parse_header(head)
-            rest = t.read_bytes(length + CRC_SIZE)
-            return check_frame(head, rest[:length], rest[length:])
-        except InstrumentTimeout as exc:
-            t.mark_stale()
-            raise BoardTimeout(f"no complete reply ({exc})", instrument=self.name, command=name) from None
-        except FrameError as exc:
-            t.mark_stale()  # resynchronise: whatever follows is suspect
-            raise BoardLinkError(str(exc), instrument=self.name, command=name) from None
 
     def _decoded(self, decode: Any, payload: bytes, name: str) -> Any:
         try:
