@@ -17,12 +17,20 @@ second of exposure, so the processor may change the exposure between frames to k
 unclipped without changing what a reading means). Every frame is a physical query: the SLM's
 settle time and the camera's exposure on the bench's clock; :attr:`SlmCameraProcessor.timing`
 adds them up next to the wall time.
+
+Every frame a reading came from is kept for the run file (``record_frames``, on by default):
+the camera's crop around the regions (their bounding box plus ``frame_margin`` pixels, the ROI
+the camera reads), uint16, with its frame counter, timestamp, exposure and gain.
+:meth:`SlmCameraProcessor.capture_specs` declares the ``frames`` capture stream and
+:meth:`SlmCameraProcessor.take_frames` hands over what was taken since it was last called;
+:func:`hilt.loops.core.run_epochs` does both, so training on the bench stores every frame.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +194,9 @@ class SlmCameraProcessor:
     else the black level is taken from a uniform frame's median. ``fill``: the brightest pixel
     of the regions is kept between ``fill / 4`` and ``fill`` of full scale (the exposure is
     changed between batches, or a frame whose regions clip is retaken at half the exposure).
+    ``record_frames``: keep each reading's camera crop for :meth:`take_frames` (at most
+    ``max_pending`` frames wait; older ones are dropped and counted in ``frames_dropped``);
+    ``frame_margin``: pixels of the crop around the regions' bounding box.
     """
 
     slm: Any
@@ -200,6 +211,9 @@ class SlmCameraProcessor:
     timing: BenchTiming = field(default_factory=BenchTiming)
     n_layers: int = 1
     measures_internal: bool = False
+    record_frames: bool = True
+    frame_margin: int = 8
+    max_pending: int = 4096
 
     def __post_init__(self) -> None:
         self.shape = tuple(self.layout.slm_shape)
@@ -208,8 +222,63 @@ class SlmCameraProcessor:
         self._mask = np.zeros(self.layout.mask_shape)
         self._rate: float | None = None  # uniform frame's light, DN per second of exposure
         self._black: float | np.ndarray = 0.0
-        self._roi = self.regions.roi()
+        self._roi = self._crop()
+        self._pending: deque[tuple[np.ndarray, tuple[float, float, float, float]]] = deque(maxlen=self.max_pending)
+        self.frames_dropped = 0
         self.name = f"{getattr(self.slm, 'name', 'slm')}+{getattr(self.camera, 'name', 'camera')}"
+
+    def _crop(self) -> tuple[int, int, int, int]:
+        """The camera ROI (x, y, width, height): the regions' bounding box plus the margin, on the sensor."""
+        x, y, w, h = self.regions.roi(max(0, int(self.frame_margin)))
+        rows, cols = (int(v) for v in self.camera.shape)
+        x0, y0 = max(0, x), max(0, y)
+        return x0, y0, min(cols, x + w) - x0, min(rows, y + h) - y0
+
+    # -- the frames, for the run file ---------------------------------------------------------------
+    #: The per-frame columns of the ``frames`` stream's ``inputs`` field.
+    FRAME_COLUMNS = ("counter", "timestamp_s", "exposure_s", "gain_db")
+
+    def capture_specs(self) -> dict[str, Any]:
+        """The capture stream the frames go to: ``frames``, with ``physical`` the crop (rows,
+        cols) uint16 DN (gzip, one frame per chunk) and ``inputs`` the frame's
+        :attr:`FRAME_COLUMNS` (float64). Empty when ``record_frames`` is off."""
+        if not self.record_frames:
+            return {}
+        from hilt.runfile.layout import CaptureSpec
+
+        _, _, w, h = self._roi
+        return {"frames": CaptureSpec(input_shape=(len(self.FRAME_COLUMNS),), input_dtype="float64",
+                                      physical_shape=(h, w), physical_dtype="uint16", compression="gzip",
+                                      chunk_rows=16, physical_unit="DN")}
+
+    def frames_info(self) -> dict[str, Any]:
+        """What the run's config says about the ``frames`` stream: the crop's place on the sensor."""
+        if not self.record_frames:
+            return {}
+        x, y, w, h = self._roi
+        return {"frames": {"stream": "frames", "crop_xywh": [x, y, w, h], "inputs_columns": list(self.FRAME_COLUMNS),
+                           "region_boxes_rc": self.regions.boxes.astype(int).tolist(),
+                           "camera": getattr(self.camera, "name", "camera")}}
+
+    def take_frames(self) -> dict[str, dict[str, np.ndarray]]:
+        """The frames taken since the last call, as capture fields of their stream
+        (``{"frames": {"physical": (N, rows, cols) uint16, "inputs": (N, 4)}}``), or ``{}``."""
+        if not self._pending:
+            return {}
+        items = list(self._pending)
+        self._pending.clear()
+        return {"frames": {"physical": np.stack([im for im, _ in items]),
+                           "inputs": np.array([meta for _, meta in items], dtype=np.float64)}}
+
+    def _keep(self, frame: Any) -> None:
+        if not self.record_frames:
+            return
+        if len(self._pending) == self._pending.maxlen:
+            self.frames_dropped += 1
+        image = np.asarray(frame.image)
+        self._pending.append((image.astype(np.uint16, copy=True),
+                              (float(frame.counter), float(frame.timestamp_s), float(frame.exposure_s),
+                               float(frame.gain_db))))
 
     # -- setup ----------------------------------------------------------------------------------
     @property
@@ -302,6 +371,7 @@ class SlmCameraProcessor:
             out[b] = sums / (self._rate * exposure)
             brightest = max(brightest, top)
             self.timing.frames += 1
+            self._keep(frame)
             # Frame to frame on the bench's clock: the SLM's transfer and settle, the exposure, the readout.
             if last_ts is not None:
                 self.timing.bench_s += float(frame.timestamp_s) - last_ts

@@ -448,6 +448,32 @@ def _end_early(processor: Any, rec: Recorder, policy: _FaultPolicy, status: str,
     return reason
 
 
+def _processor_streams(processor: Any) -> dict[str, Any]:
+    """Capture streams a processor declares for what it measured besides the readings (the SLM
+    bench's camera frames): ``processor.capture_specs()``, if it has one."""
+    specs = getattr(processor, "capture_specs", None)
+    return dict(specs()) if callable(specs) else {}
+
+
+def _record_processor(rec: Recorder, processor: Any, *, step: int, epoch: int,
+                      sample_idx: np.ndarray | None = None, keep: bool = True) -> None:
+    """Into the run file, what the processor measured since the last call
+    (``processor.take_frames()``: stream -> capture fields). Rows get ``sample_idx`` when they
+    are one per sample of it, else -1 (a retried step, an evaluation: ``step`` -1). A stream
+    the run file does not declare (a resumed older file) is left out; ``keep=False`` drops all."""
+    take = getattr(processor, "take_frames", None)
+    if not callable(take):
+        return
+    streams = take()
+    declared = getattr(rec.writer, "specs", {}) if keep else {}
+    for stream, fields in streams.items():
+        if stream not in declared:
+            continue
+        n = len(next(iter(fields.values())))
+        idx = sample_idx if sample_idx is not None and len(sample_idx) == n else np.full(n, -1)
+        rec.capture(stream, step=step, epoch=epoch, sample_idx=idx, **fields)
+
+
 def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                optimizers: Mapping[str, torch.optim.Optimizer], data: Dataset,
                settings: TrainSettings, processor: MeshProcessor | None,
@@ -484,7 +510,8 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
     rec = Recorder.open(run_path, resume=resume,
                         scalars={**STEP_SCALARS, **{k: "1" for k in step_scalars}},
                         epoch_scalars=EPOCH_SCALARS,
-                        captures={"batches": capture_spec(n, getattr(model, "n_outputs", None))},
+                        captures={"batches": capture_spec(n, getattr(model, "n_outputs", None)),
+                                  **_processor_streams(processor)},
                         config=cfg,
                         seeds={"seed": int(settings.seed)})
     policy = _FaultPolicy(settings, rec, processor, control)
@@ -512,6 +539,7 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
             history = list(ck.extra["history"])
             prior_q, prior_calls = int(ck.extra["queries"]), int(ck.extra["calls"])
         train_q, train_calls = prior_q, prior_calls
+        _record_processor(rec, processor, step=-1, epoch=start_epoch, keep=False)  # not this run's
         prepare = getattr(processor, "prepare", None)
         if callable(prepare):
             # The light may be off (a previous run's safe state, a restarted controller): on,
@@ -521,6 +549,7 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
             extra["start_accuracy"] = policy.call(
                 lambda: evaluate_physical(processor, model, x_te, y_te, settings.eval_batch),
                 step=-1, epoch=0)
+            _record_processor(rec, processor, step=-1, epoch=0)
         n_batches = (len(y_tr) + settings.batch_size - 1) // settings.batch_size
         if settings.progress_bar:
             from tqdm.auto import tqdm
@@ -538,6 +567,7 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                     step=step, epoch=epoch,
                     state=state if processor is not None else None)  # no hardware, no faults
                 q1, c1 = _queries(processor)
+                _record_processor(rec, processor, step=step, epoch=epoch, sample_idx=idx.numpy())
                 train_q += q1 - q0  # failed attempts too: they were made on the hardware
                 train_calls += c1 - c0
                 losses.append(scalars.get("loss", float("nan")))
@@ -569,6 +599,7 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
                         lambda: evaluate_physical(processor, model, x_te, y_te,
                                                   settings.eval_batch),
                         step=-1, epoch=epoch)
+                    _record_processor(rec, processor, step=-1, epoch=epoch)
             history.append(metrics)
             if settings.lr_decay != 1.0:
                 # In the optimisers' own state, so checkpoints carry it and resume is exact.
@@ -596,6 +627,7 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
             phys_acc = policy.call(
                 lambda: evaluate_physical(processor, model, x_te, y_te, settings.eval_batch),
                 step=-1, epoch=epoch)
+            _record_processor(rec, processor, step=-1, epoch=epoch)
     except LoopAborted:
         aborted = True
         reason = _end_early(processor, rec, policy, "aborted", "aborted by the operator", None,

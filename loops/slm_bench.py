@@ -17,7 +17,10 @@ one error-prediction network on the layer, :class:`FrameCorrection`: a small con
 shown phase, which can learn the fringing, plus a phase map, which can learn the aberration, and
 a log-amplitude map for the illumination), all through
 :func:`hilt.loops.core.run_epochs` (run file, checkpoints, faults, progress). Every training
-frame's region readings go to the run file (``capture_samples`` is the batch size).
+frame's region readings go to the run file (``capture_samples`` is the batch size), and every
+frame the camera took for a reading (training and evaluation) to the run file's ``frames``
+stream (the processor's ``record_frames``, on by default; the run's ``config["frames"]`` says
+where the crop sits on the sensor).
 """
 
 from __future__ import annotations
@@ -198,6 +201,11 @@ def _settings(settings: TrainSettings) -> TrainSettings:
                                                                                settings.batch_size))
 
 
+def _frames_config(processor: SlmCameraProcessor | None) -> dict[str, Any]:
+    info = getattr(processor, "frames_info", None)
+    return dict(info()) if callable(info) else {}
+
+
 def _start(twin: SlmTwin, data: Dataset, settings: TrainSettings, head: ClassifierHead | None,
            init_state: dict[str, Any] | None) -> SlmClassifier:
     return start_model(twin, data, settings, head, init_state, make=_maker(settings.head))
@@ -224,7 +232,7 @@ def train_slm_insilico(twin: SlmTwin, data: Dataset, settings: TrainSettings | N
     return run_epochs("insilico", step, model=model, optimizers={"opt": opt},  # type: ignore[arg-type]
                       data=data, settings=settings, processor=processor, run_path=run_path,  # type: ignore[arg-type]
                       resume=resume, control=control, progress=progress, deploy_eval=processor is not None,
-                      config={"system": "slm_bench"})
+                      config={"system": "slm_bench", **_frames_config(processor)})
 
 
 def train_slm_pat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
@@ -249,7 +257,7 @@ def train_slm_pat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
 
     return run_epochs("pat", step, model=model, optimizers={"opt": opt},  # type: ignore[arg-type]
                       data=data, settings=settings, processor=processor, run_path=run_path,  # type: ignore[arg-type]
-                      resume=resume, control=control, progress=progress, config={"system": "slm_bench"})
+                      resume=resume, control=control, progress=progress, config={"system": "slm_bench", **_frames_config(processor)})
 
 
 @dataclasses.dataclass
@@ -331,7 +339,7 @@ def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
                       data=data, settings=settings, processor=processor, run_path=run_path,  # type: ignore[arg-type]
                       resume=resume, control=control, progress=progress, modules={"predictors": pred},
                       generators={"warmup": warm_gen}, step_scalars=("sim_before", "sim_after"),
-                      config={"system": "slm_bench", "dat": {"predictor": "layer", "kernel": settings.kernel}})
+                      config={"system": "slm_bench", **_frames_config(processor), "dat": {"predictor": "layer", "kernel": settings.kernel}})
 
 
 # -- on a station --------------------------------------------------------------------------------
@@ -361,7 +369,7 @@ class BenchSetup:
 
 def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int = 8, mask_block: int = 4,
                 region_px: int = 5, reach: float = 0.6, lut: str = "measure", twin_fringing: bool = False,
-                lut_step: int = 8) -> BenchSetup:
+                lut_step: int = 8, record_frames: bool = True, frame_margin: int = 8) -> BenchSetup:
     """Calibrate the bench and build its processor and twin.
 
     The laser's output goes on; ``slm_geometry`` runs (the regions and the twin need the map);
@@ -369,6 +377,8 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
     ``calibration:`` file holds one, which is loaded; ``"nominal"`` keeps the SLM's LUT as it is.
     A ``camera_dark_flat`` table as the camera's ``calibration:`` file gives the dark frame.
     ``twin_fringing``: the twin smooths the shown phase by the fringing width the LUT fit found.
+    ``record_frames``: every reading's camera crop (the regions' bounding box plus
+    ``frame_margin`` pixels) goes to the training run file's ``frames`` stream.
     """
     from hilt.errors import ConfigError
     from hilt.instruments.slm_processor import class_frequencies, regions_at
@@ -420,7 +430,8 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
     cam_shape = tuple(int(v) for v in cam.shape)
     freqs = class_frequencies(geo.map.frequency, cam_shape, reach=reach)
     regions = regions_at(geo.map.camera, freqs, cam_shape, region_px)
-    processor = SlmCameraProcessor(slm, cam, layout, regions, dark=dark)
+    processor = SlmCameraProcessor(slm, cam, layout, regions, dark=dark, record_frames=record_frames,
+                                   frame_margin=frame_margin)
     twin = SlmTwin(layout, regions, geo.map.matrix, geo.map.offset, geo.beam_waist_px,
                    fringing if twin_fringing else 0.0)
     return BenchSetup(processor, twin, cals)

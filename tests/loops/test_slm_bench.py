@@ -103,6 +103,48 @@ def test_pat_through_the_bench_records_every_frame(mild: tuple[Station, object],
         assert r.info["config"]["system"] == "slm_bench"
 
 
+def test_pat_stores_every_frame_the_readings_came_from(mild: tuple[Station, object], tmp_path: Path) -> None:
+    """The run file's frames stream: one camera crop per physical query (training and the final
+    test), whose region sums, dark-corrected as the processor does, are the recorded readings."""
+    _, setup = mild
+    data = load_digits(0).subset(32, 16)
+    run = tmp_path / "frames.h5"
+    proc = setup.processor  # type: ignore[attr-defined]
+    q0 = proc.queries.samples
+    train_slm_pat(proc, setup.twin, data,  # type: ignore[attr-defined]
+                  TrainSettings(epochs=1, batch_size=16, lr=0.1, eval_every_epoch=False), run_path=str(run))
+    with open_run(run) as r:
+        frames = r.captures("frames")
+        batches = r.captures("batches")
+        info = r.info["config"]["frames"]
+    x, y, w, h = info["crop_xywh"]
+    assert frames.physical.dtype == np.uint16 and frames.physical.shape[1:] == (h, w)
+    assert len(frames.physical) == proc.queries.samples - q0 == 32 + 16  # training frames, then the test set
+    counter, _, exposure, _ = frames.inputs.T
+    assert np.all(np.diff(counter) > 0)
+    train = frames.step >= 0
+    assert train.sum() == 32 and np.all(frames.step[~train] == -1)
+    # Each training frame against the readings recorded for the same step and sample.
+    key = {(int(s), int(i)): row for s, i, row in zip(batches.step, batches.sample, batches.physical, strict=True)}
+    roi = (x, y, w, h)
+    for img, s, i, t in zip(frames.physical[train], frames.step[train], frames.sample[train], exposure[train],
+                            strict=True):
+        sums = proc.regions.read(img.astype(np.float64) - proc._dark(roi), roi)
+        np.testing.assert_allclose(sums / (proc._rate * t), key[(int(s), int(i))], rtol=1e-5, atol=1e-7)
+
+
+def test_frames_can_be_left_out(mild: tuple[Station, object], tmp_path: Path) -> None:
+    _, setup = mild
+    proc = copy.copy(setup.processor)  # type: ignore[attr-defined]
+    proc.record_frames = False
+    run = tmp_path / "noframes.h5"
+    train_slm_pat(proc, setup.twin, load_digits(0).subset(16, 8),  # type: ignore[attr-defined]
+                  TrainSettings(epochs=1, batch_size=16, eval_every_epoch=False), run_path=str(run))
+    with open_run(run) as r:
+        assert "frames" not in r.streams
+        assert "frames" not in r.info["config"]
+
+
 def test_train_on_station_runs_the_bench(tmp_path: Path) -> None:
     """What hilt train does on slm-optics: calibrate, train the twin, fine-tune on the bench."""
     from hilt.loops.station import train_on_station
