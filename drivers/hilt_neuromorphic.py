@@ -29,25 +29,14 @@ hilt's simulator (:mod:`hilt.sims.neuromorphic_board`) and hand-written bytes fr
 
 from __future__ import annotations
 
-import itertools
 import logging
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hilt import board_protocol as bp
+from hilt.drivers.framed_link import FramedLink
 from hilt.errors import InstrumentError, LimitError, ProtocolError
-from hilt.framing import (
-    CRC_SIZE,
-    ERROR_TYPE,
-    HEADER_SIZE,
-    Frame,
-    FrameError,
-    check_frame,
-    parse_error,
-    parse_header,
-)
-from hilt.instrument import Instrument
 from hilt.snn_model import BoardLimits, SnnNetwork, encode_network
 
 log = logging.getLogger("hilt.drivers.hilt_neuromorphic")
@@ -69,7 +58,7 @@ def run_arg(steps: int, probe: int) -> int:
     return (probe << 16) | steps
 
 
-class HiltNeuromorphicBoard(Instrument):
+class HiltNeuromorphicBoard(FramedLink):
     """A neuromorphic board (hilt board protocol): load a network, run event rasters, read
     spikes and counters.
 
@@ -82,15 +71,18 @@ class HiltNeuromorphicBoard(Instrument):
     simulator = "hilt_neuromorphic"
     transport_settings: ClassVar[dict[str, Any]] = {"timeout": 30.0}
     #: Requests that only read (safe to send again after a timeout or a dropped link).
-    IDEMPOTENT: ClassVar[frozenset[int]] = frozenset({bp.IDENTIFY, bp.STATUS, bp.READ_RESULTS, bp.READ_COUNTERS})
-    #: Late replies to earlier requests dropped before giving up on the link.
-    MAX_STALE_FRAMES: ClassVar[int] = 16
+    RETRIED: ClassVar[frozenset[int]] = frozenset({bp.IDENTIFY, bp.STATUS, bp.READ_RESULTS, bp.READ_COUNTERS})
+    MESSAGE_NAMES = bp.MESSAGE_NAMES
+    device_error = BoardError
+    #: An error frame without a message gets the document's meaning of its code.
+    error_meanings = bp.ERROR_MEANINGS
+    #: 1..65535: a board's reply to a frame it could not read carries sequence 0.
+    SEQ_SKIPS_ZERO = True
     #: Busy replies to READ_RESULTS before the batch counts as lost.
     MAX_BUSY_POLLS: ClassVar[int] = 1000
 
     def __init__(self, address: str | None = None, **kwargs: Any) -> None:
         super().__init__(address, **kwargs)
-        self._seq = itertools.count(0)
         self.info: dict[str, str] = {}
         self.limits = BoardLimits()
         self.max_payload = bp.MIN_PAYLOAD_LIMIT
@@ -100,47 +92,8 @@ class HiltNeuromorphicBoard(Instrument):
         self._verify_model = False  # set by a reopened link: ask the board before the next run
 
     # -- frames --------------------------------------------------------------------------------
-    def exchange(self, ftype: int, payload: bytes = b"") -> bytes:
-        """One request frame, its reply's payload (checked; an error frame raises BoardError)."""
-        return self.retrying(lambda: self._exchange_once(ftype, payload), bp.MESSAGE_NAMES.get(ftype, f"{ftype:#04x}"),
-                             retries=self.query_retries if ftype in self.IDEMPOTENT else 0)
-
-    def _exchange_once(self, ftype: int, payload: bytes) -> bytes:
-        name = bp.MESSAGE_NAMES.get(ftype, f"type {ftype:#04x}")
-        seq = next(self._seq) % 0xFFFF + 1  # 1..65535: a board's reply to a bad frame carries 0
-        with self.transport.transaction() as t:
-            t.write_raw(Frame(ftype, seq, payload).encode())
-            for _ in range(self.MAX_STALE_FRAMES + 1):
-                frame = self._read_frame(t, name)
-                if frame.seq == seq:
-                    break
-                log.warning("%s: dropped a late reply to request %d (waiting for %d)", self.name, frame.seq, seq)
-            else:
-                t.mark_broken()
-                raise ProtocolError(f"no reply to request {seq} among {self.MAX_STALE_FRAMES} late ones",
-                                    instrument=self.name, command=name)
-        if frame.type == ERROR_TYPE:
-            try:
-                code, message = parse_error(frame.payload)
-            except FrameError as exc:
-                raise ProtocolError(str(exc), instrument=self.name, command=name, reply=frame.payload) from None
-            raise BoardError(code, message or bp.ERROR_MEANINGS.get(code, "error"), instrument=self.name,
-                             command=name)
-        if frame.type != ftype | 0x80:
-            raise ProtocolError(f"reply type {frame.type:#04x} to {name}", instrument=self.name, command=name)
-        return frame.payload
-
-    def _read_frame(self, t: Any, name: str) -> Frame:
-        head = t.read_bytes(HEADER_SIZE)
-        try:
-            _, _, length = parse_header(head)
-            if length > self.max_payload + 64:  # never wait for gigabytes a broken header announces
-                raise FrameError(f"reply of {length} bytes announced, max_payload is {self.max_payload}")
-            rest = t.read_bytes(length + CRC_SIZE)
-            return check_frame(head, rest[:length], rest[length:])
-        except FrameError as exc:
-            t.mark_stale()  # the link finds its place again before the next request
-            raise ProtocolError(str(exc), instrument=self.name, command=name, reply=head) from None
+    def max_reply_payload(self) -> int | None:
+        return self.max_payload + 64  # never wait for gigabytes a broken header announces
 
     def _decoded(self, decode: Any, payload: bytes, name: str) -> Any:
         try:
