@@ -78,6 +78,8 @@ class HiltNeuromorphicBoard(FramedLink):
     error_meanings = bp.ERROR_MEANINGS
     #: 1..65535: a board's reply to a frame it could not read carries sequence 0.
     SEQ_SKIPS_ZERO = True
+    #: That reply (ERROR 1, sequence 0, board.md) answers the request in flight: a link error.
+    BAD_FRAME_CODE = bp.BAD_FRAME
     #: Busy replies to READ_RESULTS before the batch counts as lost.
     MAX_BUSY_POLLS: ClassVar[int] = 1000
 

@@ -15,7 +15,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from hilt import board_protocol as bp
 from hilt.drivers.framed_link import FramedLink
+from hilt.drivers.hilt_accelerator import HiltAccelerator
+from hilt.drivers.hilt_neuromorphic import HiltNeuromorphicBoard
 from hilt.errors import InstrumentError, ProtocolError
 from hilt.framing import ERROR_TYPE, Frame, error_payload
 from hilt.testing import expected_protocol
@@ -103,3 +106,15 @@ def test_a_reply_announced_above_the_bound_is_refused_without_waiting_for_it() -
     with expected_protocol(Board, [(ping(1), head)], kind="tcp") as board, \
             pytest.raises(LinkError, match="reply of 65 bytes announced"):
         board.exchange(PING)
+
+
+@pytest.mark.parametrize("cls", [HiltAccelerator, HiltNeuromorphicBoard])
+def test_both_board_drivers_take_error_1_with_sequence_0_as_the_answer(cls: type[FramedLink]) -> None:
+    """board.md: a board answers a frame it could not read with ERROR 1, sequence 0 (not a
+    late reply to drop while waiting out the timeout)."""
+    reset = bp.encode_reset(bp.RESET_ABORT)
+    with expected_protocol(cls, [(Frame(bp.RESET, 1, reset).encode(), error(0, bp.BAD_FRAME, "CRC mismatch"))],
+                           kind="tcp", connect=False) as board, \
+            pytest.raises(ProtocolError, match="could not read the request: CRC mismatch"):
+        board.transport.open()
+        board.exchange(bp.RESET, reset)
