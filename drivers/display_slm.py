@@ -37,7 +37,7 @@ from typing import ClassVar
 import numpy as np
 
 from hilt.errors import ConfigError
-from hilt.slm_lut import check_bit_depth, check_grey, check_lut, linear_lut, phase_to_grey
+from hilt.slm_lut import HostLutSLM, check_bit_depth, check_lut, linear_lut
 
 from .slm_window import (
     GuiHost,
@@ -55,7 +55,7 @@ __all__ = ["DisplaySLM"]
 RgbEncoder = Callable[[np.ndarray], np.ndarray]
 
 
-class DisplaySLM:
+class DisplaySLM(HostLutSLM):
     """An SLM driven as a monitor: ``screen`` is its index or name (None: the one screen that
     is not the primary one); ``shape`` (rows, cols), when given, must be that screen's size in
     device pixels. ``paint_timeout`` (s) bounds the wait for the window to paint a frame."""
@@ -121,22 +121,6 @@ class DisplaySLM:
 
     # --- the SLM kind -----------------------------------------------------------------------
 
-    @property
-    def lut(self) -> np.ndarray:
-        """The grey level -> phase table in use, rad (a copy)."""
-        return self._lut.copy()
-
-    def set_lut(self, lut: np.ndarray) -> None:
-        self._lut = check_lut(lut, self.bit_depth)
-
-    def show_phase(self, phase: np.ndarray) -> None:
-        phase = np.asarray(phase, dtype=np.float64)
-        if phase.shape != self.shape:
-            raise ValueError(f"phase of shape {phase.shape}, the SLM is {self.shape}")
-        self._show(phase_to_grey(phase, self._lut))
-
-    def show_grey(self, levels: np.ndarray) -> None:
-        self._show(check_grey(levels, self.shape, self.bit_depth))
 
     def shown(self) -> np.ndarray:
         """The grey levels on the panel now (the last frame the window flushed)."""

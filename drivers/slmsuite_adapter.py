@@ -53,7 +53,7 @@ from hilt.camera_frame import CameraFrame
 from hilt.errors import ConfigError, InstrumentTimeout, LimitError
 from hilt.instrument import ParameterOwner
 from hilt.parameters import Parameter
-from hilt.slm_lut import check_grey, check_lut, grey_dtype, linear_lut, phase_to_grey
+from hilt.slm_lut import HostLutSLM, check_lut, grey_dtype, linear_lut
 from hilt.validators import Ints, Numbers
 
 __all__ = [
@@ -137,7 +137,7 @@ def _host(array: Any) -> np.ndarray:
     return np.array(getter() if callable(getter) else array)
 
 
-class SlmsuiteSLM:
+class SlmsuiteSLM(HostLutSLM):
     """A slmsuite SLM object as hilt's SLM kind (see the module docstring for what is used).
     ``lut``: the grey level -> phase table (rad) to start with; the linear one by default."""
 
@@ -158,21 +158,6 @@ class SlmsuiteSLM:
         self._dtype = np.dtype(getattr(slm, "dtype", grey_dtype(self.bit_depth)))
         self._lut = linear_lut(self.bit_depth) if lut is None else check_lut(lut, self.bit_depth)
 
-    @property
-    def lut(self) -> np.ndarray:
-        return self._lut.copy()
-
-    def set_lut(self, lut: np.ndarray) -> None:
-        self._lut = check_lut(lut, self.bit_depth)
-
-    def show_phase(self, phase: np.ndarray) -> None:
-        phase = np.asarray(phase, dtype=np.float64)
-        if phase.shape != self.shape:
-            raise ValueError(f"phase of shape {phase.shape}, the SLM is {self.shape}")
-        self._show(phase_to_grey(phase, self._lut))
-
-    def show_grey(self, levels: np.ndarray) -> None:
-        self._show(check_grey(levels, self.shape, self.bit_depth))
 
     def _show(self, levels: np.ndarray) -> None:
         # Integers of the SLM's own dtype pass through slmsuite unconverted; settle=True waits

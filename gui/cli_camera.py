@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
 from typing import Any
 
 import click
 
 from hilt.errors import HiltError
+
+from .cli_slm import serve_until_stopped
 
 BACKENDS = ("basler", "sim")
 
@@ -60,15 +59,4 @@ def camera_serve(backend: str, host: str, port: int, token: str | None, serial: 
         if device is not None:
             device.close()
         raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    click.echo(server.address)
-    sys.stdout.flush()
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-        if device is not None:
-            device.safe_state()
-            device.close()
+    serve_until_stopped(server, device)

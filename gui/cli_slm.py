@@ -82,6 +82,12 @@ def slm_serve(backend: str, host: str, port: int, token: str | None, screen: str
         if device is not None:
             device.close()
         raise click.ClickException(str(exc)) from None
+    serve_until_stopped(server, device)
+
+
+def serve_until_stopped(server: Any, device: Any | None) -> None:
+    """Print the server's address, serve until SIGINT or SIGTERM, then stop serving and put the
+    served device (if this process opened one) in its safe state and close it."""
     stop = threading.Event()
     # Before the address is printed: a client that reads it may stop us at once.
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -111,3 +111,36 @@ def grey_to_phase(levels: np.ndarray, lut: np.ndarray) -> np.ndarray:
 def _circular(d: np.ndarray) -> np.ndarray:
     """Differences of phases brought into [-pi, pi)."""
     return np.mod(d + math.pi, TWO_PI) - math.pi
+
+
+class HostLutSLM:
+    """The SLM kind's LUT members for a back end that turns phase into grey on this computer
+    (a display SLM, an slmsuite SLM): ``lut``/``set_lut``, ``show_phase`` and ``show_grey``,
+    each frame checked here and handed to the back end's ``_show(levels)``.
+
+    The back end sets ``shape``, ``bit_depth`` and ``_lut`` and implements ``_show``.
+    """
+
+    shape: tuple[int, int]
+    bit_depth: int
+    _lut: np.ndarray
+
+    @property
+    def lut(self) -> np.ndarray:
+        """The grey level -> phase table in use, rad (a copy)."""
+        return self._lut.copy()
+
+    def set_lut(self, lut: np.ndarray) -> None:
+        self._lut = check_lut(lut, self.bit_depth)
+
+    def show_phase(self, phase: np.ndarray) -> None:
+        phase = np.asarray(phase, dtype=np.float64)
+        if phase.shape != self.shape:
+            raise ValueError(f"phase of shape {phase.shape}, the SLM is {self.shape}")
+        self._show(phase_to_grey(phase, self._lut))
+
+    def show_grey(self, levels: np.ndarray) -> None:
+        self._show(check_grey(levels, self.shape, self.bit_depth))
+
+    def _show(self, levels: np.ndarray) -> None:
+        raise NotImplementedError
