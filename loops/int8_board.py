@@ -363,23 +363,16 @@ def train_int8_on_station(station: Any, board: Any, loop: str, *, dataset: str, 
     """:func:`train_int8` on a station's accelerator (what ``hilt train`` runs there): the run
     file records the station as every training run does. ``settings`` sets fields of
     :class:`Int8Settings` (``per_channel``, ``asymmetric``, ``pow2``, ``float_epochs``, ...)."""
-    from hilt.errors import HiltError
 
     from .recording import run_context
-    from .station import load_dataset
+    from .station import load_dataset, station_run_context
 
     known = {f.name for f in fields(Int8Settings)}
     given = {k: v for k, v in dict(settings or {}).items() if k in known}
     s = Int8Settings(**{"epochs": epochs, "lr": lr, "seed": seed, **given})
     data = load_dataset(dataset, seed)
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
-    context: dict[str, Any] = {"config": {"station_run": started}, "overwrite": False}
-    try:
-        context["station_snapshot"] = station.snapshot()
-    except HiltError as exc:
-        context["station_snapshot"] = {"error": str(exc)}
-    if getattr(station, "path", None) is not None:
-        context["station_file"] = Path(station.path).resolve()
+    context = station_run_context(station, started)
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
     with run_context(**context):
         return train_int8(board, data, loop, s, run_path=str(run_path))

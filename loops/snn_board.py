@@ -234,10 +234,10 @@ def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, s
     from dataclasses import fields
     from pathlib import Path
 
-    from hilt.errors import ConfigError, HiltError
+    from hilt.errors import ConfigError
 
     from .recording import run_context
-    from .station import load_dataset
+    from .station import load_dataset, station_run_context
 
     if dataset != "digits":
         raise ConfigError(f"dataset {dataset!r}: the neuromorphic board's study runs on digits")
@@ -250,13 +250,7 @@ def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, s
     s = SnnBoardSettings(**{"seed": seed, **{k: v for k, v in given.items() if k in known}})
     data = load_dataset(dataset, seed)
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
-    context: dict[str, Any] = {"config": {"station_run": started}, "overwrite": False}
-    try:
-        context["station_snapshot"] = station.snapshot()
-    except HiltError as exc:
-        context["station_snapshot"] = {"error": str(exc)}
-    if getattr(station, "path", None) is not None:
-        context["station_file"] = Path(station.path).resolve()
+    context = station_run_context(station, started)
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
     with run_context(**context):
         return train_snn(board, data, loop, s, run_path=str(run_path), progress=progress)
