@@ -196,6 +196,9 @@ main.add_command(slm)
 from hilt.gui.cli_camera import camera  # noqa: E402
 
 main.add_command(camera)
+from hilt.gui.cli_recipe import recipe  # noqa: E402
+
+main.add_command(recipe)
 
 
 # -- hilt plugins ---------------------------------------------------------------------------
