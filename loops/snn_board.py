@@ -19,6 +19,7 @@ moves to layer ``k``). :class:`BoardLayer` checks that and refuses otherwise.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,11 @@ from hilt.sims.physics import SpikingLayer
 from hilt.snn_model import encode_network
 
 from .ann2snn import ConvertedSNN
+from .core import LoopControl, LoopResult
+from .snn_finetune import FinetuneSettings
 
-__all__ = ["BoardCost", "BoardLayer", "BoardSNN", "board_accuracy", "board_predict", "deploy"]
+__all__ = ["BoardCost", "BoardLayer", "BoardSNN", "SnnBoardSettings", "board_accuracy", "board_predict", "deploy",
+           "train_snn", "train_snn_on_station"]
 
 
 @dataclass
@@ -58,6 +62,14 @@ class BoardSNN:
         self._loaded: bytes | None = None
         self._input: torch.Tensor | None = None  # the network input of the last layer-0 run
         self._last: dict[int, torch.Tensor] = {}  # layer -> its last measured raster
+
+    @property
+    def driver(self) -> Any:
+        """The board's instrument (what the loops' fault policy reconnects after a dropped link)."""
+        return self.board
+
+    def safe_state(self) -> None:
+        self.board.safe_state()
 
     def sync(self) -> None:
         """Load the network if its integers differ from what the board holds."""
@@ -133,18 +145,24 @@ def board_accuracy(link: BoardSNN, x: np.ndarray, y: np.ndarray, seed: int = 1) 
 
 
 # -- on a station (what ``hilt train`` runs on a neuromorphic board) ------------------------------
+LOOPS = ("insilico", "insitu")
+CALIBRATIONS = ("none", "bias", "bias+weights")
+
+
 @dataclass
-class SnnBoardSettings:
-    """``timesteps`` of the rate code; ``mode`` of the calibration (``bias`` or
-    ``bias+weights``); ``n_calib`` training samples it measures; ``steps`` weight steps;
-    ``ann_epochs`` of the ANN's training."""
+class SnnBoardSettings(FinetuneSettings):
+    """The fine-tuning's settings (:class:`~hilt.loops.snn_finetune.FinetuneSettings`: ``epochs``,
+    ``lr``, ``batch_size``, ...) and what comes before it: ``timesteps`` of the rate code;
+    ``mode`` of the layer-wise calibration on the board before fine-tuning (``none``, ``bias``
+    or ``bias+weights``; ``insitu`` only); ``n_calib`` training samples it measures; ``steps``
+    of its weight stage; the ANN (``hidden`` neurons) trained for ``ann_epochs``."""
 
     timesteps: int = 32
     mode: str = "bias+weights"
     n_calib: int = 256
     steps: int = 30
     ann_epochs: int = 150
-    seed: int = 0
+    hidden: int = 128
 
 
 def station_neuromorphic(station: Any) -> Any | None:
@@ -157,80 +175,163 @@ def station_neuromorphic(station: Any) -> Any | None:
     return found[0] if len(found) == 1 else None
 
 
+def _rebuilt(ck: Any, data: Any, s: SnnBoardSettings) -> ConvertedSNN:
+    """The network a checkpoint holds: the conversion's structure, the checkpoint's weights and
+    activation scales (no ANN training: its results are in the checkpoint's history)."""
+    from .ann2snn import convert, train_ann
+
+    skeleton = train_ann(data.x_train[:1], data.y_train[:1], sizes=(data.n_features, s.hidden, data.n_classes),
+                         epochs=0, seed=s.seed)
+    snn = convert(skeleton, None, timesteps=s.timesteps)
+    snn.scales = [float(v) for v in ck.extra["scales"]]
+    snn.load_state_dict(ck.model_state["snn"])
+    return snn
+
+
 def train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, run_path: str | None = None,
-              progress: Any = None) -> Any:
-    """A digits ANN converted to a spiking network and deployed on ``board``. ``loop``:
-    ``insilico`` (the conversion alone, as deployed) or ``insitu`` (then the layer-wise
-    calibration with the board in the loop). The run file holds each board measurement's rate
-    error (step scalars) and the ANN's, the twin's and the board's test accuracy before and after
-    (epoch 0: deployed, epoch 1: calibrated)."""
-    import time
+              resume: bool = False, control: LoopControl | None = None, progress: Any = None) -> LoopResult:
+    """A digits ANN converted to a spiking network, deployed on ``board`` and trained there.
+
+    ``loop``: ``insilico`` (the conversion, fine-tuned on the surrogate-gradient twin alone for
+    ``settings.epochs``, then deployed: ``epochs=0`` is the naive deployment) or ``insitu`` (the
+    layer-wise calibration of ``settings.mode`` with the board in the loop, then ``epochs`` of
+    fine-tuning with the board's counts forward and the twin's gradient,
+    :mod:`hilt.loops.snn_finetune`).
+
+    The run file's epoch table: row 0 the deployed network, row 1 the calibrated one (when a
+    calibration ran), then one row per fine-tuning epoch, each with the board's
+    (``test_accuracy``), the twin's and the ANN's test accuracy and the samples run on the board
+    so far (``physical_queries``, test sets included). Step scalars: each calibration
+    measurement's rate error (``rate_rmse``, ``layer``), then each fine-tuning step's loss; both
+    with the board's cumulative ``board_runs`` and ``board_loads``. A checkpoint follows the
+    calibration and every ``checkpoint_every`` fine-tuning steps; ``resume=True`` continues an
+    existing run file from its last one (without one, the run starts again in the same file).
+    """
     from dataclasses import asdict
 
     from hilt.errors import ConfigError
 
     from .ann2snn import ann_accuracy, calibrate_layerwise, convert, snn_accuracy, train_ann
-    from .core import LoopResult
+    from .core import LoopAborted, _end_early, _ending, _FaultPolicy
     from .recording import Recorder
+    from .snn_finetune import (
+        CAPTURE,
+        FinetuneState,
+        finetune,
+        finetune_capture_spec,
+        save_checkpoint,
+    )
 
-    if loop not in ("insilico", "insitu"):
-        raise ConfigError(f"loop {loop!r} on a neuromorphic board: insilico (the converted network as "
-                          "deployed) or insitu (calibrated layer by layer with the board in the loop)")
-    if settings.mode not in ("bias", "bias+weights"):
-        raise ConfigError(f"mode {settings.mode!r}: bias or bias+weights")
+    if loop not in LOOPS:
+        raise ConfigError(f"loop {loop!r} on a neuromorphic board: insilico (converted, fine-tuned on the twin, "
+                          "deployed) or insitu (calibrated and fine-tuned with the board in the loop)")
+    if settings.mode not in CALIBRATIONS:
+        raise ConfigError(f"mode {settings.mode!r}: {', '.join(CALIBRATIONS)}")
     t0 = time.perf_counter()
     s = settings
-    ann = train_ann(data.x_train, data.y_train, epochs=s.ann_epochs, seed=s.seed)
-    snn = convert(ann, data.x_train, timesteps=s.timesteps)
-    deployed, link = deploy(board, snn)
-    rec = Recorder.open(run_path, scalars={"rate_rmse": "1", "layer": "1", "physical_queries": "1"},
+    rec = Recorder.open(run_path, resume=resume,
+                        scalars={"loss": "1", "epoch": "1", "physical_queries": "1", "rate_rmse": "1", "layer": "1",
+                                 "board_runs": "1", "board_loads": "1"},
                         epoch_scalars={"test_accuracy": "1", "twin_accuracy": "1", "ann_accuracy": "1",
-                                       "physical_queries": "1"},
+                                       "physical_queries": "1", "loss_mean": "1"},
+                        captures={CAPTURE: finetune_capture_spec(data.n_features, data.n_classes)},
                         config={"method": f"snn-{loop}", "settings": asdict(s), "dataset": data.name,
                                 "board": dict(board.limits.as_dict())}, seeds={"seed": int(s.seed)})
-    status, history, step = "failed", [], 0
+    policy = _FaultPolicy(s, rec, board, control)  # type: ignore[arg-type]
+    history: list[dict[str, float]] = []
+    ck = rec.checkpoint
+    step = 0
     try:
-        ann_acc = ann_accuracy(ann, data.x_test, data.y_test)
-        twin_acc = snn_accuracy(snn, data.x_test, data.y_test)
+        if ck is None:
+            ann = train_ann(data.x_train, data.y_train, sizes=(data.n_features, s.hidden, data.n_classes),
+                            epochs=s.ann_epochs, seed=s.seed)
+            snn = convert(ann, data.x_train, timesteps=s.timesteps)
+            deployed, link = deploy(board, snn)
+        else:
+            ann = None
+            snn = _rebuilt(ck, data, s)
+            deployed, link = deploy(board, snn)
+            for k, v in ck.extra["cost"].items():
+                setattr(link.cost, k, int(v))
+            history = list(ck.extra["history"])
+        ann_acc = history[0]["ann_accuracy"] if history else ann_accuracy(ann, data.x_test, data.y_test)
 
-        def epoch(e: int) -> dict[str, float]:
-            row = {"epoch": float(e), "test_accuracy": board_accuracy(link, data.x_test, data.y_test),
-                   "twin_accuracy": twin_acc, "ann_accuracy": ann_acc, "physical_queries": float(link.cost.samples)}
-            rec.log_epoch(e, max(step - 1, 0), **{k: v for k, v in row.items() if k != "epoch"})
+        def evaluate() -> dict[str, float]:
+            return {"test_accuracy": board_accuracy(link, data.x_test, data.y_test),
+                    "twin_accuracy": snn_accuracy(deployed.twin(), data.x_test, data.y_test),
+                    "ann_accuracy": ann_acc, "physical_queries": float(link.cost.samples)}
+
+        def log_row(e: int, row: dict[str, float]) -> None:
+            history.append({"epoch": float(e), **row})
+            rec.log_epoch(e, max(step - 1, 0), **row)
             rec.flush()
-            history.append(row)
-            return row
 
-        start = epoch(0)
-        if loop == "insitu":
-            def measured(p: Any) -> None:
-                nonlocal step
-                rec.log(step, rate_rmse=p.loss, layer=p.epoch, physical_queries=link.cost.samples)
-                step += 1
-                if progress is not None:
-                    progress(p)
+        if ck is None:
+            log_row(0, evaluate())
+            if loop == "insitu" and s.mode != "none":
+                def measured(p: Any) -> None:
+                    nonlocal step
+                    rec.log(step, rate_rmse=p.loss, layer=p.epoch, physical_queries=link.cost.samples,
+                            board_runs=link.cost.runs, board_loads=link.cost.loads)
+                    step += 1
+                    if progress is not None:
+                        progress(p)
+                    if control is not None:
+                        control.checkpoint()
 
-            calibrate_layerwise(ann, deployed, data.x_train[:s.n_calib], mode=s.mode, steps=s.steps,
-                                seed=s.seed, progress=measured)
-            epoch(1)
-        status = "completed"
-    finally:
-        if status != "completed":
-            board.safe_state()
-        rec.close(status, "" if status == "completed" else "the run stopped on an error")
-    final = history[-1]
-    return LoopResult(f"snn-{loop}", final["test_accuracy"], final["twin_accuracy"], link.cost.samples,
-                      link.cost.runs, time.perf_counter() - t0, history,
-                      {k: v.detach().clone() for k, v in snn.state_dict().items()},
-                      None if rec.path is None else str(rec.path),
-                      extra={"start_accuracy": start["test_accuracy"], "ann_accuracy": ann_acc,
-                             "board_cost": link.cost.as_dict()})
+                report = calibrate_layerwise(ann, deployed, data.x_train[:s.n_calib], mode=s.mode, steps=s.steps,
+                                             seed=s.seed, progress=measured, abort=control)
+                if report.aborted:
+                    raise LoopAborted()
+                log_row(1, evaluate())
+            state = FinetuneState(step=step, epoch_offset=len(history))
+            if step:  # the calibration's board runs are not repeated by a resumed run
+                save_checkpoint(rec, deployed, None, state, history, link.cost.as_dict(), None)
+                rec.flush()
+            opt_state = None
+        else:
+            ex = ck.extra
+            state = FinetuneState(step=int(ex["step"]), epoch=int(ex["epoch"]), batch=int(ex["batch"]),
+                                  epoch_offset=int(ex["epoch_offset"]), shuffle=ck.rng_state.get("shuffle"),
+                                  encode=ck.rng_state.get("encode"), losses=list(ex["losses"]))
+            if ck.rng_state.get("torch") is not None:
+                torch.set_rng_state(ck.rng_state["torch"])
+            opt_state = (ck.optim_state or {}).get("opt")
+    except LoopAborted:
+        _end_early(board, rec, policy, "aborted", "aborted by the operator", None, step, len(history))
+        return _result(loop, history, None, rec, t0, aborted=True)
+    except BaseException as exc:
+        status, why = _ending(exc, policy)
+        _end_early(board, rec, policy, status, why, exc, step, len(history))
+        raise
+    aborted, reason = finetune(link, deployed, data.x_train, data.y_train, s, rec, evaluate=evaluate,
+                               history=history, state=state, mode="board" if loop == "insitu" else "twin",
+                               optimizer_state=opt_state, control=control, progress=progress)
+    if not aborted:
+        rec.close("completed")
+    return _result(loop, history, link, rec, t0, aborted=aborted, reason=reason, snn=deployed)
+
+
+def _result(loop: str, history: list[dict[str, float]], link: BoardSNN | None, rec: Any, t0: float, *,
+            aborted: bool = False, reason: str = "", snn: ConvertedSNN | None = None) -> LoopResult:
+    final = history[-1] if history and not aborted else {}
+    cost = link.cost if link is not None else BoardCost()
+    return LoopResult(f"snn-{loop}", final.get("test_accuracy", float("nan")),
+                      final.get("twin_accuracy", float("nan")), cost.samples, cost.runs, time.perf_counter() - t0,
+                      history, {} if snn is None else {k: v.detach().clone() for k, v in snn.state_dict().items()},
+                      None if rec.path is None else str(rec.path), aborted,
+                      extra={"start_accuracy": history[0]["test_accuracy"] if history else float("nan"),
+                             "ann_accuracy": history[0]["ann_accuracy"] if history else float("nan"),
+                             "board_cost": cost.as_dict()}, reason=reason or ("aborted by the operator" if aborted else ""))
 
 
 def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, seed: int, run_path: Any,
-                         settings: Any = None, progress: Any = None) -> Any:
-    """:func:`train_snn` on a station's neuromorphic board, its run file recording the station.
-    ``settings`` sets fields of :class:`SnnBoardSettings`."""
+                         epochs: int | None = None, lr: float | None = None, settings: Any = None,
+                         resume: bool = False, control: LoopControl | None = None, progress: Any = None) -> Any:
+    """:func:`train_snn` on a station's neuromorphic board, its run file recording the station
+    (so ``hilt resume`` can continue it). ``epochs`` and ``lr`` are the fine-tuning's;
+    ``settings`` sets any field of :class:`SnnBoardSettings` (and wins over them: a resumed run
+    passes what it recorded)."""
     from dataclasses import fields
     from pathlib import Path
 
@@ -243,14 +344,20 @@ def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, s
         raise ConfigError(f"dataset {dataset!r}: the neuromorphic board's study runs on digits")
     known = {f.name for f in fields(SnnBoardSettings)}
     given = dict(settings or {})
-    unknown = sorted(set(given) - known - {"epochs", "lr", "batch_size"})
+    unknown = sorted(set(given) - known)
     if unknown:
         raise ConfigError(f"settings: unknown for a neuromorphic board: {', '.join(unknown)} "
                           f"(known: {', '.join(sorted(known))})")
-    s = SnnBoardSettings(**{"seed": seed, **{k: v for k, v in given.items() if k in known}})
+    base: dict[str, Any] = {"seed": seed}
+    if epochs is not None:
+        base["epochs"] = int(epochs)
+    if lr is not None:
+        base["lr"] = float(lr)
+    s = SnnBoardSettings(**{**base, **given})
     data = load_dataset(dataset, seed)
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
-    context = station_run_context(station, started)
+    context = station_run_context(station, started, describe=not (resume and Path(run_path).exists()))
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
     with run_context(**context):
-        return train_snn(board, data, loop, s, run_path=str(run_path), progress=progress)
+        return train_snn(board, data, loop, s, run_path=str(run_path), resume=resume, control=control,
+                         progress=progress)

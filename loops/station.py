@@ -212,12 +212,10 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
     from .snn_board import station_neuromorphic, train_snn_on_station
 
     snn_board = station_neuromorphic(station) if instrument is None else None
-    if snn_board is not None:  # a spiking network converted and calibrated on it (hilt.loops.snn_board)
-        if resume:
-            raise ConfigError("a neuromorphic board's run cannot be resumed: start it again")
-        return train_snn_on_station(station, snn_board, loop, dataset=dataset, seed=seed,
+    if snn_board is not None:  # a spiking network converted, calibrated and fine-tuned on it (hilt.loops.snn_board)
+        return train_snn_on_station(station, snn_board, loop, dataset=dataset, seed=seed, epochs=epochs, lr=lr,
                                     run_path=run_path or new_run_path(station.name, loop, runs_dir),
-                                    settings=settings, progress=progress)
+                                    settings=settings, resume=resume, control=control, progress=progress)
     processor, description, chip_name = station_processor(station, instrument)
     data = fit_to_ports(load_dataset(dataset, seed, n_features=processor.n_ports), processor.n_ports)
     twin = twin_from_description(description, seed=seed, name=chip_name)  # the chip says what it is
@@ -364,6 +362,10 @@ def resume_run(run_path: str | Path, *, station_file: str | Path | None = None,
     from .zeroth_order import ZOSettings
 
     cls = {"spsa": ZOSettings, "dat": DATSettings}.get(loop, TrainSettings)
+    if str(config.get("method", "")).startswith("snn-"):  # a neuromorphic board's run (hilt.loops.snn_board)
+        from .snn_board import SnnBoardSettings
+
+        cls = SnnBoardSettings
     # Settings this hilt no longer knows are dropped; new ones keep their defaults.
     known = {f.name for f in dataclasses.fields(cls)}
     settings = {k: v for k, v in settings.items() if k in known}
