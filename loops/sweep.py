@@ -20,6 +20,12 @@ gather into ``OUTPUT/results.csv`` (and ``.parquet`` with pyarrow), ``OUTPUT/sum
 and ``OUTPUT/accuracy.png`` (accuracy per error setting and method, error bars one standard
 deviation).
 
+A study with ``recipe: NAME`` runs a recipe of :mod:`hilt.loops.recipes` instead (docs/recipes.md):
+one stage, one trial per grid point, each calling the recipe's ``trial(params, out_dir)`` with
+the grid values and the ``fixed`` settings (the recipe documents its keys) and its own folder
+``OUTPUT/runs/NAME/``; ``summary.csv`` holds the mean, standard deviation and count of the
+recipe's headline metric (its ``SWEEP_METRIC``) per grid point over the ``seed`` axis.
+
 Executors: ``ray`` (Ray Tune: a local Ray on this machine's cores, or a cluster with
 ``address``; a trial on a physical station asks for the custom resource ``station:NAME``, so
 Ray runs it only on the node that has that bench) and ``local`` (a process pool on this
@@ -67,6 +73,7 @@ class Study:
     executor: str = "ray"
     workers: int | None = None
     path: Path | None = None
+    recipe: str | None = None  # a recipe of hilt.loops.recipes instead of the DAT benchmark
 
     @property
     def station_resource(self) -> str | None:
@@ -98,10 +105,13 @@ def load_study(path: str | Path, output: str | Path | None = None) -> Study:
         raise ConfigError(f"{path}: not YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a study is a mapping (name, grid, fixed, ...)")
-    known = {"name", "output", "grid", "fixed", "backend", "station", "executor", "workers"}
+    known = {"name", "output", "grid", "fixed", "backend", "station", "executor", "workers",
+             "recipe"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; a study has {sorted(known)}")
+    if raw.get("recipe") is not None:
+        return _load_recipe_study(path, raw, output)
     fields = {f.name for f in dataclasses.fields(DemoConfig)}
     grid = dict(raw.get("grid") or {})
     for k, v in grid.items():
@@ -147,6 +157,39 @@ def load_study(path: str | Path, output: str | Path | None = None) -> Study:
                  None if workers is None else int(workers), path)
 
 
+def _load_recipe_study(path: Path, raw: dict[str, Any], output: str | Path | None) -> Study:
+    """A study over a recipe's ``trial``: any grid keys the recipe takes (it checks them)."""
+    from .recipes import recipe_module
+
+    recipe = str(raw["recipe"])
+    mod = recipe_module(recipe)  # ConfigError naming the known recipes
+    if not callable(getattr(mod, "trial", None)):
+        raise ConfigError(f"{path}: recipe {recipe!r} has no trial() to sweep")
+    grid = dict(raw.get("grid") or {})
+    if not grid:
+        raise ConfigError(f"{path}: a recipe study needs a grid (e.g. errors: [none, severe])")
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise ConfigError(f"{path}: grid axis {k!r} needs a non-empty list of values")
+    fixed = dict(raw.get("fixed") or {})
+    clash = sorted(set(fixed) & set(grid))
+    if clash:
+        raise ConfigError(f"{path}: {clash} both fixed and swept")
+    if str(raw.get("backend", "local")) != "local":
+        raise ConfigError(f"{path}: a recipe study runs on the recipe's simulated bench "
+                          "(backend local)")
+    executor = str(raw.get("executor", "ray"))
+    if executor not in EXECUTORS:
+        raise ConfigError(f"{path}: executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    name = str(raw.get("name") or path.stem)
+    out = Path(output) if output is not None else Path(raw.get("output") or Path("studies") / name)
+    if not out.is_absolute() and output is None and raw.get("output"):
+        out = path.parent / out
+    workers = raw.get("workers")
+    return Study(name, out, grid, fixed, "local", None, executor,
+                 None if workers is None else int(workers), path, recipe)
+
+
 # -- trials ---------------------------------------------------------------------------------
 
 
@@ -183,6 +226,22 @@ def insilico_trials(study: Study) -> list[dict[str, Any]]:
 def finetune_trials(study: Study) -> list[dict[str, Any]]:
     """The stage-2 trials: every combination of the grid."""
     return [{"stage": "finetune", **c} for c in _product(study.grid)]
+
+
+def recipe_trials(study: Study) -> list[dict[str, Any]]:
+    """A recipe study's trials: every combination of the grid, one stage."""
+    return [{"stage": "recipe", **c} for c in _product(study.grid)]
+
+
+def _stages(study: Study) -> list[tuple[str, list[dict[str, Any]]]]:
+    if study.recipe is not None:
+        return [("recipe", recipe_trials(study))]
+    return [("insilico", insilico_trials(study)), ("finetune", finetune_trials(study))]
+
+
+def _final_trials(study: Study) -> list[dict[str, Any]]:
+    """The trials whose results the tables gather."""
+    return recipe_trials(study) if study.recipe is not None else finetune_trials(study)
 
 
 def _config(study: Study, params: Mapping[str, Any]) -> Any:
@@ -223,6 +282,8 @@ def run_trial(params: Mapping[str, Any], study: Mapping[str, Any]) -> dict[str, 
                   "path": None if study.get("path") is None else Path(study["path"])})
     torch.set_num_threads(1)  # small tensors, shared cores (docs/adr/0006-training-loops.md)
     name = trial_name(params)
+    if st.recipe is not None:
+        return _run_recipe_trial(st, params, name)
     runs, trials = st.output / "runs", st.output / "trials"
     runs.mkdir(parents=True, exist_ok=True)
     trials.mkdir(parents=True, exist_ok=True)
@@ -267,6 +328,29 @@ def run_trial(params: Mapping[str, Any], study: Mapping[str, Any]) -> dict[str, 
     record.update(accuracy=accuracy, deployed=deployed, twin_accuracy=twin_accuracy,
                   physical_queries=queries, seconds=round(time.perf_counter() - t0, 2),
                   run_file=rp, backend=info.get("backend"), head=cfg.head)
+    _write_json(trials / f"{name}.json", record)
+    return record
+
+
+def _run_recipe_trial(st: Study, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One grid point of a recipe study: the recipe's ``trial`` in ``OUTPUT/runs/NAME/``."""
+    import shutil
+
+    from .recipes import recipe_module
+
+    mod = recipe_module(str(st.recipe))
+    trials = st.output / "trials"
+    trials.mkdir(parents=True, exist_ok=True)
+    folder = st.output / "runs" / name
+    shutil.rmtree(folder, ignore_errors=True)  # a cut-off attempt's files: start over
+    folder.mkdir(parents=True)
+    values = {**st.fixed, **{k: v for k, v in params.items() if k != "stage"}}
+    t0 = time.perf_counter()
+    result = mod.trial(values, folder)
+    record: dict[str, Any] = {"trial": name, **params, **result, "recipe": st.recipe,
+                              "metric": getattr(mod, "SWEEP_METRIC", None),
+                              "by": [k for k in st.grid if k != "seed"]}
+    record.setdefault("seconds", round(time.perf_counter() - t0, 2))
     _write_json(trials / f"{name}.json", record)
     return record
 
@@ -352,7 +436,7 @@ def _check_same_settings(study: Study) -> None:
         return
     old = json.loads(previous.read_text())
     new = study.to_dict()
-    changed = [k for k in ("fixed", "backend", "station") if old.get(k) != new.get(k)]
+    changed = [k for k in ("fixed", "backend", "station", "recipe") if old.get(k) != new.get(k)]
     if changed:
         raise ConfigError(f"{study.output} holds results of a study with other {', '.join(changed)} "
                           f"({', '.join(f'{k}: {old.get(k)!r}' for k in changed)}); give this one "
@@ -387,8 +471,7 @@ def run_study(study: Study, *, executor: str | None = None, workers: int | None 
     ran = skipped = left = 0
     failed: list[str] = []
     budget = math.inf if limit is None else int(limit)
-    for stage, trials in (("insilico", insilico_trials(study)),
-                          ("finetune", finetune_trials(study))):
+    for stage, trials in _stages(study):
         pending = [p for p in trials if not finished(study, p)]
         skipped += len(trials) - len(pending)
         if stage == "finetune" and not all(finished(study, p) for p in insilico_trials(study)):
@@ -410,7 +493,8 @@ def run_study(study: Study, *, executor: str | None = None, workers: int | None 
 
         if ray.is_initialized() and address is None:
             ray.shutdown()
-    results = gather(study) if any((study.output / "trials").glob("finetune__*.json")) else None
+    last = "recipe" if study.recipe is not None else "finetune"
+    results = gather(study) if any((study.output / "trials").glob(f"{last}__*.json")) else None
     return SweepReport(ran - len(failed), skipped, failed, left,
                        round(time.perf_counter() - t0, 1), results)
 
@@ -420,7 +504,7 @@ def run_study(study: Study, *, executor: str | None = None, workers: int | None 
 
 def records(study: Study) -> list[dict[str, Any]]:
     out = []
-    for p in finetune_trials(study):
+    for p in _final_trials(study):
         f = study.output / "trials" / f"{trial_name(p)}.json"
         if f.exists():
             out.append(json.loads(f.read_text()))
@@ -430,12 +514,19 @@ def records(study: Study) -> list[dict[str, Any]]:
 def summarize(records: Iterable[Mapping[str, Any]], by: tuple[str, ...] = ("errors", "method")
               ) -> list[dict[str, Any]]:
     """Mean, sample standard deviation, 95 % confidence interval of the mean (Student t) and
-    count of ``accuracy`` per group, groups in the order first met."""
+    count of ``accuracy`` per group, groups in the order first met. A recipe study's records
+    name their own metric and grouping (``metric``, ``by``): its rows also carry ``metric``."""
     from scipy import stats
 
+    records = list(records)
+    value, recipe = "accuracy", None
+    if records and records[0].get("recipe") is not None:
+        recipe = records[0]
+        value = str(recipe.get("metric") or "accuracy")
+        by = tuple(recipe.get("by") or ())
     groups: dict[tuple, list[float]] = {}
     for r in records:
-        groups.setdefault(tuple(r[k] for k in by), []).append(float(r["accuracy"]))
+        groups.setdefault(tuple(_hashable(r[k]) for k in by), []).append(float(r[value]))
     rows = []
     for key, acc in groups.items():
         n = len(acc)
@@ -443,8 +534,13 @@ def summarize(records: Iterable[Mapping[str, Any]], by: tuple[str, ...] = ("erro
         std = math.sqrt(sum((a - mean) ** 2 for a in acc) / (n - 1)) if n > 1 else float("nan")
         half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 else float("nan")
         rows.append({**dict(zip(by, key, strict=True)), "mean": mean, "std": std,
-                     "ci95": half, "n": n, "min": min(acc), "max": max(acc)})
+                     "ci95": half, "n": n, "min": min(acc), "max": max(acc),
+                     **({"metric": value} if recipe is not None else {})})
     return rows
+
+
+def _hashable(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
 
 
 def gather(study: Study) -> Path:
@@ -462,6 +558,8 @@ def gather(study: Study) -> Path:
         log.info("no pyarrow: results.csv only")
     summary = pd.DataFrame(summarize(rows))
     summary.to_csv(out / "summary.csv", index=False)
+    if study.recipe is not None:
+        return out  # the recipe's own figures are per trial; the table says the rest
     plot_summary(summary, out / "accuracy.png",
                  title=f"{study.name}: test accuracy, mean +- std over seeds and chips")
     return out
@@ -497,8 +595,17 @@ def plot_summary(summary: Any, path: Path, title: str = "") -> None:
 
 
 def format_summary(rows: Iterable[Mapping[str, Any]]) -> str:
-    """The summary as a table: method rows, error-setting columns, ``mean +- std (n)`` in %."""
+    """The summary as a table: method rows, error-setting columns, ``mean +- std (n)`` in %
+    (a recipe study's: one line per grid point, its metric's ``mean +- std (n)``)."""
     rows = list(rows)
+    if rows and "metric" in rows[0]:
+        skip = {"mean", "std", "ci95", "n", "min", "max", "metric"}
+        lines = [f"{rows[0]['metric']}: mean +- std (n) per grid point"]
+        for r in rows:
+            std = 0.0 if math.isnan(r["std"]) else r["std"]
+            point = ", ".join(f"{k}={v}" for k, v in r.items() if k not in skip)
+            lines.append(f"  {point}: {r['mean']:.3f} +- {std:.3f} ({r['n']})")
+        return "\n".join(lines)
     settings = list(dict.fromkeys(r["errors"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     cell = {(r["method"], r["errors"]): r for r in rows}

@@ -171,9 +171,12 @@ def _pyplot() -> Any:
 
 def image_rows_figure(rows: Mapping[str, ArrayLike], path: str | Path,
                       titles: Sequence[str] | None = None, suptitle: str = "",
-                      cell_inches: float = 1.1, dpi: int = 90) -> Path:
+                      cell_inches: float = 1.1, dpi: int = 90,
+                      vrange: tuple[float, float] | None = None) -> Path:
     """One row of images per entry of ``rows`` (label -> (n, H, W)), as the papers show input /
-    output / target; each image scaled to its own range (grey); ``titles``: one per column."""
+    output / target; grey, each image scaled to its own range, or all to ``vrange`` (e.g.
+    (0, 1) for images already scaled, so that an erased output shows dark); ``titles``: one
+    per column."""
     plt = _pyplot()
     batches = {k: np.asarray(_as_batch(v)) for k, v in rows.items()}
     n_cols = max(len(b) for b in batches.values())
@@ -185,7 +188,8 @@ def image_rows_figure(rows: Mapping[str, ArrayLike], path: str | Path,
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(imgs):
-                ax.imshow(imgs[c], cmap="gray", interpolation="nearest")
+                lo, hi = vrange if vrange is not None else (None, None)
+                ax.imshow(imgs[c], cmap="gray", interpolation="nearest", vmin=lo, vmax=hi)
             else:
                 ax.axis("off")
             if c == 0:
