@@ -58,13 +58,16 @@ CAPTURE = "batches"
 @dataclass
 class FinetuneSettings:
     """``epochs`` of fine-tuning (0: none), Adam's ``lr`` on the weights (model units: a
-    neuron's threshold is 1), ``batch_size``; ``n_train`` training samples used (0: all);
+    neuron's threshold is 1), ``batch_size``; ``probe_hidden``: the twin's layers fed the board's
+    hidden spikes (:func:`board_forward`; one board run per layer a step); ``n_train`` training
+    samples used (0: all);
     ``checkpoint_every`` steps (and every epoch's end); ``capture_samples`` per step;
     ``max_retries`` of a step after a communication fault, after ``retry_backoff_s`` doubled each
     time up to ``retry_backoff_max_s``."""
 
     epochs: int = 3
     lr: float = 0.002
+    probe_hidden: bool = False
     batch_size: int = 64
     n_train: int = 0
     checkpoint_every: int = 5
@@ -80,16 +83,29 @@ def count_logits(counts: torch.Tensor, snn: ConvertedSNN) -> torch.Tensor:
     return counts * (snn.scales[-1] / snn.timesteps)
 
 
-def board_forward(link: Any, twin: ConvertedSNN, events: torch.Tensor
+def board_forward(link: Any, twin: ConvertedSNN, events: torch.Tensor, probe_hidden: bool = False
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The board's output counts (B, n_out) with the twin's surrogate gradient, and the board's
     and the twin's counts themselves (detached), for the input raster ``events`` (T, B, n_in).
 
     ``link``: a :class:`hilt.loops.snn_board.BoardSNN` (it loads the network if its integers
-    changed, and counts the board's runs); ``twin`` shares the link's weights."""
-    board = link.run(events).sum(0)
-    twin_counts = twin(events).sum(0)
-    return substitute(twin_counts, board), board, twin_counts.detach()
+    changed, and counts the board's runs); ``twin`` shares the link's weights.
+    ``probe_hidden``: also read every hidden layer's spikes from the board (one more run per
+    hidden layer) and feed each twin layer the board's spikes from the layer below, so that
+    every layer's gradient is taken where the board's neurons are, not where the twin's would be
+    (the twin's counts are then its last layer's on the board's hidden spikes)."""
+    if not probe_hidden:
+        board = link.run(events).sum(0)
+        twin_counts = twin(events).sum(0)
+        return substitute(twin_counts, board), board, twin_counts.detach()
+    h = events
+    n = len(twin.layers)
+    for k, layer in enumerate(twin.layers):
+        measured = link.run(events, layer=None if k == n - 1 else k)
+        out = layer(twin.augment(h))
+        h = substitute(out, measured)
+    board = measured.sum(0)
+    return h.sum(0), board, out.detach().sum(0)
 
 
 def finetune_capture_spec(n_in: int, n_out: int) -> Any:
@@ -174,7 +190,7 @@ def finetune(link: Any, snn: ConvertedSNN, x_train: np.ndarray, y_train: np.ndar
         opt.zero_grad(set_to_none=True)
         events = snn.encode(x, encoder)  # type: ignore[arg-type]
         if mode == "board":
-            counts, board, twin_counts = board_forward(link, twin, events)
+            counts, board, twin_counts = board_forward(link, twin, events, s.probe_hidden)
         else:
             counts = twin(events).sum(0)
             board, twin_counts = None, counts.detach()

@@ -105,6 +105,21 @@ def test_the_forward_result_is_the_boards_and_the_gradient_the_surrogate_twins(c
         assert torch.allclose(g, la.weight.grad, atol=1e-6)
 
 
+def test_with_hidden_layers_probed_every_twin_layer_runs_on_the_boards_spikes(case) -> None:  # noqa: ANN001
+    data, ann, board = case
+    deployed, link = deploy(board, convert(ann, data.x_train, timesteps=16))
+    events = deployed.encode(data.x_train[:32], 3)
+    plain = board_forward(link, deployed.twin(), events)[1]
+    runs = link.cost.runs
+    counts, board_counts, twin_counts = board_forward(link, deployed.twin(), events, probe_hidden=True)
+    assert link.cost.runs - runs == 2 and torch.equal(board_counts, plain) and torch.equal(counts.detach(), plain)
+    hidden = torch.as_tensor(board.run(events.numpy().astype(np.uint8), layer=0)[0], dtype=torch.float32)
+    on_board_hidden = deployed.twin().layers[1](deployed.augment(hidden)).sum(0)
+    assert torch.equal(twin_counts, on_board_hidden)  # the output layer's twin fed the board's hidden spikes
+    counts.sum().backward()
+    assert all(float(la.weight.grad.abs().sum()) > 0 for la in deployed.layers)
+
+
 def test_a_network_is_loaded_only_when_its_integers_change(case) -> None:  # noqa: ANN001
     data, ann, board = case
     deployed, link = deploy(board, convert(ann, data.x_train, timesteps=8))
@@ -233,3 +248,24 @@ def test_a_fine_tuning_stopped_after_one_step_resumes_from_its_checkpoint(statio
     assert whole.accuracy == pytest.approx(resumed.accuracy)
     for k, v in whole.model_state.items():
         assert torch.equal(v, resumed.model_state[k]), k
+
+
+@pytest.mark.slow
+def test_hilt_train_and_resume_neuromorphic_from_the_command_line(tmp_path) -> None:  # noqa: ANN001
+    """`hilt train neuromorphic --loop insitu --epochs 1 --lr 0.002` at its defaults otherwise
+    (the ANN's 150 epochs, T = 32, bias+weights calibration: about a minute); `hilt resume` of
+    the completed run is refused. The fast tests above cover the same path with tiny settings."""
+    from click.testing import CliRunner
+
+    from hilt.gui.cli import main
+    from hilt.runfile import RunReader
+
+    result = CliRunner().invoke(main, ["train", "neuromorphic", "--loop", "insitu", "--epochs", "1", "--lr", "0.002",
+                                       "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("*.h5")
+    with RunReader(path) as run:
+        assert run.status == "completed" and len(run.epochs()["test_accuracy"]) == 3
+        assert run.info["config"]["settings"]["lr"] == 0.002
+    again = CliRunner().invoke(main, ["resume", str(path)])
+    assert again.exit_code == 1 and "nothing to resume" in again.output
