@@ -466,6 +466,92 @@ def grating_test(cfg: DiffuserConfig, scene: Scene, trained: Trained,
     return out
 
 
+class TestSet:
+    """Test objects: their planes, the fields they send to the diffuser, their target images."""
+
+    def __init__(self, planes: torch.Tensor, scene: Scene, cfg: DiffuserConfig) -> None:
+        self.planes = planes
+        self.fields = scene.at_diffuser(planes)
+        self.targets = target_images(planes, cfg)
+
+
+def _table_rows(cfg: DiffuserConfig, stacks: dict[str, DiffractiveStack],
+                sets: dict[str, torch.Tensor], test: TestSet,
+                benches: dict[str, LocalDiffractiveProcessor], captures: dict[str, Captures]
+                ) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+    """One row per network and diffuser set (known, new, none): Pearson on the twin and on each
+    bench; and the first bench's images of the first objects for the figure."""
+    rows: list[dict[str, Any]] = []
+    shown: dict[str, torch.Tensor] = {}
+    no_diffuser = torch.ones(1, cfg.grid, cfg.grid, dtype=torch.complex64)
+    for name, stack in stacks.items():
+        for which in ("known", "new", "none"):
+            if name == "free-space" and which == "known":
+                continue
+            diff = sets.get(which, no_diffuser)
+            fields = pairs(test.fields, diff)
+            y = test.targets.repeat_interleave(len(diff), 0)
+            planes = test.planes.repeat_interleave(len(diff), 0)
+            pred = twin_images(stack, fields, cfg)
+            row: dict[str, Any] = {"network": name, "diffusers": which,
+                                   "pearson_twin": mean_pearson(pred, y)}
+            for b, proc in benches.items():
+                meas = measure_images(proc, stack, fields, cfg)
+                captures[name].add(f"{which} diffusers, bench {b}", planes, meas, pred, cfg)
+                row[f"pearson_bench_{b}"] = mean_pearson(meas, y)
+                if b == cfg.benches[0] and which != "none":
+                    shown[f"{name}\n{which}"] = meas[::len(diff)][:cfg.figure_columns]
+            rows.append(row)
+    return rows, shown
+
+
+def _misalignment_sweep(cfg: DiffuserConfig, nets: dict[str, Trained], test: TestSet,
+                        diffusers: torch.Tensor, captures: dict[str, Captures]
+                        ) -> dict[str, list[float]]:
+    """Mean Pearson through new diffusers on stacks with only layer shifts (std per level, px)
+    and gap errors in proportion, averaged over ``sweep_seeds`` draws; per network."""
+    n = cfg.sweep_objects
+    fields = pairs(test.fields[:n], diffusers)
+    y = test.targets[:n].repeat_interleave(len(diffusers), 0)
+    planes = test.planes[:n].repeat_interleave(len(diffusers), 0)
+    sweep: dict[str, list[float]] = {name: [] for name in nets}
+    for level in cfg.sweep_levels_px:
+        levels = ErrorLevels(shift_px=level,
+                             axial_m=level * cfg.sweep_axial_wl_per_px * WAVELENGTH)
+        for name, t in nets.items():
+            values = []
+            for s in range(cfg.sweep_seeds):
+                meas = measure_images(bench(cfg, levels, 100 + s), t.stack, fields, cfg)
+                captures[name].add(_sweep_condition(level, s), planes, meas,
+                                   twin_images(t.stack, fields, cfg), cfg)
+                values.append(mean_pearson(meas, y))
+            sweep[name].append(float(np.mean(values)))
+    return sweep
+
+
+def _figures(cfg: DiffuserConfig, out_dir: Path, test: TestSet, shown: dict[str, torch.Tensor],
+             sweep: dict[str, list[float]], gratings: dict[str, dict[int, dict[str, Any]]]
+             ) -> list[Path]:
+    """The object / no network / outputs rows, Pearson against misalignment, the gratings."""
+    n_obj = min(cfg.figure_columns, len(test.planes))
+    rows = {"object": test.targets[:n_obj],
+            **{k.replace("free-space", "no network"): v for k, v in shown.items()}}
+    grating_rows = {name: torch.stack([v["image"] for v in g.values()])
+                    for name, g in gratings.items()}
+    objects = torch.stack([target_images(grating_planes(cfg, p), cfg)[0]
+                           for p in cfg.grating_periods])
+    return [
+        image_rows_figure(rows, out_dir / "diffuser_images.png"),
+        metric_vs_error_figure(list(cfg.sweep_levels_px), sweep,
+                               out_dir / "diffuser_misalignment.png",
+                               "layer shift std (px; gap std in proportion)",
+                               "Pearson (new diffusers)"),
+        image_rows_figure({"object": objects, **grating_rows}, out_dir / "diffuser_gratings.png",
+                          titles=[f"period {p * cfg.detector_px * THZ_0P4.pitch * 1e3:.1f} mm"
+                                  for p in cfg.grating_periods]),
+    ]
+
+
 # -- the recipe -----------------------------------------------------------------------------------
 
 
@@ -500,74 +586,26 @@ def _run_config(cfg: DiffuserConfig, out_dir: Path, seed: int, progress: bool) -
     data = load_digits(seed).subset(cfg.n_train, cfg.n_test)
     scene = Scene(cfg)
     train_planes = object_planes(data.x_train, cfg)
-    test_planes = object_planes(data.x_test, cfg)
-    train_fields, test_fields = scene.at_diffuser(train_planes), scene.at_diffuser(test_planes)
-    train_targets, test_targets = target_images(train_planes, cfg), target_images(test_planes, cfg)
+    test = TestSet(object_planes(data.x_test, cfg), scene, cfg)
     new_diffusers = scene.diffusers(cfg.n_new_diffusers, torch.Generator().manual_seed(9000 + seed))
 
-    nets = {name: train_imager(cfg, scene, train_fields, train_targets, vaccinated=v, seed=seed,
-                               log=log)
+    nets = {name: train_imager(cfg, scene, scene.at_diffuser(train_planes),
+                               target_images(train_planes, cfg), vaccinated=v, seed=seed, log=log)
             for name, v in (("standard", False), ("vaccinated", True))}
-    flat = flat_copy(nets["standard"].stack)
-    sets = {"known": nets["standard"].known_diffusers, "new": new_diffusers}
+    stacks = {"free-space": flat_copy(nets["standard"].stack),
+              **{k: t.stack for k, t in nets.items()}}
+    captures = {name: Captures(out_dir, name, cfg, seed, conditions(cfg, name)) for name in stacks}
     benches = {b: bench(cfg, b, cfg.error_seed + seed) for b in cfg.benches}
+    sets = {"known": nets["standard"].known_diffusers, "new": new_diffusers}
 
-    rows: list[dict[str, Any]] = []
-    figure_rows: dict[str, torch.Tensor] = {}
-    n_show = cfg.figure_columns
-    captures = {name: Captures(out_dir, name, cfg, seed, conditions(cfg, name))
-                for name in (*nets, "free-space")}
-    stacks = {"free-space": flat, **{k: t.stack for k, t in nets.items()}}
-    for name, stack in stacks.items():
-        for which in ("known", "new", "none"):
-            if name == "free-space" and which == "known":
-                continue
-            diff = sets.get(which, torch.ones(1, cfg.grid, cfg.grid, dtype=torch.complex64))
-            fields = pairs(test_fields, diff)
-            y = test_targets.repeat_interleave(len(diff), 0)
-            pred = twin_images(stack, fields, cfg)
-            row: dict[str, Any] = {"network": name, "diffusers": which,
-                                   "pearson_twin": mean_pearson(pred, y)}
-            planes = test_planes.repeat_interleave(len(diff), 0)
-            for b, proc in benches.items():
-                meas = measure_images(proc, stack, fields, cfg)
-                captures[name].add(f"{which} diffusers, bench {b}", planes, meas, pred, cfg)
-                row[f"pearson_bench_{b}"] = mean_pearson(meas, y)
-                if b == cfg.benches[0] and which != "none":
-                    figure_rows[f"{name}\n{which}"] = meas[::len(diff)][:n_show]
-            rows.append(row)
-
-    # Pearson against the stack's misalignment (lateral shift std, gap std in proportion),
-    # measured on erroneous stacks with only those errors, new diffusers.
-    sweep: dict[str, list[float]] = {name: [] for name in nets}
-    sub = test_fields[:cfg.sweep_objects]
-    fields = pairs(sub, new_diffusers)
-    y = test_targets[:cfg.sweep_objects].repeat_interleave(len(new_diffusers), 0)
-    planes = test_planes[:cfg.sweep_objects].repeat_interleave(len(new_diffusers), 0)
-    for level in cfg.sweep_levels_px:
-        levels = ErrorLevels(shift_px=level,
-                             axial_m=level * cfg.sweep_axial_wl_per_px * WAVELENGTH)
-        for name, t in nets.items():
-            values = []
-            for s in range(cfg.sweep_seeds):
-                proc = bench(cfg, levels, 100 + s)
-                meas = measure_images(proc, t.stack, fields, cfg)
-                captures[name].add(_sweep_condition(level, s), planes, meas,
-                                   twin_images(t.stack, fields, cfg), cfg)
-                values.append(mean_pearson(meas, y))
-            sweep[name].append(float(np.mean(values)))
-
-    # Gratings through new diffusers, on the first bench.
-    first = benches[cfg.benches[0]]
-    g_diff = new_diffusers[:cfg.grating_diffusers]
-    gratings = {name: grating_test(cfg, scene, t, first, g_diff, captures[name])
+    rows, shown = _table_rows(cfg, stacks, sets, test, benches, captures)
+    sweep = _misalignment_sweep(cfg, nets, test, new_diffusers, captures)
+    gratings = {name: grating_test(cfg, scene, t, benches[cfg.benches[0]],
+                                   new_diffusers[:cfg.grating_diffusers], captures[name])
                 for name, t in nets.items()}
     for r in rows:
-        g = gratings.get(r["network"])
-        ok = [p for p, v in g.items() if v["resolved"]] if g is not None else []
-        r["finest_grating_mm"] = (min(ok) * cfg.detector_px * THZ_0P4.pitch * 1e3 if ok else float("nan")) \
-            if r["network"] != "free-space" else float("nan")
-
+        ok = [p for p, v in gratings.get(r["network"], {}).items() if v["resolved"]]
+        r["finest_grating_mm"] = min(ok) * cfg.detector_px * THZ_0P4.pitch * 1e3 if ok else math.nan
     for c in captures.values():
         c.close()
 
@@ -575,25 +613,7 @@ def _run_config(cfg: DiffuserConfig, out_dir: Path, seed: int, progress: bool) -
              f"L = {cfg.corr_length_wl:g} lambda, {cfg.n_diffusers} diffusers/epoch x "
              f"{cfg.epochs} epochs): mean Pearson correlation of output and object")
     _, _, md = write_table(rows, out_dir, title)
-
-    figures = []
-    n_obj = min(n_show, len(test_planes))
-    fig_rows = {"object": test_targets[:n_obj],
-                **{k.replace("free-space", "no network"): v for k, v in figure_rows.items()}}
-    figures.append(image_rows_figure(fig_rows, out_dir / "diffuser_images.png"))
-    figures.append(metric_vs_error_figure(
-        list(cfg.sweep_levels_px), {f"{k}": v for k, v in sweep.items()},
-        out_dir / "diffuser_misalignment.png", "layer shift std (px; gap std in proportion)",
-        "Pearson (new diffusers)"))
-    grating_fig = {f"{name}": torch.stack([v["image"] for v in g.values()])
-                   for name, g in gratings.items()}
-    figures.append(image_rows_figure(
-        {"object": torch.stack([target_images(grating_planes(cfg, p), cfg)[0]
-                                for p in cfg.grating_periods]), **grating_fig},
-        out_dir / "diffuser_gratings.png",
-        titles=[f"period {p * cfg.detector_px * THZ_0P4.pitch * 1e3:.1f} mm"
-                for p in cfg.grating_periods]))
-
+    figures = _figures(cfg, out_dir, test, shown, sweep, gratings)
     extra = {
         "config": _config_json(cfg),
         "train_seconds": {k: round(t.seconds, 1) for k, t in nets.items()},
@@ -642,7 +662,7 @@ def trial(params: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     tr, te = object_planes(data.x_train, cfg), object_planes(data.x_test, cfg)
     net = train_imager(cfg, scene, scene.at_diffuser(tr), target_images(tr, cfg),
                        vaccinated=bool(p["vaccination"]), seed=seed)
-    test_fields, test_targets = scene.at_diffuser(te), target_images(te, cfg)
+    test = TestSet(te, scene, cfg)
     new = scene.diffusers(cfg.n_new_diffusers, torch.Generator().manual_seed(9000 + seed))
     proc = bench(cfg, levels, cfg.error_seed + seed)
     name = "vaccinated" if p["vaccination"] else "standard"
@@ -651,8 +671,8 @@ def trial(params: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     captures = Captures(out_dir, name, cfg, seed, ["known diffusers", "new diffusers"])
     result: dict[str, Any] = {"train_seconds": net.seconds}
     for which, diff in (("known", net.known_diffusers), ("new", new)):
-        fields = pairs(test_fields, diff)
-        y = test_targets.repeat_interleave(len(diff), 0)
+        fields = pairs(test.fields, diff)
+        y = test.targets.repeat_interleave(len(diff), 0)
         pred = twin_images(net.stack, fields, cfg)
         meas = measure_images(proc, net.stack, fields, cfg)
         captures.add(f"{which} diffusers", te.repeat_interleave(len(diff), 0), meas, pred, cfg)
@@ -664,7 +684,8 @@ def trial(params: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 
 __all__ = [
-    "PAPER", "SUMMARY", "SWEEP_METRIC", "TITLE", "TRIAL_KEYS", "Captures", "DiffuserConfig", "Scene", "Trained",
+    "PAPER", "SUMMARY", "SWEEP_METRIC", "TITLE", "TRIAL_KEYS", "Captures", "DiffuserConfig", "Scene",
+    "TestSet", "Trained",
     "build_imager", "grating_planes", "image_detectors", "measure_images", "object_planes",
     "pearson_loss", "raster_seconds_per_image", "run", "run_config", "target_images", "train_imager",
     "trial", "twin_images",
