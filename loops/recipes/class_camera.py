@@ -253,13 +253,18 @@ def camera_metrics(out: np.ndarray, x: np.ndarray, y: np.ndarray, cfg: CameraCon
     images = (x.astype(np.float64) ** 2).reshape(-1, SIDE, SIDE)
     dec = decoded.reshape(-1, SIDE, SIDE)
     energy = out.sum(1)
-    return {
+    metrics = {
         "pcc_target": float(np.mean(pearson(dec[is_t], images[is_t]))),
         "ssim_target": float(np.mean(ssim(dec[is_t], images[is_t]))),
         "pcc_other": float(np.mean(pearson(dec[~is_t], images[~is_t]))),
         "energy_ratio": float(energy[~is_t].mean() / max(energy[is_t].mean(), 1e-30)),
         "efficiency_target": float(energy[is_t].mean() / input_power),
     }
+    if perm is not None:
+        # What an eavesdropper without the permutation sees: the raw output against the object.
+        raw = out.reshape(-1, SIDE, SIDE)
+        metrics["pcc_undecoded"] = float(np.mean(pearson(raw[is_t], images[is_t])))
+    return metrics
 
 
 def measure(processor: LocalDiffractiveProcessor, x: np.ndarray, cfg: CameraConfig,
@@ -326,9 +331,6 @@ def _config_json(cfg: CameraConfig) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
-METRICS = ("pcc_target", "ssim_target", "pcc_other", "energy_ratio", "efficiency_target")
-
-
 def summary_rows(design: str, evals: Sequence[Evaluation]) -> list[dict[str, Any]]:
     """One table row per setting: the mean over draws (and the PCC's spread)."""
     rows = []
@@ -336,7 +338,7 @@ def summary_rows(design: str, evals: Sequence[Evaluation]) -> list[dict[str, Any
         group = [e for e in evals if e.setting == setting]
         row: dict[str, Any] = {"design": design, "setting": setting,
                                "stacks": len(group) if setting != "twin" else 0}
-        for m in METRICS:
+        for m in group[0].metrics:
             row[m] = float(np.mean([e.metrics[m] for e in group]))
         row["pcc_std"] = float(np.std([e.metrics["pcc_target"] for e in group]))
         rows.append(row)
@@ -534,7 +536,8 @@ def _trial(cfg: CameraConfig, vacc: str | None, model_path: Path, out_dir: Path,
     evals = evaluate_design(twin, cfg, x_te, y_te, np.arange(len(y_te)), perm, out_dir, design)
     row = summary_rows(design, [e for e in evals if e.setting == preset])[0]
     twin_row = summary_rows(design, [evals[0]])[0]
-    return {**{m: row[m] for m in (*METRICS, "pcc_std")}, "twin_pcc": twin_row["pcc_target"],
+    return {**{m: row[m] for m in (*evals[0].metrics, "pcc_std")},
+            "twin_pcc": twin_row["pcc_target"],
             "stacks": row["stacks"], "seconds": round(time.perf_counter() - t0, 2),
             "run_files": [str(e.run_file) for e in evals if e.run_file is not None]}
 

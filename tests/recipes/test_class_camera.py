@@ -41,6 +41,7 @@ def test_permutation_camera_tiny_decodes(tmp_path) -> None:
     perm = np.asarray(r.extra["permutation"])
     assert sorted(perm) == list(range(64)) and np.array_equal(perm, cc.make_permutation(3))
     assert [row["setting"] for row in r.rows] == ["twin", "none", "severe"]
+    assert "pcc_undecoded" in r.rows[0]  # what the output shows without the key
 
 
 def test_permutation_decoding_inverts_exactly() -> None:
