@@ -73,6 +73,7 @@ TITLE = "Class-specific diffractive camera (THz, printed layers)"
 PAPER = ("Bai, Luo, Gan, Hu, Li, Zhao, Mengu, Jarrahi, Ozcan: To image, or not to image: "
          "class-specific diffractive cameras with all-optical erasure of undesired objects, "
          "eLight 2, 14 (2022), arXiv:2205.13122")
+PERMUTATION_TITLE = "Class-specific permutation (encryption) camera (THz, printed layers)"
 SUMMARY = ("Trains THz diffractive layers to image one digit class and erase the others;\n"
            "measures PCC/SSIM (target) and the non-target energy ratio, on the twin and "
            "deployed with fabrication and misalignment errors.")
@@ -367,7 +368,8 @@ def check_station(station: str | None, name: str) -> None:
     own masks), so ``--station`` is refused with what is missing."""
     if station is not None:
         raise ConfigError(
-            f"recipe {name}: --station is not supported yet: a station's THz optics "
+            f"recipe {name}: --station is not supported yet: the design is for 0.4 THz (the "
+            "bundled thz-lab chain covers 75-110 GHz), a station's THz optics "
             "(sims/thz_path.py) take a Gaussian beam and masks of their own, and no driver "
             "mounts printed layers or an input object; the recipe deploys to its simulated "
             "printed stacks (docs/recipes.md, 'Your own bench')")
@@ -415,8 +417,8 @@ def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
         evals[design] = evaluate_design(twin, cfg, x_te, y_te, idx, perm, out_dir, design)
         rows += summary_rows(design, evals[design])
     raster = raster_seconds(cfg)
-    _, _, md = write_table(rows, out_dir, f"{TITLE if not cfg.permute else 'Permutation camera'}"
-                           f" ({options.size}): target digit {cfg.target}, "
+    title = TITLE if not cfg.permute else PERMUTATION_TITLE
+    _, _, md = write_table(rows, out_dir, f"{title} ({options.size}): target digit {cfg.target}, "
                            f"{int(np.sum(y_te == cfg.target))} target and "
                            f"{int(np.sum(y_te != cfg.target))} other test digits")
     figures = _figures(cfg, evals, x_te, y_te, perm, out_dir)

@@ -16,9 +16,9 @@ from typing import Any
 
 from . import RecipeOptions, RecipeResult
 from .class_camera import PAPER, SWEEP_METRIC, make_permutation, permute, run_camera, unpermute
+from .class_camera import PERMUTATION_TITLE as TITLE
 from .class_camera import trial as camera_trial
 
-TITLE = "Class-specific permutation (encryption) camera (THz, printed layers)"
 SUMMARY = ("Trains THz diffractive layers to image one digit class pixel-permuted and erase the\n"
            "others; decodes with the inverse permutation and measures PCC/SSIM and the energy "
            "ratio.")
