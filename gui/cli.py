@@ -237,9 +237,19 @@ def plugins() -> None:
 @click.option("--errors", default=None,
               help="(simulated stations) The world's error preset, e.g. dat-0.06, dat-bs-0.10, none "
                    "(default: the station file's).")
+@click.option("--quant", type=click.Choice(["per-channel", "per-tensor"]), default=None,
+              help="(accelerators) Weight scales per output channel or one per layer [per-channel].")
+@click.option("--zero-point", type=click.Choice(["symmetric", "asymmetric"]), default=None,
+              help="(accelerators) Activations symmetric, or over the full int8 range with a zero point "
+                   "[symmetric].")
+@click.option("--weight-zero-point", type=click.Choice(["symmetric", "asymmetric"]), default=None,
+              help="(accelerators) Weights symmetric, or with a zero point [symmetric].")
+@click.option("--pow2-scales/--free-scales", "pow2", default=None,
+              help="(accelerators) Every scale a power of two (shift-only requantisers) [free scales].")
 def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, dataset: str, dat_mode: str,
           instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str,
-          errors: str | None) -> None:
+          errors: str | None, quant: str | None, zero_point: str | None, weight_zero_point: str | None,
+          pow2: bool | None) -> None:
     """Train a classifier on a station's MZI chip; the run file goes under --runs-dir.
 
     STATION is a station file, or the name of a bundled one (`hilt station list`). A run stopped
@@ -249,6 +259,7 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
     from hilt.station import Station
 
     settings = {k: v for k, v in (("batch_size", batch_size), ("max_retries", max_retries)) if v is not None}
+    settings.update(_quantisation_settings(quant, zero_point, weight_zero_point, pow2))
     run_path = None
     try:
         st = Station.from_yaml(stations.find(station_file))
@@ -264,6 +275,17 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
         _resume_hint(run_path)
         sys.exit(1)
     _report_training(loop, result)
+
+
+def _quantisation_settings(quant: str | None, zero_point: str | None, weight_zero_point: str | None,
+                           pow2: bool | None) -> dict[str, bool]:
+    """The int8 loop's scheme settings (hilt.loops.int8_board.Int8Settings) the flags give; the
+    loop checks them against the board's IDENTIFY before it sends a model, naming the flag."""
+    given = {"per_channel": None if quant is None else quant == "per-channel",
+             "asymmetric": None if zero_point is None else zero_point == "asymmetric",
+             "weight_asymmetric": None if weight_zero_point is None else weight_zero_point == "asymmetric",
+             "pow2": pow2}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _what_it_runs_on(st: Any, errors: str | None) -> str:

@@ -204,11 +204,9 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
 
     board = station_accelerator(station) if instrument is None else None
     if board is not None:  # an int8 accelerator: quantisation-aware training (hilt.loops.int8_board)
-        if resume:
-            raise ConfigError("an accelerator's run cannot be resumed: start it again")
         return train_int8_on_station(station, board, loop, dataset=dataset, epochs=epochs, lr=lr, seed=seed,
                                      run_path=run_path or new_run_path(station.name, loop, runs_dir),
-                                     settings=settings)
+                                     settings=settings, resume=resume, control=control, progress=progress)
     from .snn_board import station_neuromorphic, train_snn_on_station
 
     snn_board = station_neuromorphic(station) if instrument is None else None
@@ -366,6 +364,10 @@ def resume_run(run_path: str | Path, *, station_file: str | Path | None = None,
         from .snn_board import SnnBoardSettings
 
         cls = SnnBoardSettings
+    if str(config.get("method", "")).startswith("int8-"):  # an accelerator's run (hilt.loops.int8_board)
+        from .int8_board import Int8Settings
+
+        cls = Int8Settings
     # Settings this hilt no longer knows are dropped; new ones keep their defaults.
     known = {f.name for f in dataclasses.fields(cls)}
     settings = {k: v for k, v in settings.items() if k in known}
