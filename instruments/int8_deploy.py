@@ -10,6 +10,12 @@ becomes the layer's ReLU flag (the clamp at the output zero point, 0 here), a Fl
 dense layer takes its input flattened channel-major, as torch's Flatten does), a MaxPool2d the
 board's maxpool2d. A board with the same rounding runs the network bit for bit as the engine's
 integer forward does; :class:`DeployedInt8` is that network on a board, floats in and out.
+
+Weight zero points are sent as 0: the engine's int8 layers quantise their weights symmetrically,
+so a board that takes weight zero points gets none from here. Asymmetric weights (and activation
+zero points, power-of-two scales, per-tensor parameters, grids fitted to a narrow accumulator) are
+in :mod:`hilt.loops.int8_board`'s quantisation schemes, whose board twin is bit-exact with the
+board for them.
 """
 
 from __future__ import annotations

@@ -191,6 +191,11 @@ def test_hilt_train_refuses_a_flag_the_board_cannot_take(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "--quant per-channel: the board takes one scale per layer only" in result.output
     assert not list(tmp_path.glob("runs/*.h5"))
+    from hilt.gui.cli import _quantisation_settings
+
+    assert _quantisation_settings("per-tensor", "asymmetric", None, True) == {
+        "per_channel": False, "asymmetric": True, "pow2": True}  # flags not given keep the loop's defaults
+    assert _quantisation_settings(None, None, "asymmetric", False) == {"weight_asymmetric": True, "pow2": False}
 
 
 QUICK = {"float_epochs": 1, "train_samples": 64, "test_samples": 32, "batch_size": 64, "capture_samples": 2}
