@@ -426,6 +426,10 @@ def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
            f"XY stage, lock-in 100 ms, 12 dB/oct): {raster:.0f} s; the "
            f"{len(y_te)}-digit test set: {raster * len(y_te) / 3600:.1f} h per stack.\n")
     (out_dir / "table.md").write_text(md)
+    if perm is not None:  # the receiver's key
+        (out_dir / "permutation.json").write_text(json.dumps(
+            {"seed": cfg.seed, "permutation": perm.tolist(),
+             "meaning": "output pixel k (row-major, 8 x 8) shows input pixel permutation[k]"}))
     run_files = [e.run_file for es in evals.values() for e in es if e.run_file is not None]
     seconds = round(time.perf_counter() - t0, 1)
     return RecipeResult(name, rows, md, figures, run_files, seconds,

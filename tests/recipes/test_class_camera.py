@@ -12,7 +12,6 @@ import torch
 from hilt.errors import ConfigError
 from hilt.loops.recipes import RecipeOptions
 from hilt.loops.recipes import class_camera as cc
-from hilt.loops.recipes import permutation_camera as pc
 from hilt.runfile import open_run
 
 
@@ -36,12 +35,21 @@ def test_class_camera_tiny_end_to_end(tmp_path) -> None:
     assert r.extra["raster_seconds_per_image"] > 64  # at least a second a point on the stage
 
 
-def test_permutation_camera_tiny_decodes(tmp_path) -> None:
-    r = pc.run(RecipeOptions(out_dir=tmp_path, size="tiny", seed=3))
-    perm = np.asarray(r.extra["permutation"])
+def test_permutation_camera_tiny_through_the_command(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from hilt.gui.cli import main
+
+    res = CliRunner().invoke(main, ["recipe", "run", "permutation-camera", "--tiny", "--seed", "3",
+                                    "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "permutation-camera (tiny)" in res.output and "figure:" in res.output
+    key = json.loads((tmp_path / "permutation.json").read_text())
+    perm = np.asarray(key["permutation"])
     assert sorted(perm) == list(range(64)) and np.array_equal(perm, cc.make_permutation(3))
-    assert [row["setting"] for row in r.rows] == ["twin", "none", "severe"]
-    assert "pcc_undecoded" in r.rows[0]  # what the output shows without the key
+    rows = json.loads((tmp_path / "table.json").read_text())["rows"]
+    assert [row["setting"] for row in rows] == ["twin", "none", "severe"]
+    assert "pcc_undecoded" in rows[0]  # what the output shows without the key
 
 
 def test_permutation_decoding_inverts_exactly() -> None:
