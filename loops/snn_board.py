@@ -207,9 +207,25 @@ def train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, r
     calibration and every ``checkpoint_every`` fine-tuning steps; ``resume=True`` continues an
     existing run file from its last one (without one, the run starts again in the same file).
     """
-    from dataclasses import asdict
-
     from hilt.errors import ConfigError
+
+    if loop not in LOOPS:
+        raise ConfigError(f"loop {loop!r} on a neuromorphic board: insilico (converted, fine-tuned on the twin, "
+                          "deployed) or insitu (calibrated and fine-tuned with the board in the loop)")
+    if settings.mode not in CALIBRATIONS:
+        raise ConfigError(f"mode {settings.mode!r}: {', '.join(CALIBRATIONS)}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: more threads on a shared machine are many times slower
+    try:
+        return _train_snn(board, data, loop, settings, run_path=run_path, resume=resume, control=control,
+                          progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, run_path: str | None,
+               resume: bool, control: LoopControl | None, progress: Any) -> LoopResult:
+    from dataclasses import asdict
 
     from .ann2snn import ann_accuracy, calibrate_layerwise, convert, snn_accuracy, train_ann
     from .core import LoopAborted, _end_early, _ending, _FaultPolicy
@@ -222,11 +238,6 @@ def train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, r
         save_checkpoint,
     )
 
-    if loop not in LOOPS:
-        raise ConfigError(f"loop {loop!r} on a neuromorphic board: insilico (converted, fine-tuned on the twin, "
-                          "deployed) or insitu (calibrated and fine-tuned with the board in the loop)")
-    if settings.mode not in CALIBRATIONS:
-        raise ConfigError(f"mode {settings.mode!r}: {', '.join(CALIBRATIONS)}")
     t0 = time.perf_counter()
     s = settings
     rec = Recorder.open(run_path, resume=resume,

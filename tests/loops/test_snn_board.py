@@ -216,10 +216,9 @@ def test_hilt_train_insilico_fine_tunes_on_the_twin_alone(station, tmp_path) -> 
     assert len(naive.history) == 1 and naive.accuracy == pytest.approx(result.extra["start_accuracy"])
 
 
-def test_a_fine_tuning_stopped_after_one_step_resumes_from_its_checkpoint(station, tmp_path) -> None:  # noqa: ANN001
-    """Stopped through the loop's control after the first fine-tuning step (a checkpoint every
-    step), then `hilt resume`: the run goes on at the next step in the same file and completes
-    as the uninterrupted run would."""
+def _stopped_and_resumed(station, tmp_path):  # noqa: ANN001, ANN202
+    """A fine-tuning stopped through the loop's control after its first step (a checkpoint
+    every step), then `hilt resume`: the run goes on at the next step in the same file."""
     from hilt.loops.station import resume_run, train_on_station
     from hilt.runfile import RunReader
 
@@ -243,7 +242,20 @@ def test_a_fine_tuning_stopped_after_one_step_resumes_from_its_checkpoint(statio
         assert list(run.scalar("loss")[0]) == [12, 13]
         assert len(run.scalar("rate_rmse")[0]) == 12  # the calibration was not run again
         assert float(run.epochs()["test_accuracy"][-1]) == pytest.approx(resumed.accuracy)
-    # The same run uninterrupted ends with the same weights.
+    return resumed, settings
+
+
+def test_a_fine_tuning_stopped_after_one_step_resumes_from_its_checkpoint(station, tmp_path) -> None:  # noqa: ANN001
+    _stopped_and_resumed(station, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_resumed_fine_tuning_ends_as_the_uninterrupted_one(station, tmp_path) -> None:  # noqa: ANN001
+    """The stopped-and-resumed run of the test above ends with the weights and accuracy of the
+    same run uninterrupted (a third training: slow on a loaded machine)."""
+    from hilt.loops.station import train_on_station
+
+    resumed, settings = _stopped_and_resumed(station, tmp_path)
     whole = train_on_station(station, "insitu", runs_dir=tmp_path, epochs=1, lr=0.002, settings=settings)
     assert whole.accuracy == pytest.approx(resumed.accuracy)
     for k, v in whole.model_state.items():
