@@ -423,17 +423,33 @@ def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
                            f"{int(np.sum(y_te != cfg.target))} other test digits")
     figures = _figures(cfg, evals, x_te, y_te, perm, out_dir)
     md += (f"\nOne measured output image on the THz bench (64-point raster of the detector on the "
-           f"XY stage, lock-in 100 ms, 12 dB/oct): {raster:.0f} s; the "
+           f"XY stage, lock-in 100 ms, 12 dB/oct): {raster:.0f} s computed; the "
            f"{len(y_te)}-digit test set: {raster * len(y_te) / 3600:.1f} h per stack.\n")
+    timed = None
+    if options.size != "tiny":  # seconds of wall time: the tests time a small raster instead
+        from .thz_raster import time_raster
+
+        centres = region_centres_mm(image_regions(cfg), (cfg.grid, cfg.grid), THZ_0P4.pitch)
+        timed = time_raster(centres, out_dir / "runs" / "thz-raster.h5")
+        md += (f"The same raster through the {timed.station} station's drivers (stage and lock-in, "
+               f"{timed.clock} simulated clock): {timed.bench_seconds:.1f} s "
+               f"({timed.wall_seconds:.1f} s of wall time here; it reads the station's own "
+               f"optics, which cannot hold this design: docs/recipes.md).\n")
     (out_dir / "table.md").write_text(md)
     if perm is not None:  # the receiver's key
         (out_dir / "permutation.json").write_text(json.dumps(
             {"seed": cfg.seed, "permutation": perm.tolist(),
              "meaning": "output pixel k (row-major, 8 x 8) shows input pixel permutation[k]"}))
     run_files = [e.run_file for es in evals.values() for e in es if e.run_file is not None]
+    if timed is not None:
+        run_files.append(timed.sweep_file)
     seconds = round(time.perf_counter() - t0, 1)
     return RecipeResult(name, rows, md, figures, run_files, seconds,
                         extra={"raster_seconds_per_image": raster, "train_seconds": train_s,
+                               "raster_on_station": None if timed is None else {
+                                   "station": timed.station, "points": timed.points,
+                                   "bench_seconds": timed.bench_seconds,
+                                   "wall_seconds": timed.wall_seconds, "clock": timed.clock},
                                "permutation": None if perm is None else perm.tolist()})
 
 

@@ -144,3 +144,22 @@ def test_recipe_study_runs_trials_and_summarises(tmp_path) -> None:
     path.write_text(STUDY.replace("class-camera", "no-such"))
     with pytest.raises(ConfigError, match="no recipe"):
         sweep.load_study(path)
+
+
+def test_a_raster_timed_through_the_thz_station_drivers(tmp_path) -> None:
+    """Four image pixels of the camera read by the simulated thz-lab's stage and lock-in: the
+    bench's clock sees the moves and the lock-in's settling, as the cost model says."""
+    from hilt.instruments.diffractive_processor import raster_seconds_per_sample, region_centres_mm
+    from hilt.loops.recipes.thz_raster import time_raster
+    from hilt.runfile.sweep_file import open_sweep
+    from hilt.sims.physics import THZ_0P4
+
+    cfg = cc.CameraConfig.for_size("quick")
+    centres = [c for c in region_centres_mm(cc.image_regions(cfg), (cfg.grid, cfg.grid),
+                                            THZ_0P4.pitch) if abs(c[0]) < 1 and abs(c[1]) < 1]
+    t = time_raster(centres, tmp_path / "raster.h5")
+    assert t.points == 4 and t.clock == "fast"
+    model = raster_seconds_per_sample(centres, time_constant_s=0.1, slope_db=12,
+                                      return_to_start=False, discard_reads=0)
+    assert t.bench_seconds == pytest.approx(model, rel=0.15)
+    assert open_sweep(t.sweep_file).status == "completed"
