@@ -225,6 +225,7 @@ def test_an_int8_run_stopped_after_one_step_resumes_from_its_checkpoint(tmp_path
         assert run.status == "aborted" and run.info["config"]["station_run"]["loop"] == "insitu"
     result = CliRunner().invoke(main, ["resume", str(tmp_path / "stopped.h5")])
     assert result.exit_code == 0, result.output
+    assert "insitu: accuracy" in result.output and "stopped.h5" in result.output
     with RunReader(tmp_path / "stopped.h5") as run:
         assert run.status == "completed"
         assert [s["status"] for s in run.sessions] == ["aborted", "completed"]
