@@ -118,6 +118,9 @@ def test_pat_trains_on_the_bench_for_one_epoch(station: Station, tmp_path: Path)
         assert run.info["config"]["station_run"]["instrument"] is None  # found again by its roles
 
 
+# An epoch on the bench (about 10 s): the same training as the test above, from the command
+# line; the command's own paths are covered on the mzi-large station (tests/integration).
+@pytest.mark.slow
 def test_hilt_train_runs_on_the_bench(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["train", "mzi-lab", "--loop", "insitu", "--epochs", "1",
                                        "--batch-size", "256", "--runs-dir", str(tmp_path)])
