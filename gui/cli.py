@@ -225,7 +225,7 @@ def plugins() -> None:
               show_default=True, help="insilico: twin only, then deployed; insitu: physics-aware; "
                                       "spsa: zeroth-order; dat: dual adaptive training.")
 @click.option("--epochs", type=int, default=3, show_default=True)
-@click.option("--lr", type=float, default=0.01, show_default=True)
+@click.option("--lr", type=float, default=None, help="Learning rate [0.01; 0.002 on a neuromorphic board].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--dataset", default="digits", show_default=True, help="digits, mnist:DIR or fashion:DIR (IDX files).")
 @click.option("--dat-mode", type=click.Choice(["output", "internal", "block"]), default="internal", show_default=True)
@@ -246,7 +246,7 @@ def plugins() -> None:
               help="(accelerators) Weights symmetric, or with a zero point [symmetric].")
 @click.option("--pow2-scales/--free-scales", "pow2", default=None,
               help="(accelerators) Every scale a power of two (shift-only requantisers) [free scales].")
-def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, dataset: str, dat_mode: str,
+def train(station_file: str, loop: str, epochs: int, lr: float | None, seed: int, dataset: str, dat_mode: str,
           instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str,
           errors: str | None, quant: str | None, zero_point: str | None, weight_zero_point: str | None,
           pow2: bool | None) -> None:
@@ -267,6 +267,8 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
         click.echo(_what_it_runs_on(st, errors))
         with cli_stop.station_session(st):
             run_path = stop.run_file = new_run_path(st.name, loop, runs_dir)
+            if lr is None:
+                lr = _default_lr(st)
             result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
                                       lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
                                       settings=settings, progress_bar=True, measure_start=True)
@@ -275,6 +277,15 @@ def train(station_file: str, loop: str, epochs: int, lr: float, seed: int, datas
         _resume_hint(run_path)
         sys.exit(1)
     _report_training(loop, result)
+
+
+def _default_lr(st: Any) -> float:
+    """The learning rate of a run without --lr: 0.01, and 0.002 for the weights of a spiking
+    network on a neuromorphic board (0.01 moves a calibrated network's 8-bit weights by several
+    steps each update and loses accuracy; BENCHMARKS.md)."""
+    from hilt.loops.snn_board import station_neuromorphic
+
+    return 0.002 if station_neuromorphic(st) is not None else 0.01
 
 
 def _quantisation_settings(quant: str | None, zero_point: str | None, weight_zero_point: str | None,

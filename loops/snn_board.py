@@ -338,11 +338,13 @@ def _result(loop: str, history: list[dict[str, float]], link: BoardSNN | None, r
 
 def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, seed: int, run_path: Any,
                          epochs: int | None = None, lr: float | None = None, settings: Any = None,
-                         resume: bool = False, control: LoopControl | None = None, progress: Any = None) -> Any:
+                         resume: bool = False, control: LoopControl | None = None, progress: Any = None,
+                         progress_bar: bool = False) -> Any:
     """:func:`train_snn` on a station's neuromorphic board, its run file recording the station
     (so ``hilt resume`` can continue it). ``epochs`` and ``lr`` are the fine-tuning's;
     ``settings`` sets any field of :class:`SnnBoardSettings` (and wins over them: a resumed run
-    passes what it recorded)."""
+    passes what it recorded). ``progress_bar``: a terminal bar counting board measurements and
+    fine-tuning steps (``hilt train``)."""
     from dataclasses import fields
     from pathlib import Path
 
@@ -369,6 +371,23 @@ def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, s
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
     context = station_run_context(station, started, describe=not (resume and Path(run_path).exists()))
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
-    with run_context(**context):
-        return train_snn(board, data, loop, s, run_path=str(run_path), resume=resume, control=control,
-                         progress=progress)
+    bar = None
+    if progress_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"snn-{loop}", unit=" step", leave=False)
+        inner = progress
+
+        def progress(p: Any) -> None:  # one tick per board measurement or fine-tuning step
+            if not p.end_of_epoch:
+                bar.update(1)
+                bar.set_postfix(stage=p.method, loss=f"{p.loss:.3g}")
+            if inner is not None:
+                inner(p)
+    try:
+        with run_context(**context):
+            return train_snn(board, data, loop, s, run_path=str(run_path), resume=resume, control=control,
+                             progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()

@@ -213,7 +213,8 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
     if snn_board is not None:  # a spiking network converted, calibrated and fine-tuned on it (hilt.loops.snn_board)
         return train_snn_on_station(station, snn_board, loop, dataset=dataset, seed=seed, epochs=epochs, lr=lr,
                                     run_path=run_path or new_run_path(station.name, loop, runs_dir),
-                                    settings=settings, resume=resume, control=control, progress=progress)
+                                    settings=settings, resume=resume, control=control, progress=progress,
+                                    progress_bar=progress_bar)
     processor, description, chip_name = station_processor(station, instrument)
     data = fit_to_ports(load_dataset(dataset, seed, n_features=processor.n_ports), processor.n_ports)
     twin = twin_from_description(description, seed=seed, name=chip_name)  # the chip says what it is

@@ -209,7 +209,8 @@ def test_hilt_train_insitu_on_the_bundled_station(station, tmp_path) -> None:  #
 def test_hilt_train_insilico_fine_tunes_on_the_twin_alone(station, tmp_path) -> None:  # noqa: ANN001
     from hilt.loops.station import train_on_station
 
-    result = train_on_station(station, "insilico", runs_dir=tmp_path, epochs=1, lr=0.002, settings=_tiny())
+    result = train_on_station(station, "insilico", runs_dir=tmp_path, epochs=1, lr=0.002, settings=_tiny(),
+                              progress_bar=True)
     assert [h["epoch"] for h in result.history] == [0, 1]
     assert result.physical_queries == 2 * 450 and result.physical_calls == 2  # the test set, twice
     naive = train_on_station(station, "insilico", runs_dir=tmp_path, epochs=0, settings=_tiny())
@@ -264,15 +265,15 @@ def test_a_resumed_fine_tuning_ends_as_the_uninterrupted_one(station, tmp_path) 
 
 @pytest.mark.slow
 def test_hilt_train_and_resume_neuromorphic_from_the_command_line(tmp_path) -> None:  # noqa: ANN001
-    """`hilt train neuromorphic --loop insitu --epochs 1 --lr 0.002` at its defaults otherwise
-    (the ANN's 150 epochs, T = 32, bias+weights calibration: about a minute); `hilt resume` of
-    the completed run is refused. The fast tests above cover the same path with tiny settings."""
+    """`hilt train neuromorphic --loop insitu --epochs 1` at its defaults otherwise (lr 0.002 on a
+    neuromorphic board, the ANN's 150 epochs, T = 32, bias+weights calibration: about a minute);
+    `hilt resume` of the completed run is refused. The fast tests above cover the same path with tiny settings."""
     from click.testing import CliRunner
 
     from hilt.gui.cli import main
     from hilt.runfile import RunReader
 
-    result = CliRunner().invoke(main, ["train", "neuromorphic", "--loop", "insitu", "--epochs", "1", "--lr", "0.002",
+    result = CliRunner().invoke(main, ["train", "neuromorphic", "--loop", "insitu", "--epochs", "1",
                                        "--runs-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (path,) = tmp_path.glob("*.h5")
