@@ -510,8 +510,10 @@ def train_int8(board: Any, data: Dataset, loop: str, settings: Int8Settings, *, 
         else:
             opt.load_state_dict(ck.optim_state["opt"])
             g.set_state(ck.rng_state["shuffle"])
-            grids = [(float(a), int(b)) for a, b in ck.extra["grids"]]
-            start, history = dict(ck.extra["start"]), list(ck.extra["history"])
+            # Checkpoints written before grids and start were kept: the grids from the weights again.
+            grids = ([(float(a), int(b)) for a, b in ck.extra["grids"]] if "grids" in ck.extra else fitted(net))
+            history = list(ck.extra["history"])
+            start = dict(ck.extra.get("start") or history[0])
             fwd.queries, fwd.loads = int(ck.extra["queries"]), int(ck.extra["calls"])
             start_epoch, step = int(ck.extra["epoch"]) + 1, int(ck.step) + 1
         twin: nn.Module = (BoardTwin(net, grids, scheme, rounding=rounding, acc_bits=acc_bits) if s.twin == "board"
