@@ -496,14 +496,15 @@ def train_int8(board: Any, data: Dataset, loop: str, settings: Int8Settings, *, 
     history: list[dict[str, float]] = []
     g = torch.Generator().manual_seed(s.seed + 1)
     ck = rec.checkpoint
-    if ck is None:
-        net = train_float(data, epochs=s.float_epochs, seed=s.seed)
-    else:
-        net = FloatCNN(s.seed)
-        net.load_state_dict(ck.model_state["model"])
-    opt = torch.optim.Adam(net.parameters(), lr=s.lr)
+    net = FloatCNN(s.seed)
     step, start_epoch, status, reason = 0, 0, "failed", "the run stopped on an error"
+    start: dict[str, float] = {}
     try:
+        if ck is None:
+            net = train_float(data, epochs=s.float_epochs, seed=s.seed)
+        else:
+            net.load_state_dict(ck.model_state["model"])
+        opt = torch.optim.Adam(net.parameters(), lr=s.lr)
         if ck is None:
             grids = fitted(net)
             start = evaluate(net, scheme, grids, fwd, x_te, y_te, twin=s.twin)
