@@ -24,7 +24,12 @@ Physics, in order:
 2. **Optics** (optional): a :class:`~hilt.sims.physics.DiffractiveStack` built from a setup
    preset (``"thz"`` = the 0.4 mm-pixel THz D2NN geometry) on a small grid (default 32 x 32),
    made physical with ``.with_errors(world.errors, seed)``; a Gaussian beam enters it and the
-   output intensity is computed at the source's wavelength. The normalised intensity (per watt)
+   output intensity is computed at the source's wavelength. ``illumination: plane`` lights it
+   with a collimated plane wave over the whole grid instead (one watt across the grid), and
+   :meth:`ThzPath.mount` places an **object** (an amplitude mask in the input plane) and
+   **printed layers given as their heights** (metres) in the beam: the simulated stand-in for a
+   person mounting printed parts. The world's hidden errors of the stack (height errors,
+   quantisation, shift, rotation, tilt, gaps) apply to the mounted layers as to its own. The normalised intensity (per watt)
    is cached per frequency and mask version, so changing only the power costs nothing. Without
    optics the beam is a Gaussian of radius ``beam_radius_mm`` on the detector plane.
 3. **Detector** (pyroelectric or Golay cell): the power through its aperture at the stage
@@ -128,7 +133,8 @@ class _Optics:
 
     def __init__(self, world: Any, name: str, *, preset: str = "thz", layers: int = 3,
                  shape: int | list[int] = 32, kind: str | None = None, spacing_m: float | None = None,
-                 beam_radius_mm: float = 4.0, errors: str | None = None, cache_size: int = 8) -> None:
+                 beam_radius_mm: float = 4.0, errors: str | None = None, cache_size: int = 8,
+                 illumination: str = "gaussian") -> None:
         from hilt.sims import physics
 
         setups = {"thz": physics.THZ_0P4, **physics.SETUPS}
@@ -146,6 +152,11 @@ class _Optics:
         self.shape = n
         self.pitch_mm = setup.pitch * 1e3
         self.beam_radius_mm = float(beam_radius_mm)
+        if illumination not in ("gaussian", "plane"):
+            raise ConfigError(f"optics illumination {illumination!r}: expected 'gaussian' or 'plane'")
+        self.illumination = illumination
+        self.object: np.ndarray | None = None  # amplitude transmission of the mounted object
+        self._object_version = 0
         self._cache: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -154,12 +165,45 @@ class _Optics:
         import torch
 
         ny, nx = self.shape
-        y = (torch.arange(ny, dtype=torch.float64) - (ny - 1) / 2) * self.pitch_mm
-        x = (torch.arange(nx, dtype=torch.float64) - (nx - 1) / 2) * self.pitch_mm
-        r2 = y[:, None] ** 2 + x[None, :] ** 2
-        amp = torch.exp(-r2 / self.beam_radius_mm**2)  # |E|^2 ~ exp(-2 r^2 / w^2)
-        amp = amp / torch.sqrt((amp**2).sum())  # one watt in
+        if self.illumination == "plane":
+            amp = torch.full((ny, nx), 1.0 / math.sqrt(ny * nx), dtype=torch.float64)
+        else:
+            y = (torch.arange(ny, dtype=torch.float64) - (ny - 1) / 2) * self.pitch_mm
+            x = (torch.arange(nx, dtype=torch.float64) - (nx - 1) / 2) * self.pitch_mm
+            r2 = y[:, None] ** 2 + x[None, :] ** 2
+            amp = torch.exp(-r2 / self.beam_radius_mm**2)  # |E|^2 ~ exp(-2 r^2 / w^2)
+            amp = amp / torch.sqrt((amp**2).sum())  # one watt in
+        if self.object is not None:  # what the object passes of the watt that lights it
+            amp = amp * torch.as_tensor(self.object, dtype=torch.float64)
         return amp.to(torch.complex64)
+
+    def mount(self, object: np.ndarray | None = None, heights: Any = None) -> None:
+        """Place an object (amplitude transmission, the grid's shape, values in [0, 1]) and/or
+        printed layers (one height map per layer, metres) in the beam; None leaves that part."""
+        import torch
+
+        with self._lock:
+            if heights is not None:
+                if len(heights) != len(self.twin.masks):
+                    raise ConfigError(f"mount: {len(heights)} height maps for {len(self.twin.masks)} layers")
+                for mask, h in zip(self.twin.masks, heights, strict=True):
+                    if not (hasattr(mask, "raw") and hasattr(mask, "max_height")):
+                        raise ConfigError("mount: printed heights need height masks (optics kind: height)")
+                    v = torch.as_tensor(np.asarray(h, dtype=np.float32))
+                    if tuple(v.shape) != tuple(mask.shape):
+                        raise ConfigError(f"mount: a {tuple(v.shape)} height map for a {tuple(mask.shape)} layer")
+                    # Heights are stored through a sigmoid; heights at the bounds stay finite.
+                    frac = (v / mask.max_height).clamp(1e-6, 1.0 - 1e-6)
+                    with torch.no_grad():
+                        mask.raw.copy_(torch.logit(frac))
+            if object is not None:
+                obj = np.asarray(object, dtype=np.float64)
+                if obj.shape != self.shape:
+                    raise ConfigError(f"mount: a {obj.shape} object for a {self.shape} input plane")
+                if np.any(obj < 0) or np.any(obj > 1):
+                    raise ConfigError("mount: an object's amplitude transmission is within [0, 1]")
+                self.object = obj.copy()
+                self._object_version += 1
 
     def _version(self) -> tuple[int, ...]:
         # In-place optimiser steps bump a tensor's version: masks changed -> recompute.
@@ -171,7 +215,7 @@ class _Optics:
 
         from hilt.sims.physics import DiffractiveStack
 
-        key = (round(float(frequency), 3), self._version())
+        key = (round(float(frequency), 3), self._version(), self._object_version)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -259,6 +303,13 @@ class ThzPath:
         q = (np.arange(self.QUADRATURE) + 0.5) / self.QUADRATURE - 0.5
         self._qx, self._qy = np.meshgrid(q, q)
         self._inside = self._qx**2 + self._qy**2 <= 0.25
+
+    def mount(self, object: np.ndarray | None = None, heights: Any = None) -> None:
+        """Place an object and/or printed layers (heights, metres) in the optics: what a person
+        does on a real bench; see :meth:`_Optics.mount`. Needs ``optics`` in the station file."""
+        if self.optics is None:
+            raise ConfigError(f"{self.name}: no optics to mount an object or layers in (station file: optics)")
+        self.optics.mount(object=object, heights=heights)
 
     # -- inputs from the world -------------------------------------------------------------------
     def source_state(self) -> tuple[float, float, bool]:

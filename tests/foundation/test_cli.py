@@ -85,7 +85,7 @@ def test_station_list_shows_every_bundled_example_with_its_first_comment_line() 
     result = CliRunner().invoke(main, ["station", "list"])
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line for line in result.output.splitlines()}
-    assert set(rows) == {"thz-lab", "mzi-lab", "mzi-large", "slm-optics", "fpga", "neuromorphic"}
+    assert set(rows) == {"thz-lab", "thz-imaging", "mzi-lab", "mzi-large", "slm-optics", "fpga", "neuromorphic"}
     thz = rows["thz-lab"].split(maxsplit=2)
     assert Path(thz[1]).name == "thz-lab.yaml" and Path(thz[1]).is_file()
     assert thz[2].startswith("A THz diffractive-network bench")

@@ -22,7 +22,7 @@ from hilt.errors import ConfigError
 from hilt.gui.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLED = {"fpga", "mzi-lab", "mzi-large", "neuromorphic", "slm-optics", "thz-lab"}
+BUNDLED = {"fpga", "mzi-lab", "mzi-large", "neuromorphic", "slm-optics", "thz-imaging", "thz-lab"}
 
 
 def test_the_bundled_stations_are_package_data_found_through_importlib_resources() -> None:
