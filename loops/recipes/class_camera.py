@@ -33,6 +33,14 @@ as designed) on physical stacks with fabrication and misalignment errors (preset
 (:class:`~hilt.instruments.diffractive_processor.LocalDiffractiveProcessor`); every measured
 output image goes into a run file. On the THz bench each measured image is a raster of 64
 lock-in readings: the recipe reports how long one takes (:func:`raster_seconds`).
+
+With ``--station`` (a station that can hold the design, :func:`check_station`: the bundled
+``thz-imaging``) the camera is designed in the station's geometry (:func:`station_config`) and
+each design is also deployed there (:func:`deploy_to_station`): its heights mounted, a few test
+digits (``STATION_IMAGES``: half 2s) mounted one by one as printed objects and each output image
+read by rastering the detector on the XY stage through the lock-in
+(:class:`~hilt.loops.recipes.thz_station.StationCamera`). The table gets the station's metrics
+next to the twin's on the same digits, and the station-clock seconds per image.
 """
 
 from __future__ import annotations
@@ -361,18 +369,123 @@ def _figure_samples(y: np.ndarray, cfg: CameraConfig) -> np.ndarray:
     return np.concatenate([tgt, np.asarray(other, dtype=int)]).astype(int)
 
 
+#: Test digits measured on a station per design (half target, half others): each is a raster.
+STATION_IMAGES = {"tiny": 2, "quick": 8, "full": 32}
+
+
 def check_station(station: str | None, name: str) -> None:
-    """The camera's deployment needs a bench where the recipe can mount its printed layers
-    and an input object: the simulated one of this recipe. A station file cannot say that yet
-    (module docstring of :mod:`hilt.sims.thz_path`: its optics take a Gaussian beam and their
-    own masks), so ``--station`` is refused with what is missing."""
-    if station is not None:
-        raise ConfigError(
-            f"recipe {name}: --station is not supported yet: the design is for 0.4 THz (the "
-            "bundled thz-lab chain covers 75-110 GHz), a station's THz optics "
-            "(sims/thz_path.py) take a Gaussian beam and masks of their own, and no driver "
-            "mounts printed layers or an input object; the recipe deploys to its simulated "
-            "printed stacks (docs/recipes.md, 'Your own bench')")
+    """A station the camera can be deployed to holds its design: a THz path (station file,
+    ``world.systems``) at 0.4 THz in the printed-layer geometry of ``THZ_0P4`` with height
+    masks, lit by a plane wave (``illumination: plane``) through a mounted object, and a
+    detector aperture of at most one image pixel (1.2 mm). Anything else is refused with what
+    is missing (the bundled ``thz-imaging`` qualifies; ``thz-lab`` does not)."""
+    if station is None:
+        return
+    from hilt import stations
+    from hilt.config import load_station
+    from hilt.sims.thz_path import DETECTOR_KINDS
+
+    from .thz_station import _thz_system, station_geometry
+
+    config = load_station(stations.find(station))
+    _, spec = _thz_system(config, None)
+    geo = station_geometry(station)
+    band = (spec.get("multiplier") or {}).get("band")
+    problems = []
+    if band and not float(band[0]) <= geo.frequency_hz <= float(band[1]):
+        problems.append(f"its multiplier chain covers {float(band[0]) / 1e9:.0f}-"
+                        f"{float(band[1]) / 1e9:.0f} GHz, the design is for "
+                        f"{geo.frequency_hz / 1e9:.0f} GHz")
+    if abs(geo.wavelength_m / THZ_0P4.wavelength - 1) > 1e-6 or geo.pitch_m != THZ_0P4.pitch:
+        problems.append("its optics are not the 0.4 THz printed-layer geometry (preset: thz)")
+    if geo.kind != "height":
+        problems.append("its layers are not printed height masks (optics kind: height)")
+    if (spec.get("optics") or {}).get("illumination", "gaussian") != "plane":
+        problems.append("its optics are lit by a Gaussian beam with no object in it (optics "
+                        "illumination: plane mounts an object)")
+    det = dict(spec.get("detector") or {})
+    aperture = float(det.get("aperture_mm", DETECTOR_KINDS[det.get("kind", "pyro")]["aperture_mm"]))
+    pixel_mm = 3 * THZ_0P4.pitch * 1e3
+    if aperture > pixel_mm + 1e-9:
+        problems.append(f"its detector's {aperture:g} mm aperture is wider than an image pixel "
+                        f"({pixel_mm:g} mm; a pinhole)")
+    if problems:
+        raise ConfigError(f"recipe {name}: station {config.name} cannot hold the camera's design: "
+                          + "; ".join(problems) + " (docs/recipes.md, 'Your own bench'; the "
+                          "bundled thz-imaging can)")
+
+
+def station_config(station: str, size: str, **changes: Any) -> CameraConfig:
+    """The recipe's configuration for ``size`` in the geometry the station holds (grid, layers,
+    gaps from its file); each image pixel is 3 plane pixels (1.2 mm), the station's pinhole."""
+    from .thz_station import station_geometry
+
+    geo = station_geometry(station)
+    if geo.shape[0] != geo.shape[1]:
+        raise ConfigError(f"station {station}: a {geo.shape} grid; the camera needs a square one")
+    return CameraConfig.for_size(size, grid=geo.shape[0], n_layers=geo.n_layers,
+                                 spacing=geo.spacing_m, upsample=3, **changes)
+
+
+def object_amplitudes(x: np.ndarray, cfg: CameraConfig) -> np.ndarray:
+    """Digits (n, 64) as printed objects: amplitude transmission (n, grid, grid) in [0, 1]."""
+    amp = np.abs(input_fields(x, cfg).numpy()).astype(np.float64)
+    return amp / np.maximum(amp.max(axis=(1, 2), keepdims=True), 1e-30)
+
+
+def station_subset(y: np.ndarray, cfg: CameraConfig, n: int) -> np.ndarray:
+    """``n`` test digits for the station: half of the target class, half of the others (the
+    others in class order), by index."""
+    tgt = np.flatnonzero(y == cfg.target)[:max(1, n // 2)]
+    classes = [c for c in range(10) if c != cfg.target]
+    others: list[int] = []
+    for k in range(len(y)):  # round robin over the other classes: one of each first
+        others += [int(i) for c in classes for i in np.flatnonzero(y == c)[k:k + 1]]
+        if len(others) >= n - len(tgt):
+            break
+    return np.concatenate([tgt, np.asarray(others[:n - len(tgt)], dtype=int)]).astype(int)
+
+
+def deploy_to_station(twin: DiffractiveStack, cfg: CameraConfig, station: str, x: np.ndarray,
+                      y: np.ndarray, idx: np.ndarray, perm: np.ndarray | None, out_dir: Path,
+                      design: str) -> tuple[Evaluation, Evaluation, dict[str, Any]]:
+    """The design printed and mounted on ``station``, the digits ``x`` read there one raster
+    each (:class:`~hilt.loops.recipes.thz_station.StationCamera`); returns the station's
+    evaluation, the twin's on the same digits, and the timing. Each station image is divided
+    by the power its object passes (the sum of its squared amplitude), so that, as the twin's
+    inputs are, every object counts with the same light; the efficiency is not comparable
+    (volts) and left out."""
+    from .thz_station import StationCamera
+
+    centres = region_centres_mm(image_regions(cfg), (cfg.grid, cfg.grid), THZ_0P4.pitch,
+                                serpentine=False)
+    objects = object_amplitudes(x, cfg)
+    with StationCamera(station, out_dir) as cam:
+        cam.mount_layers(masks_of(twin))
+        got = cam.read_images(objects, centres, name=f"station-{design}")
+    images = got.images / np.square(objects).sum(axis=(1, 2))[:, None]
+    with torch.no_grad():
+        twin_out = twin(input_fields(x, cfg)).double().numpy()
+    m_station = camera_metrics(images, x, y, cfg, perm, 1.0)
+    m_station["efficiency_target"] = float("nan")
+    path = out_dir / "runs" / f"{design}-station.h5"
+    config = {"recipe": "permutation-camera" if perm is not None else "class-camera",
+              "design": design, "station": str(cam.station_file), "errors": "station",
+              "target": cfg.target, "labels": [int(v) for v in y],
+              "test_index": [int(v) for v in idx], "sweep_files": [str(p) for p in got.sweep_files],
+              "config": _config_json(cfg)}
+    with ImageRun(path, input_shape=(SIDE, SIDE), output_shape=(SIDE, SIDE), config=config,
+                  station_file=cam.station_file, physical_unit="V/W") as run:
+        run.capture(step=0, inputs=(x.astype(np.float32) ** 2).reshape(-1, SIDE, SIDE),
+                    physical=images.reshape(-1, SIDE, SIDE),
+                    twin=twin_out.reshape(-1, SIDE, SIDE), sample_idx=idx)
+    timing = {"station": Path(cam.station_file).stem, "images": len(x), "clock": got.clock,
+              "bench_seconds_per_image": float(np.mean(got.bench_seconds)),
+              "wall_seconds": round(got.wall_seconds, 1)}
+    return (Evaluation("station", 0, m_station, images, path),
+            Evaluation("twin (station digits)", None,
+                       camera_metrics(twin_out, x, y, cfg, perm, cfg.input_power), twin_out),
+            timing)
 
 
 def run_camera(options: RecipeOptions, *, permute_images: bool, name: str,
@@ -399,7 +512,13 @@ def one_thread() -> Iterator[None]:
 def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
                 config: CameraConfig | None) -> RecipeResult:
     t0 = time.perf_counter()
-    cfg = config or CameraConfig.for_size(options.size, seed=options.seed, permute=permute_images)
+    if config is not None:
+        cfg = config
+    elif options.station is not None:  # designed in the geometry the station holds
+        cfg = station_config(options.station, options.size, seed=options.seed,
+                             permute=permute_images)
+    else:
+        cfg = CameraConfig.for_size(options.size, seed=options.seed, permute=permute_images)
     out_dir = Path(options.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_te, y_te = _data(cfg)
@@ -409,6 +528,8 @@ def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
     rows: list[dict[str, Any]] = []
     evals: dict[str, list[Evaluation]] = {}
     train_s: dict[str, float] = {}
+    station_evals: dict[str, tuple[np.ndarray, Evaluation, Evaluation]] = {}
+    timings: dict[str, dict[str, Any]] = {}
     for design, vacc in designs.items():
         t1 = time.perf_counter()
         twin = train_camera(cfg, x_tr, y_tr, vaccinate=vacc, perm=perm)
@@ -416,6 +537,16 @@ def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
         torch.save(twin.state_dict(), out_dir / f"{design}.pt")
         evals[design] = evaluate_design(twin, cfg, x_te, y_te, idx, perm, out_dir, design)
         rows += summary_rows(design, evals[design])
+        if options.station is not None:
+            pick = station_subset(y_te, cfg, STATION_IMAGES[options.size])
+            on_station, twin_there, timing = deploy_to_station(
+                twin, cfg, options.station, x_te[pick], y_te[pick], pick, perm, out_dir, design)
+            station_evals[design] = (pick, on_station, twin_there)
+            station_rows = summary_rows(design, [twin_there, on_station])
+            station_rows[0]["stacks"] = 0  # the twin's prediction for the same digits
+            station_rows[-1]["station_s_per_image"] = timing["bench_seconds_per_image"]
+            rows += station_rows
+            timings[design] = timing
     raster = raster_seconds(cfg)
     title = TITLE if not cfg.permute else PERMUTATION_TITLE
     _, _, md = write_table(rows, out_dir, f"{title} ({options.size}): target digit {cfg.target}, "
@@ -426,7 +557,14 @@ def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
            f"XY stage, lock-in 100 ms, 12 dB/oct): {raster:.0f} s computed; the "
            f"{len(y_te)}-digit test set: {raster * len(y_te) / 3600:.1f} h per stack.\n")
     timed = None
-    if options.size != "tiny":  # seconds of wall time: the tests time a small raster instead
+    for design, timing in timings.items():
+        md += (f"\nThe {design} design on station {timing['station']} ({timing['images']} test "
+               f"digits, each read by a 64-point raster through the stage and lock-in, "
+               f"{timing['clock']} clock): {timing['bench_seconds_per_image']:.1f} s of station "
+               f"time per image, {timing['wall_seconds']:.1f} s of wall time for all.\n")
+    if station_evals:
+        figures.append(_station_figure(cfg, station_evals, x_te, y_te, perm, out_dir))
+    if options.size != "tiny" and options.station is None:  # the tests time a small raster
         from .thz_raster import time_raster
 
         centres = region_centres_mm(image_regions(cfg), (cfg.grid, cfg.grid), THZ_0P4.pitch)
@@ -441,11 +579,13 @@ def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
             {"seed": cfg.seed, "permutation": perm.tolist(),
              "meaning": "output pixel k (row-major, 8 x 8) shows input pixel permutation[k]"}))
     run_files = [e.run_file for es in evals.values() for e in es if e.run_file is not None]
+    run_files += [ev.run_file for _, ev, _ in station_evals.values() if ev.run_file is not None]
     if timed is not None:
         run_files.append(timed.sweep_file)
     seconds = round(time.perf_counter() - t0, 1)
     return RecipeResult(name, rows, md, figures, run_files, seconds,
                         extra={"raster_seconds_per_image": raster, "train_seconds": train_s,
+                               "station": timings or None,
                                "raster_on_station": None if timed is None else {
                                    "station": timed.station, "points": timed.points,
                                    "bench_seconds": timed.bench_seconds,
@@ -493,6 +633,24 @@ def _figures(cfg: CameraConfig, evals: dict[str, list[Evaluation]], x: np.ndarra
                                        "fabrication and misalignment errors",
                                        "energy non-target / target"))
     return figs
+
+
+def _station_figure(cfg: CameraConfig, station_evals: dict[str, tuple[np.ndarray, Evaluation,
+                    Evaluation]], x: np.ndarray, y: np.ndarray, perm: np.ndarray | None,
+                    out_dir: Path) -> Path:
+    """Input / twin / station rows of the digits read on the station (decoded if permuted)."""
+    pick = station_evals["standard"][0]
+    objects = (x[pick].astype(np.float64) ** 2)
+    rows: dict[str, np.ndarray] = {"input": objects.reshape(-1, SIDE, SIDE)}
+    for design, (_, on_station, twin_there) in station_evals.items():
+        for label, img in (("twin", twin_there.images), ("station", on_station.images)):
+            img = unpermute(img, perm) if perm is not None else img
+            rows[f"{label} ({design})"] = img.reshape(-1, SIDE, SIDE)
+    titles = [f"{int(c)}" for c in y[pick]]
+    return image_rows_figure(_common_scale(rows, y[pick] == cfg.target),
+                             out_dir / "station-images.png", titles=titles, vrange=(0.0, 1.0),
+                             suptitle=f"digit {cfg.target} read on the station "
+                                      "(raster of the detector on the XY stage, lock-in)")
 
 
 def _common_scale(rows: dict[str, np.ndarray], is_target: np.ndarray) -> dict[str, np.ndarray]:
@@ -566,6 +724,7 @@ def _trial(cfg: CameraConfig, vacc: str | None, model_path: Path, out_dir: Path,
 
 __all__ = [
     "PAPER", "SUMMARY", "TITLE", "CameraConfig", "build_camera", "camera_loss", "camera_metrics",
-    "evaluate_design", "input_fields", "make_permutation", "measure", "permute", "raster_seconds",
+    "check_station", "deploy_to_station", "evaluate_design", "object_amplitudes", "station_config",
+    "station_subset", "input_fields", "make_permutation", "measure", "permute", "raster_seconds",
     "run", "run_camera", "train_camera", "trial", "unpermute",
 ]

@@ -98,9 +98,37 @@ def test_vaccinated_training_steps_through_random_misalignment() -> None:
     assert twin.errors is None  # the design is the twin, the misalignment was per step
 
 
-def test_station_option_is_refused_with_the_reason(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="station"):
+def test_a_station_that_cannot_hold_the_design_is_refused_with_the_reasons(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="75-110 GHz.*Gaussian beam.*5 mm aperture"):
         cc.run(RecipeOptions(out_dir=tmp_path, size="tiny", station="thz-lab"))
+    cc.check_station("thz-imaging", "class-camera")  # the bundled imaging station holds it
+
+
+def test_the_design_takes_the_stations_geometry_and_a_balanced_set_of_digits() -> None:
+    cfg = cc.station_config("thz-imaging", "tiny", seed=1)
+    assert (cfg.grid, cfg.n_layers, cfg.upsample, cfg.spacing, cfg.seed) == (32, 3, 3, 0.03, 1)
+    y = np.array([2, 0, 1, 2, 3, 1, 2, 0, 4])
+    pick = cc.station_subset(y, cfg, 6)
+    assert list(y[pick]) == [2, 2, 2, 0, 1, 3]
+    amp = cc.object_amplitudes(np.full((1, 64), 0.5), cfg)
+    assert amp.shape == (1, 32, 32) and amp.max() == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_class_camera_tiny_on_the_thz_imaging_station(tmp_path) -> None:
+    """About 20 s: two digits, each a 64-point raster (tests/recipes/test_thz_station.py reads
+    a 4 x 4 image through the same path in the default run)."""
+    r = cc.run(RecipeOptions(out_dir=tmp_path, size="tiny", station="thz-imaging"))
+    station = [row for row in r.rows if row["setting"] == "station"]
+    twin = [row for row in r.rows if row["setting"] == "twin (station digits)"]
+    assert len(station) == 1 and len(twin) == 1 and twin[0]["stacks"] == 0
+    assert 100 < station[0]["station_s_per_image"] < 130  # the raster's cost on the station clock
+    run = open_run(tmp_path / "runs" / "standard-station.h5")
+    got = run.captures("outputs")
+    assert got.physical.shape == (2, 8, 8) and run.info["config"]["errors"] == "station"
+    assert len(run.info["config"]["sweep_files"]) == 2
+    assert (tmp_path / "station-images.png").exists()
+    assert "station thz-imaging" in (tmp_path / "table.md").read_text()
 
 
 def test_trial_reuses_the_design_across_error_presets(tmp_path) -> None:
