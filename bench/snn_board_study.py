@@ -5,7 +5,7 @@ surrogate-gradient twin in the backward pass, for several time-step budgets.
 
     .venv/bin/python bench/snn_board_study.py [--timesteps 16 32 64] [--threshold-mismatch 0.3]
         [--leak-mismatch 0.1] [--world-seed 1] [--finetune-epochs 3] [--lr 0.002]
-        [--batch-size 64] [--json]
+        [--batch-size 64] [--optimizer adam|sgd] [--json]
 
 The board is the bundled neuromorphic station's simulator (4096 neurons, 8-bit weights, 16-bit
 thresholds) with the given per-neuron mismatch, hidden from the calibration and the fine-tuning,
@@ -48,13 +48,14 @@ def _minus(a: dict[str, int], b: BoardCost) -> dict[str, int]:
 
 def study(timesteps: list[int], threshold_mismatch: float, leak_mismatch: float, world_seed: int,
           seed: int = 0, n_calib: int = 256, steps: int = 30, finetune_epochs: int = 3, lr: float = 0.002,
-          batch_size: int = 64) -> dict[str, Any]:
+          batch_size: int = 64, optimizer: str = "adam") -> dict[str, Any]:
     data = load_digits(seed)
     ann = train_ann(data.x_train, data.y_train, seed=seed)
     out: dict[str, Any] = {"ann": ann_accuracy(ann, data.x_test, data.y_test), "rows": [],
                            "threshold_mismatch": threshold_mismatch, "leak_mismatch": leak_mismatch,
                            "world_seed": world_seed, "n_calib": n_calib, "n_test": len(data.y_test),
-                           "finetune_epochs": finetune_epochs, "lr": lr, "batch_size": batch_size}
+                           "finetune_epochs": finetune_epochs, "lr": lr, "batch_size": batch_size,
+                           "optimizer": optimizer}
     sim = SimNeuromorphicBoard(World(seed=world_seed), errors="none", threshold_mismatch=threshold_mismatch,
                                leak_mismatch=leak_mismatch, max_payload=1 << 22)
     server = serve(sim)
@@ -83,7 +84,8 @@ def study(timesteps: list[int], threshold_mismatch: float, leak_mismatch: float,
                             setattr(test_cost, k, getattr(test_cost, k) + v)
                         return {"test_accuracy": curve[-1]}
 
-                    settings = FinetuneSettings(epochs=finetune_epochs, lr=lr, batch_size=batch_size, seed=seed)
+                    settings = FinetuneSettings(epochs=finetune_epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                                optimizer=optimizer)
                     finetune(link, deployed, data.x_train, data.y_train, settings, Recorder(None),
                              evaluate=evaluate, history=[], state=FinetuneState())
                     cost = _minus(link.cost.as_dict(), test_cost)
@@ -116,14 +118,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--finetune-epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=0.002)
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     res = study(a.timesteps, a.threshold_mismatch, a.leak_mismatch, a.world_seed, finetune_epochs=a.finetune_epochs,
-                lr=a.lr, batch_size=a.batch_size)
+                lr=a.lr, batch_size=a.batch_size, optimizer=a.optimizer)
     print(f"ANN accuracy {res['ann']:.4f} (threshold/leak mismatch {a.threshold_mismatch}/{a.leak_mismatch}, "
           f"world seed {a.world_seed}, n_calib {res['n_calib']}, n_test {res['n_test']}, fine-tuning "
-          f"{a.finetune_epochs} epochs, lr {a.lr}, batch {a.batch_size})")
+          f"{a.finetune_epochs} epochs, {a.optimizer} lr {a.lr}, batch {a.batch_size})")
     print("| T | method | board | twin | board cost: runs / loads / samples | board after each fine-tuning epoch | s |")
     print("|---|---|---|---|---|---|---|")
     for r in res["rows"]:

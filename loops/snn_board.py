@@ -32,7 +32,7 @@ from hilt.snn_model import encode_network
 
 from .ann2snn import ConvertedSNN
 from .core import LoopControl, LoopResult
-from .snn_finetune import FinetuneSettings
+from .snn_finetune import OPTIMIZERS, FinetuneSettings
 
 __all__ = ["BoardCost", "BoardLayer", "BoardSNN", "SnnBoardSettings", "board_accuracy", "board_predict", "deploy",
            "train_snn", "train_snn_on_station"]
@@ -214,6 +214,8 @@ def train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, r
                           "deployed) or insitu (calibrated and fine-tuned with the board in the loop)")
     if settings.mode not in CALIBRATIONS:
         raise ConfigError(f"mode {settings.mode!r}: {', '.join(CALIBRATIONS)}")
+    if settings.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer {settings.optimizer!r}: {', '.join(OPTIMIZERS)}")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small matrices: more threads on a shared machine are many times slower
     try:

@@ -48,16 +48,19 @@ from .data import batch_indices
 from .pat import substitute
 from .recording import Recorder
 
-__all__ = ["CAPTURE", "FinetuneSettings", "FinetuneState", "board_forward", "count_logits", "finetune",
+__all__ = ["CAPTURE", "OPTIMIZERS", "FinetuneSettings", "FinetuneState", "board_forward", "count_logits", "finetune",
            "finetune_capture_spec", "save_checkpoint"]
 
 #: The capture stream a fine-tuning writes its samples to.
 CAPTURE = "batches"
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass
 class FinetuneSettings:
-    """``epochs`` of fine-tuning (0: none), Adam's ``lr`` on the weights (model units: a
+    """``epochs`` of fine-tuning (0: none), the ``optimizer`` (``adam``, or ``sgd`` with momentum
+    0.9, whose steps shrink with the gradient where Adam's keep their size) and its ``lr`` on the
+    weights (model units: a
     neuron's threshold is 1), ``batch_size``; ``probe_hidden``: the twin's layers fed the board's
     hidden spikes (:func:`board_forward`; one board run per layer a step); ``n_train`` training
     samples used (0: all);
@@ -68,6 +71,7 @@ class FinetuneSettings:
     epochs: int = 3
     lr: float = 0.002
     probe_hidden: bool = False
+    optimizer: str = "adam"
     batch_size: int = 64
     n_train: int = 0
     checkpoint_every: int = 5
@@ -165,11 +169,14 @@ def finetune(link: Any, snn: ConvertedSNN, x_train: np.ndarray, y_train: np.ndar
     error does the same and is raised. On completion the run file is left open."""
     if mode not in ("board", "twin"):
         raise ValueError(f"mode {mode!r}: board or twin")
+    if settings.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {settings.optimizer!r}: {' or '.join(OPTIMIZERS)}")
     s = settings
     t0 = time.perf_counter()
     twin = snn.twin()
     params = [la.weight for la in snn.layers]  # type: ignore[attr-defined]
-    opt = torch.optim.Adam(params, lr=s.lr)
+    opt = torch.optim.Adam(params, lr=s.lr) if s.optimizer == "adam" else torch.optim.SGD(params, lr=s.lr,
+                                                                                          momentum=0.9)
     if optimizer_state is not None:
         opt.load_state_dict(optimizer_state)
     shuffle = torch.Generator().manual_seed(int(s.seed))

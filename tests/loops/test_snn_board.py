@@ -135,7 +135,8 @@ def test_a_network_is_loaded_only_when_its_integers_change(case) -> None:  # noq
     assert (link.cost.loads, link.cost.runs) == (2, 3)
 
 
-def test_fine_tuning_with_the_board_forward_recovers_the_mismatch_loss(case) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_fine_tuning_with_the_board_forward_recovers_the_mismatch_loss(case, optimizer) -> None:  # noqa: ANN001
     """One epoch from the naive deployment: each step one board run of the batch (a load when
     the integers changed), the board's accuracy up, the twin's not what improved."""
     data, ann, board = case
@@ -145,7 +146,7 @@ def test_fine_tuning_with_the_board_forward_recovers_the_mismatch_loss(case) -> 
     runs0, samples0 = link.cost.runs, link.cost.samples
     history: list[dict[str, float]] = []
     steps: list[float] = []
-    settings = FinetuneSettings(epochs=1, lr=0.002, batch_size=128)
+    settings = FinetuneSettings(epochs=1, lr=0.002, batch_size=128, optimizer=optimizer)
     aborted, _ = finetune(link, deployed, data.x_train, data.y_train, settings, Recorder(None), history=history,
                           evaluate=lambda: {"test_accuracy": board_accuracy(link, data.x_test, data.y_test)},
                           state=FinetuneState(), progress=lambda p: steps.append(p.loss))
@@ -187,6 +188,8 @@ def test_hilt_train_insitu_on_the_bundled_station(station, tmp_path) -> None:  #
         train_on_station(station, "dat", runs_dir=tmp_path, settings=_tiny())
     with pytest.raises(Exception, match="unknown for a neuromorphic board: bogus"):
         train_on_station(station, "insitu", runs_dir=tmp_path, settings={"bogus": 1})
+    with pytest.raises(Exception, match="optimizer 'lbfgs': adam, sgd"):
+        train_on_station(station, "insitu", runs_dir=tmp_path, settings={"optimizer": "lbfgs"})
     assert result.method == "snn-insitu" and not result.aborted
     assert [h["epoch"] for h in result.history] == [0, 1, 2, 3]  # deployed, calibrated, 2 fine-tuning epochs
     # 12 calibration runs of 32 samples, 2 x 2 steps of 64, and the 450 test samples 4 times
