@@ -10,6 +10,12 @@ phase classifier of sklearn's 8x8 digits (:mod:`hilt.loops.slm_bench`) is traine
 * ``dat``: dual adaptive training from the in-silico model (an error-prediction network on the
   layer fitted to the measured readings).
 
+``--layers 2`` trains a two-layer network on the folded bench (``examples/stations/slm-optics-folded.yaml``: region 1 of
+the panel, a mirror 5 mm of path, region 2, the lens; hidden misregistration and fold-length
+errors): the LUT is calibrated first on the same panel unfolded (the ``slm-optics`` station with
+the same seed and preset holds the same hidden panel response), as a lab measures it before the
+fold mirror goes in; then ``slm_geometry`` through the fold, and the twin of both layers.
+
 Every physical query is one SLM frame and one camera frame through the real drivers and
 simulators. Printed: a Markdown table (test accuracy on the bench, training queries), the time
 per physical query on the bench's clock (SLM settle + exposure + readout) and in wall time, and
@@ -44,13 +50,35 @@ from hilt.loops.slm_bench import (
 )
 from hilt.station import Station
 
+#: The folded (two-layer) bench's example station.
+FOLDED = Path(__file__).resolve().parents[1] / "examples" / "stations" / "slm-optics-folded.yaml"
 
-def station_with(errors: str, seed: int | None) -> Station:
-    config = yaml.safe_load(stations.path("slm-optics").read_text())
+
+def station_config(errors: str, seed: int | None, name: str = "slm-optics") -> dict[str, Any]:
+    config = yaml.safe_load(stations.find(name).read_text())
     config["world"]["errors"] = errors
     if seed is not None:
         config["world"]["seed"] = seed
-    return Station(parse_station(yaml.safe_dump(config), f"slm-optics-{errors}.yaml"))
+    return config
+
+
+def station_with(errors: str, seed: int | None, name: str = "slm-optics", lut_file: str | None = None) -> Station:
+    config = station_config(errors, seed, name)
+    if lut_file is not None:
+        config["instruments"]["slm"]["calibration"] = lut_file
+    return Station(parse_station(yaml.safe_dump(config), f"{Path(name).stem}-{errors}.yaml"))
+
+
+def unfolded_lut(errors: str, args: argparse.Namespace, runs: Path) -> str:
+    """The panel's LUT measured on the unfolded bench (same seed, same panel response)."""
+    from hilt.loops.calibration import run_calibration
+
+    with station_with(errors, args.world_seed) as st:
+        st["laser"].output.set(True)
+        result = run_calibration(st, "slm_lut", out_dir=runs / errors, step=8)
+    if not result.ok:
+        raise SystemExit(f"slm_lut on the unfolded bench did not complete: {result.error or result.status}")
+    return str(result.calibration_file)
 
 
 def twin_seconds_per_sample(twin: torch.nn.Module, x: torch.Tensor, repeats: int = 20) -> float:
@@ -62,13 +90,29 @@ def twin_seconds_per_sample(twin: torch.nn.Module, x: torch.Tensor, repeats: int
     return (time.perf_counter() - t0) / (repeats * len(x))
 
 
+def dat_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The error-prediction network's settings from the command line (order -1: per-pixel maps)."""
+    def order(v: int) -> int | None:
+        return None if v < 0 else v
+
+    return {"phase_order": order(args.phase_order), "amp_order": order(args.amp_order),
+            "predictor_lr": args.predictor_lr, "warmup_batches": args.warmup_batches}
+
+
 def one_setting(errors: str, args: argparse.Namespace, runs: Path) -> dict[str, Any]:
     data = load_digits(args.seed).subset(args.n_train, args.n_test)
     base = dict(batch_size=args.batch_size, seed=args.seed, eval_every_epoch=False)
     out: dict[str, Any] = {"errors": errors, "methods": {}}
-    with station_with(errors, args.world_seed) as st:
-        t0 = time.perf_counter()
-        setup = setup_bench(st, runs_dir=runs / errors, lut=args.lut)
+    t0 = time.perf_counter()
+    if args.layers == 2:
+        name = str(FOLDED)
+        fold = station_config(errors, args.world_seed, name)["world"]["systems"]["bench"]["fold"]
+        lut_file = unfolded_lut(errors, args, runs) if args.lut == "measure" else None
+        bench = {"layers": 2, "fold_distance_m": float(fold["distance_m"]), "lut": "measure" if lut_file else "nominal"}
+    else:
+        name, lut_file, bench = "slm-optics", None, {"lut": args.lut}
+    with station_with(errors, args.world_seed, name, lut_file) as st:
+        setup = setup_bench(st, runs_dir=runs / errors, **bench)
         out["calibration_s"] = time.perf_counter() - t0
         out["calibrations"] = setup.calibrations
         proc, twin = setup.processor, setup.twin
@@ -85,7 +129,7 @@ def one_setting(errors: str, args: argparse.Namespace, runs: Path) -> dict[str, 
                 r = train_slm_pat(proc, twin, data, TrainSettings(**ft), init_state=init,
                                   run_path=str(runs / errors / "pat.h5"))
             else:
-                r = train_slm_dat(proc, twin, data, SlmDATSettings(**ft), init_state=init,
+                r = train_slm_dat(proc, twin, data, SlmDATSettings(**ft, **dat_options(args)), init_state=init,
                                   run_path=str(runs / errors / "dat.h5"))
             out["methods"][method] = {"accuracy": r.accuracy, "twin_accuracy": r.twin_accuracy,
                                       "physical_queries": r.physical_queries,
@@ -125,6 +169,7 @@ def table(results: list[dict[str, Any]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", nargs="+", default=["mild", "severe"])
+    ap.add_argument("--layers", type=int, default=1, choices=[1, 2], help="2: the folded two-layer bench")
     ap.add_argument("--methods", nargs="+", default=["pat", "dat"], choices=["pat", "dat"])
     ap.add_argument("--n-train", type=int, default=300)
     ap.add_argument("--n-test", type=int, default=200)
@@ -133,6 +178,10 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.2)
     ap.add_argument("--finetune-epochs", type=int, default=2)
     ap.add_argument("--finetune-lr", type=float, default=0.05)
+    ap.add_argument("--phase-order", type=int, default=4, help="DAT: phase correction's polynomial order (-1: a map)")
+    ap.add_argument("--amp-order", type=int, default=2, help="DAT: amplitude correction's order (-1: a map)")
+    ap.add_argument("--predictor-lr", type=float, default=0.03)
+    ap.add_argument("--warmup-batches", type=int, default=8)
     ap.add_argument("--lut", default="measure", choices=["measure", "nominal"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--world-seed", type=int, default=None, help="(default: the station file's)")

@@ -7,9 +7,13 @@ Fourier transform falls on the camera, and the outputs are the light in one smal
 per class, placed through the calibrated SLM-to-camera geometry
 (:mod:`hilt.loops.calibration.slm`) at chosen spatial frequencies.
 
-A single pass through one SLM is one diffractive layer: a second layer needs the light to come
-back to the SLM (a folded bench with a mirror, or a second SLM), which this bench does not have.
-So ``n_layers`` is 1 and the layer is the mask.
+A single pass through one SLM is one diffractive layer. A folded bench (the ``fold`` option of
+:mod:`hilt.sims.slm_optics`, a mirror sending region 1's light back onto region 2 of the same
+panel) has two: the layout's ``layers=2`` splits the panel's columns into two regions, the sample
+is phase-encoded on region 1 together with layer 1's mask (the input plane is the first layer,
+as in the one-layer bench: a phase-only SLM cannot show an amplitude image, and a separate input
+region would cost a third pass), and region 2 shows layer 2's mask alone. ``n_layers`` is the
+layout's ``layers``; :meth:`SlmCameraProcessor.load_masks` takes one mask per layer.
 
 Readings are in units of the laser's light: a region's dark-subtracted sum divided by the light
 of a uniform frame at the same exposure (:meth:`SlmCameraProcessor.prepare` measures it, per
@@ -42,26 +46,37 @@ from hilt.instruments.mesh_processor import QueryCounter
 
 @dataclass(frozen=True)
 class SlmLayout:
-    """Where a sample and the mask sit on the SLM.
+    """Where a sample and the masks sit on the SLM.
 
-    ``slm_shape`` (rows, cols); a square image of ``image_side`` pixels a side, upsampled by
-    ``upsample`` and centred; its phase is ``depth * value`` (values in [0, 1]); the mask is
-    ``slm_shape / mask_block`` blocks, each ``mask_block`` pixels a side."""
+    ``slm_shape`` (rows, cols); ``layers`` regions side by side, each ``cols / layers`` columns
+    (region 1 on the left: where the beam lands first on a folded bench); a square image of
+    ``image_side`` pixels a side, upsampled by ``upsample`` and centred on region 1; its phase is
+    ``depth * value`` (values in [0, 1]); each layer's mask is ``region_shape / mask_block``
+    blocks, each ``mask_block`` pixels a side, over its region."""
 
     slm_shape: tuple[int, int]
     image_side: int = 8
     upsample: int = 12
     depth: float = math.pi
     mask_block: int = 4
+    layers: int = 1
 
     def __post_init__(self) -> None:
         h, w = self.slm_shape
+        if self.layers < 1 or w % self.layers:
+            raise ValueError(f"{self.layers} layer region(s) do not split a {h}x{w} SLM's columns")
+        rh, rw = self.region_shape
         s = self.image_side * self.upsample
-        if s > min(h, w):
+        if s > min(rh, rw):
             raise ValueError(f"{self.image_side}x{self.image_side} image upsampled {self.upsample}x ({s} px) does not "
-                             f"fit a {h}x{w} SLM")
-        if h % self.mask_block or w % self.mask_block:
-            raise ValueError(f"mask blocks of {self.mask_block} px do not tile a {h}x{w} SLM")
+                             f"fit a {rh}x{rw} SLM region")
+        if rh % self.mask_block or rw % self.mask_block:
+            raise ValueError(f"mask blocks of {self.mask_block} px do not tile a {rh}x{rw} SLM region")
+
+    @property
+    def region_shape(self) -> tuple[int, int]:
+        """(rows, cols) of one layer's region of the panel."""
+        return self.slm_shape[0], self.slm_shape[1] // self.layers
 
     @property
     def n_features(self) -> int:
@@ -69,7 +84,8 @@ class SlmLayout:
 
     @property
     def mask_shape(self) -> tuple[int, int]:
-        return self.slm_shape[0] // self.mask_block, self.slm_shape[1] // self.mask_block
+        rh, rw = self.region_shape
+        return rh // self.mask_block, rw // self.mask_block
 
     @staticmethod
     def features(inputs: np.ndarray) -> np.ndarray:
@@ -79,24 +95,32 @@ class SlmLayout:
         return a / np.maximum(a.max(axis=1, keepdims=True), 1e-30)
 
     def input_phase(self, features: np.ndarray) -> np.ndarray:
-        """Features (B, F) in [0, 1] -> phases (B, rows, cols) on the SLM (0 around the image)."""
+        """Features (B, F) in [0, 1] -> phases (B, rows, cols) on the SLM (0 around the image,
+        which is centred on region 1)."""
         x = np.asarray(features, dtype=np.float64)
         b = len(x)
         img = x.reshape(b, self.image_side, self.image_side)
         img = np.repeat(np.repeat(img, self.upsample, axis=1), self.upsample, axis=2)
         h, w = self.slm_shape
+        rh, rw = self.region_shape
         s = img.shape[1]
         out = np.zeros((b, h, w))
-        y0, x0 = (h - s) // 2, (w - s) // 2
+        y0, x0 = (rh - s) // 2, (rw - s) // 2
         out[:, y0:y0 + s, x0:x0 + s] = img
         return self.depth * out
 
     def mask_full(self, mask: np.ndarray) -> np.ndarray:
-        """A mask of :attr:`mask_shape` blocks -> phases (rows, cols) on the SLM."""
+        """A mask of :attr:`mask_shape` blocks -> phases (rows, cols) on its region."""
         m = np.asarray(mask, dtype=np.float64)
         if m.shape != self.mask_shape:
             raise ValueError(f"mask of shape {m.shape}, the layout's is {self.mask_shape}")
         return np.repeat(np.repeat(m, self.mask_block, axis=0), self.mask_block, axis=1)
+
+    def masks_full(self, masks: Sequence[np.ndarray]) -> np.ndarray:
+        """One mask per layer -> the panel's phases (rows, cols), region 1 on the left."""
+        if len(masks) != self.layers:
+            raise ValueError(f"expected {self.layers} mask(s) (one per layer), got {len(masks)}")
+        return np.concatenate([self.mask_full(m) for m in masks], axis=1)
 
 
 @dataclass(frozen=True)
@@ -209,7 +233,7 @@ class SlmCameraProcessor:
     on_frame: Callable[[np.ndarray, Any], None] | None = None
     queries: QueryCounter = field(default_factory=QueryCounter)
     timing: BenchTiming = field(default_factory=BenchTiming)
-    n_layers: int = 1
+    n_layers: int = field(default=1, init=False)  # the layout's layers
     measures_internal: bool = False
     record_frames: bool = True
     frame_margin: int = 8
@@ -219,7 +243,8 @@ class SlmCameraProcessor:
         self.shape = tuple(self.layout.slm_shape)
         self.n_ports = self.layout.n_features
         self.n_outputs = self.regions.n
-        self._mask = np.zeros(self.layout.mask_shape)
+        self.n_layers = self.layout.layers
+        self._masks = [np.zeros(self.layout.mask_shape) for _ in range(self.n_layers)]
         self._rate: float | None = None  # uniform frame's light, DN per second of exposure
         self._black: float | np.ndarray = 0.0
         self._roi = self._crop()
@@ -330,19 +355,21 @@ class SlmCameraProcessor:
 
     # -- the processor --------------------------------------------------------------------------
     def load_masks(self, masks: Sequence[np.ndarray]) -> None:
-        if len(masks) != 1:
-            raise ValueError(f"expected 1 mask (one SLM pass), got {len(masks)}")
-        m = np.asarray(masks[0], dtype=np.float64)
-        if m.shape != self.layout.mask_shape:
-            raise ValueError(f"mask of shape {m.shape}, the layout's is {self.layout.mask_shape}")
-        self._mask = m.copy()
+        """One mask per layer (:attr:`SlmLayout.mask_shape` each), shown with every sample from now on."""
+        if len(masks) != self.n_layers:
+            raise ValueError(f"expected {self.n_layers} mask(s) (one per SLM pass), got {len(masks)}")
+        ms = [np.asarray(m, dtype=np.float64) for m in masks]
+        for m in ms:
+            if m.shape != self.layout.mask_shape:
+                raise ValueError(f"mask of shape {m.shape}, the layout's is {self.layout.mask_shape}")
+        self._masks = [m.copy() for m in ms]
         self.queries.programming_calls += 1
 
     load_phases = load_masks
 
     def frame_phase(self, inputs: np.ndarray) -> np.ndarray:
         """The phases (B, rows, cols) the SLM shows for encoded inputs (B, F) with the mask now."""
-        return self.layout.input_phase(self.layout.features(inputs)) + self.layout.mask_full(self._mask)[None]
+        return self.layout.input_phase(self.layout.features(inputs)) + self.layout.masks_full(self._masks)[None]
 
     def run(self, inputs: np.ndarray, internal: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
         """One frame per sample: readings (B, regions) in units of the uniform frame's light."""

@@ -57,16 +57,35 @@ class SlmTwin(nn.Module):
 
     ``matrix`` (2, 2) and ``offset`` (2,): the affine map, camera (row, col) = offset + matrix @ f;
     ``beam_waist_px``: the beam's 1/e^2 intensity radius on the SLM; ``fringing_px``: the width
-    of the Gaussian smoothing of the shown phase (0: none)."""
+    of the Gaussian smoothing of the shown phase (0: none).
+
+    A folded bench (``layout.layers == 2``) needs ``fold_distance_m``, ``pixel_pitch_m`` and
+    ``wavelength_m``: the beam (centred on region 1) takes region 1's phase, propagates over the
+    nominal fold distance (band-limited angular spectrum, :class:`hilt.sims.physics.Propagator`),
+    takes region 2's phase exactly where it lands (the twin knows no misregistration), and the
+    lens maps region 2's field onto the regions. Layer 1's mask is :attr:`mask`, layer 2's
+    :attr:`mask2`."""
 
     def __init__(self, layout: SlmLayout, regions: CameraRegions, matrix: np.ndarray, offset: np.ndarray,
-                 beam_waist_px: float, fringing_px: float = 0.0) -> None:
+                 beam_waist_px: float, fringing_px: float = 0.0, *, fold_distance_m: float | None = None,
+                 pixel_pitch_m: float | None = None, wavelength_m: float | None = None) -> None:
         super().__init__()
         self.layout = layout
         self.n_outputs = regions.n
         self.fringing_px = float(fringing_px)
-        h, w = layout.slm_shape
+        self.layers = int(layout.layers)
+        if self.layers not in (1, 2):
+            raise ValueError(f"{self.layers} layers: the bench has one or two (a folded bench)")
+        h, w = layout.region_shape
         self.mask = nn.Parameter(torch.zeros(layout.mask_shape))
+        self.propagator: nn.Module | None = None
+        if self.layers == 2:
+            if not (fold_distance_m and pixel_pitch_m and wavelength_m):
+                raise ValueError("a two-layer (folded) twin needs fold_distance_m, pixel_pitch_m and wavelength_m")
+            from hilt.sims.physics.diffraction import Propagator
+
+            self.mask2 = nn.Parameter(torch.zeros(layout.mask_shape))
+            self.propagator = Propagator((h, w), float(pixel_pitch_m), float(wavelength_m), float(fold_distance_m))
         y = np.arange(h) - (h - 1) / 2
         x = np.arange(w) - (w - 1) / 2
         illum = np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / beam_waist_px**2)
@@ -80,12 +99,19 @@ class SlmTwin(nn.Module):
         env = np.sinc(f[:, 0]) * np.sinc(f[:, 1]) * math.sqrt(area)
         yy, xx = np.meshgrid(y, x, indexing="ij")
         arg = -2 * math.pi * (np.outer(yy.ravel(), f[:, 0]) + np.outer(xx.ravel(), f[:, 1]))
-        kernel = (illum.ravel()[:, None] * np.exp(1j * arg)) * env[None, :]
+        # One layer: the beam is on the region the lens sees; two: it is on region 1, and the
+        # kernel takes region 2's field as it comes.
+        lit = illum.ravel()[:, None] if self.layers == 1 else 1.0
+        kernel = (lit * np.exp(1j * arg)) * env[None, :]
         self.register_buffer("kernel", torch.as_tensor(kernel.astype(np.complex64)))
         sums = np.zeros((len(px), regions.n), dtype=np.float32)
         sums[np.arange(len(px)), px[:, 0]] = 1.0
         self.register_buffer("sums", torch.as_tensor(sums))
         self.register_buffer("illum", torch.as_tensor(illum.astype(np.float32)))
+
+    def masks(self) -> list[nn.Parameter]:
+        """The layers' masks, layer 1 first."""
+        return [self.mask] if self.layers == 1 else [self.mask, self.mask2]
 
     def input_phase(self, x: torch.Tensor) -> torch.Tensor:
         """Encoded inputs (B, F) -> their phases on the SLM (B, rows, cols) (the layout's encoding)."""
@@ -95,26 +121,35 @@ class SlmTwin(nn.Module):
         img = a.reshape(-1, 1, lay.image_side, lay.image_side).float()
         img = F.interpolate(img, scale_factor=lay.upsample, mode="nearest")[:, 0]
         h, w = lay.slm_shape
+        rh, rw = lay.region_shape
         s = img.shape[-1]
-        y0, x0 = (h - s) // 2, (w - s) // 2
+        y0, x0 = (rh - s) // 2, (rw - s) // 2
         return lay.depth * F.pad(img, (x0, w - s - x0, y0, h - s - y0))
 
     def mask_full(self, mask: torch.Tensor | None = None) -> torch.Tensor:
-        m = self.mask if mask is None else mask
+        """The masks' phases on the whole panel (rows, cols); with ``mask``, that one mask on its region."""
         b = self.layout.mask_block
-        return m.repeat_interleave(b, 0).repeat_interleave(b, 1)
+        if mask is not None:
+            return mask.repeat_interleave(b, 0).repeat_interleave(b, 1)
+        return torch.cat([m.repeat_interleave(b, 0).repeat_interleave(b, 1) for m in self.masks()], dim=1)
 
     def shown_phase(self, x: torch.Tensor) -> torch.Tensor:
         """The phase the SLM is asked to show for each sample (B, rows, cols)."""
         return self.input_phase(x) + self.mask_full()[None]
 
     def readings(self, phase: torch.Tensor, log_amp: torch.Tensor | None = None) -> torch.Tensor:
-        """Region readings (B, regions) for phases (B, rows, cols) on the SLM."""
+        """Region readings (B, regions) for phases (B, rows, cols) on the SLM (and log-amplitudes
+        of the light each pixel passes on, the error-prediction network's)."""
         if self.fringing_px > 0:
             phase = _gaussian_blur(phase, self.fringing_px)
         amp = torch.ones_like(phase) if log_amp is None else torch.exp(log_amp)
-        field = torch.polar(amp, phase).reshape(len(phase), -1)
-        u = field @ self.kernel
+        if self.layers == 2:
+            n = self.layout.region_shape[1]
+            u1 = torch.polar(amp[..., :n] * self.illum, phase[..., :n])
+            field = self.propagator(u1) * torch.polar(amp[..., n:], phase[..., n:])  # type: ignore[misc]
+        else:
+            field = torch.polar(amp, phase)
+        u = field.reshape(len(phase), -1) @ self.kernel
         return u.abs().square() @ self.sums
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,27 +165,70 @@ def _gaussian_blur(phase: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(p, k.view(1, 1, -1, 1))[:, 0]
 
 
-class FrameCorrection(nn.Module):
-    """DAT's error-prediction network for the bench's one layer, acting on each frame the SLM
-    shows: ``phase' = K * phase + d_phase``, ``log_amp' = d_log_amp`` (``K`` a ``kernel`` x
-    ``kernel`` convolution, the identity at start, can learn the fringing field; ``d_phase`` the
-    aberration; ``d_log_amp`` the illumination's error; all zero at start). The frame's phase is
-    the sample's plus the mask, so the correction stays valid while the mask is trained."""
+def polynomial_modes(shape: tuple[int, int], order: int, piston: bool = False) -> torch.Tensor:
+    """Smooth modes over a panel region: the monomials ``x^i y^j`` (``x``, ``y`` in [-1, 1] across
+    it) with ``1 <= i + j <= order`` (and the constant with ``piston``), orthonormalised over the
+    pixels (Gram-Schmidt) and scaled to unit RMS, so a coefficient is radians (or nepers) RMS.
+    They span the same space as the Zernike polynomials up to that radial order: an aberration
+    of defocus, astigmatism and coma is order 3."""
+    h, w = shape
+    y, x = np.mgrid[-1:1:h * 1j, -1:1:w * 1j]
+    raw = [x**i * y**(n - i) for n in range(0 if piston else 1, order + 1) for i in range(n + 1)]
+    if not raw:
+        return torch.zeros((0, h, w))
+    a = np.stack([m.ravel() for m in raw], axis=1)
+    q, _ = np.linalg.qr(a)
+    modes = (q * math.sqrt(h * w)).T.reshape(-1, h, w)
+    return torch.as_tensor(modes.astype(np.float32))
 
-    def __init__(self, shape: tuple[int, int], kernel: int = 3) -> None:
+
+class FrameCorrection(nn.Module):
+    """DAT's error-prediction network for one layer, acting on each frame the SLM shows:
+    ``phase' = K * phase + d_phase``, ``log_amp' = d_log_amp`` (``K`` a ``kernel`` x ``kernel``
+    convolution, the identity at start, which can learn the fringing field and a LUT's scale
+    error; ``d_phase`` the aberration; ``d_log_amp`` the illumination's error; all zero at start).
+    The frame's phase is the sample's plus the mask, so the correction stays valid while the mask
+    is trained.
+
+    ``phase_order`` / ``amp_order`` (``None``: free per-pixel maps, the first version): the maps
+    are sums of :func:`polynomial_modes` up to that order, a few dozen numbers a batch of readings
+    can pin down instead of two maps of every pixel (what a panel's low-order aberration and a
+    Gaussian beam's wrong waist or centre need)."""
+
+    def __init__(self, shape: tuple[int, int], kernel: int = 3, phase_order: int | None = None,
+                 amp_order: int | None = None) -> None:
         super().__init__()
         if kernel % 2 != 1:
             raise ValueError(f"kernel {kernel}: must be odd")
         k = torch.zeros(kernel, kernel)
         k[kernel // 2, kernel // 2] = 1.0
         self.kernel = nn.Parameter(k)
-        self.d_phase = nn.Parameter(torch.zeros(shape))
-        self.d_log_amp = nn.Parameter(torch.zeros(shape))
+        self.phase_order, self.amp_order = phase_order, amp_order
+        if phase_order is None:
+            self.d_phase = nn.Parameter(torch.zeros(shape))
+        else:
+            self.register_buffer("phase_modes", polynomial_modes(shape, phase_order))
+            self.phase_coeffs = nn.Parameter(torch.zeros(len(self.phase_modes)))
+        if amp_order is None:
+            self.d_log_amp = nn.Parameter(torch.zeros(shape))
+        else:
+            self.register_buffer("amp_modes", polynomial_modes(shape, amp_order, piston=True))
+            self.amp_coeffs = nn.Parameter(torch.zeros(len(self.amp_modes)))
+
+    def phase_map(self) -> torch.Tensor:
+        if self.phase_order is None:
+            return self.d_phase
+        return torch.tensordot(self.phase_coeffs, self.phase_modes, dims=1)
+
+    def log_amp_map(self) -> torch.Tensor:
+        if self.amp_order is None:
+            return self.d_log_amp
+        return torch.tensordot(self.amp_coeffs, self.amp_modes, dims=1)
 
     def forward(self, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         k = self.kernel.shape[-1]
         p = F.conv2d(F.pad(phase[:, None], (k // 2,) * 4, mode="replicate"), self.kernel[None, None])[:, 0]
-        return p + self.d_phase, self.d_log_amp.expand_as(phase)
+        return p + self.phase_map(), self.log_amp_map().expand_as(phase)
 
 
 class SlmClassifier(nn.Module):
@@ -170,10 +248,10 @@ class SlmClassifier(nn.Module):
         return self.twin.n_outputs
 
     def phases(self) -> list[np.ndarray]:
-        return [self.twin.mask.detach().numpy().astype(np.float64).copy()]
+        return [m.detach().numpy().astype(np.float64).copy() for m in self.twin.masks()]
 
     def phase_parameters(self) -> list[nn.Parameter]:
-        return [self.twin.mask]
+        return self.twin.masks()
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         return self.twin(x)
@@ -266,6 +344,8 @@ class SlmDATSettings(DATSettings):
     (:class:`FrameCorrection`, a ``kernel`` x ``kernel`` convolution and two maps)."""
 
     kernel: int = 3
+    phase_order: int | None = 4
+    amp_order: int | None = 2
     predictor_lr: float = 0.03
     predictor_steps: int = 2
     warmup_batches: int = 8
@@ -281,24 +361,30 @@ def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
     measured readings substituted."""
     settings = _settings(settings or SlmDATSettings())
     model = _start(twin, data, settings, head, init_state)
-    pred = FrameCorrection(model.twin.layout.slm_shape, settings.kernel)
+    layout = model.twin.layout
+    # One error-prediction network per layer, each on its own region of the frame.
+    pred = nn.ModuleList([FrameCorrection(layout.region_shape, settings.kernel, settings.phase_order,
+                                          settings.amp_order) for _ in range(layout.layers)])
     opt = head_and_phase_optimizer(model, settings)  # type: ignore[arg-type]
     opt_p = torch.optim.Adam(pred.parameters(), lr=float(settings.predictor_lr or 0.03))
     from .core import encode
 
     x_all = encode(data, model.n_ports, settings.input_power)[0]
     warm_gen = torch.Generator().manual_seed(int(settings.seed) + 1)
+    n_cols = layout.region_shape[1]
 
     def corrected(x: torch.Tensor) -> torch.Tensor:
-        ph, la = pred(model.twin.shown_phase(x))
-        return model.twin.readings(ph, la)
+        shown = model.twin.shown_phase(x)
+        parts = [p(shown[..., k * n_cols:(k + 1) * n_cols]) for k, p in enumerate(pred)]
+        return model.twin.readings(torch.cat([ph for ph, _ in parts], dim=-1), torch.cat([la for _, la in parts], dim=-1))
 
     def measure(x: torch.Tensor) -> torch.Tensor:
         processor.load_masks(model.phases())
         return torch.as_tensor(processor.run(x.numpy())[0], dtype=torch.float32)
 
     def fit(x: torch.Tensor, meas: torch.Tensor, steps: int) -> tuple[float, float]:
-        model.twin.mask.requires_grad_(False)
+        for m in model.twin.masks():
+            m.requires_grad_(False)
         first = float("nan")
         try:
             for k in range(steps):
@@ -311,7 +397,8 @@ def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
             with torch.no_grad():
                 last = float(similarity_loss(corrected(x), meas))
         finally:
-            model.twin.mask.requires_grad_(True)
+            for m in model.twin.masks():
+                m.requires_grad_(True)
         return first, last
 
     def step(x: torch.Tensor, y: torch.Tensor, step_no: int) -> tuple[dict[str, float], dict[str, Any]]:
@@ -339,7 +426,8 @@ def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
                       data=data, settings=settings, processor=processor, run_path=run_path,  # type: ignore[arg-type]
                       resume=resume, control=control, progress=progress, modules={"predictors": pred},
                       generators={"warmup": warm_gen}, step_scalars=("sim_before", "sim_after"),
-                      config={"system": "slm_bench", **_frames_config(processor), "dat": {"predictor": "layer", "kernel": settings.kernel}})
+                      config={"system": "slm_bench", **_frames_config(processor), "dat": {"predictor": "layer", "layers": layout.layers, "kernel": settings.kernel,
+                                                                                      "phase_order": settings.phase_order, "amp_order": settings.amp_order}})
 
 
 # -- on a station --------------------------------------------------------------------------------
@@ -369,7 +457,8 @@ class BenchSetup:
 
 def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int = 8, mask_block: int = 4,
                 region_px: int = 5, reach: float = 0.6, lut: str = "measure", twin_fringing: bool = False,
-                lut_step: int = 8, record_frames: bool = True, frame_margin: int = 8) -> BenchSetup:
+                lut_step: int = 8, record_frames: bool = True, frame_margin: int = 8, layers: int = 1,
+                fold_distance_m: float | None = None) -> BenchSetup:
     """Calibrate the bench and build its processor and twin.
 
     The laser's output goes on; ``slm_geometry`` runs (the regions and the twin need the map);
@@ -379,6 +468,14 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
     ``twin_fringing``: the twin smooths the shown phase by the fringing width the LUT fit found.
     ``record_frames``: every reading's camera crop (the regions' bounding box plus
     ``frame_margin`` pixels) goes to the training run file's ``frames`` stream.
+
+    ``layers=2``: a folded bench (two regions of the panel, a mirror ``fold_distance_m`` of path
+    between them, as measured on the bench). ``slm_geometry`` shows its gratings on the whole
+    panel, so each passes both regions and its spot sits at twice its frequency: the twin takes
+    half the fitted matrix (the offset, the zeroth order, is the same) and half the beam waist
+    read from the zeroth order through it. The LUT is the panel's,
+    best measured before the fold mirror goes in (give it as the SLM's ``calibration:`` file):
+    ``slm_lut``'s gratings, shown twice, do not read as the routine's model of one grating.
     """
     from hilt.errors import ConfigError
     from hilt.instruments.slm_processor import class_frequencies, regions_at
@@ -392,6 +489,10 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
     from .calibration._common import find_role
     from .calibration.camera import NEEDS
 
+    if layers not in (1, 2):
+        raise ConfigError(f"layers {layers!r}: the bench has 1 or 2 (a folded bench)")
+    if layers == 2 and not (fold_distance_m and fold_distance_m > 0):
+        raise ConfigError("a folded (two-layer) bench needs fold_distance_m, the mirror's path between the regions")
     names = {role: find_role(station, NEEDS[role], None, "training") for role in ("slm", "camera", "laser")}
     slm, cam, laser = (station[names[r]] for r in ("slm", "camera", "laser"))
     laser.output.set(True)
@@ -425,15 +526,21 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
         dark = table.dark
         cals["camera_dark_flat"] = {"calibration_file": str(dark_file)}
     slm_shape = tuple(int(v) for v in slm.shape)
-    upsample = max(1, int(0.75 * min(slm_shape)) // image_side)
-    layout = SlmLayout(slm_shape, image_side, upsample, math.pi, mask_block)
+    region = (slm_shape[0], slm_shape[1] // layers)
+    upsample = max(1, int(0.75 * min(region)) // image_side)
+    layout = SlmLayout(slm_shape, image_side, upsample, math.pi, mask_block, layers)
     cam_shape = tuple(int(v) for v in cam.shape)
     freqs = class_frequencies(geo.map.frequency, cam_shape, reach=reach)
     regions = regions_at(geo.map.camera, freqs, cam_shape, region_px)
+    regions = CameraRegions(regions.boxes, regions.frequencies / layers)  # the light's own frequencies
     processor = SlmCameraProcessor(slm, cam, layout, regions, dark=dark, record_frames=record_frames,
                                    frame_margin=frame_margin)
-    twin = SlmTwin(layout, regions, geo.map.matrix, geo.map.offset, geo.beam_waist_px,
-                   fringing if twin_fringing else 0.0)
+    matrix = np.asarray(geo.map.matrix, dtype=np.float64) / layers  # see the docstring: twice the frequency folded
+    fold = {} if layers == 1 else {"fold_distance_m": float(fold_distance_m),  # type: ignore[arg-type]
+                                   "pixel_pitch_m": float(slm.pixel_pitch_m), "wavelength_m": float(slm.wavelength_m)}
+    # The zeroth order's width, read through the fitted (doubled) map, is the waist times the layers.
+    twin = SlmTwin(layout, regions, matrix, geo.map.offset, geo.beam_waist_px / layers,
+                   fringing if twin_fringing else 0.0, **fold)
     return BenchSetup(processor, twin, cals)
 
 
@@ -491,5 +598,5 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
     return result
 
 
-__all__ = ["BenchSetup", "FrameCorrection", "ROLES", "STATION_LOOPS", "is_slm_bench", "setup_bench",
+__all__ = ["BenchSetup", "FrameCorrection", "polynomial_modes", "ROLES", "STATION_LOOPS", "is_slm_bench", "setup_bench",
            "train_slm_on_station", "SlmClassifier", "SlmDATSettings", "SlmTwin", "train_slm_dat", "train_slm_insilico", "train_slm_pat"]

@@ -41,8 +41,21 @@ Physics, in order:
    power on each pixel over the exposure, shot noise, dark signal growing with exposure, read
    noise, gain, full well, ADC bits, PRNU and DSNU.
 
+**A folded bench** (option ``fold``, ``{"distance_m": d}``; Fourier optics only): two layers on
+one panel, as labs build a multi-layer diffractive network on a single SLM. The panel's columns
+are split in two equal regions; the beam (centred on region 1, the left half) takes region 1's
+phase, travels ``d`` of free space to a flat mirror parallel to the panel and back (a fold
+keeps the transverse coordinates: the unfolded path is plain propagation over ``d``, by the
+band-limited angular spectrum method), lands on region 2 (the right half), takes its phase, and
+goes through the lens to the camera. Light that misses region 2's aperture is lost. Hidden
+fold errors: region 2 sits off the spot where region 1's light lands by a lateral
+misregistration ``fold_shift_px`` (rows, cols; SLM pixels, std ``FOLD_SHIFT_PX`` per unit of
+error scale, a sub-pixel shift of the field) and the path is ``d (1 + fold_distance_error)``
+(std ``FOLD_DISTANCE_ERROR``). Both regions share the panel's LUT, fringing, settling and its
+one aberration (each region sees its own part of it).
+
 Hidden errors (SLM response, fringing, aberration, camera offset and focal-length error, the
-sensor's fixed pattern) are drawn once from the world's seed and scaled by the world's error
+fold's misregistration and distance error, the sensor's fixed pattern) are drawn once from the world's seed and scaled by the world's error
 preset (``none``: an ideal bench, the twin's; ``mild``: the sizes of :class:`SLMSpec`'s
 defaults; ``severe``: twice those), or by the option ``errors`` (a preset name or a number).
 An exposure during which the liquid crystal is still moving (a pixel more than 0.1 rad from its
@@ -77,6 +90,10 @@ HIDDEN_SLM_ERRORS = ("fringing", "range_error", "gamma_error", "ripple", "aberra
 #: length error (std).
 CAMERA_OFFSET_M = 20e-6
 FOCAL_ERROR = 0.01
+#: Hidden fold errors per unit of error scale: region 2's lateral misregistration (SLM pixels,
+#: std per axis) and the fold path's relative length error (std).
+FOLD_SHIFT_PX = 1.0
+FOLD_DISTANCE_ERROR = 0.02
 PLANCK_C = 6.62607015e-34 * 299_792_458.0
 
 
@@ -118,7 +135,7 @@ class SlmOptics:
                  focal_length_m: float = 0.05, optics: str = "fourier", distance_m: float = 0.05,
                  beam_waist_m: float | None = None, diffuser: dict[str, float] | None = None,
                  slm: dict[str, Any] | None = None, camera: dict[str, Any] | None = None,
-                 errors: str | float | None = None) -> None:
+                 errors: str | float | None = None, fold: dict[str, float] | None = None) -> None:
         self.world = world
         self.name = name
         self.laser = laser
@@ -153,6 +170,11 @@ class SlmOptics:
         self.camera_offset_m = tuple(float(v) for v in g.normal(0.0, CAMERA_OFFSET_M * scale, 2))  # (dx, dy)
         self.focal_error = float(g.normal(0.0, FOCAL_ERROR * scale))
         self.diffuser_phase = self._diffuser(diffuser) if diffuser is not None else None
+        self.fold_distance_m: float | None = None
+        self.fold_shift_px = (0.0, 0.0)
+        self.fold_distance_error = 0.0
+        if fold is not None:
+            self._setup_fold(fold, scale)
         self._lock = threading.RLock()
         self._frames = 0
         self._jump = 0.0
@@ -172,6 +194,30 @@ class SlmOptics:
         if corr > 0:
             screen = gaussian_filter(screen, corr, mode="wrap")
         return screen * (rms / (float(np.std(screen)) or 1.0))
+
+    def _setup_fold(self, options: dict[str, float], scale: float) -> None:
+        unknown = sorted(set(options) - {"distance_m"})
+        if unknown:
+            raise ConfigError(f"{self.name}.fold: unknown option(s) {', '.join(unknown)} (known: distance_m)")
+        distance = float(options.get("distance_m", 5e-3))
+        if not distance > 0:
+            raise ConfigError(f"{self.name}.fold.distance_m {distance!r}: must be > 0")
+        if self.optics != "fourier":
+            raise ConfigError(f"{self.name}.fold: a folded bench ends in the Fourier lens (optics: fourier)")
+        if self.diffuser_phase is not None:
+            raise ConfigError(f"{self.name}.fold: not with a diffuser")
+        if self.slm_spec.shape[1] % 2:
+            raise ConfigError(f"{self.name}.fold: the panel's {self.slm_spec.shape[1]} columns do not split in two regions")
+        self.fold_distance_m = distance
+        g = self.world.rng(f"{self.name}.fold")
+        self.fold_shift_px = tuple(float(v) for v in g.normal(0.0, FOLD_SHIFT_PX * scale, 2))  # (rows, cols)
+        self.fold_distance_error = float(g.normal(0.0, FOLD_DISTANCE_ERROR * scale))
+
+    @property
+    def region_shape(self) -> tuple[int, int]:
+        """The shape of the panel's part the light takes its last phase from (the camera's)."""
+        rows, cols = self.slm_spec.shape
+        return (rows, cols // 2) if self.fold_distance_m is not None else (rows, cols)
 
     # -- what the SLM simulator calls --------------------------------------------------------------
     def show(self, grey: np.ndarray, t: float) -> None:
@@ -206,14 +252,48 @@ class SlmOptics:
             phase = phase + self.diffuser_phase
         return np.sqrt(power_w * share) * np.exp(1j * phase)
 
+    def folded_field(self, t: float, power_w: float, wavelength_m: float) -> np.ndarray:
+        """Complex field leaving region 2 of a folded bench at ``t`` (sqrt(W) per SLM pixel): the
+        beam on region 1, its phase, the fold (propagation, misregistration), region 2's phase."""
+        import torch
+
+        from hilt.sims.physics.diffraction import Propagator
+
+        s = self.slm_spec
+        rows, n = self.region_shape
+        y = (np.arange(rows) - (rows - 1) / 2) * s.pixel_pitch
+        x = (np.arange(n) - (n - 1) / 2) * s.pixel_pitch
+        illum = np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / s.beam_waist**2)
+        share = illum**2 / float(np.sum(illum**2))
+        phase = self.panel.phase_at(t) * (s.wavelength / wavelength_m) + self.panel.aberration_map
+        u1 = np.sqrt(power_w * share) * np.exp(1j * phase[:, :n])
+        distance = float(self.fold_distance_m) * (1.0 + self.fold_distance_error)  # type: ignore[arg-type]
+        key = (wavelength_m, distance)
+        prop = self._propagators.get(key)  # type: ignore[call-overload]
+        if prop is None:
+            prop = Propagator((rows, n), s.pixel_pitch, wavelength_m, distance)
+            self._propagators = {key: prop}  # type: ignore[dict-item]
+        with torch.no_grad():
+            out = prop(torch.as_tensor(u1, dtype=torch.complex128), crop=False).numpy()
+        # Region 2 sees the light at (its pixel + misregistration): shift the padded plane by
+        # the misregistration (Fourier shift, exact for the sampled field; the plane is padded
+        # so nothing wraps into the aperture) and take the aperture.
+        dr, dc = self.fold_shift_px
+        if dr or dc:
+            fr = np.fft.fftfreq(out.shape[0])[:, None]
+            fc = np.fft.fftfreq(out.shape[1])[None, :]
+            out = np.fft.ifft2(np.fft.fft2(out) * np.exp(2j * math.pi * (fr * dr + fc * dc)))
+        return out[:rows, :n] * np.exp(1j * phase[:, n:])
+
     def _dft_matrices(self, wavelength_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(A_rows, A_cols, envelope): the matrix DFT from SLM pixels to camera pixel centres and
-        the single-pixel sinc envelope, in units where the camera pixel powers come out in W."""
+        """(A_rows, A_cols, envelope): the matrix DFT from SLM pixels (of the region the light
+        leaves last) to camera pixel centres and the single-pixel sinc envelope, in units where
+        the camera pixel powers come out in W."""
         s, c = self.slm_spec, self.sensor_spec
         f = self.focal_length_m * (1.0 + self.focal_error)
         dx, dy = self.camera_offset_m
         p, pc = s.pixel_pitch, c.pixel_pitch
-        (n_rows, n_cols), (m_rows, m_cols) = s.shape, c.shape
+        (n_rows, n_cols), (m_rows, m_cols) = self.region_shape, c.shape
         y_slm = (np.arange(n_rows) - (n_rows - 1) / 2) * p
         x_slm = (np.arange(n_cols) - (n_cols - 1) / 2) * p
         v_cam = (np.arange(m_rows) - (m_rows - 1) / 2) * pc - dy
@@ -234,7 +314,10 @@ class SlmOptics:
         if power <= 0:
             return np.zeros(self.sensor_spec.shape)
         with self._lock:
-            field = self.slm_field(t, power, wavelength)
+            if self.fold_distance_m is not None:
+                field = self.folded_field(t, power, wavelength)
+            else:
+                field = self.slm_field(t, power, wavelength)
         if self.optics == "free_space":
             return self._free_space_power(field, wavelength)
         if self._dft is None or self._dft[0] != wavelength:
@@ -303,4 +386,7 @@ class SlmOptics:
 
     def state(self) -> dict[str, Any]:
         power, wavelength = self.laser_state()
-        return {"laser_power_w": power, "wavelength_m": wavelength, "frames_shown": self._frames}
+        out = {"laser_power_w": power, "wavelength_m": wavelength, "frames_shown": self._frames}
+        if self.fold_distance_m is not None:
+            out["fold_distance_m"] = self.fold_distance_m
+        return out

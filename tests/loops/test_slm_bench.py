@@ -15,11 +15,15 @@ import yaml
 
 from hilt import stations
 from hilt.config import parse_station
+from hilt.instruments.slm_processor import CameraRegions, SlmLayout
 from hilt.loops.core import TrainSettings, encode
 from hilt.loops.data import load_digits
 from hilt.loops.slm_bench import (
+    FrameCorrection,
     SlmDATSettings,
+    SlmTwin,
     is_slm_bench,
+    polynomial_modes,
     setup_bench,
     train_slm_dat,
     train_slm_pat,
@@ -27,11 +31,20 @@ from hilt.loops.slm_bench import (
 from hilt.runfile import open_run
 from hilt.station import Station
 
+FOLDED = Path(__file__).resolve().parents[2] / "examples" / "stations" / "slm-optics-folded.yaml"
 
-def slm_station(errors: str) -> Station:
-    config = yaml.safe_load(stations.path("slm-optics").read_text())
+
+def slm_station(errors: str, name: str = "slm-optics") -> Station:
+    """The bundled station at a world error preset, made small for the tests' time: a 64 x 64
+    panel (64 x 128 folded), a 120 x 160 camera, and a 25 mm lens so the spots stay as many
+    camera pixels wide as on the shipped bench."""
+    config = yaml.safe_load(stations.find(name).read_text())
     config["world"]["errors"] = errors
-    return Station(parse_station(yaml.safe_dump(config), f"slm-optics-{errors}.yaml"))
+    bench = config["world"]["systems"]["bench"]
+    bench["slm"] = {"shape": [64, 128 if "fold" in bench else 64]}
+    bench["camera"] = {"shape": [120, 160]}
+    bench["focal_length_m"] = 0.025
+    return Station(parse_station(yaml.safe_dump(config), f"{Path(name).stem}-{errors}.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +188,60 @@ def test_dat_fits_the_bench(mild: tuple[Station, object], tmp_path: Path) -> Non
         rows = r.scalars()
     # Each similarity step brings the corrected twin nearer the measured readings.
     assert np.nanmean(rows["sim_after"]) < np.nanmean(rows["sim_before"])
+
+
+def test_the_error_prediction_network_starts_as_the_identity_on_smooth_modes() -> None:
+    """DAT's per-layer correction: orthonormal low-order modes (coefficients in rad RMS), and at
+    start the corrected frame is the shown one."""
+    modes = polynomial_modes((16, 24), 3).reshape(9, -1).double()
+    assert torch.allclose(modes @ modes.T / modes.shape[1], torch.eye(9, dtype=torch.float64), atol=1e-5)
+    assert polynomial_modes((16, 24), 2, piston=True).shape == (6, 16, 24)
+    phase = torch.rand(2, 16, 24)
+    for orders in ((None, None), (3, 1)):
+        ph, la = FrameCorrection((16, 24), 3, *orders)(phase)
+        assert torch.allclose(ph[:, 1:-1, 1:-1], phase[:, 1:-1, 1:-1]) and torch.all(la == 0)
+
+
+def test_two_layers_split_the_panel_and_the_twin_shows_what_the_processor_shows() -> None:
+    layout = SlmLayout((32, 64), image_side=4, upsample=6, mask_block=4, layers=2)
+    assert layout.region_shape == (32, 32) and layout.mask_shape == (8, 8)
+    rng = np.random.default_rng(0)
+    masks = [rng.uniform(0, 6, layout.mask_shape) for _ in range(2)]
+    with pytest.raises(ValueError, match="2 mask"):
+        layout.masks_full(masks[:1])
+    regions = CameraRegions(np.array([[10, 10, 3, 3], [20, 20, 3, 3]]), np.zeros((2, 2)))
+    twin = SlmTwin(layout, regions, np.eye(2) * 100, np.array([15.0, 15.0]), 10.0,
+                   fold_distance_m=2e-3, pixel_pitch_m=8e-6, wavelength_m=1.55e-6)
+    x = torch.as_tensor(rng.uniform(0, 1, (3, 16)), dtype=torch.float32)
+    with torch.no_grad():
+        twin.mask.copy_(torch.as_tensor(masks[0]))
+        twin.mask2.copy_(torch.as_tensor(masks[1]))
+        shown = twin.shown_phase(x).numpy()
+    expected = layout.input_phase(layout.features(x.numpy())) + layout.masks_full(masks)[None]
+    np.testing.assert_allclose(shown, expected, atol=1e-5)
+    # The digit sits on region 1 only; region 2 shows layer 2's mask alone.
+    np.testing.assert_allclose(shown[:, :, 32:], np.broadcast_to(layout.mask_full(masks[1]), (3, 32, 32)), atol=1e-5)
+    with pytest.raises(ValueError, match="fold_distance_m"):
+        SlmTwin(layout, regions, np.eye(2) * 100, np.array([15.0, 15.0]), 10.0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_pat_and_dat_train_both_layers_of_the_folded_bench(tmp_path: Path) -> None:
+    """The folded bench (examples/stations/slm-optics-folded.yaml, small): calibrated through the fold, two masks on the
+    SLM per frame; PAT and DAT (one correction per layer) run and change both masks."""
+    data = load_digits(0).subset(32, 16)
+    with slm_station("mild", str(FOLDED)) as st:
+        setup = setup_bench(st, runs_dir=tmp_path, lut="nominal", layers=2, fold_distance_m=5e-3)
+        proc, twin = setup.processor, setup.twin
+        assert proc.n_layers == 2 and twin.layout.layers == 2
+        settings = dict(epochs=1, batch_size=16, lr=0.1, eval_every_epoch=False)
+        pat = train_slm_pat(proc, twin, data, TrainSettings(**settings), run_path=str(tmp_path / "pat.h5"))
+        dat = train_slm_dat(proc, twin, data, SlmDATSettings(**settings, warmup_batches=1, warmup_steps=3),
+                            run_path=str(tmp_path / "dat.h5"))
+    for result in (pat, dat):
+        assert not result.aborted and result.physical_queries >= 32
+        masks = [v for k, v in result.model_state["model"].items() if k in ("twin.mask", "twin.mask2")]
+        assert len(masks) == 2 and all(float(m.abs().sum()) > 0 for m in masks)
+    with open_run(tmp_path / "dat.h5") as r:
+        assert r.info["config"]["dat"]["layers"] == 2
