@@ -246,10 +246,15 @@ def plugins() -> None:
               help="(accelerators) Weights symmetric, or with a zero point [symmetric].")
 @click.option("--pow2-scales/--free-scales", "pow2", default=None,
               help="(accelerators) Every scale a power of two (shift-only requantisers) [free scales].")
+@click.option("--calibration", type=click.Choice(["none", "bias", "bias+weights"]), default=None,
+              help="(neuromorphic boards, --loop insitu) The layer-wise calibration on the board before the "
+                   "fine-tuning [bias+weights].")
+@click.option("--timesteps", type=click.IntRange(1, 1024), default=None,
+              help="(neuromorphic boards) Ticks of the spiking network's rate code [32].")
 def train(station_file: str, loop: str, epochs: int, lr: float | None, seed: int, dataset: str, dat_mode: str,
           instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str,
           errors: str | None, quant: str | None, zero_point: str | None, weight_zero_point: str | None,
-          pow2: bool | None) -> None:
+          pow2: bool | None, calibration: str | None, timesteps: int | None) -> None:
     """Train a classifier on a station's MZI chip; the run file goes under --runs-dir.
 
     STATION is a station file, or the name of a bundled one (`hilt station list`). A run stopped
@@ -269,6 +274,7 @@ def train(station_file: str, loop: str, epochs: int, lr: float | None, seed: int
             run_path = stop.run_file = new_run_path(st.name, loop, runs_dir)
             if lr is None:
                 lr = _default_lr(st)
+            settings.update(_spiking_settings(st, calibration, timesteps))
             result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
                                       lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
                                       settings=settings, progress_bar=True, measure_start=True)
@@ -286,6 +292,19 @@ def _default_lr(st: Any) -> float:
     from hilt.loops.snn_board import station_neuromorphic
 
     return 0.002 if station_neuromorphic(st) is not None else 0.01
+
+
+def _spiking_settings(st: Any, calibration: str | None, timesteps: int | None) -> dict[str, Any]:
+    """The neuromorphic loop's settings (hilt.loops.snn_board.SnnBoardSettings) the flags give;
+    a ConfigError naming the flags on a station without a neuromorphic board."""
+    from hilt.errors import ConfigError
+    from hilt.loops.snn_board import station_neuromorphic
+
+    given = {k: v for k, v in (("mode", calibration), ("timesteps", timesteps)) if v is not None}
+    if given and station_neuromorphic(st) is None:
+        raise ConfigError(f"--calibration and --timesteps are for a neuromorphic board; station {st.name!r} "
+                          "has none")
+    return given
 
 
 def _quantisation_settings(quant: str | None, zero_point: str | None, weight_zero_point: str | None,

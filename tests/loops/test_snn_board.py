@@ -268,8 +268,8 @@ def test_a_resumed_fine_tuning_ends_as_the_uninterrupted_one(station, tmp_path) 
 
 @pytest.mark.slow
 def test_hilt_train_and_resume_neuromorphic_from_the_command_line(tmp_path) -> None:  # noqa: ANN001
-    """`hilt train neuromorphic --loop insitu --epochs 1` at its defaults otherwise (lr 0.002 on a
-    neuromorphic board, the ANN's 150 epochs, T = 32, bias+weights calibration: about a minute);
+    """`hilt train neuromorphic --loop insitu --epochs 1 --calibration bias --timesteps 16` at its
+    defaults otherwise (lr 0.002 on a neuromorphic board, the ANN's 150 epochs: about a minute);
     `hilt resume` of the completed run is refused. The fast tests above cover the same path with tiny settings."""
     from click.testing import CliRunner
 
@@ -277,11 +277,25 @@ def test_hilt_train_and_resume_neuromorphic_from_the_command_line(tmp_path) -> N
     from hilt.runfile import RunReader
 
     result = CliRunner().invoke(main, ["train", "neuromorphic", "--loop", "insitu", "--epochs", "1",
-                                       "--runs-dir", str(tmp_path)])
+                                       "--calibration", "bias", "--timesteps", "16", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (path,) = tmp_path.glob("*.h5")
     with RunReader(path) as run:
         assert run.status == "completed" and len(run.epochs()["test_accuracy"]) == 3
-        assert run.info["config"]["settings"]["lr"] == 0.002
+        settings = run.info["config"]["settings"]
+        assert (settings["lr"], settings["mode"], settings["timesteps"]) == (0.002, "bias", 16)
     again = CliRunner().invoke(main, ["resume", str(path)])
     assert again.exit_code == 1 and "nothing to resume" in again.output
+
+
+def test_the_spiking_flags_of_hilt_train_are_refused_on_a_station_without_a_neuromorphic_board(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from hilt.gui.cli import main
+
+    station = tmp_path / "chip.yaml"
+    station.write_text("name: chip\nsimulate: true\ninstruments:\n  chip:\n    driver: photonic_processor\n"
+                       "    sim: {n: 4, layers: 1}\n")
+    result = CliRunner().invoke(main, ["train", str(station), "--loop", "insitu", "--calibration", "none",
+                                       "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and "--calibration and --timesteps are for a neuromorphic board" in result.output
