@@ -8,8 +8,9 @@ over a camera's image-pixel centres with the lock-in's settling at every point, 
 time the bench's clock saw pass (simulated time on a simulated station, wall time on a real one).
 
 What the detector reads there is the station's own optics (its Gaussian beam through its own
-layers, at its source's frequency), not a recipe's design: no driver mounts printed layers or an
-input object (docs/recipes.md). The readings are kept in the scan's sweep file all the same.
+layers, at its source's frequency), not a recipe's design; the readings are kept in the scan's
+sweep file all the same. To read a design's images on a station that can hold it (the bundled
+``thz-imaging``), see :mod:`hilt.loops.recipes.thz_station`.
 """
 
 from __future__ import annotations
