@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -623,6 +624,8 @@ def _run_config(cfg: DiffuserConfig, out_dir: Path, seed: int, progress: bool) -
                          for p, v in g.items()} for k, g in gratings.items()},
         "raster_seconds_per_image": round(raster_seconds_per_image(cfg), 1),
     }
+    # What the table leaves out (training curves, the misalignment sweep, the gratings).
+    (out_dir / "details.json").write_text(json.dumps(extra, indent=1) + "\n")
     return RecipeResult("diffuser-imaging", rows, md, figures,
                         [c.path for c in captures.values()], time.perf_counter() - t0, extra)
 

@@ -111,6 +111,7 @@ def test_recipe_tiny_end_to_end(tmp_path) -> None:
     assert got.physical.shape[1:] == (cfg.image_px, cfg.image_px)
     assert got.inputs.shape[1:] == (cfg.object_px, cfg.object_px)
     assert result.extra["raster_seconds_per_image"] > 0
+    assert "pearson_vs_misalignment" in json.loads((tmp_path / "details.json").read_text())
 
 
 def test_trial_rejects_unknown_keys(tmp_path) -> None:
