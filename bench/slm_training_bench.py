@@ -12,9 +12,10 @@ phase classifier of sklearn's 8x8 digits (:mod:`hilt.loops.slm_bench`) is traine
 
 ``--layers 2`` trains a two-layer network on the folded bench (``examples/stations/slm-optics-folded.yaml``: region 1 of
 the panel, a mirror 5 mm of path, region 2, the lens; hidden misregistration and fold-length
-errors): the LUT is calibrated first on the same panel unfolded (the ``slm-optics`` station with
-the same seed and preset holds the same hidden panel response), as a lab measures it before the
-fold mirror goes in; then ``slm_geometry`` through the fold, and the twin of both layers.
+errors): the LUT and the beam's waist are calibrated first on the same panel unfolded (the
+``slm-optics`` station with the same seed and preset holds the same hidden panel response and
+beam), as a lab measures them before the fold mirror goes in; then ``slm_geometry`` through the
+fold, and the twin of both layers.
 
 Every physical query is one SLM frame and one camera frame through the real drivers and
 simulators. Printed: a Markdown table (test accuracy on the bench, training queries), the time
@@ -69,16 +70,25 @@ def station_with(errors: str, seed: int | None, name: str = "slm-optics", lut_fi
     return Station(parse_station(yaml.safe_dump(config), f"{Path(name).stem}-{errors}.yaml"))
 
 
-def unfolded_lut(errors: str, args: argparse.Namespace, runs: Path) -> str:
-    """The panel's LUT measured on the unfolded bench (same seed, same panel response)."""
-    from hilt.loops.calibration import run_calibration
+def unfolded_calibrations(errors: str, args: argparse.Namespace, runs: Path) -> tuple[str | None, float]:
+    """The panel's LUT (with ``--lut measure``) and the beam's waist measured on the unfolded
+    bench (same seed: the same panel response and beam), as a lab measures them before the fold
+    mirror goes in."""
+    from hilt.loops.calibration import load_slm_geometry, run_calibration
 
+    lut_file = None
     with station_with(errors, args.world_seed) as st:
         st["laser"].output.set(True)
-        result = run_calibration(st, "slm_lut", out_dir=runs / errors, step=8)
-    if not result.ok:
-        raise SystemExit(f"slm_lut on the unfolded bench did not complete: {result.error or result.status}")
-    return str(result.calibration_file)
+        if args.lut == "measure":
+            result = run_calibration(st, "slm_lut", out_dir=runs / errors, step=8)
+            if not result.ok:
+                raise SystemExit(f"slm_lut on the unfolded bench did not complete: {result.error or result.status}")
+            lut_file = str(result.calibration_file)
+            st["laser"].output.set(True)
+        geo = run_calibration(st, "slm_geometry", out_dir=runs / errors)
+        if not geo.ok:
+            raise SystemExit(f"slm_geometry on the unfolded bench did not complete: {geo.error or geo.status}")
+    return lut_file, float(load_slm_geometry(geo.calibration_file).beam_waist_px)
 
 
 def twin_seconds_per_sample(twin: torch.nn.Module, x: torch.Tensor, repeats: int = 20) -> float:
@@ -96,7 +106,7 @@ def dat_options(args: argparse.Namespace) -> dict[str, Any]:
         return None if v < 0 else v
 
     return {"phase_order": order(args.phase_order), "amp_order": order(args.amp_order),
-            "predictor_lr": args.predictor_lr, "warmup_batches": args.warmup_batches}
+            "predictor_lr": args.predictor_lr, "warmup_batches": args.warmup_batches, "kernel": args.kernel}
 
 
 def one_setting(errors: str, args: argparse.Namespace, runs: Path) -> dict[str, Any]:
@@ -107,8 +117,9 @@ def one_setting(errors: str, args: argparse.Namespace, runs: Path) -> dict[str, 
     if args.layers == 2:
         name = str(FOLDED)
         fold = station_config(errors, args.world_seed, name)["world"]["systems"]["bench"]["fold"]
-        lut_file = unfolded_lut(errors, args, runs) if args.lut == "measure" else None
-        bench = {"layers": 2, "fold_distance_m": float(fold["distance_m"]), "lut": "measure" if lut_file else "nominal"}
+        lut_file, waist = unfolded_calibrations(errors, args, runs)
+        bench = {"layers": 2, "fold_distance_m": float(fold["distance_m"]), "lut": "measure" if lut_file else "nominal",
+                 "beam_waist_px": waist}
     else:
         name, lut_file, bench = "slm-optics", None, {"lut": args.lut}
     with station_with(errors, args.world_seed, name, lut_file) as st:
@@ -181,6 +192,7 @@ def main() -> None:
     ap.add_argument("--phase-order", type=int, default=4, help="DAT: phase correction's polynomial order (-1: a map)")
     ap.add_argument("--amp-order", type=int, default=2, help="DAT: amplitude correction's order (-1: a map)")
     ap.add_argument("--predictor-lr", type=float, default=0.03)
+    ap.add_argument("--kernel", type=int, default=3, help="DAT: the correction's kernel (odd; a misregistration of k px needs > 2k)")
     ap.add_argument("--warmup-batches", type=int, default=8)
     ap.add_argument("--lut", default="measure", choices=["measure", "nominal"])
     ap.add_argument("--seed", type=int, default=0)

@@ -458,7 +458,7 @@ class BenchSetup:
 def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int = 8, mask_block: int = 4,
                 region_px: int = 5, reach: float = 0.6, lut: str = "measure", twin_fringing: bool = False,
                 lut_step: int = 8, record_frames: bool = True, frame_margin: int = 8, layers: int = 1,
-                fold_distance_m: float | None = None) -> BenchSetup:
+                fold_distance_m: float | None = None, beam_waist_px: float | None = None) -> BenchSetup:
     """Calibrate the bench and build its processor and twin.
 
     The laser's output goes on; ``slm_geometry`` runs (the regions and the twin need the map);
@@ -476,6 +476,10 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
     read from the zeroth order through it. The LUT is the panel's,
     best measured before the fold mirror goes in (give it as the SLM's ``calibration:`` file):
     ``slm_lut``'s gratings, shown twice, do not read as the routine's model of one grating.
+    ``beam_waist_px``: the beam's waist on the SLM as measured elsewhere (e.g. by ``slm_geometry``
+    before the fold went in), instead of the one read through the fold, where the aberration of
+    both regions and the misregistration widen the zeroth order (on the severe preset the waist
+    read through the fold is 18 px against the true 45).
     """
     from hilt.errors import ConfigError
     from hilt.instruments.slm_processor import class_frequencies, regions_at
@@ -539,7 +543,8 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
     fold = {} if layers == 1 else {"fold_distance_m": float(fold_distance_m),  # type: ignore[arg-type]
                                    "pixel_pitch_m": float(slm.pixel_pitch_m), "wavelength_m": float(slm.wavelength_m)}
     # The zeroth order's width, read through the fitted (doubled) map, is the waist times the layers.
-    twin = SlmTwin(layout, regions, matrix, geo.map.offset, geo.beam_waist_px / layers,
+    waist = float(beam_waist_px) if beam_waist_px else geo.beam_waist_px / layers
+    twin = SlmTwin(layout, regions, matrix, geo.map.offset, waist,
                    fringing if twin_fringing else 0.0, **fold)
     return BenchSetup(processor, twin, cals)
 
