@@ -255,7 +255,12 @@ def train(station_file: str, loop: str, epochs: int, lr: float | None, seed: int
           instrument: str | None, batch_size: int | None, max_retries: int | None, runs_dir: str,
           errors: str | None, quant: str | None, zero_point: str | None, weight_zero_point: str | None,
           pow2: bool | None, calibration: str | None, timesteps: int | None) -> None:
-    """Train a classifier on a station's MZI chip; the run file goes under --runs-dir.
+    """Train a classifier on a station's physical system; the run file goes under --runs-dir.
+
+    What runs depends on what the station holds: an MZI chip or bench (the four loops), an SLM
+    bench (its diffractive layer; insilico, insitu, dat), an int8 accelerator (post-training
+    quantisation, then quantisation-aware training; insilico, insitu) or a neuromorphic board
+    (conversion, calibration and fine-tuning; insilico, insitu).
 
     STATION is a station file, or the name of a bundled one (`hilt station list`). A run stopped
     early (a fault it could not ride out, Ctrl-C, a kill) continues with ``hilt resume RUNFILE``.
@@ -264,7 +269,6 @@ def train(station_file: str, loop: str, epochs: int, lr: float | None, seed: int
     from hilt.station import Station
 
     settings = {k: v for k, v in (("batch_size", batch_size), ("max_retries", max_retries)) if v is not None}
-    settings.update(_quantisation_settings(quant, zero_point, weight_zero_point, pow2))
     run_path = None
     try:
         st = Station.from_yaml(stations.find(station_file))
@@ -275,6 +279,7 @@ def train(station_file: str, loop: str, epochs: int, lr: float | None, seed: int
             if lr is None:
                 lr = _default_lr(st)
             settings.update(_spiking_settings(st, calibration, timesteps))
+            settings.update(_quantisation_settings(st, quant, zero_point, weight_zero_point, pow2))
             result = train_on_station(st, loop, instrument=instrument, dataset=dataset, epochs=epochs,
                                       lr=lr, seed=seed, dat_mode=dat_mode, run_path=run_path,
                                       settings=settings, progress_bar=True, measure_start=True)
@@ -307,15 +312,23 @@ def _spiking_settings(st: Any, calibration: str | None, timesteps: int | None) -
     return given
 
 
-def _quantisation_settings(quant: str | None, zero_point: str | None, weight_zero_point: str | None,
-                           pow2: bool | None) -> dict[str, bool]:
+def _quantisation_settings(st: Any, quant: str | None, zero_point: str | None,
+                           weight_zero_point: str | None, pow2: bool | None) -> dict[str, bool]:
     """The int8 loop's scheme settings (hilt.loops.int8_board.Int8Settings) the flags give; the
-    loop checks them against the board's IDENTIFY before it sends a model, naming the flag."""
+    loop checks them against the board's IDENTIFY before it sends a model, naming the flag. A
+    ConfigError naming the flags on a station without an accelerator."""
+    from hilt.errors import ConfigError
+    from hilt.loops.int8_board import station_accelerator
+
     given = {"per_channel": None if quant is None else quant == "per-channel",
              "asymmetric": None if zero_point is None else zero_point == "asymmetric",
              "weight_asymmetric": None if weight_zero_point is None else weight_zero_point == "asymmetric",
              "pow2": pow2}
-    return {k: v for k, v in given.items() if v is not None}
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and station_accelerator(st) is None:
+        raise ConfigError("--quant, --zero-point, --weight-zero-point and --pow2-scales/--free-scales are "
+                          f"for an int8 accelerator; station {st.name!r} has none")
+    return given
 
 
 def _what_it_runs_on(st: Any, errors: str | None) -> str:

@@ -192,10 +192,20 @@ def test_hilt_train_refuses_a_flag_the_board_cannot_take(tmp_path: Path) -> None
     assert "--quant per-channel: the board takes one scale per layer only" in result.output
     assert not list(tmp_path.glob("runs/*.h5"))
     from hilt.gui.cli import _quantisation_settings
+    from hilt.station import Station
 
-    assert _quantisation_settings("per-tensor", "asymmetric", None, True) == {
-        "per_channel": False, "asymmetric": True, "pow2": True}  # flags not given keep the loop's defaults
-    assert _quantisation_settings(None, None, "asymmetric", False) == {"weight_asymmetric": True, "pow2": False}
+    with Station.from_yaml(station) as st:
+        assert _quantisation_settings(st, "per-tensor", "asymmetric", None, True) == {
+            "per_channel": False, "asymmetric": True, "pow2": True}  # flags not given keep the loop's defaults
+        assert _quantisation_settings(st, None, None, "asymmetric", False) == {
+            "weight_asymmetric": True, "pow2": False}
+    # on a station without an accelerator the flags are refused by name, before anything runs
+    result = CliRunner().invoke(main, ["train", "mzi-large", "--quant", "per-tensor",
+                                       "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert "--quant, --zero-point, --weight-zero-point and --pow2-scales/--free-scales are for an int8 " \
+           "accelerator; station 'mzi-large' has none" in result.output
+    assert not list(tmp_path.glob("runs/*.h5"))
 
 
 QUICK = {"float_epochs": 1, "train_samples": 64, "test_samples": 32, "batch_size": 64, "capture_samples": 2}
