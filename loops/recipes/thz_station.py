@@ -4,8 +4,8 @@
 default, or yours): for each object it has the object mounted in the beam, rasters the detector
 over the image pixels with the XY stage (a serpentine :func:`hilt.loops.scan.scan`, the lock-in
 settling automatically at every point, role ``stage`` and ``lockin``) and reads the lock-in's
-X and Y, then returns one image per object (the magnitude of X + iY after the background read
-with the source off is taken away). Every reading is in the scans' sweep files, one per object.
+X and Y, then returns one image per object (X + iY less the background read with the source
+off, projected on the signal's phase). Every reading is in the scans' sweep files, one per object.
 
 Mounting is the one step no driver can do: a person places the printed object and layers in the
 beam. On a simulated station :class:`SimulatedMount` does it through the world's THz path
@@ -131,7 +131,8 @@ class ManualMount:
 
 @dataclasses.dataclass
 class StationImages:
-    """Images read on a station: (n, points) lock-in magnitudes in volts, background removed."""
+    """Images read on a station: (n, points) lock-in readings in volts, background removed:
+    the in-phase component (``detection="phase"``) or the magnitude (``"magnitude"``)."""
 
     images: np.ndarray
     sweep_files: list[Path]
@@ -139,6 +140,7 @@ class StationImages:
     wall_seconds: float
     clock: str
     background: complex
+    phase_rad: float = 0.0  # the signal's phase the images are projected on ("phase")
 
 
 class StationCamera:
@@ -149,13 +151,16 @@ class StationCamera:
             got = cam.read_images(objects, centres_mm)     # objects (n, ny, nx) in [0, 1]
 
     ``time_constant_s``/``slope_db``: the lock-in's filter; ``chop_hz``: its internal reference,
-    which drives the chopper (a Golay cell wants 10-20 Hz); ``power_dbm``: the synthesizer.
+    which drives the chopper (a Golay cell wants 10-20 Hz); ``power_dbm``: the synthesizer;
+    ``detection``: ``"phase"`` (default) projects every reading on the signal's phase, found
+    from all readings together (what setting the lock-in's phase does), ``"magnitude"`` keeps
+    R = |X + iY|, which never averages below the noise's magnitude.
     """
 
     def __init__(self, station: str | Path, out_dir: str | Path, *, system: str | None = None,
                  time_constant_s: float = 0.1, slope_db: int = 12, chop_hz: float = 15.0,
                  sensitivity_v: float = 0.01, power_dbm: float = 3.0,
-                 confirm: Callable[[str], Any] | None = None) -> None:
+                 confirm: Callable[[str], Any] | None = None, detection: str = "phase") -> None:
         from hilt import stations
         from hilt.config import load_station
 
@@ -167,6 +172,9 @@ class StationCamera:
                          "lockin.filter_slope": int(slope_db), "lockin.frequency": float(chop_hz),
                          "lockin.sensitivity": float(sensitivity_v)}
         self.power_dbm = float(power_dbm)
+        if detection not in ("phase", "magnitude"):
+            raise ConfigError(f"detection {detection!r}: expected 'phase' or 'magnitude'")
+        self.detection = detection
         self._confirm = confirm
         self.st: Any = None
         self.mount: Mount | None = None
@@ -223,7 +231,8 @@ class StationCamera:
                     name: str = "station") -> StationImages:
         """For each object (n, ny, nx amplitude in [0, 1]): mount it, raster the detector over
         ``centres_mm`` ((x, y) mm, a rectangular grid), read X and Y. The background (source
-        off, detector at the first point) is read once first and taken away. Sweep files:
+        off, detector at the first point) is read once first and taken away; the images are
+        the readings along their common phase (class docstring). Sweep files:
         ``runs/NAME-background.h5``, ``runs/NAME-objectK.h5`` (replaced if there)."""
         from hilt.loops.scan import resolve
 
@@ -246,11 +255,18 @@ class StationCamera:
             t0 = self._now()
             z = self._raster(xs, ys, path)
             seconds.append(self._now() - t0)
-            images.append(np.abs(z - background).ravel())
+            images.append((z - background).ravel())
             files.append(path)
         output.set(False)
-        return StationImages(np.asarray(images, dtype=np.float64), files, seconds,
-                             time.perf_counter() - w0, self.clock_mode, background)
+        phasors = np.asarray(images)
+        # Phase-sensitive detection: every pixel's signal has the same phase (the chopper's and
+        # the detector's lag), so the images are the component along the mean phasor. The
+        # noise then averages to zero in an erased digit, where a magnitude would keep a floor.
+        phase = float(np.angle(phasors.sum())) if self.detection == "phase" else 0.0
+        values = (np.real(phasors * np.exp(-1j * phase)) if self.detection == "phase"
+                  else np.abs(phasors))
+        return StationImages(values.astype(np.float64), files, seconds,
+                             time.perf_counter() - w0, self.clock_mode, background, phase)
 
 
 __all__ = ["ManualMount", "SimulatedMount", "StationCamera", "StationGeometry", "StationImages",
