@@ -448,19 +448,21 @@ def station_subset(y: np.ndarray, cfg: CameraConfig, n: int) -> np.ndarray:
 
 def deploy_to_station(twin: DiffractiveStack, cfg: CameraConfig, station: str, x: np.ndarray,
                       y: np.ndarray, idx: np.ndarray, perm: np.ndarray | None, out_dir: Path,
-                      design: str) -> tuple[Evaluation, Evaluation, dict[str, Any]]:
+                      design: str, time_constant_s: float = 0.1
+                      ) -> tuple[Evaluation, Evaluation, dict[str, Any]]:
     """The design printed and mounted on ``station``, the digits ``x`` read there one raster
     each (:class:`~hilt.loops.recipes.thz_station.StationCamera`); returns the station's
     evaluation, the twin's on the same digits, and the timing. Each station image is divided
     by the power its object passes (the sum of its squared amplitude), so that, as the twin's
     inputs are, every object counts with the same light; the efficiency is not comparable
-    (volts) and left out."""
+    (volts) and left out. ``time_constant_s``: the lock-in's (12 dB/oct; settling 12 of them
+    per point): longer trades station time for signal to noise."""
     from .thz_station import StationCamera
 
     centres = region_centres_mm(image_regions(cfg), (cfg.grid, cfg.grid), THZ_0P4.pitch,
                                 serpentine=False)
     objects = object_amplitudes(x, cfg)
-    with StationCamera(station, out_dir) as cam:
+    with StationCamera(station, out_dir, time_constant_s=time_constant_s) as cam:
         cam.mount_layers(masks_of(twin))
         got = cam.read_images(objects, centres, name=f"station-{design}")
     images = got.images / np.square(objects).sum(axis=(1, 2))[:, None]
