@@ -24,6 +24,7 @@ from hilt.errors import ConfigError
 #: Recipe name (as typed on the command line) -> module that implements it.
 RECIPES: dict[str, str] = {
     "class-camera": "hilt.loops.recipes.class_camera",
+    "class-camera-slm": "hilt.loops.recipes.slm_camera",
     "permutation-camera": "hilt.loops.recipes.permutation_camera",
     "diffuser-imaging": "hilt.loops.recipes.diffuser",
 }

@@ -1,0 +1,468 @@
+"""The class-specific camera (Bai et al. 2022, arXiv:2205.13122) on the folded two-layer SLM
+bench: trained on the bench's twin, deployed through the SLM and camera drivers, then corrected
+in situ by physics-aware training (PAT).
+
+The camera on the bench (examples/stations/slm-optics-folded.yaml: one phase SLM, a mirror
+folding region 1's light back onto region 2, a lens, a camera in its Fourier plane):
+
+- object: the 8 x 8 digit phase-encoded on region 1 (phase ``pi * pixel``, as the bench's
+  classifier shows it, :class:`~hilt.instruments.slm_processor.SlmLayout`), plus layer 1's mask;
+- layers: the two regions' masks (layer 1 on region 1 with the digit, layer 2 on region 2);
+- image: ``side`` x ``side`` camera regions in a grid (8 x 8 by default, one per digit pixel),
+  placed through the calibrated SLM-to-camera geometry as the classifier places its ten class
+  regions (:func:`grid_frequencies`), read by
+  :class:`~hilt.instruments.slm_processor.SlmCameraProcessor` (one frame per digit, every frame
+  kept for the run file);
+- target image: the digit's intensity (pooled to ``side`` x ``side`` if smaller) for the
+  target class, nothing for the others; the loss and the metrics are the class-specific
+  camera's (:func:`~hilt.loops.recipes.class_camera.camera_loss`,
+  :func:`~hilt.loops.recipes.class_camera.camera_metrics`).
+
+For each world error preset (``errors``): the bench is calibrated (:func:`setup_bench`: geometry
+through the fold, the data sheet's LUT), the masks are trained on its twin (:func:`train_twin`),
+deployed (every test digit one frame), then PAT runs ``pat_epochs`` epochs (each balanced batch
+shown once on the bench, its measured images in the forward pass, the twin's Jacobian backward)
+and the test digits are measured again. Rows: twin / deployed / PAT, with the physical queries
+and the bench-clock seconds per query (SLM settle + exposure + readout, from the frames'
+timestamps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hilt.errors import ConfigError
+from hilt.instruments.slm_processor import CameraRegions, SlmCameraProcessor, regions_at
+
+from ..data import load_digits
+from ..pat import substitute
+from ..slm_bench import SlmTwin, setup_bench
+from . import RecipeOptions, RecipeResult
+from .class_camera import (
+    SIDE,
+    CameraConfig,
+    camera_loss,
+    camera_metrics,
+    one_thread,
+    station_subset,
+)
+from .common import image_rows_figure, pearson, ssim, write_table
+
+TITLE = "Class-specific camera on the folded SLM bench (twin, deployed, PAT)"
+PAPER = ("Bai, Luo, Gan, Hu, Li, Zhao, Mengu, Jarrahi, Ozcan: To image, or not to image: "
+         "class-specific diffractive cameras with all-optical erasure of undesired objects, "
+         "eLight 2, 14 (2022), arXiv:2205.13122")
+SUMMARY = ("Trains the two phase layers of a folded SLM bench to image one digit class on an\n"
+           "8x8 grid of camera regions and erase the others; twin, deployed and after PAT.")
+
+#: The folded two-layer bench this recipe runs on unless given another station with a fold.
+FOLDED_STATION = Path(__file__).resolve().parents[2] / "examples" / "stations" / "slm-optics-folded.yaml"
+
+
+@dataclasses.dataclass
+class SlmCameraConfig:
+    """Everything a run depends on (``full`` / ``quick`` / ``tiny`` sizes: :meth:`for_size`).
+
+    ``small_bench``: the tests' bench (64 x 128 panel, 120 x 160 camera, 25 mm lens)."""
+
+    target: int = 2
+    side: int = 8  # output image: side x side camera regions
+    reach: float = 0.6  # the grid spans this share of the sensor's half-size
+    region_px: int = 5
+    errors: tuple[str, ...] = ("mild", "severe")
+    epochs: int = 40
+    lr: float = 0.1
+    batch_size: int = 16  # half target, half others
+    n_train: int | None = 300
+    n_test: int | None = 60
+    pat_epochs: int = 2
+    pat_lr: float = 0.03
+    pat_train: int | None = 120  # training digits PAT shows on the bench (None: all)
+    alpha_nmse: float = 1.0
+    alpha_pcc: float = 1.0
+    alpha_energy: float = 1.0
+    small_bench: bool = False
+    show: int = 4
+    seed: int = 0
+
+    @classmethod
+    def for_size(cls, size: str, **changes: Any) -> SlmCameraConfig:
+        if size == "full":
+            base = cls(epochs=30, n_train=None, n_test=200, pat_epochs=3, pat_train=300)
+        elif size == "quick":
+            base = cls()
+        elif size == "tiny":
+            base = cls(side=4, errors=("mild",), epochs=2, n_train=40, n_test=12, pat_epochs=1,
+                       pat_train=16, batch_size=8, small_bench=True, show=2)
+        else:
+            raise ConfigError(f"size {size!r}: expected full, quick or tiny")
+        return dataclasses.replace(base, **changes)
+
+    def loss_config(self) -> CameraConfig:
+        """The class camera's configuration its loss and metrics read (target, weights)."""
+        return CameraConfig(target=self.target, alpha_nmse=self.alpha_nmse,
+                            alpha_pcc=self.alpha_pcc, alpha_energy=self.alpha_energy)
+
+
+# -- the bench ---------------------------------------------------------------------------------
+
+
+def bench_station(errors: str, station: str | Path | None = None, small: bool = False,
+                  seed: int | None = None) -> tuple[Any, float]:
+    """The folded bench (``station`` or :data:`FOLDED_STATION`) at world error preset ``errors``
+    (``seed``: the hidden errors' draw), not yet connected, and its fold's path (metres, as its
+    file gives it); ``small``: the tests' size."""
+    import yaml
+
+    from hilt import stations
+    from hilt.config import parse_station
+    from hilt.station import Station
+
+    path = Path(station) if station is not None and Path(station).exists() else (
+        stations.find(str(station)) if station is not None else FOLDED_STATION)
+    config = yaml.safe_load(Path(path).read_text())
+    world = config.get("world") or {}
+    bench = next((s for s in (world.get("systems") or {}).values() if s.get("kind") == "slm_optics"), None)
+    if bench is None or "fold" not in bench:
+        raise ConfigError(f"station {path}: the SLM camera recipe needs a simulated folded SLM bench "
+                          "(world system of kind slm_optics with fold: {distance_m}), e.g. "
+                          f"{FOLDED_STATION.name}")
+    world["errors"] = errors
+    if seed is not None:
+        world["seed"] = int(world.get("seed", 0)) + int(seed)
+    if small:
+        bench["slm"] = {"shape": [64, 128]}
+        bench["camera"] = {"shape": [120, 160]}
+        bench["focal_length_m"] = 0.025
+    fold_m = float(bench["fold"].get("distance_m", 5e-3))
+    return Station(parse_station(yaml.safe_dump(config), Path(path).name)), fold_m
+
+
+def grid_frequencies(camera_to_frequency: Any, camera_shape: tuple[int, int], side: int,
+                     reach: float) -> np.ndarray:
+    """Spatial frequencies (side*side, 2), row by row, whose spots make a centred square grid
+    on the camera spanning ``reach`` of the sensor's smaller half-size (an even ``side`` keeps
+    the zeroth order between the four central regions)."""
+    h, w = camera_shape
+    centre = np.array([(h - 1) / 2, (w - 1) / 2])
+    half = reach * (min(h, w) - 1) / 2
+    t = np.linspace(-half, half, side) if side > 1 else np.zeros(1)
+    pts = np.array([centre + np.array([r, c]) for r in t for c in t])
+    return camera_to_frequency(pts)
+
+
+@dataclasses.dataclass
+class SlmCameraBench:
+    """The calibrated bench with the camera's grid of regions: processor and twin."""
+
+    processor: SlmCameraProcessor
+    twin: SlmTwin
+    calibrations: dict[str, Any]
+
+
+def camera_bench(station: Any, fold_m: float, cfg: SlmCameraConfig, runs_dir: Path) -> SlmCameraBench:
+    """Calibrate the folded bench (:func:`~hilt.loops.slm_bench.setup_bench`: geometry through
+    the fold, the SLM's own LUT) and rebuild its processor and twin around a ``side`` x ``side``
+    grid of camera regions placed through the same calibrated map (the twin takes half the
+    fitted matrix and waist, as setup_bench's does for a fold)."""
+    from ..calibration import load_slm_geometry
+
+    setup = setup_bench(station, runs_dir=runs_dir, lut="nominal", layers=2,
+                        fold_distance_m=fold_m, region_px=cfg.region_px)
+    geo = load_slm_geometry(setup.calibrations["slm_geometry"]["calibration_file"])
+    old = setup.processor
+    cam_shape = tuple(int(v) for v in old.camera.shape)
+    freqs = grid_frequencies(geo.map.frequency, cam_shape, cfg.side, cfg.reach)
+    regions = regions_at(geo.map.camera, freqs, cam_shape, cfg.region_px)
+    layers = old.layout.layers
+    regions = CameraRegions(regions.boxes, regions.frequencies / layers)
+    processor = SlmCameraProcessor(old.slm, old.camera, old.layout, regions, dark=old.dark)
+    twin = SlmTwin(old.layout, regions, np.asarray(geo.map.matrix) / layers, geo.map.offset,
+                   geo.beam_waist_px / layers, fold_distance_m=fold_m,
+                   pixel_pitch_m=float(old.slm.pixel_pitch_m), wavelength_m=float(old.slm.wavelength_m))
+    return SlmCameraBench(processor, twin, setup.calibrations)
+
+
+# -- images, loss, training ----------------------------------------------------------------------
+
+
+def target_images(x: np.ndarray, side: int) -> np.ndarray:
+    """Digits (n, 64) -> their intensity as ``side`` x ``side`` images (n, side*side), pooled."""
+    img = torch.as_tensor(np.asarray(x, dtype=np.float64) ** 2).reshape(-1, 1, SIDE, SIDE)
+    if side != SIDE:
+        if SIDE % side:
+            raise ConfigError(f"an image side of {side} does not divide the digits' {SIDE}")
+        img = F.avg_pool2d(img, SIDE // side)
+    return img.reshape(len(img), -1).numpy()
+
+
+def image_metrics(out: np.ndarray, x: np.ndarray, y: np.ndarray, cfg: SlmCameraConfig) -> dict[str, float]:
+    """The class camera's metrics (PCC, SSIM of target digits; non-target / target energy);
+    at ``side`` 8 exactly :func:`~hilt.loops.recipes.class_camera.camera_metrics`, else the
+    same on the pooled target images."""
+    if cfg.side == SIDE:
+        m = camera_metrics(out, x, y, cfg.loss_config(), None, 1.0)
+        return {k: m[k] for k in ("pcc_target", "ssim_target", "energy_ratio")}
+    is_t = y == cfg.target
+    s = cfg.side
+    o, t = out.reshape(-1, s, s), target_images(x, s).reshape(-1, s, s)
+    energy = out.sum(1)
+    return {"pcc_target": float(np.mean(pearson(o[is_t], t[is_t]))),
+            "ssim_target": float(np.mean(ssim(o[is_t], t[is_t]))),
+            "energy_ratio": float(energy[~is_t].mean() / max(energy[is_t].mean(), 1e-30))}
+
+
+def balanced_batches(y: np.ndarray, target: int, batch_size: int, rng: np.random.Generator
+                     ) -> list[np.ndarray]:
+    """One epoch of batches, each half target digits, half others (the class camera's)."""
+    tgt, other = np.flatnonzero(y == target), np.flatnonzero(y != target)
+    if len(tgt) == 0 or len(other) == 0:
+        raise ConfigError(f"training needs digits of class {target} and of other classes")
+    half = max(1, batch_size // 2)
+    order = rng.permutation(tgt)
+    return [np.concatenate([t, rng.choice(other, len(t), replace=len(other) < len(t))])
+            for t in (order[k:k + half] for k in range(0, len(order), half))]
+
+
+def _batch(x: np.ndarray, y: np.ndarray, idx: np.ndarray, cfg: SlmCameraConfig
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    is_t = torch.as_tensor(y[idx] == cfg.target)
+    goal = torch.as_tensor(target_images(x[idx], cfg.side), dtype=torch.float32) * is_t[:, None]
+    return torch.as_tensor(x[idx], dtype=torch.float32), goal, is_t
+
+
+def train_twin(twin: SlmTwin, x: np.ndarray, y: np.ndarray, cfg: SlmCameraConfig,
+               log: list[dict[str, float]] | None = None) -> SlmTwin:
+    """Train both masks on the twin (in silico) with the class camera's loss; returns the twin."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    opt = torch.optim.Adam(twin.masks(), lr=cfg.lr)
+    lc = cfg.loss_config()
+    for epoch in range(cfg.epochs):
+        for idx in balanced_batches(y, cfg.target, cfg.batch_size, rng):
+            xb, goal, is_t = _batch(x, y, idx, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss, parts = camera_loss(twin(xb), goal, is_t, lc)
+            loss.backward()
+            opt.step()
+            if log is not None:
+                log.append({"epoch": epoch, "loss": float(loss.detach()), **parts})
+    return twin
+
+
+def masks_of(twin: SlmTwin) -> list[np.ndarray]:
+    return [m.detach().numpy().astype(np.float64).copy() for m in twin.masks()]
+
+
+class FrameRecorder:
+    """A run file with the measured images (stream ``outputs``: input digit, measured and twin
+    images) and every camera frame they came from (the processor's ``frames`` stream)."""
+
+    def __init__(self, path: Path, processor: SlmCameraProcessor, cfg: SlmCameraConfig,
+                 config: dict[str, Any]) -> None:
+        from hilt.runfile.layout import CaptureSpec
+        from hilt.runfile.writer import RunWriter
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out = (cfg.side, cfg.side)
+        spec = CaptureSpec(input_shape=(SIDE, SIDE), input_dtype="float32", physical_shape=out,
+                           twin_shape=out, physical_unit="uniform frame", twin_unit="uniform frame",
+                           compression="gzip")
+        self.processor = processor
+        self.side = cfg.side
+        self.writer = RunWriter.create(path, captures={"outputs": spec, **processor.capture_specs()},
+                                       config={**config, **processor.frames_info()}, overwrite=True)
+        self.path = path
+        processor.take_frames()  # frames of earlier runs are not this file's
+
+    def capture(self, step: int, x: np.ndarray, measured: np.ndarray, twin: np.ndarray,
+                idx: np.ndarray, epoch: int = 0) -> None:
+        s = self.writer
+        s.capture("outputs", step=step, epoch=epoch, sample_idx=np.asarray(idx),
+                  inputs=(np.asarray(x, dtype=np.float32) ** 2).reshape(-1, SIDE, SIDE),
+                  physical=np.asarray(measured).reshape(-1, self.side, self.side),
+                  twin=np.asarray(twin).reshape(-1, self.side, self.side))
+        # One frame per digit, in the order shown: the frames' rows carry the digits' indices.
+        for stream, fields in self.processor.take_frames().items():
+            n = len(fields["physical"])
+            rows = np.asarray(idx) if n == len(idx) else np.full(n, -1)
+            s.capture(stream, step=step, epoch=epoch, sample_idx=rows, **fields)
+
+    def close(self) -> None:
+        self.writer.close("completed", "")
+
+
+def twin_images(twin: SlmTwin, x: np.ndarray, batch: int = 64) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([twin(torch.as_tensor(x[i:i + batch], dtype=torch.float32))
+                          for i in range(0, len(x), batch)]).double().numpy()
+
+
+def measure_images(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, idx: np.ndarray,
+                   recorder: FrameRecorder, step: int, batch: int = 32) -> np.ndarray:
+    """The masks now on the twin shown on the bench, one frame per digit; every image and frame
+    recorded. Returns the measured images (n, side*side)."""
+    processor.load_masks(masks_of(twin))
+    outs = []
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch]
+        meas = processor.run(xb)[0]
+        recorder.capture(step, xb, meas, twin_images(twin, xb), idx[i:i + batch])
+        outs.append(meas)
+    return np.concatenate(outs).astype(np.float64)
+
+
+def pat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarray,
+        cfg: SlmCameraConfig, recorder: FrameRecorder, log: list[dict[str, float]] | None = None
+        ) -> SlmTwin:
+    """Physics-aware training on the bench: each balanced batch shown once (one frame per digit),
+    the measured images in the loss, the twin's Jacobian backward (:func:`hilt.loops.pat.substitute`)."""
+    rng = np.random.default_rng(cfg.seed + 1)
+    opt = torch.optim.Adam(twin.masks(), lr=cfg.pat_lr)
+    lc = cfg.loss_config()
+    step = 0
+    for epoch in range(cfg.pat_epochs):
+        for idx in balanced_batches(y, cfg.target, cfg.batch_size, rng):
+            xb, goal, is_t = _batch(x, y, idx, cfg)
+            processor.load_masks(masks_of(twin))
+            meas = torch.as_tensor(processor.run(xb.numpy())[0], dtype=torch.float32)
+            opt.zero_grad(set_to_none=True)
+            out = twin(xb)
+            loss, parts = camera_loss(substitute(out, meas), goal, is_t, lc)
+            loss.backward()
+            opt.step()
+            recorder.capture(step, xb.numpy(), meas.numpy(), out.detach().numpy(), idx, epoch)
+            step += 1
+            if log is not None:
+                log.append({"epoch": epoch, "loss": float(loss.detach()), **parts})
+    return twin
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def _config_json(cfg: SlmCameraConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def camera_data(cfg: SlmCameraConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training digits (the first ``n_train``) and ``n_test`` test digits, half of them of the
+    target class (each bench measurement is a frame: a balanced test set says more per frame)."""
+    d = load_digits(cfg.seed).subset(cfg.n_train, None)
+    n = len(d.y_test) if cfg.n_test is None else min(cfg.n_test, len(d.y_test))
+    pick = station_subset(d.y_test, cfg.loss_config(), n)
+    return d.x_train, d.y_train, d.x_test[pick], d.y_test[pick]
+
+
+def run_on_slm_bench(options: RecipeOptions, cfg: SlmCameraConfig | None, out_dir: str | Path
+                     ) -> list[dict[str, Any]]:
+    """Train, deploy and correct the camera on the folded SLM bench for each error preset of
+    ``cfg.errors``; returns the table's rows (also written, with figures and run files, to
+    ``out_dir``: see :func:`run_slm_camera`)."""
+    return run_slm_camera(options, cfg, out_dir).rows
+
+
+def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
+                   out_dir: str | Path | None = None) -> RecipeResult:
+    t0 = time.perf_counter()
+    cfg = cfg or SlmCameraConfig.for_size(options.size, seed=options.seed)
+    out = Path(out_dir if out_dir is not None else options.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    x_tr, y_tr, x_te, y_te = camera_data(cfg)
+    idx_te = np.arange(len(y_te))
+    rows: list[dict[str, Any]] = []
+    run_files: list[Path] = []
+    shown: dict[str, np.ndarray] = {}
+    logs: dict[str, Any] = {}
+    with one_thread():
+        for preset in cfg.errors:
+            station, fold_m = bench_station(preset, options.station, cfg.small_bench, options.seed)
+            with station as st:
+                bench = camera_bench(st, fold_m, cfg, out / "runs" / "calibration")
+                proc, twin = bench.processor, bench.twin
+                t1 = time.perf_counter()
+                train_log: list[dict[str, float]] = []
+                train_twin(twin, x_tr, y_tr, cfg, train_log)
+                train_s = time.perf_counter() - t1
+                base = {"recipe": "class-camera-slm", "errors": preset, "target": cfg.target,
+                        "labels": [int(v) for v in y_te], "config": _config_json(cfg),
+                        "calibrations": bench.calibrations}
+                img_twin = twin_images(twin, x_te)
+                rows.append(_row(preset, "twin", image_metrics(img_twin, x_te, y_te, cfg), 0, float("nan")))
+                rec = FrameRecorder(out / "runs" / f"{preset}-deployed.h5", proc, cfg, {**base, "stage": "deployed"})
+                q0 = proc.queries.samples
+                img_dep = measure_images(proc, twin, x_te, idx_te, rec, 0)
+                rec.close()
+                rows.append(_row(preset, "deployed", image_metrics(img_dep, x_te, y_te, cfg),
+                                 proc.queries.samples - q0, _bench_s(proc)))
+                pick = (np.arange(len(y_tr)) if cfg.pat_train is None
+                        else station_subset(y_tr, cfg.loss_config(), min(cfg.pat_train, len(y_tr))))
+                rec = FrameRecorder(out / "runs" / f"{preset}-pat.h5", proc, cfg, {**base, "stage": "pat"})
+                q0 = proc.queries.samples
+                pat_log: list[dict[str, float]] = []
+                pat(proc, twin, x_tr[pick], y_tr[pick], cfg, rec, pat_log)
+                rec.close()
+                pat_queries = proc.queries.samples - q0
+                rec = FrameRecorder(out / "runs" / f"{preset}-after-pat.h5", proc, cfg, {**base, "stage": "after PAT"})
+                img_pat = measure_images(proc, twin, x_te, idx_te, rec, 0)
+                rec.close()
+                row = _row(preset, "after PAT", image_metrics(img_pat, x_te, y_te, cfg), pat_queries, _bench_s(proc))
+                rows.append(row)
+                run_files += [out / "runs" / f"{preset}-{s}.h5" for s in ("deployed", "pat", "after-pat")]
+                shown[preset] = np.stack([img_twin, img_dep, img_pat])
+                logs[preset] = {"train": train_log, "pat": pat_log, "train_seconds": round(train_s, 1),
+                                "bench_per_frame": proc.timing.per_frame()}
+    n_t = int(np.sum(y_te == cfg.target))
+    _, _, md = write_table(rows, out, f"{TITLE} ({options.size}): target digit {cfg.target}, {n_t} target "
+                           f"and {len(y_te) - n_t} other test digits, {cfg.side}x{cfg.side} camera regions")
+    figures = [_figure(cfg, shown, x_te, y_te, out)]
+    (out / "details.json").write_text(json.dumps(logs, default=float))
+    return RecipeResult("class-camera-slm", rows, md, figures, run_files,
+                        round(time.perf_counter() - t0, 1), extra={"logs": logs})
+
+
+def _bench_s(proc: SlmCameraProcessor) -> float:
+    return float(proc.timing.per_frame()["bench_s"])
+
+
+def _row(preset: str, stage: str, metrics: dict[str, float], queries: int, bench_s: float) -> dict[str, Any]:
+    return {"errors": preset, "stage": stage, **metrics, "physical_queries": int(queries),
+            "bench_s_per_query": bench_s}
+
+
+def _figure(cfg: SlmCameraConfig, shown: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+            out: Path) -> Path:
+    tgt = np.flatnonzero(y == cfg.target)[:cfg.show]
+    other = np.flatnonzero(y != cfg.target)[:cfg.show]
+    pick = np.concatenate([tgt, other]).astype(int)
+    is_t = y[pick] == cfg.target
+    s = cfg.side
+    rows: dict[str, np.ndarray] = {"input": (x[pick] ** 2).reshape(-1, SIDE, SIDE)}
+    for preset, (tw, dep, pt) in shown.items():
+        for label, img in (("twin", tw), ("deployed", dep), ("after PAT", pt)):
+            if label == "twin" and preset != next(iter(shown)):
+                continue
+            v = img[pick].reshape(-1, s, s)
+            ref = float(v[is_t].max()) if np.any(is_t) else float(v.max())
+            rows[f"{label} ({preset})" if label != "twin" else "twin"] = np.clip(v / max(ref, 1e-30), 0, 1)
+    return image_rows_figure(rows, out / "slm-images.png", titles=[str(int(c)) for c in y[pick]],
+                             vrange=(0.0, 1.0), suptitle=f"digit {cfg.target} imaged on the folded "
+                             "SLM bench, others erased (rows scaled to their target digits)")
+
+
+def run(options: RecipeOptions) -> RecipeResult:
+    """``hilt recipe run class-camera-slm``: see the module docstring."""
+    return run_slm_camera(options)
+
+
+__all__ = ["FOLDED_STATION", "PAPER", "SUMMARY", "TITLE", "SlmCameraBench", "SlmCameraConfig",
+           "bench_station", "camera_bench", "grid_frequencies", "image_metrics", "measure_images",
+           "pat", "run", "run_on_slm_bench", "run_slm_camera", "target_images", "train_twin"]
