@@ -61,8 +61,8 @@ def test_find_takes_a_path_or_a_bundled_name(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(ConfigError) as info:
         stations.find("mzi-huge")
     assert str(info.value) == ("mzi-huge: no such station file, and no bundled station of that name "
-                               "(bundled: fpga, mzi-lab, mzi-large, neuromorphic, slm-optics, thz-lab; `hilt station list` shows them)")
-    with pytest.raises(ConfigError, match=r"no bundled station 'nope' \(bundled: fpga, mzi-lab, mzi-large, neuromorphic, slm-optics, thz-lab\)"):
+                               "(bundled: fpga, mzi-lab, mzi-large, neuromorphic, slm-optics, thz-imaging, thz-lab; `hilt station list` shows them)")
+    with pytest.raises(ConfigError, match=r"no bundled station 'nope' \(bundled: fpga, mzi-lab, mzi-large, neuromorphic, slm-optics, thz-imaging, thz-lab\)"):
         stations.path("nope")
 
 
@@ -92,7 +92,7 @@ def test_an_unknown_station_name_is_one_line_listing_the_bundled_ones(tmp_path: 
         assert result.exit_code == 1, args
         lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
         assert lines == ["error: mzi-huge: no such station file, and no bundled station of that name "
-                         "(bundled: fpga, mzi-lab, mzi-large, neuromorphic, slm-optics, thz-lab; `hilt station list` shows them)"], args
+                         "(bundled: fpga, mzi-lab, mzi-large, neuromorphic, slm-optics, thz-imaging, thz-lab; `hilt station list` shows them)"], args
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
