@@ -187,8 +187,12 @@ class StationCamera:
         self.st.__enter__()
         try:
             system = self.st.world.system(self.system_name) if self.st.world is not None else None
-            self.mount = (SimulatedMount(system) if system is not None and hasattr(system, "mount")
-                          else ManualMount(self.out_dir, self._confirm))
+            # The simulated hands only where the detector reads the simulated beam: a real
+            # lock-in means real optics, whatever world the station file also describes.
+            lockin = resolve(self.st, "lockin.x")[0]
+            simulated = self.st.config.is_simulated(lockin.name)
+            self.mount = (SimulatedMount(system) if simulated and system is not None
+                          and hasattr(system, "mount") else ManualMount(self.out_dir, self._confirm))
             # The design's frequency through the multiplier (it sets the synthesizer).
             resolve(self.st, "multiplier.frequency")[1].set(self.geometry.frequency_hz)
             resolve(self.st, "source.power")[1].set(self.power_dbm)
