@@ -178,6 +178,7 @@ class StationCamera:
         self._confirm = confirm
         self.st: Any = None
         self.mount: Mount | None = None
+        self.simulated = False  # whether the detector reads the simulated world (set on entry)
 
     def __enter__(self) -> StationCamera:
         from hilt import Station
@@ -190,7 +191,7 @@ class StationCamera:
             # The simulated hands only where the detector reads the simulated beam: a real
             # lock-in means real optics, whatever world the station file also describes.
             lockin = resolve(self.st, "lockin.x")[0]
-            simulated = self.st.config.is_simulated(lockin.name)
+            simulated = self.simulated = self.st.config.is_simulated(lockin.name)
             self.mount = (SimulatedMount(system) if simulated and system is not None
                           and hasattr(system, "mount") else ManualMount(self.out_dir, self._confirm))
             # The design's frequency through the multiplier (it sets the synthesizer).
@@ -208,11 +209,13 @@ class StationCamera:
 
     @property
     def clock_mode(self) -> str:
-        return self.st.clock_mode if self.st.world is not None else "real"
+        return self.st.clock_mode if self.simulated and self.st.world is not None else "real"
 
     def _now(self) -> float:
-        clock = self.st.world.clock if self.st.world is not None else None
-        return clock.now() if clock is not None else time.monotonic()
+        """The bench's clock: the simulated world's where the detector is simulated."""
+        if self.simulated and self.st.world is not None:
+            return float(self.st.world.clock.now())
+        return time.monotonic()
 
     def mount_layers(self, heights: Sequence[np.ndarray]) -> None:
         """Have the printed layers (heights, metres, one per layer) mounted."""
