@@ -90,6 +90,9 @@ class SlmCameraConfig:
     alpha_pcc: float = 1.0
     alpha_energy: float = 1.0
     small_bench: bool = False
+    # The twin's beam waist: "unfolded" (slm_geometry on the bench without its fold mirror,
+    # :func:`unfolded_waist`) or "folded" (read through the fold, as setup_bench does alone).
+    waist: str = "unfolded"
     show: int = 4
     seed: int = 0
 
@@ -116,10 +119,11 @@ class SlmCameraConfig:
 
 
 def bench_station(errors: str, station: str | Path | None = None, small: bool = False,
-                  seed: int | None = None) -> tuple[Any, float]:
+                  seed: int | None = None, unfolded: bool = False) -> tuple[Any, float]:
     """The folded bench (``station`` or :data:`FOLDED_STATION`) at world error preset ``errors``
     (``seed``: the hidden errors' draw), not yet connected, and its fold's path (metres, as its
-    file gives it); ``small``: the tests' size."""
+    file gives it); ``small``: the tests' size; ``unfolded``: the same panel, beam and hidden
+    errors without the fold mirror (where a lab measures the beam's waist)."""
     import yaml
 
     from hilt import stations
@@ -143,6 +147,8 @@ def bench_station(errors: str, station: str | Path | None = None, small: bool = 
         bench["camera"] = {"shape": [120, 160]}
         bench["focal_length_m"] = 0.025
     fold_m = float(bench["fold"].get("distance_m", 5e-3))
+    if unfolded:
+        del bench["fold"]
     return Station(parse_station(yaml.safe_dump(config), Path(path).name)), fold_m
 
 
@@ -168,15 +174,34 @@ class SlmCameraBench:
     calibrations: dict[str, Any]
 
 
-def camera_bench(station: Any, fold_m: float, cfg: SlmCameraConfig, runs_dir: Path) -> SlmCameraBench:
+def unfolded_waist(errors: str, station: str | Path | None, small: bool, seed: int | None,
+                   runs_dir: Path) -> float:
+    """The beam's waist on the SLM (pixels) measured by ``slm_geometry`` on the bench without its
+    fold mirror, as a lab measures it before the mirror goes in: read through the fold, the
+    zeroth order is widened by both regions' aberration and the misregistration, and a twin
+    with that waist is too wrong for PAT on the severe preset (measured: PCC 0.11 -> 0.10)."""
+    from ..calibration import load_slm_geometry, run_calibration
+
+    unfolded, _ = bench_station(errors, station, small, seed, unfolded=True)
+    with unfolded as st:
+        st["laser"].output.set(True)
+        geo = run_calibration(st, "slm_geometry", out_dir=runs_dir)
+        if not geo.ok:
+            raise ConfigError(f"slm_geometry on the unfolded bench did not complete: {geo.error or geo.status}")
+    return float(load_slm_geometry(geo.calibration_file).beam_waist_px)
+
+
+def camera_bench(station: Any, fold_m: float, cfg: SlmCameraConfig, runs_dir: Path,
+                 beam_waist_px: float | None = None) -> SlmCameraBench:
     """Calibrate the folded bench (:func:`~hilt.loops.slm_bench.setup_bench`: geometry through
     the fold, the SLM's own LUT) and rebuild its processor and twin around a ``side`` x ``side``
     grid of camera regions placed through the same calibrated map (the twin takes half the
-    fitted matrix and waist, as setup_bench's does for a fold)."""
+    fitted matrix, as setup_bench's does for a fold, and ``beam_waist_px`` if given, else half
+    the waist read through the fold)."""
     from ..calibration import load_slm_geometry
 
     setup = setup_bench(station, runs_dir=runs_dir, lut="nominal", layers=2,
-                        fold_distance_m=fold_m, region_px=cfg.region_px)
+                        fold_distance_m=fold_m, region_px=cfg.region_px, beam_waist_px=beam_waist_px)
     geo = load_slm_geometry(setup.calibrations["slm_geometry"]["calibration_file"])
     old = setup.processor
     cam_shape = tuple(int(v) for v in old.camera.shape)
@@ -186,7 +211,7 @@ def camera_bench(station: Any, fold_m: float, cfg: SlmCameraConfig, runs_dir: Pa
     regions = CameraRegions(regions.boxes, regions.frequencies / layers)
     processor = SlmCameraProcessor(old.slm, old.camera, old.layout, regions, dark=old.dark)
     twin = SlmTwin(old.layout, regions, np.asarray(geo.map.matrix) / layers, geo.map.offset,
-                   geo.beam_waist_px / layers, fold_distance_m=fold_m,
+                   beam_waist_px or geo.beam_waist_px / layers, fold_distance_m=fold_m,
                    pixel_pitch_m=float(old.slm.pixel_pitch_m), wavelength_m=float(old.slm.wavelength_m))
     return SlmCameraBench(processor, twin, setup.calibrations)
 
@@ -384,9 +409,12 @@ def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
     logs: dict[str, Any] = {}
     with one_thread():
         for preset in cfg.errors:
+            cal_dir = out / "runs" / "calibration" / preset
+            waist = (unfolded_waist(preset, options.station, cfg.small_bench, options.seed, cal_dir / "unfolded")
+                     if cfg.waist == "unfolded" else None)
             station, fold_m = bench_station(preset, options.station, cfg.small_bench, options.seed)
             with station as st:
-                bench = camera_bench(st, fold_m, cfg, out / "runs" / "calibration")
+                bench = camera_bench(st, fold_m, cfg, cal_dir, waist)
                 proc, twin = bench.processor, bench.twin
                 t1 = time.perf_counter()
                 train_log: list[dict[str, float]] = []
@@ -398,23 +426,23 @@ def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
                 img_twin = twin_images(twin, x_te)
                 rows.append(_row(preset, "twin", image_metrics(img_twin, x_te, y_te, cfg), 0, float("nan")))
                 rec = FrameRecorder(out / "runs" / f"{preset}-deployed.h5", proc, cfg, {**base, "stage": "deployed"})
-                q0 = proc.queries.samples
+                q0, c0 = proc.queries.samples, _clock(proc)
                 img_dep = measure_images(proc, twin, x_te, idx_te, rec, 0)
                 rec.close()
                 rows.append(_row(preset, "deployed", image_metrics(img_dep, x_te, y_te, cfg),
-                                 proc.queries.samples - q0, _bench_s(proc)))
+                                 proc.queries.samples - q0, _bench_s(proc, c0)))
                 pick = (np.arange(len(y_tr)) if cfg.pat_train is None
                         else station_subset(y_tr, cfg.loss_config(), min(cfg.pat_train, len(y_tr))))
                 rec = FrameRecorder(out / "runs" / f"{preset}-pat.h5", proc, cfg, {**base, "stage": "pat"})
-                q0 = proc.queries.samples
+                q0, c0 = proc.queries.samples, _clock(proc)
                 pat_log: list[dict[str, float]] = []
                 pat(proc, twin, x_tr[pick], y_tr[pick], cfg, rec, pat_log)
                 rec.close()
-                pat_queries = proc.queries.samples - q0
+                pat_queries, pat_clock = proc.queries.samples - q0, _bench_s(proc, c0)
                 rec = FrameRecorder(out / "runs" / f"{preset}-after-pat.h5", proc, cfg, {**base, "stage": "after PAT"})
                 img_pat = measure_images(proc, twin, x_te, idx_te, rec, 0)
                 rec.close()
-                row = _row(preset, "after PAT", image_metrics(img_pat, x_te, y_te, cfg), pat_queries, _bench_s(proc))
+                row = _row(preset, "after PAT", image_metrics(img_pat, x_te, y_te, cfg), pat_queries, pat_clock)
                 rows.append(row)
                 run_files += [out / "runs" / f"{preset}-{s}.h5" for s in ("deployed", "pat", "after-pat")]
                 shown[preset] = np.stack([img_twin, img_dep, img_pat])
@@ -429,8 +457,15 @@ def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
                         round(time.perf_counter() - t0, 1), extra={"logs": logs})
 
 
-def _bench_s(proc: SlmCameraProcessor) -> float:
-    return float(proc.timing.per_frame()["bench_s"])
+def _clock(proc: SlmCameraProcessor) -> tuple[float, int]:
+    return proc.timing.bench_s, proc.timing.timed
+
+
+def _bench_s(proc: SlmCameraProcessor, since: tuple[float, int]) -> float:
+    """Bench-clock seconds per frame since ``since`` (:func:`_clock`): SLM settle, exposure,
+    readout, from the frames' timestamps."""
+    n = proc.timing.timed - since[1]
+    return (proc.timing.bench_s - since[0]) / n if n > 0 else float("nan")
 
 
 def _row(preset: str, stage: str, metrics: dict[str, float], queries: int, bench_s: float) -> dict[str, Any]:
@@ -465,4 +500,4 @@ def run(options: RecipeOptions) -> RecipeResult:
 
 __all__ = ["FOLDED_STATION", "PAPER", "SUMMARY", "TITLE", "SlmCameraBench", "SlmCameraConfig",
            "bench_station", "camera_bench", "grid_frequencies", "image_metrics", "measure_images",
-           "pat", "run", "run_on_slm_bench", "run_slm_camera", "target_images", "train_twin"]
+           "pat", "run", "run_on_slm_bench", "run_slm_camera", "target_images", "train_twin", "unfolded_waist"]

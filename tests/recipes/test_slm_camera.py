@@ -42,15 +42,21 @@ def _bench(errors: str, runs: Path) -> Iterator[SlmCameraBench]:
 
 
 @pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tiny run's digits (loaded once: the first load of the data set takes seconds)."""
+    return camera_data(CFG)
+
+
+@pytest.fixture(scope="module")
 def ideal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlmCameraBench]:
     yield from _bench("none", tmp_path_factory.mktemp("ideal"))
 
 
 @pytest.fixture(scope="module")
-def mild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlmCameraBench]:
+def mild(tmp_path_factory: pytest.TempPathFactory, digits: tuple[np.ndarray, ...]) -> Iterator[SlmCameraBench]:
     """The mild bench with a camera trained on its twin (in silico)."""
     for bench in _bench("mild", tmp_path_factory.mktemp("mild")):
-        x_tr, y_tr, _, _ = camera_data(CFG)
+        x_tr, y_tr, _, _ = digits
         train_twin(bench.twin, x_tr, y_tr, dataclasses.replace(CFG, epochs=3))
         yield bench
 
@@ -64,11 +70,11 @@ def test_the_regions_make_a_grid_on_the_camera(ideal: SlmCameraBench) -> None:
     assert np.ptp(rows, axis=1).max() <= 1 and np.ptp(cols, axis=0).max() <= 1  # row by row
 
 
-def test_the_measured_image_agrees_with_the_twin_on_an_error_free_bench(ideal: SlmCameraBench,
-                                                                        tmp_path: Path) -> None:
+def test_the_measured_image_agrees_with_the_twin_on_an_error_free_bench(
+        ideal: SlmCameraBench, digits: tuple[np.ndarray, ...], tmp_path: Path) -> None:
     """Both masks random, 8 digits: each measured 4 x 4 image correlates with the twin's, and
     every frame the images came from is in the run file."""
-    _, _, x, _ = camera_data(dataclasses.replace(CFG, n_test=8))
+    x = digits[2][:8]
     twin = ideal.twin
     rng = np.random.default_rng(1)
     with torch.no_grad():
@@ -87,11 +93,12 @@ def test_the_measured_image_agrees_with_the_twin_on_an_error_free_bench(ideal: S
         assert len(r.captures("frames").physical) == len(x)  # one camera frame per image
 
 
-def test_pat_reduces_the_loss_on_an_erroneous_bench(mild: SlmCameraBench, tmp_path: Path) -> None:
+def test_pat_reduces_the_loss_on_an_erroneous_bench(mild: SlmCameraBench, digits: tuple[np.ndarray, ...],
+                                                    tmp_path: Path) -> None:
     """A twin-trained camera deployed on the mild bench, then PAT on one balanced batch: the
     class camera's loss of the images measured on the bench goes down."""
     cfg = dataclasses.replace(CFG, pat_epochs=3, pat_lr=0.05)
-    x_tr, y_tr, _, _ = camera_data(cfg)
+    x_tr, y_tr, _, _ = digits
     twin, proc = mild.twin, mild.processor
     pick = np.concatenate([np.flatnonzero(y_tr == cfg.target)[:4], np.flatnonzero(y_tr != cfg.target)[:4]])
     x, y = x_tr[pick], y_tr[pick]
