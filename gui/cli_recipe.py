@@ -43,8 +43,9 @@ def recipe_list() -> None:
 @click.option("--full", "size", flag_value="full", default=True,
               help="The recorded configuration (the default).")
 @click.option("--station", default=None,
-              help="A station file (or bundled station name) to deploy to instead of the "
-                   "recipe's simulated bench.")
+              help="A station file (or bundled station name) to deploy to as well: the designs are "
+                   "measured through its drivers next to the recipe's simulated stacks (thz-imaging "
+                   "for the camera recipes).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: recipes/NAME).")
 @click.option("--seed", type=int, default=0, show_default=True,

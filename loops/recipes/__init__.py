@@ -36,7 +36,8 @@ class RecipeOptions:
 
     ``size``: ``"full"`` (the recorded run), ``"quick"`` (under five minutes on two cores) or
     ``"tiny"`` (seconds: what the tests run; the numbers mean nothing). ``station``: a station
-    file or bundled station name to deploy to instead of the recipe's default bench. ``seed``
+    file or bundled station name to deploy to as well: the designs are measured through its
+    drivers next to the recipe's own simulated stacks. ``seed``
     fixes data order, initialisation and the simulated benches' hidden errors."""
 
     out_dir: Path
