@@ -29,6 +29,7 @@ timestamps).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -86,6 +87,10 @@ class SlmCameraConfig:
     pat_epochs: int = 2
     pat_lr: float = 0.03
     pat_train: int | None = 120  # training digits PAT shows on the bench (None: all)
+    # In-situ methods after deployment, each from the deployed masks: "pat", "dat".
+    methods: tuple[str, ...] = ("pat", "dat")
+    dat_fit_steps: int = 3
+    dat_warmup_steps: int = 20
     alpha_nmse: float = 1.0
     alpha_pcc: float = 1.0
     alpha_energy: float = 1.0
@@ -371,6 +376,61 @@ def pat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarr
     return twin
 
 
+def dat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarray,
+        cfg: SlmCameraConfig, recorder: FrameRecorder, log: list[dict[str, float]] | None = None
+        ) -> SlmTwin:
+    """Dual adaptive training on the bench: one error-prediction network per layer
+    (:class:`~hilt.loops.slm_bench.FrameCorrection`, low-order phase and amplitude modes and a
+    3 x 3 kernel on the shown phase) fitted to each batch's measured images (``dat_fit_steps``
+    steps, ``dat_warmup_steps`` on the first batch), then the masks' step through the corrected
+    twin with the measured images substituted (as :func:`hilt.loops.slm_bench.train_slm_dat`)."""
+    from torch import nn
+
+    from ..dat import similarity_loss
+    from ..slm_bench import FrameCorrection
+
+    layout = twin.layout
+    n_cols = layout.region_shape[1]
+    pred = nn.ModuleList([FrameCorrection(layout.region_shape, 3, 4, 2) for _ in range(layout.layers)])
+    opt_p = torch.optim.Adam(pred.parameters(), lr=0.03)
+    opt = torch.optim.Adam(twin.masks(), lr=cfg.pat_lr)
+    rng = np.random.default_rng(cfg.seed + 1)
+    lc = cfg.loss_config()
+
+    def corrected(xb: torch.Tensor) -> torch.Tensor:
+        shown = twin.shown_phase(xb)
+        parts = [p(shown[..., k * n_cols:(k + 1) * n_cols]) for k, p in enumerate(pred)]
+        return twin.readings(torch.cat([ph for ph, _ in parts], -1), torch.cat([la for _, la in parts], -1))
+
+    step = 0
+    for epoch in range(cfg.pat_epochs):
+        for idx in balanced_batches(y, cfg.target, cfg.batch_size, rng):
+            xb, goal, is_t = _batch(x, y, idx, cfg)
+            processor.load_masks(masks_of(twin))
+            meas = torch.as_tensor(processor.run(xb.numpy())[0], dtype=torch.float32)
+            for m in twin.masks():
+                m.requires_grad_(False)
+            for _ in range(cfg.dat_warmup_steps if step == 0 else cfg.dat_fit_steps):
+                opt_p.zero_grad(set_to_none=True)
+                fit = similarity_loss(corrected(xb), meas)
+                fit.backward()
+                opt_p.step()
+            for m in twin.masks():
+                m.requires_grad_(True)
+            pred.requires_grad_(False)
+            opt.zero_grad(set_to_none=True)
+            out = corrected(xb)
+            loss, parts = camera_loss(substitute(out, meas), goal, is_t, lc)
+            loss.backward()
+            opt.step()
+            pred.requires_grad_(True)
+            recorder.capture(step, xb.numpy(), meas.numpy(), out.detach().numpy(), idx, epoch)
+            step += 1
+            if log is not None:
+                log.append({"epoch": epoch, "loss": float(loss.detach()), "fit": float(fit.detach()), **parts})
+    return twin
+
+
 # -- the run -------------------------------------------------------------------------------------
 
 
@@ -385,6 +445,10 @@ def camera_data(cfg: SlmCameraConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
     n = len(d.y_test) if cfg.n_test is None else min(cfg.n_test, len(d.y_test))
     pick = station_subset(d.y_test, cfg.loss_config(), n)
     return d.x_train, d.y_train, d.x_test[pick], d.y_test[pick]
+
+
+#: The in-situ methods a run can use (``SlmCameraConfig.methods``).
+IN_SITU = {"pat": pat, "dat": dat}
 
 
 def run_on_slm_bench(options: RecipeOptions, cfg: SlmCameraConfig | None, out_dir: str | Path
@@ -433,21 +497,29 @@ def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
                                  proc.queries.samples - q0, _bench_s(proc, c0)))
                 pick = (np.arange(len(y_tr)) if cfg.pat_train is None
                         else station_subset(y_tr, cfg.loss_config(), min(cfg.pat_train, len(y_tr))))
-                rec = FrameRecorder(out / "runs" / f"{preset}-pat.h5", proc, cfg, {**base, "stage": "pat"})
-                q0, c0 = proc.queries.samples, _clock(proc)
-                pat_log: list[dict[str, float]] = []
-                pat(proc, twin, x_tr[pick], y_tr[pick], cfg, rec, pat_log)
-                rec.close()
-                pat_queries, pat_clock = proc.queries.samples - q0, _bench_s(proc, c0)
-                rec = FrameRecorder(out / "runs" / f"{preset}-after-pat.h5", proc, cfg, {**base, "stage": "after PAT"})
-                img_pat = measure_images(proc, twin, x_te, idx_te, rec, 0)
-                rec.close()
-                row = _row(preset, "after PAT", image_metrics(img_pat, x_te, y_te, cfg), pat_queries, pat_clock)
-                rows.append(row)
-                run_files += [out / "runs" / f"{preset}-{s}.h5" for s in ("deployed", "pat", "after-pat")]
-                shown[preset] = np.stack([img_twin, img_dep, img_pat])
-                logs[preset] = {"train": train_log, "pat": pat_log, "train_seconds": round(train_s, 1),
-                                "bench_per_frame": proc.timing.per_frame()}
+                deployed = copy.deepcopy(twin.state_dict())
+                after: dict[str, np.ndarray] = {}
+                for method in cfg.methods:
+                    twin.load_state_dict(deployed)
+                    rec = FrameRecorder(out / "runs" / f"{preset}-{method}.h5", proc, cfg, {**base, "stage": method})
+                    q0, c0 = proc.queries.samples, _clock(proc)
+                    m_log: list[dict[str, float]] = []
+                    IN_SITU[method](proc, twin, x_tr[pick], y_tr[pick], cfg, rec, m_log)
+                    rec.close()
+                    n_q, clock = proc.queries.samples - q0, _bench_s(proc, c0)
+                    rec = FrameRecorder(out / "runs" / f"{preset}-after-{method}.h5", proc, cfg,
+                                        {**base, "stage": f"after {method}"})
+                    after[method] = measure_images(proc, twin, x_te, idx_te, rec, 0)
+                    rec.close()
+                    rows.append(_row(preset, f"after {method.upper()}", image_metrics(after[method], x_te, y_te, cfg),
+                                     n_q, clock))
+                    run_files += [out / "runs" / f"{preset}-{s}.h5" for s in (method, f"after-{method}")]
+                    logs.setdefault(preset, {})[method] = m_log
+                run_files.append(out / "runs" / f"{preset}-deployed.h5")
+                shown[preset] = {"twin": img_twin, "deployed": img_dep,
+                                 **{f"after {m.upper()}": v for m, v in after.items()}}
+                logs.setdefault(preset, {}).update({"train": train_log, "train_seconds": round(train_s, 1),
+                                                    "bench_per_frame": proc.timing.per_frame()})
     n_t = int(np.sum(y_te == cfg.target))
     _, _, md = write_table(rows, out, f"{TITLE} ({options.size}): target digit {cfg.target}, {n_t} target "
                            f"and {len(y_te) - n_t} other test digits, {cfg.side}x{cfg.side} camera regions")
@@ -481,8 +553,8 @@ def _figure(cfg: SlmCameraConfig, shown: dict[str, np.ndarray], x: np.ndarray, y
     is_t = y[pick] == cfg.target
     s = cfg.side
     rows: dict[str, np.ndarray] = {"input": (x[pick] ** 2).reshape(-1, SIDE, SIDE)}
-    for preset, (tw, dep, pt) in shown.items():
-        for label, img in (("twin", tw), ("deployed", dep), ("after PAT", pt)):
+    for preset, images in shown.items():
+        for label, img in images.items():
             if label == "twin" and preset != next(iter(shown)):
                 continue
             v = img[pick].reshape(-1, s, s)

@@ -21,6 +21,7 @@ from hilt.loops.recipes.slm_camera import (
     bench_station,
     camera_bench,
     camera_data,
+    dat,
     measure_images,
     pat,
     run_slm_camera,
@@ -119,10 +120,34 @@ def test_pat_reduces_the_loss_on_an_erroneous_bench(mild: SlmCameraBench, digits
 
 @pytest.mark.slow
 def test_the_recipe_runs_end_to_end(tmp_path: Path) -> None:
-    """hilt recipe run class-camera-slm --tiny: the table (twin, deployed, after PAT), a figure,
+    """hilt recipe run class-camera-slm --tiny: the table (twin, deployed, after PAT, after DAT), a figure,
     the run files (about 16 s: two calibrations and the bench's frames)."""
     result = run_slm_camera(RecipeOptions(out_dir=tmp_path, size="tiny"))
-    assert [r["stage"] for r in result.rows] == ["twin", "deployed", "after PAT"]
+    assert [r["stage"] for r in result.rows] == ["twin", "deployed", "after PAT", "after DAT"]
     assert result.rows[1]["physical_queries"] > 0 and result.rows[1]["bench_s_per_query"] > 0
     assert (tmp_path / "table.md").exists() and all(p.exists() for p in result.figures)
     assert all(p.exists() for p in result.run_files)
+
+
+def test_dat_fits_the_error_prediction_network_to_the_bench(mild: SlmCameraBench,
+                                                            digits: tuple[np.ndarray, ...], tmp_path: Path) -> None:
+    """DAT on the mild bench, one batch: the corrected twin predicts the measured images better
+    than the twin alone, and the step is recorded (images and frames)."""
+    from hilt.loops.dat import similarity_loss
+
+    cfg = dataclasses.replace(CFG, pat_epochs=1, dat_warmup_steps=15)
+    x_tr, y_tr, _, _ = digits
+    pick = np.concatenate([np.flatnonzero(y_tr == cfg.target)[:4], np.flatnonzero(y_tr != cfg.target)[:4]])
+    x, y = x_tr[pick], y_tr[pick]
+    twin, proc = mild.twin, mild.processor
+    proc.load_masks([m.detach().numpy().astype(np.float64) for m in twin.masks()])
+    meas = torch.as_tensor(proc.run(x)[0], dtype=torch.float32)
+    with torch.no_grad():
+        plain = float(similarity_loss(twin(torch.as_tensor(x, dtype=torch.float32)), meas))
+    log: list[dict[str, float]] = []
+    rec = FrameRecorder(tmp_path / "dat.h5", proc, cfg, {"stage": "dat"})
+    dat(proc, twin, x, y, cfg, rec, log)
+    rec.close()
+    assert len(log) == 1 and log[0]["fit"] < plain
+    with open_run(tmp_path / "dat.h5") as r:  # one frame per measured image of the batch
+        assert len(r.captures("frames").physical) == len(r.captures("outputs").physical) >= 2
