@@ -183,8 +183,10 @@ def unfolded_waist(errors: str, station: str | Path | None, small: bool, seed: i
                    runs_dir: Path) -> float:
     """The beam's waist on the SLM (pixels) measured by ``slm_geometry`` on the bench without its
     fold mirror, as a lab measures it before the mirror goes in: read through the fold, the
-    zeroth order is widened by both regions' aberration and the misregistration, and a twin
-    with that waist is too wrong for PAT on the severe preset (measured: PCC 0.11 -> 0.10)."""
+    zeroth order is widened by both regions' aberration and the misregistration (on the severe
+    preset 18 px against the true 45, :func:`~hilt.loops.slm_bench.setup_bench`). In the quick
+    run either waist gives the same numbers on the mild bench (PAT: target PCC 0.48 -> 0.67
+    unfolded, 0.50 -> 0.70 folded) and neither lets PAT recover the severe one."""
     from ..calibration import load_slm_geometry, run_calibration
 
     unfolded, _ = bench_station(errors, station, small, seed, unfolded=True)
