@@ -1,6 +1,6 @@
 """The class-specific camera (Bai et al. 2022, arXiv:2205.13122) on the folded two-layer SLM
 bench: trained on the bench's twin, deployed through the SLM and camera drivers, then corrected
-in situ by physics-aware training (PAT).
+in situ by physics-aware training (PAT) or dual adaptive training (DAT).
 
 The camera on the bench (examples/stations/slm-optics-folded.yaml: one phase SLM, a mirror
 folding region 1's light back onto region 2, a lens, a camera in its Fourier plane):
@@ -18,13 +18,16 @@ folding region 1's light back onto region 2, a lens, a camera in its Fourier pla
   camera's (:func:`~hilt.loops.recipes.class_camera.camera_loss`,
   :func:`~hilt.loops.recipes.class_camera.camera_metrics`).
 
-For each world error preset (``errors``): the bench is calibrated (:func:`setup_bench`: geometry
+For each world error preset (``errors``): the beam's waist is measured on the bench without its
+fold mirror (:func:`unfolded_waist`), the bench is calibrated (:func:`setup_bench`: geometry
 through the fold, the data sheet's LUT), the masks are trained on its twin (:func:`train_twin`),
-deployed (every test digit one frame), then PAT runs ``pat_epochs`` epochs (each balanced batch
-shown once on the bench, its measured images in the forward pass, the twin's Jacobian backward)
-and the test digits are measured again. Rows: twin / deployed / PAT, with the physical queries
-and the bench-clock seconds per query (SLM settle + exposure + readout, from the frames'
-timestamps).
+deployed (every test digit one frame), then each in-situ method of ``methods`` runs
+``pat_epochs`` epochs from the deployed masks (:func:`pat`: each balanced batch shown once on
+the bench, its measured images in the forward pass, the twin's Jacobian backward; :func:`dat`:
+the same with an error-prediction network per region fitted to the measured images first) and
+the test digits are measured again. Rows: twin / deployed / after PAT / after DAT, with the
+physical queries and the bench-clock seconds per query (SLM settle + exposure + readout, from
+the frames' timestamps).
 """
 
 from __future__ import annotations
@@ -57,12 +60,12 @@ from .class_camera import (
 )
 from .common import image_rows_figure, pearson, ssim, write_table
 
-TITLE = "Class-specific camera on the folded SLM bench (twin, deployed, PAT)"
+TITLE = "Class-specific camera on the folded SLM bench (twin, deployed, PAT, DAT)"
 PAPER = ("Bai, Luo, Gan, Hu, Li, Zhao, Mengu, Jarrahi, Ozcan: To image, or not to image: "
          "class-specific diffractive cameras with all-optical erasure of undesired objects, "
          "eLight 2, 14 (2022), arXiv:2205.13122")
 SUMMARY = ("Trains the two phase layers of a folded SLM bench to image one digit class on an\n"
-           "8x8 grid of camera regions and erase the others; twin, deployed and after PAT.")
+           "8x8 grid of camera regions and erase the others; twin, deployed, after PAT and DAT.")
 
 #: The folded two-layer bench this recipe runs on unless given another station with a fold.
 FOLDED_STATION = Path(__file__).resolve().parents[2] / "examples" / "stations" / "slm-optics-folded.yaml"
