@@ -126,6 +126,31 @@ class SlmCameraConfig:
 # -- the bench ---------------------------------------------------------------------------------
 
 
+def _station_path(station: str | Path | None) -> Path:
+    from hilt import stations
+
+    if station is None:
+        return FOLDED_STATION
+    return Path(station) if Path(station).exists() else Path(stations.find(str(station)))
+
+
+def _folded_system(config: dict[str, Any]) -> dict[str, Any] | None:
+    systems = (config.get("world") or {}).get("systems") or {}
+    return next((s for s in systems.values() if s.get("kind") == "slm_optics" and "fold" in s), None)
+
+
+def is_slm_station(station: str | Path) -> bool:
+    """True for a station this recipe runs on: a simulated folded SLM bench (a world system of
+    kind ``slm_optics`` with a ``fold``). What ``class-camera --station`` can test to hand over."""
+    import yaml
+
+    try:
+        config = yaml.safe_load(_station_path(station).read_text())
+    except (ConfigError, OSError):
+        return False
+    return isinstance(config, dict) and _folded_system(config) is not None
+
+
 def bench_station(errors: str, station: str | Path | None = None, small: bool = False,
                   seed: int | None = None, unfolded: bool = False) -> tuple[Any, float]:
     """The folded bench (``station`` or :data:`FOLDED_STATION`) at world error preset ``errors``
@@ -134,16 +159,14 @@ def bench_station(errors: str, station: str | Path | None = None, small: bool = 
     errors without the fold mirror (where a lab measures the beam's waist)."""
     import yaml
 
-    from hilt import stations
     from hilt.config import parse_station
     from hilt.station import Station
 
-    path = Path(station) if station is not None and Path(station).exists() else (
-        stations.find(str(station)) if station is not None else FOLDED_STATION)
-    config = yaml.safe_load(Path(path).read_text())
+    path = _station_path(station)
+    config = yaml.safe_load(path.read_text())
     world = config.get("world") or {}
-    bench = next((s for s in (world.get("systems") or {}).values() if s.get("kind") == "slm_optics"), None)
-    if bench is None or "fold" not in bench:
+    bench = _folded_system(config)
+    if bench is None:
         raise ConfigError(f"station {path}: the SLM camera recipe needs a simulated folded SLM bench "
                           "(world system of kind slm_optics with fold: {distance_m}), e.g. "
                           f"{FOLDED_STATION.name}")
@@ -576,5 +599,5 @@ def run(options: RecipeOptions) -> RecipeResult:
 
 
 __all__ = ["FOLDED_STATION", "PAPER", "SUMMARY", "TITLE", "SlmCameraBench", "SlmCameraConfig",
-           "bench_station", "camera_bench", "grid_frequencies", "image_metrics", "measure_images",
+           "bench_station", "camera_bench", "is_slm_station", "grid_frequencies", "image_metrics", "measure_images",
            "pat", "run", "run_on_slm_bench", "run_slm_camera", "target_images", "train_twin", "unfolded_waist"]

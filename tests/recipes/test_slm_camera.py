@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from hilt.errors import ConfigError
 from hilt.loops.recipes import RecipeOptions
 from hilt.loops.recipes.class_camera import camera_loss
 from hilt.loops.recipes.common import pearson
 from hilt.loops.recipes.slm_camera import (
+    FOLDED_STATION,
     FrameRecorder,
     SlmCameraBench,
     SlmCameraConfig,
@@ -22,6 +24,7 @@ from hilt.loops.recipes.slm_camera import (
     camera_bench,
     camera_data,
     dat,
+    is_slm_station,
     measure_images,
     pat,
     run_slm_camera,
@@ -151,3 +154,10 @@ def test_dat_fits_the_error_prediction_network_to_the_bench(mild: SlmCameraBench
     assert len(log) == 1 and log[0]["fit"] < plain
     with open_run(tmp_path / "dat.h5") as r:  # one frame per measured image of the batch
         assert len(r.captures("frames").physical) == len(r.captures("outputs").physical) >= 2
+
+
+def test_the_recipe_knows_a_folded_slm_station() -> None:
+    assert is_slm_station(FOLDED_STATION)
+    assert not is_slm_station("slm-optics") and not is_slm_station("thz-imaging")
+    with pytest.raises(ConfigError, match="folded SLM bench"):
+        bench_station("mild", "slm-optics")
