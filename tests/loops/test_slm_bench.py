@@ -86,12 +86,14 @@ def test_twin_predicts_the_ideal_bench(ideal: tuple[Station, object]) -> None:
 @pytest.fixture(scope="module")
 def mild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Station, object]]:
     with slm_station("mild") as st:
-        yield st, setup_bench(st, runs_dir=tmp_path_factory.mktemp("runs"), lut="nominal")
+        setup = setup_bench(st, runs_dir=tmp_path_factory.mktemp("runs"), lut="nominal")
+        setup.processor.prepare()  # the uniform frame's light, once for the module's tests
+        yield st, setup
 
 
 def test_pat_through_the_bench_records_every_frame(mild: tuple[Station, object], tmp_path: Path) -> None:
     _, setup = mild
-    data = load_digits(0).subset(32, 16)
+    data = load_digits(0).subset(16, 8)
     run = tmp_path / "pat.h5"
     proc = setup.processor  # type: ignore[attr-defined]
     q0 = proc.queries.samples
@@ -99,13 +101,13 @@ def test_pat_through_the_bench_records_every_frame(mild: tuple[Station, object],
                            TrainSettings(epochs=1, batch_size=16, lr=0.1, eval_every_epoch=False),
                            run_path=str(run))
     assert not result.aborted
-    assert result.physical_queries == 32
-    assert proc.queries.samples - q0 == 32 + 16  # the training frames and the test set once
+    assert result.physical_queries == 16
+    assert proc.queries.samples - q0 == 16 + 8  # the training frames and the test set once
     assert 0.0 <= result.accuracy <= 1.0
     with open_run(run) as r:
         assert r.status == "completed"
         batches = r.captures("batches")
-        assert batches.physical.shape == (32, 10)  # every training frame's ten class regions
+        assert batches.physical.shape == (16, 10)  # every training frame's ten class regions
         assert np.all(np.isfinite(batches.physical)) and np.all(np.isfinite(batches.twin))
         assert r.info["config"]["system"] == "slm_bench"
 
@@ -114,23 +116,23 @@ def test_pat_stores_every_frame_the_readings_came_from(mild: tuple[Station, obje
     """The run file's frames stream: one camera crop per physical query (training and the final
     test), whose region sums, dark-corrected as the processor does, are the recorded readings."""
     _, setup = mild
-    data = load_digits(0).subset(32, 16)
+    data = load_digits(0).subset(16, 8)
     run = tmp_path / "frames.h5"
     proc = setup.processor  # type: ignore[attr-defined]
     q0 = proc.queries.samples
     train_slm_pat(proc, setup.twin, data,  # type: ignore[attr-defined]
-                  TrainSettings(epochs=1, batch_size=16, lr=0.1, eval_every_epoch=False), run_path=str(run))
+                  TrainSettings(epochs=1, batch_size=8, lr=0.1, eval_every_epoch=False), run_path=str(run))
     with open_run(run) as r:
         frames = r.captures("frames")
         batches = r.captures("batches")
         info = r.info["config"]["frames"]
     x, y, w, h = info["crop_xywh"]
     assert frames.physical.dtype == np.uint16 and frames.physical.shape[1:] == (h, w)
-    assert len(frames.physical) == proc.queries.samples - q0 == 32 + 16  # training frames, then the test set
+    assert len(frames.physical) == proc.queries.samples - q0 == 16 + 8  # training frames, then the test set
     counter, _, exposure, _ = frames.inputs.T
     assert np.all(np.diff(counter) > 0)
     train = frames.step >= 0
-    assert train.sum() == 32 and np.all(frames.step[~train] == -1)
+    assert train.sum() == 16 and np.all(frames.step[~train] == -1)
     # Each training frame against the readings recorded for the same step and sample.
     key = {(int(s), int(i)): row for s, i, row in zip(batches.step, batches.sample, batches.physical, strict=True)}
     roi = (x, y, w, h)
