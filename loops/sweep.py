@@ -145,6 +145,13 @@ def load_study(path: str | Path, output: str | Path | None = None) -> Study:
     backend = str(raw.get("backend", "local"))
     if backend not in ("local", "station"):
         raise ConfigError(f"{path}: backend {backend!r}: expected local or station")
+    name, out, executor, workers = _where_and_how(path, raw, output)
+    return Study(name, out, grid, fixed, backend, raw.get("station"), executor, workers, path)
+
+
+def _where_and_how(path: Path, raw: dict[str, Any], output: str | Path | None
+                   ) -> tuple[str, Path, str, int | None]:
+    """A study file's name, output folder, executor and workers, checked."""
     executor = str(raw.get("executor", "ray"))
     if executor not in EXECUTORS:
         raise ConfigError(f"{path}: executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
@@ -153,8 +160,7 @@ def load_study(path: str | Path, output: str | Path | None = None) -> Study:
     if not out.is_absolute() and output is None and raw.get("output"):
         out = path.parent / out  # a relative output in the file is relative to the file
     workers = raw.get("workers")
-    return Study(name, out, grid, fixed, backend, raw.get("station"), executor,
-                 None if workers is None else int(workers), path)
+    return name, out, executor, None if workers is None else int(workers)
 
 
 def _load_recipe_study(path: Path, raw: dict[str, Any], output: str | Path | None) -> Study:
@@ -178,16 +184,8 @@ def _load_recipe_study(path: Path, raw: dict[str, Any], output: str | Path | Non
     if str(raw.get("backend", "local")) != "local":
         raise ConfigError(f"{path}: a recipe study runs on the recipe's simulated bench "
                           "(backend local)")
-    executor = str(raw.get("executor", "ray"))
-    if executor not in EXECUTORS:
-        raise ConfigError(f"{path}: executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
-    name = str(raw.get("name") or path.stem)
-    out = Path(output) if output is not None else Path(raw.get("output") or Path("studies") / name)
-    if not out.is_absolute() and output is None and raw.get("output"):
-        out = path.parent / out
-    workers = raw.get("workers")
-    return Study(name, out, grid, fixed, "local", None, executor,
-                 None if workers is None else int(workers), path, recipe)
+    name, out, executor, workers = _where_and_how(path, raw, output)
+    return Study(name, out, grid, fixed, "local", None, executor, workers, path, recipe)
 
 
 # -- trials ---------------------------------------------------------------------------------
