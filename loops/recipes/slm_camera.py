@@ -88,7 +88,7 @@ class SlmCameraConfig:
     n_train: int | None = 300
     n_test: int | None = 60
     pat_epochs: int = 2
-    pat_lr: float = 0.03
+    pat_lr: float = 0.1
     pat_train: int | None = 120  # training digits PAT shows on the bench (None: all)
     # In-situ methods after deployment, each from the deployed masks: "pat", "dat".
     methods: tuple[str, ...] = ("pat", "dat")
@@ -211,7 +211,7 @@ def unfolded_waist(errors: str, station: str | Path | None, small: bool, seed: i
     fold mirror, as a lab measures it before the mirror goes in: read through the fold, the
     zeroth order is widened by both regions' aberration and the misregistration (on the severe
     preset 18 px against the true 45, :func:`~hilt.loops.slm_bench.setup_bench`). In the quick
-    run either waist gives the same numbers on the mild bench (PAT: target PCC 0.48 -> 0.67
+    run (PAT lr 0.03) either waist gives the same on the mild bench (target PCC 0.48 -> 0.67
     unfolded, 0.50 -> 0.70 folded) and neither lets PAT recover the severe one."""
     from ..calibration import load_slm_geometry, run_calibration
 
