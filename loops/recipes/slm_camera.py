@@ -529,7 +529,10 @@ def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
                 after: dict[str, np.ndarray] = {}
                 for method in cfg.methods:
                     twin.load_state_dict(deployed)
-                    rec = FrameRecorder(out / "runs" / f"{preset}-{method}.h5", proc, cfg, {**base, "stage": method})
+                    # Its rows' sample indices count in the in-situ training digits: train_index.
+                    rec = FrameRecorder(out / "runs" / f"{preset}-{method}.h5", proc, cfg,
+                                        {**base, "stage": method, "labels": [int(v) for v in y_tr[pick]],
+                                         "train_index": [int(v) for v in pick]})
                     q0, c0 = proc.queries.samples, _clock(proc)
                     m_log: list[dict[str, float]] = []
                     IN_SITU[method](proc, twin, x_tr[pick], y_tr[pick], cfg, rec, m_log)
