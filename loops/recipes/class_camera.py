@@ -665,7 +665,14 @@ def _common_scale(rows: dict[str, np.ndarray], is_target: np.ndarray) -> dict[st
 
 
 def run(options: RecipeOptions) -> RecipeResult:
-    """``hilt recipe run class-camera``: see the module docstring."""
+    """``hilt recipe run class-camera``: see the module docstring. With a folded SLM bench as
+    ``--station`` the camera is trained, deployed and corrected in situ there instead
+    (:mod:`hilt.loops.recipes.slm_camera`, the recipe ``class-camera-slm``)."""
+    if options.station is not None:
+        from .slm_camera import is_slm_station, run_slm_camera
+
+        if is_slm_station(options.station):
+            return run_slm_camera(options)
     return run_camera(options, permute_images=False, name="class-camera")
 
 
