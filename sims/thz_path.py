@@ -192,6 +192,9 @@ class _Optics:
                     v = torch.as_tensor(np.asarray(h, dtype=np.float32))
                     if tuple(v.shape) != tuple(mask.shape):
                         raise ConfigError(f"mount: a {tuple(v.shape)} height map for a {tuple(mask.shape)} layer")
+                    if bool((v < 0).any()) or bool((v > mask.max_height * (1 + 1e-6)).any()):
+                        raise ConfigError(f"mount: printed heights are within 0..{mask.max_height:g} m "
+                                          f"(this stack's layers), got {float(v.min()):g}..{float(v.max()):g} m")
                     # Heights are stored through a sigmoid; heights at the bounds stay finite.
                     frac = (v / mask.max_height).clamp(1e-6, 1.0 - 1e-6)
                     with torch.no_grad():

@@ -114,6 +114,8 @@ def test_mounting_checks_what_is_mounted(tmp_path) -> None:
             cam.mount_layers(_smooth_heights(0, n=2))
         with pytest.raises(ConfigError, match="within"):
             system.mount(object=np.full((32, 32), 2.0))
+        with pytest.raises(ConfigError, match="printed heights are within 0"):
+            system.mount(heights=[np.full((32, 32), 1.0)] * 3)  # a metre of resin: a unit slip
 
 
 def test_an_erased_output_reads_as_zero_mean_noise_in_phase(tmp_path) -> None:
