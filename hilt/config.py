@@ -120,6 +120,10 @@ class StationConfig(BaseModel):
     instruments: dict[str, InstrumentConfig]
     #: role -> instrument (``detector: lockin``), or ``{instrument: NAME, kind: KIND}``.
     roles: dict[str, RoleConfig] = {}
+    #: What a training loop needs to know of the bench that no instrument reports, by bench:
+    #: ``slm_bench: {layers: 2, fold_distance_m: 0.005}`` (a folded SLM bench; options of
+    #: :func:`hilt.loops.slm_bench.setup_bench`). The loop checks its own part.
+    setup: dict[str, dict[str, Any]] = {}
 
     @field_validator("roles", mode="before")
     @classmethod

@@ -549,6 +549,24 @@ def setup_bench(station: Any, *, runs_dir: str | Any = "runs", image_side: int =
     return BenchSetup(processor, twin, cals)
 
 
+def station_bench_options(station: Any) -> dict[str, Any]:
+    """The station file's ``setup: {slm_bench: {...}}``: options of :func:`setup_bench` that only
+    the bench's builder knows (a folded bench's ``layers`` and ``fold_distance_m``), checked
+    against :func:`setup_bench`'s options with an error naming the field."""
+    import inspect
+
+    from hilt.errors import ConfigError
+
+    config = getattr(station, "config", None)
+    given = dict((getattr(config, "setup", None) or {}).get("slm_bench") or {})
+    known = set(inspect.signature(setup_bench).parameters) - {"station", "runs_dir"}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ConfigError(f"station {getattr(station, 'name', '?')!r}: setup.slm_bench: unknown option(s) "
+                          f"{unknown} (known: {', '.join(sorted(known))})")
+    return given
+
+
 #: ``hilt train --loop`` names -> this module's methods.
 STATION_LOOPS = {"insilico": "insilico", "insitu": "pat", "pat": "pat", "dat": "dat"}
 
@@ -575,7 +593,8 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
     insilico_epochs = int(s.pop("insilico_epochs", 10))
     insilico_lr = float(s.pop("insilico_lr", 0.2))
     data = data.subset(s.pop("n_train", None), s.pop("n_test", None))
-    setup = setup_bench(station, runs_dir=runs_dir, **{**dict(s.pop("bench", None) or {}), **dict(bench or {})})
+    options = {**station_bench_options(station), **dict(s.pop("bench", None) or {}), **dict(bench or {})}
+    setup = setup_bench(station, runs_dir=runs_dir, **options)
     if side := int(math.isqrt(data.n_features)):
         if side != setup.twin.layout.image_side:
             raise ConfigError(f"{data.name}: {side}x{side} images, the bench's layout takes "
@@ -604,4 +623,5 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
 
 
 __all__ = ["BenchSetup", "FrameCorrection", "polynomial_modes", "ROLES", "STATION_LOOPS", "is_slm_bench", "setup_bench",
+           "station_bench_options",
            "train_slm_on_station", "SlmClassifier", "SlmDATSettings", "SlmTwin", "train_slm_dat", "train_slm_insilico", "train_slm_pat"]

@@ -25,6 +25,7 @@ from hilt.loops.slm_bench import (
     is_slm_bench,
     polynomial_modes,
     setup_bench,
+    station_bench_options,
     train_slm_dat,
     train_slm_pat,
 )
@@ -245,3 +246,17 @@ def test_pat_and_dat_train_both_layers_of_the_folded_bench(tmp_path: Path) -> No
         assert all(float(m.abs().sum()) > 0 for m in masks)
     with open_run(tmp_path / "dat.h5") as r:
         assert r.info["config"]["dat"]["layers"] == 2
+
+
+def test_a_station_file_says_how_its_bench_is_built() -> None:
+    """``setup: slm_bench:`` carries what no instrument reports (the folded example's two layers
+    and fold path) to hilt train's bench setup; a misspelt option is refused by name."""
+    from hilt.errors import ConfigError
+
+    text = FOLDED.read_text()
+    assert station_bench_options(Station(parse_station(text, "folded.yaml"))) == {
+        "layers": 2, "fold_distance_m": 0.005}
+    assert station_bench_options(Station.from_yaml(stations.path("slm-optics"))) == {}
+    bad = Station(parse_station(text.replace("fold_distance_m:", "fold_distance:"), "bad.yaml"))
+    with pytest.raises(ConfigError, match=r"setup.slm_bench: unknown option\(s\) \['fold_distance'\]"):
+        station_bench_options(bad)
