@@ -248,7 +248,7 @@ class SlmClassifier(nn.Module):
         return self.twin.n_outputs
 
     def phases(self) -> list[np.ndarray]:
-        return [m.detach().numpy().astype(np.float64).copy() for m in self.twin.masks()]
+        return mask_phases(self.twin)
 
     def phase_parameters(self) -> list[nn.Parameter]:
         return self.twin.masks()
@@ -352,6 +352,21 @@ class SlmDATSettings(DATSettings):
     warmup_steps: int = 10
 
 
+def mask_phases(twin: SlmTwin) -> list[np.ndarray]:
+    """The twin's layer masks as phases (rad, float64 copies): what a processor's ``load_masks``
+    shows on the SLM."""
+    return [m.detach().numpy().astype(np.float64).copy() for m in twin.masks()]
+
+
+def corrected_readings(twin: SlmTwin, pred: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+    """The twin's readings with each layer's error-prediction network (:class:`FrameCorrection`,
+    one per layer) applied to that layer's region of the shown frame: DAT's corrected twin."""
+    n_cols = twin.layout.region_shape[1]
+    shown = twin.shown_phase(x)
+    parts = [p(shown[..., k * n_cols:(k + 1) * n_cols]) for k, p in enumerate(pred)]
+    return twin.readings(torch.cat([ph for ph, _ in parts], dim=-1), torch.cat([la for _, la in parts], dim=-1))
+
+
 def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
                   settings: SlmDATSettings | None = None, *, head: ClassifierHead | None = None,
                   init_state: dict[str, Any] | None = None, run_path: str | None = None, resume: bool = False,
@@ -371,12 +386,6 @@ def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
 
     x_all = encode(data, model.n_ports, settings.input_power)[0]
     warm_gen = torch.Generator().manual_seed(int(settings.seed) + 1)
-    n_cols = layout.region_shape[1]
-
-    def corrected(x: torch.Tensor) -> torch.Tensor:
-        shown = model.twin.shown_phase(x)
-        parts = [p(shown[..., k * n_cols:(k + 1) * n_cols]) for k, p in enumerate(pred)]
-        return model.twin.readings(torch.cat([ph for ph, _ in parts], dim=-1), torch.cat([la for _, la in parts], dim=-1))
 
     def measure(x: torch.Tensor) -> torch.Tensor:
         processor.load_masks(model.phases())
@@ -389,13 +398,13 @@ def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
         try:
             for k in range(steps):
                 opt_p.zero_grad(set_to_none=True)
-                loss = similarity_loss(corrected(x), meas)
+                loss = similarity_loss(corrected_readings(model.twin, pred, x), meas)
                 loss.backward()
                 opt_p.step()
                 if k == 0:
                     first = float(loss.detach())
             with torch.no_grad():
-                last = float(similarity_loss(corrected(x), meas))
+                last = float(similarity_loss(corrected_readings(model.twin, pred, x), meas))
         finally:
             for m in model.twin.masks():
                 m.requires_grad_(True)
@@ -412,7 +421,7 @@ def train_slm_dat(processor: SlmCameraProcessor, twin: SlmTwin, data: Dataset,
             p.requires_grad_(False)
         try:
             opt.zero_grad(set_to_none=True)
-            out = corrected(x)
+            out = corrected_readings(model.twin, pred, x)
             loss = task_loss(model.head(substitute(out, meas)), y)
             loss.backward()
             opt.step()
@@ -622,6 +631,6 @@ def train_slm_on_station(station: Any, loop: str, data: Dataset, *, settings: Ma
     return result
 
 
-__all__ = ["BenchSetup", "FrameCorrection", "polynomial_modes", "ROLES", "STATION_LOOPS", "is_slm_bench", "setup_bench",
+__all__ = ["BenchSetup", "FrameCorrection", "corrected_readings", "mask_phases", "polynomial_modes", "ROLES", "STATION_LOOPS", "is_slm_bench", "setup_bench",
            "station_bench_options",
            "train_slm_on_station", "SlmClassifier", "SlmDATSettings", "SlmTwin", "train_slm_dat", "train_slm_insilico", "train_slm_pat"]

@@ -48,7 +48,7 @@ from hilt.instruments.slm_processor import CameraRegions, SlmCameraProcessor, re
 
 from ..data import load_digits
 from ..pat import substitute
-from ..slm_bench import SlmTwin, setup_bench
+from ..slm_bench import SlmTwin, corrected_readings, mask_phases, setup_bench
 from . import RecipeOptions, RecipeResult
 from .class_camera import (
     SIDE,
@@ -316,10 +316,6 @@ def train_twin(twin: SlmTwin, x: np.ndarray, y: np.ndarray, cfg: SlmCameraConfig
     return twin
 
 
-def masks_of(twin: SlmTwin) -> list[np.ndarray]:
-    return [m.detach().numpy().astype(np.float64).copy() for m in twin.masks()]
-
-
 class FrameRecorder:
     """A run file with the measured images (stream ``outputs``: input digit, measured and twin
     images) and every camera frame they came from (the processor's ``frames`` stream)."""
@@ -368,7 +364,7 @@ def measure_images(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, 
                    recorder: FrameRecorder, step: int, batch: int = 32) -> np.ndarray:
     """The masks now on the twin shown on the bench, one frame per digit; every image and frame
     recorded. Returns the measured images (n, side*side)."""
-    processor.load_masks(masks_of(twin))
+    processor.load_masks(mask_phases(twin))
     outs = []
     for i in range(0, len(x), batch):
         xb = x[i:i + batch]
@@ -376,6 +372,13 @@ def measure_images(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, 
         recorder.capture(step, xb, meas, twin_images(twin, xb), idx[i:i + batch])
         outs.append(meas)
     return np.concatenate(outs).astype(np.float64)
+
+
+
+def _shown_and_measured(processor: SlmCameraProcessor, twin: SlmTwin, xb: torch.Tensor) -> torch.Tensor:
+    """The twin's masks shown on the bench and a batch's measured images (B, side*side)."""
+    processor.load_masks(mask_phases(twin))
+    return torch.as_tensor(processor.run(xb.numpy())[0], dtype=torch.float32)
 
 
 def pat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarray,
@@ -390,8 +393,7 @@ def pat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarr
     for epoch in range(cfg.pat_epochs):
         for idx in balanced_batches(y, cfg.target, cfg.batch_size, rng):
             xb, goal, is_t = _batch(x, y, idx, cfg)
-            processor.load_masks(masks_of(twin))
-            meas = torch.as_tensor(processor.run(xb.numpy())[0], dtype=torch.float32)
+            meas = _shown_and_measured(processor, twin, xb)
             opt.zero_grad(set_to_none=True)
             out = twin(xb)
             loss, parts = camera_loss(substitute(out, meas), goal, is_t, lc)
@@ -418,36 +420,29 @@ def dat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarr
     from ..slm_bench import FrameCorrection
 
     layout = twin.layout
-    n_cols = layout.region_shape[1]
     pred = nn.ModuleList([FrameCorrection(layout.region_shape, 3, 4, 2) for _ in range(layout.layers)])
     opt_p = torch.optim.Adam(pred.parameters(), lr=0.03)
     opt = torch.optim.Adam(twin.masks(), lr=cfg.pat_lr)
     rng = np.random.default_rng(cfg.seed + 1)
     lc = cfg.loss_config()
 
-    def corrected(xb: torch.Tensor) -> torch.Tensor:
-        shown = twin.shown_phase(xb)
-        parts = [p(shown[..., k * n_cols:(k + 1) * n_cols]) for k, p in enumerate(pred)]
-        return twin.readings(torch.cat([ph for ph, _ in parts], -1), torch.cat([la for _, la in parts], -1))
-
     step = 0
     for epoch in range(cfg.pat_epochs):
         for idx in balanced_batches(y, cfg.target, cfg.batch_size, rng):
             xb, goal, is_t = _batch(x, y, idx, cfg)
-            processor.load_masks(masks_of(twin))
-            meas = torch.as_tensor(processor.run(xb.numpy())[0], dtype=torch.float32)
+            meas = _shown_and_measured(processor, twin, xb)
             for m in twin.masks():
                 m.requires_grad_(False)
             for _ in range(cfg.dat_warmup_steps if step == 0 else cfg.dat_fit_steps):
                 opt_p.zero_grad(set_to_none=True)
-                fit = similarity_loss(corrected(xb), meas)
+                fit = similarity_loss(corrected_readings(twin, pred, xb), meas)
                 fit.backward()
                 opt_p.step()
             for m in twin.masks():
                 m.requires_grad_(True)
             pred.requires_grad_(False)
             opt.zero_grad(set_to_none=True)
-            out = corrected(xb)
+            out = corrected_readings(twin, pred, xb)
             loss, parts = camera_loss(substitute(out, meas), goal, is_t, lc)
             loss.backward()
             opt.step()
