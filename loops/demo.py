@@ -34,13 +34,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from hilt import stations
 from hilt.instruments.mesh_processor import LocalMeshProcessor, MeshProcessor, StationMeshProcessor
 from hilt.sims.physics import MZINetwork, error_levels
 
-from .core import TrainSettings, config_dict, encode, evaluate_physical, make_model, publish_result
+from .core import (
+    TrainSettings,
+    config_dict,
+    encode,
+    evaluate_physical,
+    make_model,
+    publish_result,
+    torch_threads,
+)
 from .dat import DATSettings, train_dat
 from .data import Dataset, load_digits
 from .head import DEFAULT_HEAD
@@ -140,12 +146,8 @@ def run_demo(quick: bool = False, json_path: str | None = None, runs_dir: str | 
     cfg = dataclasses.replace(config or (DemoConfig.quick() if quick else DemoConfig()))
     if local is not None:
         cfg.local = local
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(2, cfg.threads)))
-    try:
+    with torch_threads(min(2, cfg.threads)):
         return _run(cfg, json_path, runs_dir, progress, data)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(cfg: DemoConfig, json_path: str | None, runs_dir: str | None, progress: bool,

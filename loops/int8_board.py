@@ -61,7 +61,7 @@ from hilt.errors import ConfigError
 from hilt.runfile import status as run_status
 from hilt.sims.physics.int8 import quantize_multiplier
 
-from .core import LoopAborted, LoopControl, LoopResult, Progress, ProgressCallback
+from .core import LoopAborted, LoopControl, LoopResult, Progress, ProgressCallback, torch_threads
 from .data import Dataset
 from .recording import Recorder
 
@@ -624,11 +624,7 @@ def train_int8_on_station(station: Any, board: Any, loop: str, *, dataset: str, 
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
     context = station_run_context(station, started, describe=not (resume and Path(run_path).exists()))
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small CNN: more threads on a shared machine are slower, and the study uses 1
-    try:
-        with run_context(**context):
-            return train_int8(board, data, loop, s, run_path=str(run_path), resume=resume, control=control,
-                              progress=progress)
-    finally:
-        torch.set_num_threads(threads)
+    # a small CNN: more threads on a shared machine are slower, and the study uses 1
+    with torch_threads(1), run_context(**context):
+        return train_int8(board, data, loop, s, run_path=str(run_path), resume=resume, control=control,
+                          progress=progress)

@@ -31,7 +31,7 @@ from hilt.sims.physics import SpikingLayer
 from hilt.snn_model import encode_network
 
 from .ann2snn import ConvertedSNN
-from .core import LoopControl, LoopResult
+from .core import LoopControl, LoopResult, torch_threads
 from .snn_finetune import OPTIMIZERS, FinetuneSettings
 
 __all__ = ["BoardCost", "BoardLayer", "BoardSNN", "SnnBoardSettings", "board_accuracy", "board_predict", "deploy",
@@ -216,13 +216,9 @@ def train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, r
         raise ConfigError(f"mode {settings.mode!r}: {', '.join(CALIBRATIONS)}")
     if settings.optimizer not in OPTIMIZERS:
         raise ConfigError(f"optimizer {settings.optimizer!r}: {', '.join(OPTIMIZERS)}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small matrices: more threads on a shared machine are many times slower
-    try:
+    with torch_threads(1):  # small matrices: more threads on a shared machine are many times slower
         return _train_snn(board, data, loop, settings, run_path=run_path, resume=resume, control=control,
                           progress=progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_snn(board: Any, data: Any, loop: str, settings: SnnBoardSettings, *, run_path: str | None,

@@ -45,12 +45,11 @@ next to the twin's on the same digits, and the station-clock seconds per image.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +65,7 @@ from hilt.instruments.diffractive_processor import (
 )
 from hilt.sims.physics import THZ_0P4, DetectorArray, DiffractiveStack, error_levels
 
+from ..core import torch_threads
 from ..data import load_digits
 from . import RecipeOptions, RecipeResult
 from .common import (
@@ -494,21 +494,8 @@ def run_camera(options: RecipeOptions, *, permute_images: bool, name: str,
                config: CameraConfig | None = None) -> RecipeResult:
     """Train, deploy and measure one camera; write table, figures and run files."""
     check_station(options.station, name)
-    with one_thread():
+    with torch_threads(1):
         return _run_camera(options, permute_images, name, config)
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Torch on one thread inside the block: these tensors are small, and on a shared machine
-    a second thread waits for the other core at every FFT (26 ms instead of 13 us for a
-    4 x 32 x 32 FFT, measured at load 12 on two cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_camera(options: RecipeOptions, permute_images: bool, name: str,
@@ -704,7 +691,7 @@ def trial(params: dict[str, Any], out_dir: Path, *, permute_images: bool = False
     import hashlib
 
     model_path = models / f"{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
-    with one_thread():
+    with torch_threads(1):
         return _trial(cfg, vacc, model_path, out_dir, preset)
 
 

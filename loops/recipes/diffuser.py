@@ -69,6 +69,7 @@ from hilt.sims.physics import (
     error_levels,
 )
 
+from ..core import torch_threads
 from . import RecipeOptions, RecipeResult
 from .common import ImageRun, image_rows_figure, metric_vs_error_figure, pearson, write_table
 from .diffuser_optics import (
@@ -572,12 +573,8 @@ def run(options: RecipeOptions) -> RecipeResult:
 def run_config(cfg: DiffuserConfig, out_dir: Path, *, seed: int = 0,
                progress: bool = False) -> RecipeResult:
     """:func:`run` with an explicit configuration."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(cfg.threads)))
-    try:
+    with torch_threads(cfg.threads):
         return _run_config(cfg, out_dir, seed, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_config(cfg: DiffuserConfig, out_dir: Path, seed: int, progress: bool) -> RecipeResult:

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from hilt.errors import ConfigError
 from hilt.instruments.slm_processor import CameraRegions, SlmCameraProcessor, regions_at
 
+from ..core import torch_threads
 from ..data import load_digits
 from ..pat import substitute
 from ..slm_bench import SlmTwin, corrected_readings, mask_phases, setup_bench
@@ -55,7 +56,6 @@ from .class_camera import (
     CameraConfig,
     camera_loss,
     camera_metrics,
-    one_thread,
     station_subset,
 )
 from .common import image_rows_figure, pearson, ssim, write_table
@@ -494,7 +494,7 @@ def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
     run_files: list[Path] = []
     shown: dict[str, np.ndarray] = {}
     logs: dict[str, Any] = {}
-    with one_thread():
+    with torch_threads(1):
         for preset in cfg.errors:
             cal_dir = out / "runs" / "calibration" / preset
             waist = (unfolded_waist(preset, options.station, cfg.small_bench, options.seed, cal_dir / "unfolded")
