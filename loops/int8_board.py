@@ -63,6 +63,7 @@ from hilt.sims.physics.int8 import quantize_multiplier
 
 from .core import LoopAborted, LoopControl, LoopResult, Progress, ProgressCallback, torch_threads
 from .data import Dataset
+from .pat import substitute
 from .recording import Recorder
 
 SHAPE = (1, 8, 8)
@@ -139,11 +140,6 @@ def weight_grid(w: torch.Tensor, scheme: Scheme) -> tuple[torch.Tensor, torch.Te
     s = ((hi - lo) / 255.0).clamp_min(1e-12)
     s = _pow2_up(s) if scheme.pow2 else s
     return s, torch.round(-128 - lo / s).clamp(-128, 127)
-
-
-def weight_scales(w: torch.Tensor, scheme: Scheme) -> torch.Tensor:
-    """Weight scales, (out,) per channel or (1,) per tensor (:func:`weight_grid`)."""
-    return weight_grid(w, scheme)[0]
 
 
 def calibrate(net: FloatCNN, x: torch.Tensor, scheme: Scheme, *, acc_bits: int = 32, rounding: str = "half_away",
@@ -442,15 +438,6 @@ def scheme_problem(scheme: Scheme, limits: Mapping[str, Any]) -> str:
     return ""
 
 
-def _subset(data: Dataset, s: Int8Settings) -> Dataset:
-    if not (s.train_samples or s.test_samples):
-        return data
-    tr = slice(None, s.train_samples or None)
-    te = slice(None, s.test_samples or None)
-    return Dataset(data.name, data.x_train[tr], data.y_train[tr], data.x_test[te], data.y_test[te],
-                   data.n_classes)
-
-
 def train_int8(board: Any, data: Dataset, loop: str, settings: Int8Settings, *, run_path: str | None = None,
                resume: bool = False, control: LoopControl | None = None,
                progress: ProgressCallback | None = None) -> LoopResult:
@@ -474,7 +461,7 @@ def train_int8(board: Any, data: Dataset, loop: str, settings: Int8Settings, *, 
         raise ConfigError(f"scheme {scheme.name}: {why}")
     t0 = time.perf_counter()
     rounding, acc_bits = str(limits["rounding"]), int(limits["acc_bits"])
-    data = _subset(data, s)
+    data = data.subset(s.train_samples or None, s.test_samples or None)
     x_tr, y_tr, x_te, y_te = images(data)
     method = f"int8-{loop}"
     rec = Recorder.open(run_path, resume=resume,
@@ -531,7 +518,7 @@ def train_int8(board: Any, data: Dataset, loop: str, settings: Int8Settings, *, 
                     with torch.no_grad():
                         fwd.load(net, grids)
                         measured = fwd(x_tr[idx])
-                    out = twin_out + (measured - twin_out).detach()
+                    out = substitute(twin_out, measured)
                 else:
                     out, measured = twin_out, None
                 task = F.cross_entropy(out, y_tr[idx])
