@@ -517,6 +517,7 @@ def _misalignment_sweep(cfg: DiffuserConfig, nets: dict[str, Trained], test: Tes
     y = test.targets[:n].repeat_interleave(len(diffusers), 0)
     planes = test.planes[:n].repeat_interleave(len(diffusers), 0)
     sweep: dict[str, list[float]] = {name: [] for name in nets}
+    twin = {name: twin_images(t.stack, fields, cfg) for name, t in nets.items()}  # the design's own
     for level in cfg.sweep_levels_px:
         levels = ErrorLevels(shift_px=level,
                              axial_m=level * cfg.sweep_axial_wl_per_px * WAVELENGTH)
@@ -524,8 +525,7 @@ def _misalignment_sweep(cfg: DiffuserConfig, nets: dict[str, Trained], test: Tes
             values = []
             for s in range(cfg.sweep_seeds):
                 meas = measure_images(bench(cfg, levels, 100 + s), t.stack, fields, cfg)
-                captures[name].add(_sweep_condition(level, s), planes, meas,
-                                   twin_images(t.stack, fields, cfg), cfg)
+                captures[name].add(_sweep_condition(level, s), planes, meas, twin[name], cfg)
                 values.append(mean_pearson(meas, y))
             sweep[name].append(float(np.mean(values)))
     return sweep
@@ -587,8 +587,8 @@ def _run_config(cfg: DiffuserConfig, out_dir: Path, seed: int, progress: bool) -
     test = TestSet(object_planes(data.x_test, cfg), scene, cfg)
     new_diffusers = scene.diffusers(cfg.n_new_diffusers, torch.Generator().manual_seed(9000 + seed))
 
-    nets = {name: train_imager(cfg, scene, scene.at_diffuser(train_planes),
-                               target_images(train_planes, cfg), vaccinated=v, seed=seed, log=log)
+    train_fields, train_targets = scene.at_diffuser(train_planes), target_images(train_planes, cfg)
+    nets = {name: train_imager(cfg, scene, train_fields, train_targets, vaccinated=v, seed=seed, log=log)
             for name, v in (("standard", False), ("vaccinated", True))}
     stacks = {"free-space": flat_copy(nets["standard"].stack),
               **{k: t.stack for k, t in nets.items()}}
