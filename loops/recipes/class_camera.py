@@ -70,6 +70,7 @@ from ..data import load_digits
 from . import RecipeOptions, RecipeResult
 from .common import (
     ImageRun,
+    config_json,
     image_rows_figure,
     metric_vs_error_figure,
     pearson,
@@ -326,7 +327,7 @@ def evaluate_design(twin: DiffractiveStack, cfg: CameraConfig, x: np.ndarray, y:
             config = {"recipe": "permutation-camera" if perm is not None else "class-camera",
                       "design": design, "errors": preset, "error_seed": error_seed,
                       "target": cfg.target, "labels": [int(v) for v in y],
-                      "test_index": [int(v) for v in idx], "config": _config_json(cfg)}
+                      "test_index": [int(v) for v in idx], "config": config_json(cfg)}
             with ImageRun(path, input_shape=(SIDE, SIDE), output_shape=(SIDE, SIDE),
                           config=config, physical_unit="W") as run:
                 run.capture(step=0, inputs=objects, physical=out.reshape(-1, SIDE, SIDE),
@@ -335,9 +336,6 @@ def evaluate_design(twin: DiffractiveStack, cfg: CameraConfig, x: np.ndarray, y:
                                                               cfg.input_power), out, path))
     return evals
 
-
-def _config_json(cfg: CameraConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
 def summary_rows(design: str, evals: Sequence[Evaluation]) -> list[dict[str, Any]]:
@@ -475,7 +473,7 @@ def deploy_to_station(twin: DiffractiveStack, cfg: CameraConfig, station: str, x
               "design": design, "station": str(cam.station_file), "errors": "station",
               "target": cfg.target, "labels": [int(v) for v in y],
               "test_index": [int(v) for v in idx], "sweep_files": [str(p) for p in got.sweep_files],
-              "config": _config_json(cfg)}
+              "config": config_json(cfg)}
     with ImageRun(path, input_shape=(SIDE, SIDE), output_shape=(SIDE, SIDE), config=config,
                   station_file=cam.station_file, physical_unit="V/W") as run:
         run.capture(step=0, inputs=(x.astype(np.float32) ** 2).reshape(-1, SIDE, SIDE),
@@ -686,7 +684,7 @@ def trial(params: dict[str, Any], out_dir: Path, *, permute_images: bool = False
     out_dir = Path(out_dir)
     models = out_dir.parent / "models"
     models.mkdir(parents=True, exist_ok=True)
-    key = json.dumps({**_config_json(dataclasses.replace(cfg, errors=(), draws=0)),
+    key = json.dumps({**config_json(dataclasses.replace(cfg, errors=(), draws=0)),
                       "vaccinate": vacc}, sort_keys=True)
     import hashlib
 

@@ -25,6 +25,7 @@ input image as ``inputs``, the measured output as ``physical`` and the twin's pr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -105,6 +106,12 @@ def ssim(a: ArrayLike, b: ArrayLike, window: int = 11, sigma: float = 1.5) -> np
 
 
 # -- the table ------------------------------------------------------------------------------
+
+
+def config_json(cfg: Any) -> dict[str, Any]:
+    """A recipe's configuration dataclass as JSON values (what its run files and studies record;
+    anything JSON has no type for, as its string)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
 def _cell(v: Any) -> str:

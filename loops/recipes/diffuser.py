@@ -69,7 +69,7 @@ from hilt.sims.physics import (
     error_levels,
 )
 
-from ..core import torch_threads
+from ..core import config_dict, torch_threads
 from . import RecipeOptions, RecipeResult
 from .common import ImageRun, image_rows_figure, metric_vs_error_figure, pearson, write_table
 from .diffuser_optics import (
@@ -364,7 +364,7 @@ class Captures:
                             output_shape=(cfg.image_px, cfg.image_px),
                             config={"recipe": "diffuser-imaging", "network": name, "seed": seed,
                                     "steps": {str(i): c for i, c in enumerate(self.conditions)},
-                                    "config": _config_json(cfg)}, physical_unit="W")
+                                    "config": config_dict(cfg)}, physical_unit="W")
 
     def add(self, condition: str, planes: torch.Tensor, measured: torch.Tensor,
             predicted: torch.Tensor, cfg: DiffuserConfig) -> None:
@@ -394,9 +394,6 @@ def _sweep_condition(level: float, s: int) -> str:
 def _grating_condition(period: int) -> str:
     return f"grating period {period} output px, new diffusers"
 
-
-def _config_json(cfg: DiffuserConfig) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()}
 
 
 def mean_pearson(images: torch.Tensor, targets: torch.Tensor) -> float:
@@ -613,7 +610,7 @@ def _run_config(cfg: DiffuserConfig, out_dir: Path, seed: int, progress: bool) -
     _, _, md = write_table(rows, out_dir, title)
     figures = _figures(cfg, out_dir, test, shown, sweep, gratings)
     extra = {
-        "config": _config_json(cfg),
+        "config": config_dict(cfg),
         "train_seconds": {k: round(t.seconds, 1) for k, t in nets.items()},
         "train_pearson": {k: [-v for v in t.losses] for k, t in nets.items()},
         "misalignment_px": list(cfg.sweep_levels_px), "pearson_vs_misalignment": sweep,

@@ -58,7 +58,7 @@ from .class_camera import (
     camera_metrics,
     station_subset,
 )
-from .common import image_rows_figure, pearson, ssim, write_table
+from .common import config_json, image_rows_figure, pearson, ssim, write_table
 
 TITLE = "Class-specific camera on the folded SLM bench (twin, deployed, PAT, DAT)"
 PAPER = ("Bai, Luo, Gan, Hu, Li, Zhao, Mengu, Jarrahi, Ozcan: To image, or not to image: "
@@ -457,9 +457,6 @@ def dat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarr
 # -- the run -------------------------------------------------------------------------------------
 
 
-def _config_json(cfg: SlmCameraConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-
 
 def camera_data(cfg: SlmCameraConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training digits (the first ``n_train``) and ``n_test`` test digits, half of them of the
@@ -508,7 +505,7 @@ def run_slm_camera(options: RecipeOptions, cfg: SlmCameraConfig | None = None,
                 train_twin(twin, x_tr, y_tr, cfg, train_log)
                 train_s = time.perf_counter() - t1
                 base = {"recipe": "class-camera-slm", "errors": preset, "target": cfg.target,
-                        "labels": [int(v) for v in y_te], "config": _config_json(cfg),
+                        "labels": [int(v) for v in y_te], "config": config_json(cfg),
                         "calibrations": bench.calibrations}
                 img_twin = twin_images(twin, x_te)
                 rows.append(_row(preset, "twin", image_metrics(img_twin, x_te, y_te, cfg), 0, float("nan")))
