@@ -609,7 +609,7 @@ def train_int8_on_station(station: Any, board: Any, loop: str, *, dataset: str, 
     s = Int8Settings(**{"epochs": epochs, "lr": lr, "seed": seed, **given})
     data = load_dataset(dataset, seed)
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
-    context = station_run_context(station, started, describe=not (resume and Path(run_path).exists()))
+    context = station_run_context(station, started, run_path=run_path, resume=resume)
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
     # a small CNN: more threads on a shared machine are slower, and the study uses 1
     with torch_threads(1), run_context(**context):

@@ -367,7 +367,7 @@ def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, s
     s = SnnBoardSettings(**{**base, **given})
     data = load_dataset(dataset, seed)
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": None}
-    context = station_run_context(station, started, describe=not (resume and Path(run_path).exists()))
+    context = station_run_context(station, started, run_path=run_path, resume=resume)
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
     bar = None
     if progress_bar:

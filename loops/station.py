@@ -240,18 +240,20 @@ def train_on_station(station: Any, loop: str = "dat", *, instrument: str | None 
     recorded = None if isinstance(processor, BenchMeshProcessor) else chip_name
     started = {"loop": loop, "instrument": recorded, "dataset": dataset, "seed": seed,
                "dat_mode": dat_mode}
-    context = station_run_context(station, started, describe=not (resume and Path(run_path).exists()))
+    context = station_run_context(station, started, run_path=run_path, resume=resume)
     with run_context(**context):
         return _run_loop(loop, processor, twin, data, s, kwargs)
 
 
 
-def station_run_context(station: Any, started: Mapping[str, Any], *, describe: bool = True) -> dict[str, Any]:
+def station_run_context(station: Any, started: Mapping[str, Any], *, run_path: str | Path,
+                        resume: bool = False) -> dict[str, Any]:
     """The :func:`~hilt.loops.recording.run_context` of a run started from a station: how it was
     started (``started``, what :func:`resume_run` needs besides the loop's settings) and, unless
-    ``describe`` is False (a resumed file has them already), the station's snapshot and file."""
+    the run resumes an existing ``run_path`` (whose file has them already), the station's
+    snapshot and file."""
     context: dict[str, Any] = {"config": {"station_run": dict(started)}, "overwrite": False}
-    if describe:
+    if not (resume and Path(run_path).exists()):
         try:
             context["station_snapshot"] = station.snapshot()
         except HiltError as exc:  # a station that cannot describe itself still trains
@@ -277,7 +279,7 @@ def _train_slm_bench(station: Any, loop: str, *, dataset: str, epochs: int, lr: 
     s = {"epochs": epochs, "lr": lr, "seed": seed, "progress_bar": progress_bar, "eval_at_start": measure_start,
          **dict(settings or {})}
     started = {"loop": loop, "instrument": None, "dataset": dataset, "seed": seed, "dat_mode": dat_mode}
-    context = station_run_context(station, started, describe=not (resume and Path(run_path).exists()))
+    context = station_run_context(station, started, run_path=run_path, resume=resume)
     with run_context(**context):
         return train_slm_on_station(station, loop, data, settings=s, runs_dir=runs_dir, run_path=str(run_path),
                                     resume=resume, control=control, progress=progress)
