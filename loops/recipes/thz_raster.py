@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hilt.errors import ConfigError
-
 
 @dataclass
 class RasterTiming:
@@ -46,12 +44,11 @@ def time_raster(centres_mm: Sequence[tuple[float, float]], out_path: str | Path,
     ``time_constant_s`` and ``slope_db``, settling automatically at each point; ``source``:
     parameters of role ``source`` to set first (default: on at 16.5 GHz, 3 dBm)."""
     from hilt import Station, stations
-    from hilt.loops.scan import Axis, resolve, scan
+    from hilt.loops.scan import resolve
 
-    xs = sorted({round(float(x), 6) for x, _ in centres_mm})
-    ys = sorted({round(float(y), 6) for _, y in centres_mm})
-    if len(xs) * len(ys) != len(centres_mm):
-        raise ConfigError("time_raster: the centres must form a rectangular grid")
+    from .thz_station import grid_axes, raster
+
+    xs, ys = grid_axes(centres_mm, "time_raster")
     settings = {"frequency": 16.5e9, "power": 3.0, "output": True} if source is None else source
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,13 +60,9 @@ def time_raster(centres_mm: Sequence[tuple[float, float]], out_path: str | Path,
         clock = st.world.clock if st.world is not None else None
         t0 = clock.now() if clock is not None else time.monotonic()
         w0 = time.perf_counter()
-        result = scan(st, Axis("stage.y", values=ys), Axis("stage.x", values=xs),
-                      read=["lockin.r"], snake=True, settle="auto", path=out_path,
-                      progress=False, figure=False)
+        raster(st, xs, ys, ["lockin.r"], out_path)
         bench = (clock.now() if clock is not None else time.monotonic()) - t0
         mode = st.clock_mode if st.world is not None else "real"
-    if result.status != "completed":
-        raise ConfigError(f"raster on {station} ended {result.status}")
     return RasterTiming(station, len(xs) * len(ys), float(bench), time.perf_counter() - w0, mode,
                         out_path, float(time_constant_s), int(slope_db))
 

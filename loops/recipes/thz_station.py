@@ -143,6 +143,31 @@ class StationImages:
     phase_rad: float = 0.0  # the signal's phase the images are projected on ("phase")
 
 
+
+def grid_axes(centres_mm: Sequence[tuple[float, float]], who: str) -> tuple[list[float], list[float]]:
+    """The x and y positions (mm, sorted) of raster points on a rectangular grid; a ConfigError
+    naming ``who`` when they are not one."""
+    xs = sorted({round(float(x), 6) for x, _ in centres_mm})
+    ys = sorted({round(float(y), 6) for _, y in centres_mm})
+    if len(xs) * len(ys) != len(centres_mm):
+        raise ConfigError(f"{who}: the centres must form a rectangular grid")
+    return xs, ys
+
+
+def raster(st: Any, xs: Sequence[float], ys: Sequence[float], read: list[str], path: Path) -> Any:
+    """A serpentine raster of the station's detector (role ``stage``) over the grid ``xs`` x
+    ``ys``, reading ``read`` with the lock-in's automatic settling at every point
+    (:func:`hilt.loops.scan.scan`, its sweep file at ``path``); the completed scan's result, a
+    ConfigError if it did not complete."""
+    from hilt.loops.scan import Axis, scan
+
+    result = scan(st, Axis("stage.y", values=list(ys)), Axis("stage.x", values=list(xs)), read=read,
+                  snake=True, settle="auto", path=path, progress=False, figure=False)
+    if result.status != "completed":
+        raise ConfigError(f"raster on {st.name}: {result.status} {result.reason}")
+    return result
+
+
 class StationCamera:
     """A printed diffractive camera on a THz station (module docstring). Use as a context::
 
@@ -223,15 +248,8 @@ class StationCamera:
         self.mount.layers(heights)
 
     def _raster(self, xs: list[float], ys: list[float], path: Path) -> np.ndarray:
-        from hilt.loops.scan import Axis, scan
-
         path.unlink(missing_ok=True)  # a rerun into the same folder replaces its files
-        result = scan(self.st, Axis("stage.y", values=ys), Axis("stage.x", values=xs),
-                      read=["lockin.x", "lockin.y"], snake=True, settle="auto", path=path,
-                      progress=False, figure=False)
-        if result.status != "completed":
-            raise ConfigError(f"raster on {self.st.name}: {result.status} {result.reason}")
-        data = result.open().data
+        data = raster(self.st, xs, ys, ["lockin.x", "lockin.y"], path).open().data
         return np.asarray(data["lockin.x"]) + 1j * np.asarray(data["lockin.y"])
 
     def read_images(self, objects: np.ndarray, centres_mm: Sequence[tuple[float, float]],
@@ -244,10 +262,7 @@ class StationCamera:
         from hilt.loops.scan import resolve
 
         assert self.mount is not None, "use StationCamera as a context (with ...)"
-        xs = sorted({round(float(x), 6) for x, _ in centres_mm})
-        ys = sorted({round(float(y), 6) for _, y in centres_mm})
-        if len(xs) * len(ys) != len(centres_mm):
-            raise ConfigError("read_images: the centres must form a rectangular grid")
+        xs, ys = grid_axes(centres_mm, "read_images")
         runs = self.out_dir / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         w0 = time.perf_counter()
@@ -276,5 +291,5 @@ class StationCamera:
                              time.perf_counter() - w0, self.clock_mode, background, phase)
 
 
-__all__ = ["ManualMount", "SimulatedMount", "StationCamera", "StationGeometry", "StationImages",
+__all__ = ["ManualMount", "SimulatedMount", "StationCamera", "StationGeometry", "StationImages", "grid_axes", "raster",
            "station_geometry"]
