@@ -69,6 +69,18 @@ DETECTOR_KINDS: dict[str, dict[str, float]] = {
 }
 
 
+def optics_setup(preset: str = "thz", shape: int | list[int] | tuple[int, int] = 32) -> tuple[Any, tuple[int, int]]:
+    """The diffractive setup of a THz path's ``optics`` (``preset``: ``"thz"``, the 0.4 mm-pixel
+    D2NN geometry, or a name of :data:`hilt.sims.physics.SETUPS`) and its grid (rows, cols)."""
+    from hilt.sims import physics
+
+    setups = {"thz": physics.THZ_0P4, **physics.SETUPS}
+    if preset not in setups:
+        raise ConfigError(f"optics preset {preset!r}: expected one of {sorted(setups)}")
+    n = (int(shape), int(shape)) if isinstance(shape, int) else (int(shape[0]), int(shape[1]))
+    return setups[preset], n
+
+
 def dbm_to_w(dbm: float) -> float:
     return 1e-3 * 10.0 ** (dbm / 10.0)
 
@@ -135,13 +147,7 @@ class _Optics:
                  shape: int | list[int] = 32, kind: str | None = None, spacing_m: float | None = None,
                  beam_radius_mm: float = 4.0, errors: str | None = None, cache_size: int = 8,
                  illumination: str = "gaussian") -> None:
-        from hilt.sims import physics
-
-        setups = {"thz": physics.THZ_0P4, **physics.SETUPS}
-        if preset not in setups:
-            raise ConfigError(f"optics preset {preset!r}: expected one of {sorted(setups)}")
-        setup = setups[preset]
-        n = (int(shape), int(shape)) if isinstance(shape, int) else (int(shape[0]), int(shape[1]))
+        setup, n = optics_setup(preset, shape)
         if spacing_m is not None:
             import dataclasses
             setup = dataclasses.replace(setup, spacing=float(spacing_m))

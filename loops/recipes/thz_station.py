@@ -29,8 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hilt.errors import ConfigError
-
-SPEED_OF_LIGHT = 299_792_458.0
+from hilt.sims.thz_path import SPEED_OF_LIGHT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,17 +64,14 @@ def station_geometry(station: str | Path, system: str | None = None) -> StationG
     layers, spacing_m, kind); the frequency is the preset's design wavelength."""
     from hilt import stations
     from hilt.config import load_station
-    from hilt.sims import physics
+    from hilt.sims.thz_path import optics_setup
 
     config = load_station(stations.find(station))
     name, spec = _thz_system(config, system)
     optics = dict(spec.get("optics") or {})
     if not optics:
         raise ConfigError(f"station {config.name}: world.systems.{name} has no optics")
-    setups = {"thz": physics.THZ_0P4, **physics.SETUPS}
-    setup = setups[optics.get("preset", "thz")]
-    shape = optics.get("shape", 32)
-    shape = (int(shape), int(shape)) if isinstance(shape, int) else (int(shape[0]), int(shape[1]))
+    setup, shape = optics_setup(optics.get("preset", "thz"), optics.get("shape", 32))
     return StationGeometry(SPEED_OF_LIGHT / setup.wavelength, float(setup.pitch), shape,
                            int(optics.get("layers", 3)), float(optics.get("spacing_m", setup.spacing)),
                            str(optics.get("kind") or "height"))
