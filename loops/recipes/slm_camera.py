@@ -417,11 +417,13 @@ def dat(processor: SlmCameraProcessor, twin: SlmTwin, x: np.ndarray, y: np.ndarr
     from torch import nn
 
     from ..dat import similarity_loss
-    from ..slm_bench import FrameCorrection
+    from ..slm_bench import FrameCorrection, SlmDATSettings
 
     layout = twin.layout
-    pred = nn.ModuleList([FrameCorrection(layout.region_shape, 3, 4, 2) for _ in range(layout.layers)])
-    opt_p = torch.optim.Adam(pred.parameters(), lr=0.03)
+    d = SlmDATSettings()  # the bench's DAT predictor, as train_slm_dat builds it by default
+    pred = nn.ModuleList([FrameCorrection(layout.region_shape, d.kernel, d.phase_order, d.amp_order)
+                          for _ in range(layout.layers)])
+    opt_p = torch.optim.Adam(pred.parameters(), lr=d.predictor_lr)
     opt = torch.optim.Adam(twin.masks(), lr=cfg.pat_lr)
     rng = np.random.default_rng(cfg.seed + 1)
     lc = cfg.loss_config()
