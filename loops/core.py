@@ -567,10 +567,10 @@ def run_epochs(method: str, step_fn: StepFn, *, model: PhotonicClassifier,
             _record_processor(rec, processor, step=-1, epoch=0)
         n_batches = (len(y_tr) + settings.batch_size - 1) // settings.batch_size
         if settings.progress_bar:
-            from tqdm.auto import tqdm
+            from hilt.progress_bar import progress_bar
 
-            bar = tqdm(total=(settings.epochs - start_epoch) * n_batches, desc=method,
-                       leave=False)
+            bar = progress_bar(total=(settings.epochs - start_epoch) * n_batches, desc=method,
+                               leave=False)
         for epoch in range(start_epoch, settings.epochs):
             losses = []
             for b, idx in enumerate(batch_indices(len(y_tr), settings.batch_size, gens["shuffle"])):

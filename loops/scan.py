@@ -270,9 +270,10 @@ def scan(station: Any, *axes: Axis, read: Sequence[str], settle: float | str = "
         ob.start(plan)
     bar = None
     if progress:
-        from tqdm import tqdm
+        from hilt.progress_bar import progress_bar
 
-        bar = tqdm(total=plan.total, unit="pt", desc=f"scan {plan_axes[0].name}", leave=False)
+        bar = progress_bar(notebook_aware=False, total=plan.total, unit="pt",
+                           desc=f"scan {plan_axes[0].name}", leave=False)
     t0 = time.monotonic()
     status, reason = sweep_file.COMPLETED, ""
     last: list[int | None] = [None] * len(plan_axes)

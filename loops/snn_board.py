@@ -371,9 +371,9 @@ def train_snn_on_station(station: Any, board: Any, loop: str, *, dataset: str, s
     Path(run_path).parent.mkdir(parents=True, exist_ok=True)
     bar = None
     if progress_bar:
-        from tqdm.auto import tqdm
+        from hilt.progress_bar import progress_bar
 
-        bar = tqdm(desc=f"snn-{loop}", unit=" step", leave=False)
+        bar = progress_bar(desc=f"snn-{loop}", unit=" step", leave=False)
         inner = progress
 
         def progress(p: Any) -> None:  # one tick per board measurement or fine-tuning step
